@@ -1,0 +1,26 @@
+//! Schema migrations of identity-core, applied by `identity-core migrate` (a Kubernetes Job in
+//! production) or at start for local use.
+//!
+//! Conventions every table follows: ids are UUIDs; times are BIGINT microseconds since the Unix
+//! epoch (one exact, sortable representation on SQLite, PostgreSQL and MariaDB alike); every
+//! tenant-owned table carries `org_id` first in its indexes so no lookup crosses organizations.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_organizations;
+mod m20261122_000002_create_identities;
+mod m20261122_000003_create_credentials;
+
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_organizations::Migration),
+            Box::new(m20261122_000002_create_identities::Migration),
+            Box::new(m20261122_000003_create_credentials::Migration),
+        ]
+    }
+}

@@ -1,0 +1,46 @@
+//! Opening the store: the embedded SQLite file by default, PostgreSQL (or MariaDB) in production.
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+/// How long a SQLite writer waits for the lock before failing: writers queue instead of erroring
+/// under concurrent load.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to `url` (`sqlite://path?mode=rwc`, `postgres://…`, `mysql://…`).
+///
+/// SQLite runs in WAL mode (readers never block the writer) with a busy timeout and foreign keys
+/// on; its pool is kept small because SQLite has one writer anyway.
+pub async fn connect(
+    url: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        options
+            .max_connections(max_connections.min(8))
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+    }
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // checked here because a silently rollback-journal database would serialise readers
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    identity_migration::Migrator::up(db, None).await
+}

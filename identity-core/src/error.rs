@@ -1,0 +1,172 @@
+//! The one error type of the core and its one mapping to gRPC.
+//!
+//! Domain and storage code return [`CoreError`]; only `From<CoreError> for tonic::Status` decides
+//! the gRPC code and attaches `google.rpc.ErrorInfo` (a stable reason the edge maps to SCIM) and,
+//! for bad input, `google.rpc.BadRequest` naming the field. Server-side failures are logged here,
+//! exactly once, and their details never reach the caller.
+
+use identity_proto::ERROR_DOMAIN;
+use identity_proto::identity::v1::ErrorReason;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A field that failed validation: its path in the request and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field in the request, e.g. `user.emails[1].value`.
+    pub field: String,
+    /// Lowercase description without trailing period.
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Every way a core operation can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("invalid argument: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
+    #[error("invalid page token")]
+    InvalidPageToken,
+    #[error("{what} not found")]
+    NotFound { reason: ErrorReason, what: String },
+    #[error("{message}")]
+    AlreadyExists {
+        reason: ErrorReason,
+        message: String,
+    },
+    #[error("version mismatch: expected {expected}, stored {actual}")]
+    VersionMismatch { expected: i64, actual: i64 },
+    #[error("{message}")]
+    FailedPrecondition {
+        reason: ErrorReason,
+        message: String,
+    },
+    #[error("unauthenticated")]
+    Unauthenticated { reason: ErrorReason },
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl CoreError {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+
+    pub fn user_not_found(id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            reason: ErrorReason::UserNotFound,
+            what: format!("user {id}"),
+        }
+    }
+
+    pub fn role_not_found(id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            reason: ErrorReason::RoleNotFound,
+            what: format!("role {id}"),
+        }
+    }
+
+    pub fn organization_not_found(id: impl std::fmt::Display) -> Self {
+        Self::NotFound {
+            reason: ErrorReason::OrganizationNotFound,
+            what: format!("organization {id}"),
+        }
+    }
+
+    /// The stable reason carried in `ErrorInfo`.
+    pub fn reason(&self) -> ErrorReason {
+        match self {
+            Self::InvalidArgument(_) => ErrorReason::InvalidArgument,
+            Self::InvalidFilter(_) => ErrorReason::InvalidFilter,
+            Self::InvalidPageToken => ErrorReason::InvalidPageToken,
+            Self::NotFound { reason, .. }
+            | Self::AlreadyExists { reason, .. }
+            | Self::FailedPrecondition { reason, .. }
+            | Self::Unauthenticated { reason } => *reason,
+            Self::VersionMismatch { .. } => ErrorReason::VersionMismatch,
+            Self::PermissionDenied(_) => ErrorReason::PermissionDenied,
+            Self::Unavailable(_) => ErrorReason::Unavailable,
+            Self::Internal(_) => ErrorReason::Internal,
+        }
+    }
+}
+
+/// The reason string of `ErrorInfo`: the enum value's name without its `ERROR_REASON_` prefix.
+pub fn reason_name(reason: ErrorReason) -> &'static str {
+    reason
+        .as_str_name()
+        .strip_prefix("ERROR_REASON_")
+        .unwrap_or("UNSPECIFIED")
+}
+
+impl From<sea_orm::DbErr> for CoreError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match err {
+            DbErr::ConnectionAcquire(e) => Self::Unavailable(e.to_string()),
+            DbErr::Conn(e) => Self::Unavailable(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CoreError> for Status {
+    fn from(err: CoreError) -> Self {
+        let reason = reason_name(err.reason());
+        let mut details = ErrorDetails::new();
+        details.set_error_info(
+            reason,
+            ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        );
+        let (code, message) = match &err {
+            CoreError::InvalidArgument(violations) => {
+                for v in violations {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                }
+                (Code::InvalidArgument, err.to_string())
+            }
+            CoreError::InvalidFilter(_) => {
+                details.add_bad_request_violation("filter", err.to_string());
+                (Code::InvalidArgument, err.to_string())
+            }
+            CoreError::InvalidPageToken => {
+                details.add_bad_request_violation("page_token", "malformed or from another query");
+                (Code::InvalidArgument, err.to_string())
+            }
+            CoreError::NotFound { .. } => (Code::NotFound, err.to_string()),
+            CoreError::AlreadyExists { .. } => (Code::AlreadyExists, err.to_string()),
+            CoreError::VersionMismatch { .. } => (Code::Aborted, err.to_string()),
+            CoreError::FailedPrecondition { .. } => (Code::FailedPrecondition, err.to_string()),
+            // The reason is in ErrorInfo for the caller's logs; the message stays generic.
+            CoreError::Unauthenticated { .. } => (Code::Unauthenticated, "unauthenticated".into()),
+            CoreError::PermissionDenied(_) => (Code::PermissionDenied, err.to_string()),
+            CoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "store unavailable");
+                (Code::Unavailable, "store unavailable".into())
+            }
+            CoreError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                (Code::Internal, "internal error".into())
+            }
+        };
+        Status::with_error_details(code, message, details)
+    }
+}

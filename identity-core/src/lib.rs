@@ -1,0 +1,15 @@
+//! identity-core: the gRPC identity service.
+//!
+//! Layers, outermost first: `service` (tonic handlers: request → validated domain call →
+//! response, no SQL), `store` (sea-orm queries, one module per aggregate), `entity` (table rows),
+//! `error` (the one error type and its one mapping to gRPC). The core knows nothing of SCIM JSON.
+
+pub mod admin_backend;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod ids;
+pub mod service;
+pub mod store;
+pub mod testing;
+pub mod time;

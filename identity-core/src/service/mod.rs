@@ -1,0 +1,7 @@
+//! tonic handlers: each converts its request into a validated store call and the result back.
+
+pub mod change_service;
+pub mod convert;
+pub mod role_service;
+pub mod token_service;
+pub mod user_service;
