@@ -1,0 +1,233 @@
+//! identity-core's configuration: defaults < optional TOML file < `IDENTITY_*` environment
+//! variables < command-line flags, parsed into typed values before anything starts.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A secret that never appears in `Debug` output or logs.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://identity.db?mode=rwc` (embedded default), `postgres://…` or `mysql://…`.
+    pub database_url: Secret,
+    /// Largest connection pool (SQLite is capped lower: it has one writer).
+    pub max_db_connections: u32,
+    /// identity.v1 listener (internal network only).
+    pub listen_addr: SocketAddr,
+    /// admin.v1 listener, kept apart so it can be exposed, firewalled and scaled separately.
+    pub admin_listen_addr: SocketAddr,
+    /// The bootstrap admin credential; without one only owner credentials work.
+    pub admin_token: Option<Secret>,
+    /// A file holding the bootstrap admin credential (a mounted Kubernetes secret).
+    pub admin_token_file: Option<PathBuf>,
+    /// Apply pending migrations at start (local use); production runs `migrate` as a Job.
+    pub migrate_on_start: bool,
+    /// How long in-flight calls may take to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: Secret::new("sqlite://identity.db?mode=rwc"),
+            max_db_connections: 16,
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            admin_listen_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            admin_token: None,
+            admin_token_file: None,
+            migrate_on_start: true,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Clone, Serialize, clap::Args)]
+pub struct ConfigOverrides {
+    /// Store URL [env: IDENTITY_DATABASE_URL]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// identity.v1 listen address [env: IDENTITY_LISTEN_ADDR]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_addr: Option<SocketAddr>,
+    /// admin.v1 listen address [env: IDENTITY_ADMIN_LISTEN_ADDR]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_listen_addr: Option<SocketAddr>,
+    /// File holding the bootstrap admin credential [env: IDENTITY_ADMIN_TOKEN_FILE]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Do not apply migrations at start
+    #[arg(long)]
+    #[serde(skip)]
+    pub no_migrate: bool,
+}
+
+impl Config {
+    /// Merges the layers; `env` is passed in (not read here) so tests need not touch the process
+    /// environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &ConfigOverrides,
+    ) -> anyhow::Result<Self> {
+        use figment::Figment;
+        use figment::providers::{Format, Serialized, Toml};
+
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.exists(),
+                "config file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        let env: figment::value::Dict = env
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let key = key.strip_prefix("IDENTITY_")?.to_ascii_lowercase();
+                // test-only variables share the prefix but are not configuration
+                (!key.starts_with("test_")).then(|| (key, parse_env_value(&value)))
+            })
+            .collect();
+        figment = figment
+            .merge(Serialized::defaults(env))
+            .merge(Serialized::defaults(overrides));
+        let mut config: Config = figment.extract().map_err(|errors| {
+            let all: Vec<String> = errors.into_iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("invalid configuration: {}", all.join("; "))
+        })?;
+        if overrides.no_migrate {
+            config.migrate_on_start = false;
+        }
+        if config.admin_token.is_none()
+            && let Some(path) = &config.admin_token_file
+        {
+            let token = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            config.admin_token = Some(Secret::new(token.trim()));
+        }
+        if let Some(token) = &config.admin_token {
+            anyhow::ensure!(
+                token.expose().len() >= 16,
+                "the bootstrap admin credential must be at least 16 characters"
+            );
+        }
+        Ok(config)
+    }
+}
+
+/// Environment values are strings; numbers and booleans are recognised so typed fields parse.
+fn parse_env_value(value: &str) -> figment::value::Value {
+    value
+        .parse::<figment::value::Value>()
+        .unwrap_or_else(|_| figment::value::Value::from(value.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("core.toml");
+        std::fs::write(
+            &file,
+            "listen_addr = \"0.0.0.0:1000\"\nmax_db_connections = 3\n",
+        )
+        .unwrap();
+        let overrides = ConfigOverrides {
+            listen_addr: Some("127.0.0.1:3000".parse().unwrap()),
+            no_migrate: true,
+            ..Default::default()
+        };
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("IDENTITY_LISTEN_ADDR", "0.0.0.0:2000"),
+                ("IDENTITY_MAX_DB_CONNECTIONS", "5"),
+                ("IDENTITY_TEST_DATABASE_URL", "postgres://ignored"),
+                ("OTHER", "x"),
+            ]),
+            &overrides,
+        )
+        .unwrap();
+        assert_eq!(config.listen_addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.max_db_connections, 5);
+        assert!(!config.migrate_on_start);
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite://identity.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_and_secrets_redacted() {
+        let err = Config::load(
+            None,
+            env(&[("IDENTITY_LISTEN_ADDR", "not an address")]),
+            &ConfigOverrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("listen_addr"), "{err}");
+
+        let config = Config::load(
+            None,
+            env(&[("IDENTITY_ADMIN_TOKEN", "a-very-long-bootstrap-secret")]),
+            &ConfigOverrides::default(),
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("bootstrap-secret"));
+    }
+
+    #[test]
+    fn admin_token_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "file-held-admin-secret-123\n").unwrap();
+        let config = Config::load(
+            None,
+            env(&[("IDENTITY_ADMIN_TOKEN_FILE", file.to_str().unwrap())]),
+            &ConfigOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.admin_token.unwrap().expose(),
+            "file-held-admin-secret-123"
+        );
+    }
+}

@@ -1,0 +1,317 @@
+//! `identity-local`: the whole stack on one laptop with one command.
+//!
+//! Starts `identity-core` on an embedded SQLite file under `./.local/`, creates the `default`
+//! organization with a `members` default role and SCIM enabled on first start, starts
+//! `scim-edge` in front of it, issues a fresh SCIM token and prints what a user needs to `curl`
+//! a user in. In production the two processes run separately (see the Helm chart); this launcher
+//! only wires them together and forwards Ctrl-C / SIGTERM to both.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use identity_proto::admin::v1 as admin;
+use identity_proto::identity::v1 as identity;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+
+#[derive(Debug, Parser)]
+#[command(about = "Run identity-core and scim-edge locally on an embedded SQLite store")]
+struct Args {
+    /// Directory for the SQLite file and the generated bootstrap admin credential
+    #[arg(long, default_value = ".local")]
+    data_dir: PathBuf,
+    /// SCIM edge listen address
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    scim_addr: String,
+    /// identity.v1 listen address
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    core_addr: String,
+    /// admin.v1 listen address
+    #[arg(long, default_value = "127.0.0.1:50052")]
+    admin_addr: String,
+    /// Slug of the organization created on first start
+    #[arg(long, default_value = "default")]
+    org: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&args.data_dir)?;
+    let admin_token = bootstrap_token(&data_dir.join("admin-token"))?;
+    let bin_dir = sibling_binaries()?;
+
+    let database_url = format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("identity.db").display()
+    );
+    let mut core = Command::new(bin_dir.join("identity-core"))
+        .env("IDENTITY_DATABASE_URL", &database_url)
+        .env("IDENTITY_LISTEN_ADDR", &args.core_addr)
+        .env("IDENTITY_ADMIN_LISTEN_ADDR", &args.admin_addr)
+        .env("IDENTITY_ADMIN_TOKEN", &admin_token)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting identity-core")?;
+    let core_line = listening_line(&mut core, "identity-core").await?;
+    let core_endpoint = format!(
+        "http://{}",
+        core_line["identity_addr"].as_str().unwrap_or_default()
+    );
+    let admin_endpoint = format!(
+        "http://{}",
+        core_line["admin_addr"].as_str().unwrap_or_default()
+    );
+
+    let (org_id, secret) =
+        provision(&core_endpoint, &admin_endpoint, &admin_token, &args.org).await?;
+
+    let base_url = format!("http://{}/scim/v2", args.scim_addr);
+    let mut edge = Command::new(bin_dir.join("scim-edge"))
+        .env("SCIM_EDGE_LISTEN_ADDR", &args.scim_addr)
+        .env("SCIM_EDGE_CORE_ENDPOINT", &core_endpoint)
+        .env("SCIM_EDGE_BASE_URL", &base_url)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting scim-edge")?;
+    listening_line(&mut edge, "scim-edge").await?;
+
+    println!(
+        "\nidentity stack ready (store: {database_url})\n\n  SCIM base URL   {base_url}\n  SCIM token      {secret}\n  organization    {} ({org_id})\n  identity gRPC   {core_endpoint}\n  admin gRPC      {admin_endpoint} (bootstrap credential in {})\n\nTry:\n  curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/scim+json' \\\n    -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ada@example.com\"}}' \\\n    {base_url}/Users\n\nCtrl-C stops both processes.",
+        args.org,
+        data_dir.join("admin-token").display(),
+    );
+
+    tokio::select! {
+        status = core.wait() => bail!("identity-core exited: {status:?}"),
+        status = edge.wait() => bail!("scim-edge exited: {status:?}"),
+        () = shutdown_signal() => {}
+    }
+    for child in [&mut edge, &mut core] {
+        terminate(child).await;
+    }
+    Ok(())
+}
+
+/// Creates the organization, its default role and SCIM settings if needed; issues a token.
+async fn provision(
+    core_endpoint: &str,
+    admin_endpoint: &str,
+    admin_token: &str,
+    slug: &str,
+) -> anyhow::Result<(String, String)> {
+    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {admin_token}").parse()?;
+    let admin_channel = Channel::from_shared(admin_endpoint.to_owned())?
+        .connect()
+        .await?;
+    let with_auth = move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    };
+    let mut orgs = admin::organization_service_client::OrganizationServiceClient::with_interceptor(
+        admin_channel.clone(),
+        with_auth.clone(),
+    );
+    let mut scim =
+        admin::scim_service_client::ScimServiceClient::with_interceptor(admin_channel, with_auth);
+
+    let existing = orgs
+        .get_organization(admin::GetOrganizationRequest {
+            key: Some(admin::get_organization_request::Key::Slug(slug.to_owned())),
+        })
+        .await;
+    let org_id = match existing {
+        Ok(response) => {
+            response
+                .into_inner()
+                .organization
+                .context("organization")?
+                .id
+        }
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            orgs.create_organization(admin::CreateOrganizationRequest {
+                slug: slug.to_owned(),
+                display_name: "Default organization".to_owned(),
+            })
+            .await?
+            .into_inner()
+            .organization
+            .context("organization")?
+            .id
+        }
+        Err(status) => return Err(status.into()),
+    };
+
+    let settings = scim
+        .get_scim_settings(admin::GetScimSettingsRequest {
+            organization_id: org_id.clone(),
+        })
+        .await?
+        .into_inner()
+        .settings
+        .unwrap_or_default();
+    if !settings.enabled {
+        let role_id = default_role(core_endpoint, &org_id).await?;
+        scim.enable_scim(admin::EnableScimRequest {
+            organization_id: org_id.clone(),
+            default_role_id: role_id,
+        })
+        .await?;
+    }
+    let secret = scim
+        .issue_scim_token(admin::IssueScimTokenRequest {
+            organization_id: org_id.clone(),
+            description: "identity-local".to_owned(),
+            validity: None,
+        })
+        .await?
+        .into_inner()
+        .secret;
+    Ok((org_id, secret))
+}
+
+/// The `members` role new SCIM users join, created if missing.
+async fn default_role(core_endpoint: &str, org_id: &str) -> anyhow::Result<String> {
+    let mut roles =
+        identity::role_service_client::RoleServiceClient::connect(core_endpoint.to_owned()).await?;
+    let filter = identity::Filter {
+        kind: Some(identity::filter::Kind::Comparison(identity::Comparison {
+            attribute: "display_name".to_owned(),
+            operator: identity::Operator::Eq as i32,
+            value: Some(identity::FilterValue {
+                kind: Some(identity::filter_value::Kind::StringValue(
+                    "members".to_owned(),
+                )),
+            }),
+        })),
+    };
+    let found = roles
+        .list_roles(identity::ListRolesRequest {
+            organization_id: org_id.to_owned(),
+            filter: Some(filter),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    if let Some(role) = found.roles.into_iter().next() {
+        return Ok(role.id);
+    }
+    let role = roles
+        .create_role(identity::CreateRoleRequest {
+            organization_id: org_id.to_owned(),
+            role: Some(identity::Role {
+                display_name: "members".to_owned(),
+                description: "Every user provisioned through SCIM".to_owned(),
+                ..Default::default()
+            }),
+            member_user_ids: vec![],
+        })
+        .await?
+        .into_inner()
+        .role
+        .context("role")?;
+    Ok(role.id)
+}
+
+/// Reads the child's one JSON "listening" line from stdout.
+async fn listening_line(child: &mut Child, name: &str) -> anyhow::Result<serde_json::Value> {
+    let stdout = child.stdout.take().context("child stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .with_context(|| format!("{name} did not start within 60 s"))??
+        .with_context(|| format!("{name} exited before listening"))?;
+    // keep draining stdout so the child never blocks on a full pipe
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    serde_json::from_str(&line).with_context(|| format!("unexpected line from {name}: {line}"))
+}
+
+/// Returns the stored bootstrap admin credential, creating a random one on first start.
+fn bootstrap_token(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let token = format!(
+        "local-admin-{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::write(path, &token)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(token)
+}
+
+/// The directory holding `identity-core` and `scim-edge`: the one this launcher was built into.
+/// Under `cargo run`, the sibling binaries are (re)built first so they are never stale.
+fn sibling_binaries() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().context("executable directory")?.to_path_buf();
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let mut build = std::process::Command::new(cargo);
+        let workspace_manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        build.args(["build", "--manifest-path", workspace_manifest]);
+        build.args(["--bin", "identity-core", "--bin", "scim-edge"]);
+        if dir.ends_with("release") {
+            build.arg("--release");
+        }
+        let status = build
+            .status()
+            .context("building identity-core and scim-edge")?;
+        if !status.success() {
+            bail!("building identity-core and scim-edge failed");
+        }
+    }
+    for name in ["identity-core", "scim-edge"] {
+        if !dir.join(name).exists() {
+            bail!(
+                "{name} not found next to {}: run `cargo build --workspace` first",
+                exe.display()
+            );
+        }
+    }
+    Ok(dir)
+}
+
+/// Asks a child to stop gracefully (SIGTERM), then waits for it.
+async fn terminate(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(25), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
