@@ -1,1 +1,654 @@
-//! (to be written)
+//! The admin.v1 backend: identity-core's implementation of [`admin_grpc::AdminBackend`] over
+//! its store.
+//!
+//! It owns the admin rules (slug syntax, token validity and grace limits, what "active"
+//! means, what disabling SCIM does) and the conversions from rows to admin.v1 messages; the
+//! admin-grpc crate has already authenticated the caller and authorized the organization.
+//! Every change to credentials or SCIM settings is audited with an `info!` event on the
+//! `audit` target carrying the organization and the action, never a secret.
+
+use crate::entity::{organization, owner_credential, scim_token};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::{OrgId, RoleId, TokenId};
+use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
+use crate::store::organizations::{self, ScimUpdate};
+use crate::time::{now_micros, to_timestamp};
+use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal};
+use identity_proto::admin::v1 as pb;
+use identity_proto::identity::v1::ErrorReason;
+use sea_orm::{DatabaseConnection, TransactionTrait};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tonic::Status;
+use uuid::Uuid;
+
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SECOND;
+const MICROS_PER_DAY: i64 = 24 * MICROS_PER_HOUR;
+
+/// Validity of a SCIM token when the request sets none.
+pub const DEFAULT_TOKEN_VALIDITY_DAYS: i64 = 365;
+/// The longest validity a SCIM token may be issued with.
+pub const MAX_TOKEN_VALIDITY_DAYS: i64 = 730;
+/// How long a rotated token stays valid when the request sets no grace period.
+pub const DEFAULT_ROTATION_GRACE_HOURS: i64 = 24;
+/// The longest grace period of a rotation.
+pub const MAX_ROTATION_GRACE_DAYS: i64 = 30;
+/// The longest description of a token or credential, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+/// The longest organization display name, in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
+
+/// identity-core's admin backend.
+pub struct CoreAdminBackend {
+    db: DatabaseConnection,
+    /// SHA-256 of the bootstrap admin secret: comparing fixed-size digests in constant time
+    /// hides the secret's length as well as its content.
+    bootstrap_hash: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for CoreAdminBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CoreAdminBackend")
+            .field(
+                "bootstrap_admin",
+                &self.bootstrap_hash.map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl CoreAdminBackend {
+    /// A backend over `db`; without `bootstrap_secret` only owner credentials authenticate
+    /// (and so no organization can be created).
+    pub fn new(db: DatabaseConnection, bootstrap_secret: Option<String>) -> Self {
+        let bootstrap_hash = bootstrap_secret
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| Sha256::digest(secret.as_bytes()).into());
+        Self { db, bootstrap_hash }
+    }
+}
+
+/// Checks an organization slug: lowercase letters, digits and '-', 2 to 63 characters, not
+/// starting or ending with '-' (so it is a valid DNS label and URL segment).
+pub fn validate_slug(slug: &str) -> CoreResult<()> {
+    if slug.is_empty() {
+        return Err(CoreError::invalid("slug", "is required"));
+    }
+    let valid_chars = slug
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !(2..=63).contains(&slug.len())
+        || !valid_chars
+        || slug.starts_with('-')
+        || slug.ends_with('-')
+    {
+        return Err(CoreError::invalid(
+            "slug",
+            "must be 2 to 63 lowercase letters, digits or '-', not starting or ending with '-'",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_text(field: &str, value: &str, max_chars: usize, required: bool) -> CoreResult<()> {
+    if required && value.trim().is_empty() {
+        return Err(CoreError::invalid(field, "is required"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(CoreError::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A request duration in micros, bounded.
+fn duration_micros(
+    field: &str,
+    value: Option<Duration>,
+    default: i64,
+    max: i64,
+    allow_zero: bool,
+) -> CoreResult<i64> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let micros = i64::try_from(value.as_micros()).unwrap_or(i64::MAX);
+    if micros == 0 && !allow_zero {
+        return Err(CoreError::invalid(field, "must be positive"));
+    }
+    if micros > max {
+        return Err(CoreError::invalid(
+            field,
+            format!("must be at most {} days", max / MICROS_PER_DAY),
+        ));
+    }
+    Ok(micros)
+}
+
+fn organization_pb(row: &organization::Model) -> pb::Organization {
+    pb::Organization {
+        id: row.id.to_string(),
+        slug: row.slug.clone(),
+        display_name: row.display_name.clone(),
+        create_time: Some(to_timestamp(row.created_at)),
+    }
+}
+
+fn settings_pb(row: &organization::Model) -> pb::ScimSettings {
+    pb::ScimSettings {
+        organization_id: row.id.to_string(),
+        enabled: row.scim_enabled,
+        default_role_id: row
+            .default_role_id
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        update_time: row.scim_updated_at.map(to_timestamp),
+    }
+}
+
+fn owner_credential_pb(row: &owner_credential::Model) -> pb::OwnerCredential {
+    pb::OwnerCredential {
+        id: row.id.to_string(),
+        organization_id: row.org_id.to_string(),
+        description: row.description.clone(),
+        create_time: Some(to_timestamp(row.created_at)),
+        revoke_time: row.revoked_at.map(to_timestamp),
+    }
+}
+
+/// A token's metadata at `now`. A token replaced by a rotation whose grace period is over is
+/// reported REVOKED (the contract's wording), not EXPIRED.
+fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimToken {
+    let status = match TokenState::of(row, now) {
+        TokenState::Active => pb::ScimTokenStatus::Active,
+        TokenState::Expired if rotated_away => pb::ScimTokenStatus::Revoked,
+        TokenState::Expired => pb::ScimTokenStatus::Expired,
+        TokenState::Revoked => pb::ScimTokenStatus::Revoked,
+    };
+    pb::ScimToken {
+        id: row.id.to_string(),
+        organization_id: row.org_id.to_string(),
+        description: row.description.clone(),
+        hint: row.hint.clone(),
+        create_time: Some(to_timestamp(row.created_at)),
+        expire_time: Some(to_timestamp(row.expires_at)),
+        last_used_time: row.last_used_at.map(to_timestamp),
+        revoke_time: row.revoked_at.map(to_timestamp),
+        status: status as i32,
+        rotated_from_token_id: row
+            .rotated_from_token_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+impl CoreAdminBackend {
+    async fn token_pb_now(&self, row: &scim_token::Model, now: i64) -> CoreResult<pb::ScimToken> {
+        let rotated = credentials::rotated_away(&self.db, OrgId(row.org_id), &[row.id]).await?;
+        Ok(token_pb(row, now, rotated.contains(&row.id)))
+    }
+
+    async fn require_role(&self, org: OrgId, role: RoleId) -> CoreResult<()> {
+        if organizations::role_exists(&self.db, org, role).await? {
+            Ok(())
+        } else {
+            Err(CoreError::role_not_found(role))
+        }
+    }
+
+    async fn authenticate_core(&self, secret: &str) -> CoreResult<Principal> {
+        if let Some(expected) = &self.bootstrap_hash {
+            let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+            if bool::from(presented.ct_eq(expected)) {
+                return Ok(Principal::Admin);
+            }
+        }
+        if secret.starts_with(credentials::OWNER_CREDENTIAL_PREFIX)
+            && let Some(row) = credentials::find_active_owner_credential(&self.db, secret).await?
+        {
+            return Ok(Principal::Owner {
+                organization_id: row.org_id,
+            });
+        }
+        Err(CoreError::Unauthenticated {
+            reason: ErrorReason::Unauthenticated,
+        })
+    }
+
+    async fn create_organization_core(
+        &self,
+        slug: &str,
+        display_name: &str,
+    ) -> CoreResult<pb::CreateOrganizationResponse> {
+        validate_slug(slug)?;
+        validate_text("display_name", display_name, MAX_DISPLAY_NAME_CHARS, true)?;
+        let now = now_micros();
+        let id = OrgId::generate();
+        // one transaction: an organization never exists without its first owner credential
+        let txn = self.db.begin().await?;
+        let row = organizations::insert(&txn, id, slug, display_name.trim(), now).await?;
+        let (credential, secret) =
+            credentials::insert_owner_credential(&txn, id, "initial owner credential", now).await?;
+        txn.commit().await?;
+        tracing::info!(target: "audit", org_id = %id, slug, owner_credential_id = %credential.id, action = "organization.create", "organization created");
+        Ok(pb::CreateOrganizationResponse {
+            organization: Some(organization_pb(&row)),
+            owner_credential: Some(owner_credential_pb(&credential)),
+            owner_secret: secret,
+        })
+    }
+
+    async fn list_organizations_core(
+        &self,
+        page: &PageRequest,
+        only: Option<Uuid>,
+    ) -> CoreResult<pb::ListOrganizationsResponse> {
+        let after = if page.page_token.is_empty() {
+            None
+        } else {
+            Some(organizations::decode_slug_cursor(&page.page_token)?)
+        };
+        let (rows, next) = organizations::list(
+            &self.db,
+            after.as_deref(),
+            only.map(OrgId),
+            u64::from(page.page_size),
+        )
+        .await?;
+        Ok(pb::ListOrganizationsResponse {
+            organizations: rows.iter().map(organization_pb).collect(),
+            next_page_token: next
+                .map(|slug| organizations::encode_slug_cursor(&slug))
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn update_scim(
+        &self,
+        org: OrgId,
+        update: ScimUpdate,
+        action: &'static str,
+    ) -> CoreResult<pb::ScimSettings> {
+        if let Some(Some(role)) = update.default_role {
+            self.require_role(org, role).await?;
+        }
+        let now = now_micros();
+        let txn = self.db.begin().await?;
+        let row = organizations::update_scim(&txn, org, update, now).await?;
+        let released = if update.enabled == Some(false) {
+            Some(organizations::release_scim_managed(&txn, org).await?)
+        } else {
+            None
+        };
+        txn.commit().await?;
+        tracing::info!(
+            target: "audit",
+            org_id = %org,
+            action,
+            scim_enabled = row.scim_enabled,
+            default_role_id = ?row.default_role_id,
+            released_users = released.map(|r| r.0),
+            released_roles = released.map(|r| r.1),
+            "scim settings changed"
+        );
+        Ok(settings_pb(&row))
+    }
+
+    async fn issue_scim_token_core(
+        &self,
+        org: OrgId,
+        description: &str,
+        validity: Option<Duration>,
+    ) -> CoreResult<pb::IssueScimTokenResponse> {
+        validate_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
+        let validity = duration_micros(
+            "validity",
+            validity,
+            DEFAULT_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
+            MAX_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
+            false,
+        )?;
+        organizations::get(&self.db, org).await?;
+        let now = now_micros();
+        let (row, secret) = credentials::insert_scim_token(
+            &self.db,
+            NewScimToken {
+                org_id: org,
+                description,
+                created_at: now,
+                expires_at: now + validity,
+                rotated_from: None,
+            },
+        )
+        .await?;
+        tracing::info!(target: "audit", org_id = %org, token_id = %row.id, hint = %row.hint, expires_at = row.expires_at, action = "scim_token.issue", "scim token issued");
+        Ok(pb::IssueScimTokenResponse {
+            token: Some(token_pb(&row, now, false)),
+            secret,
+        })
+    }
+
+    async fn list_scim_tokens_core(
+        &self,
+        org: OrgId,
+        page: &PageRequest,
+    ) -> CoreResult<pb::ListScimTokensResponse> {
+        organizations::get(&self.db, org).await?;
+        let after = if page.page_token.is_empty() {
+            None
+        } else {
+            Some(TokenCursor::decode(&page.page_token)?)
+        };
+        let (rows, next) =
+            credentials::list_scim_tokens(&self.db, org, after, u64::from(page.page_size)).await?;
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let rotated = credentials::rotated_away(&self.db, org, &ids).await?;
+        let now = now_micros();
+        Ok(pb::ListScimTokensResponse {
+            tokens: rows
+                .iter()
+                .map(|row| token_pb(row, now, rotated.contains(&row.id)))
+                .collect(),
+            next_page_token: next.map(|c| c.encode()).unwrap_or_default(),
+        })
+    }
+
+    async fn revoke_scim_token_core(
+        &self,
+        org: OrgId,
+        token: TokenId,
+    ) -> CoreResult<pb::ScimToken> {
+        let now = now_micros();
+        let row = credentials::revoke_scim_token(&self.db, org, token, now).await?;
+        tracing::info!(target: "audit", org_id = %org, token_id = %token, action = "scim_token.revoke", "scim token revoked");
+        self.token_pb_now(&row, now_micros()).await
+    }
+
+    async fn rotate_scim_token_core(
+        &self,
+        org: OrgId,
+        token: TokenId,
+        grace: Option<Duration>,
+        validity: Option<Duration>,
+    ) -> CoreResult<pb::RotateScimTokenResponse> {
+        let grace = duration_micros(
+            "grace_period",
+            grace,
+            DEFAULT_ROTATION_GRACE_HOURS * MICROS_PER_HOUR,
+            MAX_ROTATION_GRACE_DAYS * MICROS_PER_DAY,
+            true,
+        )?;
+        let validity = duration_micros(
+            "validity",
+            validity,
+            DEFAULT_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
+            MAX_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
+            false,
+        )?;
+        let now = now_micros();
+        let txn = self.db.begin().await?;
+        let old = credentials::lock_scim_token(&txn, org, token).await?;
+        let inactive = match TokenState::of(&old, now) {
+            TokenState::Active => None,
+            TokenState::Expired => Some((ErrorReason::TokenExpired, "expired")),
+            TokenState::Revoked => Some((ErrorReason::TokenRevoked, "revoked")),
+        };
+        if let Some((reason, state)) = inactive {
+            return Err(CoreError::FailedPrecondition {
+                reason,
+                message: format!("token {token} is {state}, only an active token can be rotated"),
+            });
+        }
+        let (new, secret) = credentials::insert_scim_token(
+            &txn,
+            NewScimToken {
+                org_id: org,
+                description: &old.description,
+                created_at: now,
+                expires_at: now + validity,
+                rotated_from: Some(token),
+            },
+        )
+        .await?;
+        // zero grace revokes at once; otherwise the old token expires early, never later
+        let previous = if grace == 0 {
+            credentials::revoke_scim_token(&txn, org, token, now).await?
+        } else {
+            credentials::shorten_scim_token(&txn, org, token, now + grace).await?
+        };
+        txn.commit().await?;
+        tracing::info!(
+            target: "audit",
+            org_id = %org,
+            token_id = %new.id,
+            previous_token_id = %token,
+            previous_expires_at = previous.expires_at,
+            action = "scim_token.rotate",
+            "scim token rotated"
+        );
+        Ok(pb::RotateScimTokenResponse {
+            token: Some(token_pb(&new, now, false)),
+            secret,
+            previous_token: Some(token_pb(&previous, now, true)),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl AdminBackend for CoreAdminBackend {
+    async fn authenticate(&self, secret: &str) -> Result<Principal, Status> {
+        Ok(self.authenticate_core(secret).await?)
+    }
+
+    async fn create_organization(
+        &self,
+        slug: &str,
+        display_name: &str,
+    ) -> Result<pb::CreateOrganizationResponse, Status> {
+        Ok(self.create_organization_core(slug, display_name).await?)
+    }
+
+    async fn get_organization(&self, key: &OrganizationKey) -> Result<pb::Organization, Status> {
+        let row = match key {
+            OrganizationKey::Id(id) => organizations::get(&self.db, OrgId(*id)).await?,
+            OrganizationKey::Slug(slug) => organizations::get_by_slug(&self.db, slug).await?,
+        };
+        Ok(organization_pb(&row))
+    }
+
+    async fn list_organizations(
+        &self,
+        page: &PageRequest,
+        only: Option<Uuid>,
+    ) -> Result<pb::ListOrganizationsResponse, Status> {
+        Ok(self.list_organizations_core(page, only).await?)
+    }
+
+    async fn create_owner_credential(
+        &self,
+        organization_id: Uuid,
+        description: &str,
+    ) -> Result<pb::CreateOwnerCredentialResponse, Status> {
+        let org = OrgId(organization_id);
+        validate_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
+        organizations::get(&self.db, org).await?;
+        let (row, secret) =
+            credentials::insert_owner_credential(&self.db, org, description, now_micros()).await?;
+        tracing::info!(target: "audit", org_id = %org, owner_credential_id = %row.id, action = "owner_credential.create", "owner credential issued");
+        Ok(pb::CreateOwnerCredentialResponse {
+            owner_credential: Some(owner_credential_pb(&row)),
+            owner_secret: secret,
+        })
+    }
+
+    async fn revoke_owner_credential(
+        &self,
+        organization_id: Uuid,
+        credential_id: Uuid,
+    ) -> Result<pb::OwnerCredential, Status> {
+        let org = OrgId(organization_id);
+        let row = credentials::revoke_owner_credential(
+            &self.db,
+            org,
+            TokenId(credential_id),
+            now_micros(),
+        )
+        .await?;
+        tracing::info!(target: "audit", org_id = %org, owner_credential_id = %credential_id, action = "owner_credential.revoke", "owner credential revoked");
+        Ok(owner_credential_pb(&row))
+    }
+
+    async fn get_scim_settings(&self, organization_id: Uuid) -> Result<pb::ScimSettings, Status> {
+        let row = organizations::get(&self.db, OrgId(organization_id)).await?;
+        Ok(settings_pb(&row))
+    }
+
+    async fn enable_scim(
+        &self,
+        organization_id: Uuid,
+        default_role_id: Option<Uuid>,
+    ) -> Result<pb::ScimSettings, Status> {
+        let update = ScimUpdate {
+            enabled: Some(true),
+            default_role: default_role_id.map(|r| Some(RoleId(r))),
+        };
+        Ok(self
+            .update_scim(OrgId(organization_id), update, "scim.enable")
+            .await?)
+    }
+
+    async fn set_default_role(
+        &self,
+        organization_id: Uuid,
+        default_role_id: Option<Uuid>,
+    ) -> Result<pb::ScimSettings, Status> {
+        let update = ScimUpdate {
+            enabled: None,
+            default_role: Some(default_role_id.map(RoleId)),
+        };
+        Ok(self
+            .update_scim(OrgId(organization_id), update, "scim.set_default_role")
+            .await?)
+    }
+
+    async fn disable_scim(&self, organization_id: Uuid) -> Result<pb::ScimSettings, Status> {
+        let update = ScimUpdate {
+            enabled: Some(false),
+            default_role: None,
+        };
+        Ok(self
+            .update_scim(OrgId(organization_id), update, "scim.disable")
+            .await?)
+    }
+
+    async fn issue_scim_token(
+        &self,
+        organization_id: Uuid,
+        description: &str,
+        validity: Option<Duration>,
+    ) -> Result<pb::IssueScimTokenResponse, Status> {
+        Ok(self
+            .issue_scim_token_core(OrgId(organization_id), description, validity)
+            .await?)
+    }
+
+    async fn list_scim_tokens(
+        &self,
+        organization_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<pb::ListScimTokensResponse, Status> {
+        Ok(self
+            .list_scim_tokens_core(OrgId(organization_id), page)
+            .await?)
+    }
+
+    async fn revoke_scim_token(
+        &self,
+        organization_id: Uuid,
+        token_id: Uuid,
+    ) -> Result<pb::ScimToken, Status> {
+        Ok(self
+            .revoke_scim_token_core(OrgId(organization_id), TokenId(token_id))
+            .await?)
+    }
+
+    async fn rotate_scim_token(
+        &self,
+        organization_id: Uuid,
+        token_id: Uuid,
+        grace_period: Option<Duration>,
+        validity: Option<Duration>,
+    ) -> Result<pb::RotateScimTokenResponse, Status> {
+        Ok(self
+            .rotate_scim_token_core(
+                OrgId(organization_id),
+                TokenId(token_id),
+                grace_period,
+                validity,
+            )
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_validated() {
+        for good in ["ab", "acme", "acme-2", "a1", &"a".repeat(63)] {
+            validate_slug(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        for bad in [
+            "",
+            "a",
+            "Acme",
+            "acme_inc",
+            "-acme",
+            "acme-",
+            "ac me",
+            "é1",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_slug(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn durations_are_defaulted_and_bounded() {
+        let day = Duration::from_secs(86_400);
+        let max = MAX_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY;
+        assert_eq!(duration_micros("v", None, 7, max, false).unwrap(), 7);
+        assert_eq!(
+            duration_micros("v", Some(day * 730), 7, max, false).unwrap(),
+            max
+        );
+        assert!(duration_micros("v", Some(day * 731), 7, max, false).is_err());
+        assert!(duration_micros("v", Some(Duration::ZERO), 7, max, false).is_err());
+        assert_eq!(
+            duration_micros("g", Some(Duration::ZERO), 7, max, true).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_bootstrap_secret() {
+        // a lazily-failing connection is enough: Debug must not touch the database
+        let backend = CoreAdminBackend {
+            db: sea_orm::DatabaseConnection::default(),
+            bootstrap_hash: Some([7; 32]),
+        };
+        let text = format!("{backend:?}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+}

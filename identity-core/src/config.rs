@@ -67,23 +67,23 @@ impl Default for Config {
 #[derive(Debug, Default, Clone, Serialize, clap::Args)]
 pub struct ConfigOverrides {
     /// Store URL [env: IDENTITY_DATABASE_URL]
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
     /// identity.v1 listen address [env: IDENTITY_LISTEN_ADDR]
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen_addr: Option<SocketAddr>,
     /// admin.v1 listen address [env: IDENTITY_ADMIN_LISTEN_ADDR]
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_listen_addr: Option<SocketAddr>,
     /// File holding the bootstrap admin credential [env: IDENTITY_ADMIN_TOKEN_FILE]
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_token_file: Option<PathBuf>,
     /// Do not apply migrations at start
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip)]
     pub no_migrate: bool,
 }

@@ -5,3 +5,4 @@ pub mod convert;
 pub mod role_service;
 pub mod token_service;
 pub mod user_service;
+pub use user_service::identity_services;

@@ -1,1 +1,257 @@
-//! (to be written)
+//! identity.v1.UserService: parses and validates each request, calls `store::users`, converts
+//! the result. No SQL and no business rule here; hostile input fails with INVALID_ARGUMENT.
+//!
+//! Also home of [`identity_services`], which builds the three identity.v1 servers of this crate
+//! (users, roles, change feed) over one connection pool.
+
+use crate::error::CoreError;
+use crate::ids::{OrgId, UserId};
+use crate::service::change_service::ChangeServiceImpl;
+use crate::service::convert;
+use crate::service::role_service::RoleServiceImpl;
+use crate::store::users::{self, LookupKey, PasswordChange};
+use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::change_service_server::ChangeServiceServer;
+use identity_proto::identity::v1::role_service_server::RoleServiceServer;
+use identity_proto::identity::v1::user_service_server::{UserService, UserServiceServer};
+use sea_orm::DatabaseConnection;
+use tonic::{Request, Response, Status};
+
+/// The UserService, RoleService and ChangeService servers over `db`.
+pub fn identity_services(
+    db: DatabaseConnection,
+) -> (
+    UserServiceServer<UserServiceImpl>,
+    RoleServiceServer<RoleServiceImpl>,
+    ChangeServiceServer<ChangeServiceImpl>,
+) {
+    (
+        UserServiceServer::new(UserServiceImpl::new(db.clone())),
+        RoleServiceServer::new(RoleServiceImpl::new(db.clone())),
+        ChangeServiceServer::new(ChangeServiceImpl::new(db)),
+    )
+}
+
+/// The UserService handlers.
+#[derive(Debug, Clone)]
+pub struct UserServiceImpl {
+    db: DatabaseConnection,
+}
+
+impl UserServiceImpl {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn org(value: &str) -> Result<OrgId, CoreError> {
+    OrgId::parse("organization_id", value)
+}
+
+fn required_user(user: Option<&pb::User>) -> Result<&pb::User, CoreError> {
+    user.ok_or_else(|| CoreError::invalid("user", "is required"))
+}
+
+/// Hashes a non-empty password (the hash is computed before any transaction starts).
+async fn password(value: &str, empty: PasswordChange) -> Result<PasswordChange, CoreError> {
+    if value.is_empty() {
+        return Ok(empty);
+    }
+    if value.len() > 4096 {
+        return Err(CoreError::invalid("password", "must be at most 4096 bytes"));
+    }
+    Ok(PasswordChange::SetHash(
+        users::hash_password(value.to_owned()).await?,
+    ))
+}
+
+#[tonic::async_trait]
+impl UserService for UserServiceImpl {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let data = convert::user_data_from_proto(required_user(req.user.as_ref())?);
+        let password = password(&req.password, PasswordChange::Keep).await?;
+        let (user, adopted) =
+            users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
+        tracing::info!(org_id = %org, user_id = %user.id, adopted, "user created");
+        Ok(Response::new(pb::CreateUserResponse {
+            user: Some(convert::user_to_proto(&user)),
+            adopted,
+        }))
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::GetUserResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let id = UserId::parse("user_id", &req.user_id)?;
+        let user = users::get_user(&self.db, org, id).await?;
+        Ok(Response::new(pb::GetUserResponse {
+            user: Some(convert::user_to_proto(&user)),
+        }))
+    }
+
+    async fn batch_get_users(
+        &self,
+        request: Request<pb::BatchGetUsersRequest>,
+    ) -> Result<Response<pb::BatchGetUsersResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        convert::at_most("user_ids", req.user_ids.len(), users::MAX_BATCH_GET)?;
+        let ids: Vec<UserId> = convert::parse_user_ids("user_ids", &req.user_ids)?
+            .into_iter()
+            .map(UserId)
+            .collect();
+        let (found, missing) = users::batch_get_users(&self.db, org, &ids).await?;
+        Ok(Response::new(pb::BatchGetUsersResponse {
+            users: found.iter().map(convert::user_to_proto).collect(),
+            missing_user_ids: missing.iter().map(ToString::to_string).collect(),
+        }))
+    }
+
+    async fn lookup_user(
+        &self,
+        request: Request<pb::LookupUserRequest>,
+    ) -> Result<Response<pb::LookupUserResponse>, Status> {
+        use pb::lookup_user_request::Key;
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let (field, key) = match req.key {
+            Some(Key::UserName(v)) => ("user_name", LookupKey::UserName(v)),
+            Some(Key::ExternalId(v)) => ("external_id", LookupKey::ExternalId(v)),
+            Some(Key::Email(v)) => ("email", LookupKey::Email(v)),
+            None => {
+                return Err(CoreError::invalid(
+                    "key",
+                    "one of user_name, external_id or email is required",
+                )
+                .into());
+            }
+        };
+        let empty = match &key {
+            LookupKey::UserName(v) | LookupKey::ExternalId(v) | LookupKey::Email(v) => {
+                v.is_empty() || v.len() > 1024
+            }
+        };
+        if empty {
+            return Err(CoreError::invalid(field, "must be 1 to 1024 bytes").into());
+        }
+        let user = users::lookup_user(&self.db, org, &key).await?;
+        Ok(Response::new(pb::LookupUserResponse {
+            user: Some(convert::user_to_proto(&user)),
+        }))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let query = convert::list_query(
+            req.filter,
+            &req.order_by,
+            req.sort_order,
+            req.page_size,
+            &req.page_token,
+            req.skip,
+            req.include_total_size,
+        )?;
+        let page = users::list_users(&self.db, org, &query).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            users: page.users.iter().map(convert::user_to_proto).collect(),
+            next_page_token: page.next_page_token,
+            total_size: page.total_size.unwrap_or_default(),
+        }))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let proto_user = required_user(req.user.as_ref())?;
+        let id = UserId::parse("user.id", &proto_user.id)?;
+        let source = convert::user_data_from_proto(proto_user);
+        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        // the mask is checked before any I/O so a bad path never costs a password hash
+        let mut probe = source.clone();
+        let wants_password = convert::apply_user_mask(&mut probe, &source, &paths)?;
+        let password = if wants_password {
+            password(&req.password, PasswordChange::Clear).await?
+        } else {
+            PasswordChange::Keep
+        };
+        let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
+            convert::apply_user_mask(data, &source, &paths).map(|_| ())
+        })
+        .await?;
+        Ok(Response::new(pb::UpdateUserResponse {
+            user: Some(convert::user_to_proto(&user)),
+        }))
+    }
+
+    async fn replace_user(
+        &self,
+        request: Request<pb::ReplaceUserRequest>,
+    ) -> Result<Response<pb::ReplaceUserResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let proto_user = required_user(req.user.as_ref())?;
+        let id = UserId::parse("user.id", &proto_user.id)?;
+        let source = convert::user_data_from_proto(proto_user);
+        let password = password(&req.password, PasswordChange::Keep).await?;
+        let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
+            *data = source;
+            Ok(())
+        })
+        .await?;
+        Ok(Response::new(pb::ReplaceUserResponse {
+            user: Some(convert::user_to_proto(&user)),
+        }))
+    }
+
+    async fn set_user_active(
+        &self,
+        request: Request<pb::SetUserActiveRequest>,
+    ) -> Result<Response<pb::SetUserActiveResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let id = UserId::parse("user_id", &req.user_id)?;
+        let active = req.active;
+        let user = users::modify_user(
+            &self.db,
+            org,
+            id,
+            req.expected_version,
+            PasswordChange::Keep,
+            |data| {
+                data.active = active;
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(Response::new(pb::SetUserActiveResponse {
+            user: Some(convert::user_to_proto(&user)),
+        }))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let req = request.into_inner();
+        let org = org(&req.organization_id)?;
+        let id = UserId::parse("user_id", &req.user_id)?;
+        users::delete_user(&self.db, org, id, req.expected_version).await?;
+        tracing::info!(org_id = %org, user_id = %id, "user deleted");
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+}

@@ -1,1 +1,1096 @@
-//! (to be written)
+//! Users: validation of user data, and every read and write of `identity_user`, `user_email`
+//! and `user_phone`.
+//!
+//! Writes go through [`changes::begin_org_write`], so each runs in one transaction that holds the
+//! organization's write lock and appends its change-feed rows; uniqueness is pre-checked inside
+//! that lock (so the error reason is right on every backend) and backed by unique indexes. Reads
+//! never load more than the rows asked for. This module knows nothing of protobuf messages
+//! except the shared enums.
+
+use crate::entity::{user, user_email, user_phone};
+use crate::error::{CoreError, CoreResult, FieldViolation};
+use crate::ids::{OrgId, UserId};
+use crate::store::changes::{self, NewChange};
+use crate::store::filter::Resource;
+use crate::store::paging::{self, ListQuery};
+use crate::store::roles;
+use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Longest user name, in characters.
+pub const MAX_USER_NAME_CHARS: usize = 256;
+/// Longest value of any other string attribute, in characters.
+pub const MAX_STRING_CHARS: usize = 1024;
+/// Most values of one multi-valued attribute.
+pub const MAX_CONTACTS: usize = 100;
+/// Largest `extra_attributes` document, in bytes of JSON.
+pub const MAX_EXTRA_BYTES: usize = 64 * 1024;
+/// Most ids of one batch read.
+pub const MAX_BATCH_GET: usize = 1000;
+
+/// One email address or phone number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub value: String,
+    pub value_type: Option<String>,
+    pub primary: bool,
+    pub display: Option<String>,
+}
+
+/// Name parts (RFC 7643 §4.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameParts {
+    pub formatted: Option<String>,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub honorific_prefix: Option<String>,
+    pub honorific_suffix: Option<String>,
+}
+
+/// Enterprise attributes (RFC 7643 §4.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enterprise {
+    pub employee_number: Option<String>,
+    pub cost_center: Option<String>,
+    pub organization: Option<String>,
+    pub division: Option<String>,
+    pub department: Option<String>,
+    pub manager_id: Option<String>,
+    pub manager_display_name: Option<String>,
+}
+
+/// Every writable attribute of a user. Unset optional strings are `None`, never empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserData {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub name: NameParts,
+    pub nick_name: Option<String>,
+    pub title: Option<String>,
+    pub user_type: Option<String>,
+    pub preferred_language: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub active: bool,
+    pub emails: Vec<Contact>,
+    pub phone_numbers: Vec<Contact>,
+    pub enterprise: Enterprise,
+    pub extra_attributes: Option<Map<String, Value>>,
+    pub managed_by: ManagedBy,
+}
+
+impl Default for UserData {
+    fn default() -> Self {
+        Self {
+            user_name: String::new(),
+            external_id: None,
+            display_name: None,
+            name: NameParts::default(),
+            nick_name: None,
+            title: None,
+            user_type: None,
+            preferred_language: None,
+            locale: None,
+            timezone: None,
+            active: true,
+            emails: Vec::new(),
+            phone_numbers: Vec::new(),
+            enterprise: Enterprise::default(),
+            extra_attributes: None,
+            managed_by: ManagedBy::Platform,
+        }
+    }
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub org: OrgId,
+    pub data: UserData,
+    pub has_password: bool,
+    pub version: i64,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub updated_at: i64,
+}
+
+/// What a write does to the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordChange {
+    Keep,
+    Clear,
+    /// An Argon2 PHC string, computed with [`hash_password`] before the transaction starts.
+    SetHash(String),
+}
+
+/// Hashes a password with Argon2id (default parameters, random salt) off the async runtime.
+pub async fn hash_password(password: String) -> CoreResult<String> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let salt_bytes: [u8; 16] = rand::random();
+        let salt = SaltString::encode_b64(&salt_bytes)
+            .map_err(|e| CoreError::Internal(format!("password salt encoding failed: {e}")))?;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| CoreError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| CoreError::Internal(format!("password hashing task failed: {e}")))?
+}
+
+/// Checks a password against the stored hash of a user (for callers that authenticate users).
+pub async fn verify_password(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    password: String,
+) -> CoreResult<bool> {
+    let hash = user::Entity::find_by_id(id.0)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::PasswordHash)
+        .into_tuple::<Option<String>>()
+        .one(db)
+        .await?
+        .flatten();
+    let Some(hash) = hash else { return Ok(false) };
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .map_err(|e| CoreError::Internal(format!("password verification task failed: {e}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// validation
+
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
+/// Whether `email` is a syntactically valid address: `local@domain`, no spaces or control
+/// characters, a dotted domain of letters, digits and hyphens (RFC 5321 §4.1.2 reduced to what
+/// provisioning clients actually send).
+pub fn is_valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !"@<>()[],;:\\\"".contains(c));
+    let domain_ok = domain.len() <= 253
+        && domain.contains('.')
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    local_ok && domain_ok && email.len() <= 320
+}
+
+/// Every problem with `data`, field paths prefixed with `prefix` (e.g. `user`).
+pub fn validate(data: &UserData, prefix: &str) -> Vec<FieldViolation> {
+    let mut errors = Vec::new();
+    let mut check = |field: &str, value: Option<&str>, max: usize| {
+        if let Some(value) = value {
+            if value.chars().count() > max {
+                errors.push(FieldViolation::new(
+                    format!("{prefix}.{field}"),
+                    format!("must be at most {max} characters"),
+                ));
+            } else if has_control(value) {
+                errors.push(FieldViolation::new(
+                    format!("{prefix}.{field}"),
+                    "must not contain control characters",
+                ));
+            }
+        }
+    };
+    if !data.user_name.trim().is_empty() {
+        check("user_name", Some(&data.user_name), MAX_USER_NAME_CHARS);
+    }
+    let n = &data.name;
+    let e = &data.enterprise;
+    for (field, value) in [
+        ("external_id", &data.external_id),
+        ("display_name", &data.display_name),
+        ("name.formatted", &n.formatted),
+        ("name.family_name", &n.family_name),
+        ("name.given_name", &n.given_name),
+        ("name.middle_name", &n.middle_name),
+        ("name.honorific_prefix", &n.honorific_prefix),
+        ("name.honorific_suffix", &n.honorific_suffix),
+        ("nick_name", &data.nick_name),
+        ("title", &data.title),
+        ("user_type", &data.user_type),
+        ("preferred_language", &data.preferred_language),
+        ("locale", &data.locale),
+        ("timezone", &data.timezone),
+        ("enterprise.employee_number", &e.employee_number),
+        ("enterprise.cost_center", &e.cost_center),
+        ("enterprise.organization", &e.organization),
+        ("enterprise.division", &e.division),
+        ("enterprise.department", &e.department),
+        ("enterprise.manager_id", &e.manager_id),
+        ("enterprise.manager_display_name", &e.manager_display_name),
+    ] {
+        check(field, value.as_deref(), MAX_STRING_CHARS);
+    }
+    if data.user_name.trim().is_empty() {
+        errors.push(FieldViolation::new(
+            format!("{prefix}.user_name"),
+            "is required",
+        ));
+    }
+    for (attr, values, is_email) in [
+        ("emails", &data.emails, true),
+        ("phone_numbers", &data.phone_numbers, false),
+    ] {
+        if values.len() > MAX_CONTACTS {
+            errors.push(FieldViolation::new(
+                format!("{prefix}.{attr}"),
+                format!("must have at most {MAX_CONTACTS} values"),
+            ));
+            continue;
+        }
+        let mut primary_seen = false;
+        for (i, contact) in values.iter().enumerate() {
+            let path = format!("{prefix}.{attr}[{i}]");
+            if contact.value.trim().is_empty() {
+                errors.push(FieldViolation::new(format!("{path}.value"), "is required"));
+            } else if contact.value.chars().count() > MAX_STRING_CHARS
+                || has_control(&contact.value)
+            {
+                errors.push(FieldViolation::new(
+                    format!("{path}.value"),
+                    "is not a valid value",
+                ));
+            } else if is_email && !is_valid_email(&contact.value) {
+                errors.push(FieldViolation::new(
+                    format!("{path}.value"),
+                    "is not a valid email address",
+                ));
+            }
+            for (field, value) in [("type", &contact.value_type), ("display", &contact.display)] {
+                if let Some(value) = value
+                    && (value.chars().count() > MAX_STRING_CHARS || has_control(value))
+                {
+                    errors.push(FieldViolation::new(
+                        format!("{path}.{field}"),
+                        "is not a valid value",
+                    ));
+                }
+            }
+            if contact.primary {
+                if primary_seen {
+                    errors.push(FieldViolation::new(
+                        format!("{path}.primary"),
+                        "at most one value may be primary",
+                    ));
+                }
+                primary_seen = true;
+            }
+        }
+    }
+    if let Some(extra) = &data.extra_attributes {
+        let size = serde_json::to_vec(extra)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
+        if size > MAX_EXTRA_BYTES {
+            errors.push(FieldViolation::new(
+                format!("{prefix}.extra_attributes"),
+                format!("must be at most {MAX_EXTRA_BYTES} bytes of JSON"),
+            ));
+        }
+    }
+    errors
+}
+
+fn ensure_valid(data: &UserData) -> CoreResult<()> {
+    let errors = validate(data, "user");
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidArgument(errors))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows <-> domain
+
+fn extra_to_text(extra: &Option<Map<String, Value>>) -> CoreResult<Option<String>> {
+    extra
+        .as_ref()
+        .filter(|m| !m.is_empty())
+        .map(|m| serde_json::to_string(m).map_err(|e| CoreError::Internal(e.to_string())))
+        .transpose()
+}
+
+/// Parses a stored JSON object; a corrupt value is logged and read as empty rather than making
+/// the resource unreadable.
+pub(crate) fn extra_from_text(text: Option<&str>, id: Uuid) -> Option<Map<String, Value>> {
+    let text = text?;
+    match serde_json::from_str::<Map<String, Value>>(text) {
+        Ok(map) => Some(map),
+        Err(error) => {
+            tracing::error!(resource_id = %id, %error, "stored extra attributes are not a json object");
+            None
+        }
+    }
+}
+
+pub(crate) fn managed_by_from_db(value: i16) -> ManagedBy {
+    ManagedBy::try_from(i32::from(value)).unwrap_or(ManagedBy::Platform)
+}
+
+fn active_model(id: Uuid, org: OrgId, data: &UserData, now: i64) -> CoreResult<user::ActiveModel> {
+    let n = &data.name;
+    let e = &data.enterprise;
+    Ok(user::ActiveModel {
+        id: Set(id),
+        org_id: Set(org.0),
+        user_name: Set(data.user_name.clone()),
+        user_name_lower: Set(data.user_name.to_lowercase()),
+        external_id: Set(data.external_id.clone()),
+        display_name: Set(data.display_name.clone()),
+        name_formatted: Set(n.formatted.clone()),
+        name_family_name: Set(n.family_name.clone()),
+        name_given_name: Set(n.given_name.clone()),
+        name_middle_name: Set(n.middle_name.clone()),
+        name_honorific_prefix: Set(n.honorific_prefix.clone()),
+        name_honorific_suffix: Set(n.honorific_suffix.clone()),
+        nick_name: Set(data.nick_name.clone()),
+        title: Set(data.title.clone()),
+        user_type: Set(data.user_type.clone()),
+        preferred_language: Set(data.preferred_language.clone()),
+        locale: Set(data.locale.clone()),
+        timezone: Set(data.timezone.clone()),
+        active: Set(data.active),
+        employee_number: Set(e.employee_number.clone()),
+        cost_center: Set(e.cost_center.clone()),
+        enterprise_organization: Set(e.organization.clone()),
+        division: Set(e.division.clone()),
+        department: Set(e.department.clone()),
+        manager_id: Set(e.manager_id.clone()),
+        manager_display_name: Set(e.manager_display_name.clone()),
+        extra_attributes: Set(extra_to_text(&data.extra_attributes)?),
+        managed_by: Set(stored_managed_by(data.managed_by)),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+}
+
+fn stored_managed_by(managed_by: ManagedBy) -> i16 {
+    match managed_by {
+        ManagedBy::Scim => ManagedBy::Scim as i16,
+        ManagedBy::Platform | ManagedBy::Unspecified => ManagedBy::Platform as i16,
+    }
+}
+
+fn contact_from(
+    value: String,
+    value_type: Option<String>,
+    primary: bool,
+    display: Option<String>,
+) -> Contact {
+    Contact {
+        value,
+        value_type,
+        primary,
+        display,
+    }
+}
+
+fn to_domain(row: user::Model, emails: Vec<Contact>, phone_numbers: Vec<Contact>) -> User {
+    let extra_attributes = extra_from_text(row.extra_attributes.as_deref(), row.id);
+    User {
+        id: UserId(row.id),
+        org: OrgId(row.org_id),
+        has_password: row.password_hash.is_some(),
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        data: UserData {
+            user_name: row.user_name,
+            external_id: row.external_id,
+            display_name: row.display_name,
+            name: NameParts {
+                formatted: row.name_formatted,
+                family_name: row.name_family_name,
+                given_name: row.name_given_name,
+                middle_name: row.name_middle_name,
+                honorific_prefix: row.name_honorific_prefix,
+                honorific_suffix: row.name_honorific_suffix,
+            },
+            nick_name: row.nick_name,
+            title: row.title,
+            user_type: row.user_type,
+            preferred_language: row.preferred_language,
+            locale: row.locale,
+            timezone: row.timezone,
+            active: row.active,
+            emails,
+            phone_numbers,
+            enterprise: Enterprise {
+                employee_number: row.employee_number,
+                cost_center: row.cost_center,
+                organization: row.enterprise_organization,
+                division: row.division,
+                department: row.department,
+                manager_id: row.manager_id,
+                manager_display_name: row.manager_display_name,
+            },
+            extra_attributes,
+            managed_by: managed_by_from_db(row.managed_by),
+        },
+    }
+}
+
+/// Loads the given users of `org` with their emails and phone numbers, keyed by id.
+async fn load_users<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    ids: &[Uuid],
+) -> CoreResult<HashMap<Uuid, User>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_BATCH_GET) {
+        let rows = user::Entity::find()
+            .filter(user::Column::OrgId.eq(org.0))
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await?;
+        if rows.is_empty() {
+            continue;
+        }
+        let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut emails: HashMap<Uuid, Vec<Contact>> = HashMap::new();
+        for e in user_email::Entity::find()
+            .filter(user_email::Column::UserId.is_in(found.iter().copied()))
+            .order_by_asc(user_email::Column::UserId)
+            .order_by_asc(user_email::Column::Position)
+            .all(conn)
+            .await?
+        {
+            emails.entry(e.user_id).or_default().push(contact_from(
+                e.value,
+                e.value_type,
+                e.is_primary,
+                e.display,
+            ));
+        }
+        let mut phones: HashMap<Uuid, Vec<Contact>> = HashMap::new();
+        for p in user_phone::Entity::find()
+            .filter(user_phone::Column::UserId.is_in(found.iter().copied()))
+            .order_by_asc(user_phone::Column::UserId)
+            .order_by_asc(user_phone::Column::Position)
+            .all(conn)
+            .await?
+        {
+            phones.entry(p.user_id).or_default().push(contact_from(
+                p.value,
+                p.value_type,
+                p.is_primary,
+                p.display,
+            ));
+        }
+        for row in rows {
+            let id = row.id;
+            let e = emails.remove(&id).unwrap_or_default();
+            let p = phones.remove(&id).unwrap_or_default();
+            out.insert(id, to_domain(row, e, p));
+        }
+    }
+    Ok(out)
+}
+
+async fn load_one<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    id: UserId,
+) -> CoreResult<Option<User>> {
+    Ok(load_users(conn, org, &[id.0]).await?.remove(&id.0))
+}
+
+/// NOT_FOUND for a missing user, or for its organization when that is what is missing.
+async fn not_found<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    id: impl std::fmt::Display,
+) -> CoreError {
+    match changes::ensure_org(conn, org).await {
+        Ok(()) => CoreError::user_not_found(id),
+        Err(e) => e,
+    }
+}
+
+async fn write_contacts(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: Uuid,
+    data: &UserData,
+) -> CoreResult<()> {
+    user_email::Entity::delete_many()
+        .filter(user_email::Column::UserId.eq(id))
+        .exec(txn)
+        .await?;
+    user_phone::Entity::delete_many()
+        .filter(user_phone::Column::UserId.eq(id))
+        .exec(txn)
+        .await?;
+    if !data.emails.is_empty() {
+        user_email::Entity::insert_many(data.emails.iter().enumerate().map(|(i, c)| {
+            user_email::ActiveModel {
+                org_id: Set(org.0),
+                user_id: Set(id),
+                position: Set(i as i32),
+                value: Set(c.value.clone()),
+                value_lower: Set(c.value.to_lowercase()),
+                value_type: Set(c.value_type.clone()),
+                is_primary: Set(c.primary),
+                display: Set(c.display.clone()),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    if !data.phone_numbers.is_empty() {
+        user_phone::Entity::insert_many(data.phone_numbers.iter().enumerate().map(|(i, c)| {
+            user_phone::ActiveModel {
+                org_id: Set(org.0),
+                user_id: Set(id),
+                position: Set(i as i32),
+                value: Set(c.value.clone()),
+                value_lower: Set(c.value.to_lowercase()),
+                value_type: Set(c.value_type.clone()),
+                is_primary: Set(c.primary),
+                display: Set(c.display.clone()),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Maps a unique-index violation that slipped past the pre-checks to its reason.
+fn map_unique(err: DbErr) -> CoreError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => {
+            if message.contains("external_id") {
+                external_id_taken()
+            } else {
+                user_name_taken()
+            }
+        }
+        _ => err.into(),
+    }
+}
+
+fn user_name_taken() -> CoreError {
+    CoreError::AlreadyExists {
+        reason: ErrorReason::UserNameTaken,
+        message: "user name is already taken in the organization".into(),
+    }
+}
+
+fn external_id_taken() -> CoreError {
+    CoreError::AlreadyExists {
+        reason: ErrorReason::ExternalIdTaken,
+        message: "external id is already used in the organization".into(),
+    }
+}
+
+/// Fails when another user of `org` holds the user name or external id of `data`.
+async fn check_unique(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    data: &UserData,
+    except: Option<Uuid>,
+) -> CoreResult<()> {
+    let mut by_name = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::OrgId.eq(org.0))
+        .filter(user::Column::UserNameLower.eq(data.user_name.to_lowercase()));
+    if let Some(id) = except {
+        by_name = by_name.filter(user::Column::Id.ne(id));
+    }
+    if by_name.into_tuple::<Uuid>().one(txn).await?.is_some() {
+        return Err(user_name_taken());
+    }
+    if let Some(external_id) = &data.external_id {
+        let mut by_external = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::OrgId.eq(org.0))
+            .filter(user::Column::ExternalId.eq(external_id.clone()));
+        if let Some(id) = except {
+            by_external = by_external.filter(user::Column::Id.ne(id));
+        }
+        if by_external.into_tuple::<Uuid>().one(txn).await?.is_some() {
+            return Err(external_id_taken());
+        }
+    }
+    Ok(())
+}
+
+/// A platform-managed user to adopt: the one with the user name, else one with any of the emails.
+async fn find_adoptable(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    data: &UserData,
+) -> CoreResult<Option<Uuid>> {
+    let platform = ManagedBy::Platform as i16;
+    let by_name = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::OrgId.eq(org.0))
+        .filter(user::Column::UserNameLower.eq(data.user_name.to_lowercase()))
+        .filter(user::Column::ManagedBy.eq(platform))
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await?;
+    if by_name.is_some() || data.emails.is_empty() {
+        return Ok(by_name);
+    }
+    let emails: Vec<String> = data.emails.iter().map(|e| e.value.to_lowercase()).collect();
+    let by_email = user_email::Entity::find()
+        .select_only()
+        .column(user_email::Column::UserId)
+        .filter(user_email::Column::OrgId.eq(org.0))
+        .filter(user_email::Column::ValueLower.is_in(emails))
+        .filter(
+            user_email::Column::UserId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(user::Column::OrgId.eq(org.0))
+                    .and_where(user::Column::ManagedBy.eq(platform))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(user_email::Column::UserId)
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await?;
+    Ok(by_email)
+}
+
+// ---------------------------------------------------------------------------------------------
+// writes
+
+/// Creates a user, or adopts an existing platform-managed one when `adopt_existing` is set.
+/// Returns the user and whether it was adopted.
+pub async fn create_user(
+    db: &DatabaseConnection,
+    org: OrgId,
+    mut data: UserData,
+    password: PasswordChange,
+    adopt_existing: bool,
+) -> CoreResult<(User, bool)> {
+    if data.managed_by == ManagedBy::Unspecified {
+        data.managed_by = ManagedBy::Platform;
+    }
+    ensure_valid(&data)?;
+    let txn = changes::begin_org_write(db, org).await?;
+    let now = crate::time::now_micros();
+
+    if adopt_existing && let Some(existing) = find_adoptable(&txn, org, &data).await? {
+        data.managed_by = ManagedBy::Scim;
+        let user = write_update(&txn, org, UserId(existing), None, &data, &password, now).await?;
+        add_to_default_role(&txn, org, &user).await?;
+        txn.commit().await?;
+        return Ok((user, true));
+    }
+
+    check_unique(&txn, org, &data, None).await?;
+    let id = UserId::generate();
+    let mut row = active_model(id.0, org, &data, now)?;
+    row.version = Set(1);
+    row.created_at = Set(now);
+    row.password_hash = Set(match &password {
+        PasswordChange::SetHash(hash) => Some(hash.clone()),
+        PasswordChange::Keep | PasswordChange::Clear => None,
+    });
+    user::Entity::insert(row)
+        .exec_without_returning(&txn)
+        .await
+        .map_err(map_unique)?;
+    write_contacts(&txn, org, id.0, &data).await?;
+    changes::append_change(
+        &txn,
+        org,
+        NewChange {
+            resource_type: ResourceType::User,
+            resource_id: id.0,
+            kind: ChangeKind::Created,
+            resource_version: 1,
+            member_user_ids: &[],
+        },
+    )
+    .await?;
+    let user = load_one(&txn, org, id)
+        .await?
+        .ok_or_else(|| CoreError::Internal("created user vanished".into()))?;
+    add_to_default_role(&txn, org, &user).await?;
+    txn.commit().await?;
+    Ok((user, false))
+}
+
+/// A SCIM-managed user joins the organization's default role, if one is set.
+async fn add_to_default_role(txn: &DatabaseTransaction, org: OrgId, user: &User) -> CoreResult<()> {
+    if user.data.managed_by != ManagedBy::Scim {
+        return Ok(());
+    }
+    if let Some(role_id) = changes::default_role_id(txn, org).await? {
+        roles::add_member_in_txn(txn, org, role_id, user.id.0).await?;
+    }
+    Ok(())
+}
+
+/// Writes `data` over user `id` (which must exist in `org`), bumping its version; the version
+/// check is part of the UPDATE so it holds even without the organization lock.
+async fn write_update(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    data: &UserData,
+    password: &PasswordChange,
+    now: i64,
+) -> CoreResult<User> {
+    ensure_valid(data)?;
+    check_unique(txn, org, data, Some(id.0)).await?;
+    let mut row = active_model(id.0, org, data, now)?;
+    // identity columns are never rewritten
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.org_id = sea_orm::ActiveValue::NotSet;
+    match password {
+        PasswordChange::Keep => {}
+        PasswordChange::Clear => row.password_hash = Set(None),
+        PasswordChange::SetHash(hash) => row.password_hash = Set(Some(hash.clone())),
+    }
+    let mut update = user::Entity::update_many()
+        .set(row)
+        .col_expr(
+            user::Column::Version,
+            Expr::col(user::Column::Version).add(1),
+        )
+        .filter(user::Column::Id.eq(id.0))
+        .filter(user::Column::OrgId.eq(org.0));
+    if let Some(expected) = expected_version {
+        update = update.filter(user::Column::Version.eq(expected));
+    }
+    let result = update.exec(txn).await.map_err(map_unique)?;
+    if result.rows_affected == 0 {
+        return Err(version_or_missing(txn, org, id, expected_version).await);
+    }
+    write_contacts(txn, org, id.0, data).await?;
+    let user = load_one(txn, org, id)
+        .await?
+        .ok_or_else(|| CoreError::user_not_found(id))?;
+    changes::append_change(
+        txn,
+        org,
+        NewChange {
+            resource_type: ResourceType::User,
+            resource_id: id.0,
+            kind: ChangeKind::Updated,
+            resource_version: user.version,
+            member_user_ids: &[],
+        },
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Why a guarded write touched no row: the user is gone, or its version moved.
+async fn version_or_missing(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected: Option<i64>,
+) -> CoreError {
+    let stored = user::Entity::find_by_id(id.0)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::Version)
+        .into_tuple::<i64>()
+        .one(txn)
+        .await;
+    match (stored, expected) {
+        (Ok(Some(actual)), Some(expected)) => CoreError::VersionMismatch { expected, actual },
+        (Ok(_), _) => CoreError::user_not_found(id),
+        (Err(e), _) => e.into(),
+    }
+}
+
+/// Reads user `id` inside one write transaction, lets `change` edit its data, validates and
+/// stores the result (Update with a field mask, Replace and SetActive all go through here).
+pub async fn modify_user<F>(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()>,
+{
+    let txn = changes::begin_org_write(db, org).await?;
+    let current = load_one(&txn, org, id)
+        .await?
+        .ok_or_else(|| CoreError::user_not_found(id))?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(CoreError::VersionMismatch {
+            expected,
+            actual: current.version,
+        });
+    }
+    let mut data = current.data.clone();
+    change(&mut data)?;
+    if data.managed_by == ManagedBy::Unspecified {
+        data.managed_by = current.data.managed_by;
+    }
+    let now = crate::time::now_micros();
+    let user = write_update(&txn, org, id, expected_version, &data, &password, now).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Deletes a user, its emails, phone numbers and memberships (each role's count and version
+/// follow, with a change per role).
+pub async fn delete_user(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+) -> CoreResult<()> {
+    let txn = changes::begin_org_write(db, org).await?;
+    let version = user::Entity::find_by_id(id.0)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::Version)
+        .into_tuple::<i64>()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| CoreError::user_not_found(id))?;
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(CoreError::VersionMismatch {
+            expected,
+            actual: version,
+        });
+    }
+    roles::remove_user_everywhere(&txn, org, id.0).await?;
+    let mut delete = user::Entity::delete_many()
+        .filter(user::Column::Id.eq(id.0))
+        .filter(user::Column::OrgId.eq(org.0));
+    if let Some(expected) = expected_version {
+        delete = delete.filter(user::Column::Version.eq(expected));
+    }
+    if delete.exec(&txn).await?.rows_affected == 0 {
+        return Err(version_or_missing(&txn, org, id, expected_version).await);
+    }
+    changes::append_change(
+        &txn,
+        org,
+        NewChange {
+            resource_type: ResourceType::User,
+            resource_id: id.0,
+            kind: ChangeKind::Deleted,
+            resource_version: 0,
+            member_user_ids: &[],
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// reads
+
+/// One user of `org`.
+pub async fn get_user(db: &DatabaseConnection, org: OrgId, id: UserId) -> CoreResult<User> {
+    match load_one(db, org, id).await? {
+        Some(user) => Ok(user),
+        None => Err(not_found(db, org, id).await),
+    }
+}
+
+/// The users of `org` among `ids`, in request order, and the ids that are missing.
+pub async fn batch_get_users(
+    db: &DatabaseConnection,
+    org: OrgId,
+    ids: &[UserId],
+) -> CoreResult<(Vec<User>, Vec<UserId>)> {
+    if ids.len() > MAX_BATCH_GET {
+        return Err(CoreError::invalid(
+            "user_ids",
+            format!("must have at most {MAX_BATCH_GET} ids"),
+        ));
+    }
+    changes::ensure_org(db, org).await?;
+    let raw: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
+    let mut found = load_users(db, org, &raw).await?;
+    let mut users = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for id in ids {
+        match found.get(&id.0) {
+            // a duplicated id is returned each time it was asked for
+            Some(user) => users.push(user.clone()),
+            None => missing.push(*id),
+        }
+    }
+    found.clear();
+    Ok((users, missing))
+}
+
+/// The key of a user lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupKey {
+    /// Case-insensitive.
+    UserName(String),
+    /// Case-exact.
+    ExternalId(String),
+    /// Case-insensitive, any of the user's emails.
+    Email(String),
+}
+
+/// Finds one user by a unique-ish key. An email shared by several users resolves to the oldest.
+pub async fn lookup_user(db: &DatabaseConnection, org: OrgId, key: &LookupKey) -> CoreResult<User> {
+    let base = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::OrgId.eq(org.0));
+    let found = match key {
+        LookupKey::UserName(name) => {
+            base.filter(user::Column::UserNameLower.eq(name.to_lowercase()))
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?
+        }
+        LookupKey::ExternalId(external_id) => {
+            base.filter(user::Column::ExternalId.eq(external_id.clone()))
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?
+        }
+        LookupKey::Email(email) => {
+            user_email::Entity::find()
+                .select_only()
+                .column(user_email::Column::UserId)
+                .filter(user_email::Column::OrgId.eq(org.0))
+                .filter(user_email::Column::ValueLower.eq(email.to_lowercase()))
+                .order_by_asc(user_email::Column::UserId)
+                .into_tuple::<Uuid>()
+                .one(db)
+                .await?
+        }
+    };
+    let what = match key {
+        LookupKey::UserName(v) => format!("with user name {v:?}"),
+        LookupKey::ExternalId(v) => format!("with external id {v:?}"),
+        LookupKey::Email(v) => format!("with email {v:?}"),
+    };
+    match found {
+        Some(id) => match load_one(db, org, UserId(id)).await? {
+            Some(user) => Ok(user),
+            None => Err(CoreError::user_not_found(what)),
+        },
+        None => Err(not_found(db, org, what).await),
+    }
+}
+
+/// One page of users.
+#[derive(Debug, Clone, Default)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next_page_token: String,
+    pub total_size: Option<i64>,
+}
+
+/// Lists users matching the query's filter, sorted and paged.
+pub async fn list_users(
+    db: &DatabaseConnection,
+    org: OrgId,
+    query: &ListQuery,
+) -> CoreResult<UserPage> {
+    changes::ensure_org(db, org).await?;
+    let page = paging::list_ids(db, Resource::User, org, query).await?;
+    let mut found = load_users(db, org, &page.ids).await?;
+    let users = page.ids.iter().filter_map(|id| found.remove(id)).collect();
+    Ok(UserPage {
+        users,
+        next_page_token: page.next_page_token,
+        total_size: page.total_size,
+    })
+}
+
+/// The user names and display names of the given users of `org`, for member listings.
+pub(crate) async fn names<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    ids: &[Uuid],
+) -> CoreResult<HashMap<Uuid, (String, Option<String>)>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(MAX_BATCH_GET) {
+        let rows = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::UserName)
+            .column(user::Column::DisplayName)
+            .filter(user::Column::OrgId.eq(org.0))
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple::<(Uuid, String, Option<String>)>()
+            .all(conn)
+            .await?;
+        for (id, name, display) in rows {
+            out.insert(id, (name, display));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether user `id` exists in `org`.
+pub(crate) async fn exists<C: ConnectionTrait>(conn: &C, org: OrgId, id: Uuid) -> CoreResult<bool> {
+    Ok(user::Entity::find_by_id(id)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::Id)
+        .into_tuple::<Uuid>()
+        .one(conn)
+        .await?
+        .is_some())
+}

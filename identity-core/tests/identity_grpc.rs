@@ -1,0 +1,1584 @@
+//! identity.v1 over a real socket: a tonic client against the server bound on 127.0.0.1:0.
+//! Every RPC, its error cases (code, ErrorInfo reason, BadRequest field), tenant isolation and
+//! concurrency.
+
+mod common;
+
+use common::{assert_err, bad_fields, cmp, email, role, s, start_server, user};
+use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::lookup_user_request::Key;
+use prost_types::FieldMask;
+use tonic::Code;
+
+fn mask(paths: &[&str]) -> Option<FieldMask> {
+    Some(FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn user_lifecycle_over_grpc() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+
+    let mut u = user("Grace");
+    u.emails = vec![email("grace@example.com", true)];
+    u.external_id = "ext-grace".into();
+    u.name = Some(pb::PersonName {
+        given_name: "Grace".into(),
+        family_name: "Hopper".into(),
+        ..Default::default()
+    });
+    let created = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(u),
+            password: "correct horse".into(),
+            adopt_existing: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!created.adopted);
+    let grace = created.user.unwrap();
+    assert_eq!(grace.version, 1);
+    assert!(grace.has_password);
+    assert_eq!(grace.organization_id, org);
+    assert_eq!(grace.managed_by, pb::ManagedBy::Platform as i32);
+    assert!(grace.create_time.is_some());
+
+    let got = srv
+        .users
+        .get_user(pb::GetUserRequest {
+            organization_id: org.clone(),
+            user_id: grace.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(got, grace);
+
+    for key in [
+        Key::UserName("GRACE".into()),
+        Key::Email("Grace@Example.COM".into()),
+        Key::ExternalId("ext-grace".into()),
+    ] {
+        let found = srv
+            .users
+            .lookup_user(pb::LookupUserRequest {
+                organization_id: org.clone(),
+                key: Some(key),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap();
+        assert_eq!(found.id, grace.id);
+    }
+    assert_err(
+        srv.users
+            .lookup_user(pb::LookupUserRequest {
+                organization_id: org.clone(),
+                key: Some(Key::ExternalId("EXT-GRACE".into())),
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    let status = assert_err(
+        srv.users
+            .lookup_user(pb::LookupUserRequest {
+                organization_id: org.clone(),
+                key: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["key"]);
+
+    // update by mask
+    let updated = srv
+        .users
+        .update_user(pb::UpdateUserRequest {
+            organization_id: org.clone(),
+            user: Some(pb::User {
+                id: grace.id.clone(),
+                title: "Rear Admiral".into(),
+                name: Some(pb::PersonName {
+                    given_name: "G.".into(),
+                    ..Default::default()
+                }),
+                user_name: "ignored-because-not-in-mask".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["title", "name.given_name", "password"]),
+            expected_version: Some(1),
+            password: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.title, "Rear Admiral");
+    assert_eq!(updated.user_name, "Grace");
+    let name = updated.name.clone().unwrap();
+    assert_eq!(
+        (name.given_name.as_str(), name.family_name.as_str()),
+        ("G.", "Hopper")
+    );
+    assert!(!updated.has_password, "masked empty password clears it");
+
+    let status = assert_err(
+        srv.users
+            .update_user(pb::UpdateUserRequest {
+                organization_id: org.clone(),
+                user: Some(pb::User {
+                    id: grace.id.clone(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["title", "favourite_colour"]),
+                expected_version: None,
+                password: String::new(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["update_mask"]);
+    assert_err(
+        srv.users
+            .update_user(pb::UpdateUserRequest {
+                organization_id: org.clone(),
+                user: Some(pb::User {
+                    id: grace.id.clone(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["title"]),
+                expected_version: Some(1),
+                password: String::new(),
+            })
+            .await,
+        Code::Aborted,
+        "VERSION_MISMATCH",
+    );
+    let status = assert_err(
+        srv.users
+            .update_user(pb::UpdateUserRequest {
+                organization_id: org.clone(),
+                user: Some(pb::User {
+                    id: grace.id.clone(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["user_name"]),
+                expected_version: None,
+                password: String::new(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["user.user_name"]);
+
+    // replace
+    let mut replacement = user("grace.hopper");
+    replacement.id = grace.id.clone();
+    replacement.emails = vec![email("gh@example.com", true)];
+    let replaced = srv
+        .users
+        .replace_user(pb::ReplaceUserRequest {
+            organization_id: org.clone(),
+            user: Some(replacement),
+            expected_version: Some(2),
+            password: "new password".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(replaced.version, 3);
+    assert_eq!(replaced.user_name, "grace.hopper");
+    assert!(
+        replaced.title.is_empty() && replaced.name.is_none() && replaced.external_id.is_empty()
+    );
+    assert!(replaced.has_password);
+
+    let inactive = srv
+        .users
+        .set_user_active(pb::SetUserActiveRequest {
+            organization_id: org.clone(),
+            user_id: grace.id.clone(),
+            active: false,
+            expected_version: Some(3),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert!(!inactive.active);
+    assert_eq!(inactive.version, 4);
+    assert_err(
+        srv.users
+            .set_user_active(pb::SetUserActiveRequest {
+                organization_id: org.clone(),
+                user_id: grace.id.clone(),
+                active: true,
+                expected_version: Some(3),
+            })
+            .await,
+        Code::Aborted,
+        "VERSION_MISMATCH",
+    );
+
+    // batch get and list
+    let other = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(user("linus")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let batch = srv
+        .users
+        .batch_get_users(pb::BatchGetUsersRequest {
+            organization_id: org.clone(),
+            user_ids: vec![other.id.clone(), missing.clone(), grace.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = batch.users.iter().map(|u| u.id.as_str()).collect();
+    assert_eq!(ids, [other.id.as_str(), grace.id.as_str()]);
+    assert_eq!(batch.missing_user_ids, std::slice::from_ref(&missing));
+    let status = assert_err(
+        srv.users
+            .batch_get_users(pb::BatchGetUsersRequest {
+                organization_id: org.clone(),
+                user_ids: vec!["nope".into()],
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["user_ids[0]"]);
+    assert_err(
+        srv.users
+            .batch_get_users(pb::BatchGetUsersRequest {
+                organization_id: org.clone(),
+                user_ids: vec![missing.clone(); 1001],
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+
+    let page = srv
+        .users
+        .list_users(pb::ListUsersRequest {
+            organization_id: org.clone(),
+            filter: Some(cmp("user_name", pb::Operator::Sw, s("GRACE"))),
+            page_size: 10,
+            include_total_size: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.total_size, 1);
+    assert_eq!(page.users[0].id, grace.id);
+    let mut token = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let page = srv
+            .users
+            .list_users(pb::ListUsersRequest {
+                organization_id: org.clone(),
+                order_by: "user_name".into(),
+                sort_order: pb::SortOrder::Descending as i32,
+                page_size: 1,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.users.into_iter().map(|u| u.user_name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ["linus", "grace.hopper"]);
+    let status = assert_err(
+        srv.users
+            .list_users(pb::ListUsersRequest {
+                organization_id: org.clone(),
+                page_size: 1001,
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["page_size"]);
+    let status = assert_err(
+        srv.users
+            .list_users(pb::ListUsersRequest {
+                organization_id: org.clone(),
+                filter: Some(cmp("shoe_size", pb::Operator::Eq, s("9"))),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_FILTER",
+    );
+    assert_eq!(bad_fields(&status), ["filter"]);
+    assert_err(
+        srv.users
+            .list_users(pb::ListUsersRequest {
+                organization_id: org.clone(),
+                page_token: "garbage".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_PAGE_TOKEN",
+    );
+
+    // delete
+    assert_err(
+        srv.users
+            .delete_user(pb::DeleteUserRequest {
+                organization_id: org.clone(),
+                user_id: grace.id.clone(),
+                expected_version: Some(1),
+            })
+            .await,
+        Code::Aborted,
+        "VERSION_MISMATCH",
+    );
+    srv.users
+        .delete_user(pb::DeleteUserRequest {
+            organization_id: org.clone(),
+            user_id: grace.id.clone(),
+            expected_version: Some(4),
+        })
+        .await
+        .unwrap();
+    assert_err(
+        srv.users
+            .get_user(pb::GetUserRequest {
+                organization_id: org.clone(),
+                user_id: grace.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    assert_err(
+        srv.users
+            .delete_user(pb::DeleteUserRequest {
+                organization_id: org.clone(),
+                user_id: grace.id.clone(),
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+}
+
+#[tokio::test]
+async fn create_user_errors() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let create = |u: Option<pb::User>, org: &str| pb::CreateUserRequest {
+        organization_id: org.to_owned(),
+        user: u,
+        ..Default::default()
+    };
+    let status = assert_err(
+        srv.users.create_user(create(None, &org)).await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["user"]);
+    let status = assert_err(
+        srv.users
+            .create_user(create(Some(user("x")), "not-a-uuid"))
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["organization_id"]);
+    assert_err(
+        srv.users
+            .create_user(create(Some(user("x")), &uuid::Uuid::now_v7().to_string()))
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+    let mut bad = user("");
+    bad.emails = vec![email("ok@example.com", false), email("not an email", false)];
+    bad.phone_numbers = vec![
+        pb::ContactValue {
+            value: "1".into(),
+            primary: true,
+            ..Default::default()
+        },
+        pb::ContactValue {
+            value: "2".into(),
+            primary: true,
+            ..Default::default()
+        },
+    ];
+    let status = assert_err(
+        srv.users.create_user(create(Some(bad), &org)).await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    let mut fields = bad_fields(&status);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "user.emails[1].value",
+            "user.phone_numbers[1].primary",
+            "user.user_name"
+        ]
+    );
+
+    let mut first = user("dup");
+    first.external_id = "X".into();
+    srv.users
+        .create_user(create(Some(first), &org))
+        .await
+        .unwrap();
+    assert_err(
+        srv.users.create_user(create(Some(user("DUP")), &org)).await,
+        Code::AlreadyExists,
+        "USER_NAME_TAKEN",
+    );
+    let mut second = user("dup2");
+    second.external_id = "X".into();
+    assert_err(
+        srv.users.create_user(create(Some(second), &org)).await,
+        Code::AlreadyExists,
+        "EXTERNAL_ID_TAKEN",
+    );
+
+    // adoption over the wire
+    let mut scim = user("dup");
+    scim.managed_by = pb::ManagedBy::Scim as i32;
+    let adopted = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(scim),
+            adopt_existing: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(adopted.adopted);
+    assert_eq!(adopted.user.unwrap().managed_by, pb::ManagedBy::Scim as i32);
+}
+
+#[tokio::test]
+async fn roles_over_grpc() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let mut u = user(&format!("member{n}"));
+        u.display_name = format!("Member {n}");
+        ids.push(
+            srv.users
+                .create_user(pb::CreateUserRequest {
+                    organization_id: org.clone(),
+                    user: Some(u),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .user
+                .unwrap()
+                .id,
+        );
+    }
+    let created = srv
+        .roles
+        .create_role(pb::CreateRoleRequest {
+            organization_id: org.clone(),
+            role: Some(role("Ops")),
+            member_user_ids: ids[0..2].to_vec(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    assert_eq!((created.member_count, created.version), (2, 1));
+    let role_id = created.id.clone();
+    assert_err(
+        srv.roles
+            .create_role(pb::CreateRoleRequest {
+                organization_id: org.clone(),
+                role: Some(role("OPS")),
+                member_user_ids: vec![],
+            })
+            .await,
+        Code::AlreadyExists,
+        "ROLE_NAME_TAKEN",
+    );
+    assert_err(
+        srv.roles
+            .create_role(pb::CreateRoleRequest {
+                organization_id: org.clone(),
+                role: Some(role("x")),
+                member_user_ids: vec![uuid::Uuid::now_v7().to_string()],
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    let status = assert_err(
+        srv.roles
+            .create_role(pb::CreateRoleRequest {
+                organization_id: org.clone(),
+                role: Some(role("")),
+                member_user_ids: vec!["bad".into()],
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["member_user_ids[0]"]);
+    let status = assert_err(
+        srv.roles
+            .create_role(pb::CreateRoleRequest {
+                organization_id: org.clone(),
+                role: Some(role("")),
+                member_user_ids: vec![],
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["role.display_name"]);
+
+    let got = srv
+        .roles
+        .get_role(pb::GetRoleRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    assert_eq!(got, created);
+    assert_err(
+        srv.roles
+            .get_role(pb::GetRoleRequest {
+                organization_id: org.clone(),
+                role_id: uuid::Uuid::now_v7().to_string(),
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+
+    let updated = srv
+        .roles
+        .update_role(pb::UpdateRoleRequest {
+            organization_id: org.clone(),
+            role: Some(pb::Role {
+                id: role_id.clone(),
+                description: "on call".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["description"]),
+            expected_version: Some(1),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    assert_eq!(
+        (
+            updated.description.as_str(),
+            updated.display_name.as_str(),
+            updated.version
+        ),
+        ("on call", "Ops", 2)
+    );
+    let status = assert_err(
+        srv.roles
+            .update_role(pb::UpdateRoleRequest {
+                organization_id: org.clone(),
+                role: Some(pb::Role {
+                    id: role_id.clone(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["member_count"]),
+                expected_version: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["update_mask"]);
+
+    let added = srv
+        .roles
+        .add_role_members(pb::AddRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            user_ids: vec![ids[1].clone(), ids[2].clone()],
+            expected_version: Some(2),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (added.added_count, added.role.unwrap().member_count),
+        (1, 3)
+    );
+    let status = assert_err(
+        srv.roles
+            .add_role_members(pb::AddRoleMembersRequest {
+                organization_id: org.clone(),
+                role_id: role_id.clone(),
+                user_ids: vec![],
+                expected_version: None,
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["user_ids"]);
+    assert_err(
+        srv.roles
+            .add_role_members(pb::AddRoleMembersRequest {
+                organization_id: org.clone(),
+                role_id: role_id.clone(),
+                user_ids: vec![ids[3].clone()],
+                expected_version: Some(2),
+            })
+            .await,
+        Code::Aborted,
+        "VERSION_MISMATCH",
+    );
+    let ghost = uuid::Uuid::now_v7().to_string();
+    let status = assert_err(
+        srv.roles
+            .add_role_members(pb::AddRoleMembersRequest {
+                organization_id: org.clone(),
+                role_id: role_id.clone(),
+                user_ids: vec![ids[3].clone(), ghost.clone()],
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    assert!(status.message().contains(&ghost), "{status:?}");
+
+    let removed = srv
+        .roles
+        .remove_role_members(pb::RemoveRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            user_ids: vec![ids[0].clone(), ghost.clone()],
+            expected_version: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (removed.removed_count, removed.role.unwrap().member_count),
+        (1, 2)
+    );
+
+    let replaced = srv
+        .roles
+        .replace_role_members(pb::ReplaceRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            user_ids: vec![ids[2].clone(), ids[3].clone(), ids[4].clone()],
+            expected_version: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((replaced.added_count, replaced.removed_count), (2, 1));
+    let role_now = replaced.role.unwrap();
+    assert_eq!((role_now.member_count, role_now.version), (3, 5));
+
+    let modified = srv
+        .roles
+        .modify_role(pb::ModifyRoleRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            role: Some(pb::Role {
+                display_name: "Operations".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+            replace_members: false,
+            member_user_ids: vec![],
+            remove_user_ids: vec![ids[4].clone()],
+            add_user_ids: vec![ids[0].clone(), ids[1].clone()],
+            expected_version: Some(5),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let role_now = modified.role.unwrap();
+    assert_eq!((modified.added_count, modified.removed_count), (2, 1));
+    assert_eq!(
+        (
+            role_now.display_name.as_str(),
+            role_now.member_count,
+            role_now.version
+        ),
+        ("Operations", 4, 6)
+    );
+
+    let page = srv
+        .roles
+        .list_role_members(pb::ListRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            page_size: 3,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.members.len(), 3);
+    assert!(page.members.windows(2).all(|w| w[0].user_id < w[1].user_id));
+    assert!(
+        page.members
+            .iter()
+            .all(|m| m.user_name.starts_with("member") && m.display_name.starts_with("Member "))
+    );
+    let rest = srv
+        .roles
+        .list_role_members(pb::ListRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            page_size: 3,
+            page_token: page.next_page_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.members.len(), 1);
+    assert!(rest.next_page_token.is_empty());
+    assert_err(
+        srv.roles
+            .list_role_members(pb::ListRoleMembersRequest {
+                organization_id: org.clone(),
+                role_id: role_id.clone(),
+                page_size: 10_001,
+                page_token: String::new(),
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+
+    let user_roles = srv
+        .roles
+        .list_user_roles(pb::ListUserRolesRequest {
+            organization_id: org.clone(),
+            user_id: ids[0].clone(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(user_roles.roles.len(), 1);
+    assert_err(
+        srv.roles
+            .list_user_roles(pb::ListUserRolesRequest {
+                organization_id: org.clone(),
+                user_id: ghost.clone(),
+                page_size: 0,
+                page_token: String::new(),
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    let check = |user_id: &str| pb::CheckRoleMembershipRequest {
+        organization_id: org.clone(),
+        role_id: role_id.clone(),
+        user_id: user_id.to_owned(),
+    };
+    assert!(
+        srv.roles
+            .check_role_membership(check(&ids[0]))
+            .await
+            .unwrap()
+            .into_inner()
+            .is_member
+    );
+    assert!(
+        !srv.roles
+            .check_role_membership(check(&ids[4]))
+            .await
+            .unwrap()
+            .into_inner()
+            .is_member
+    );
+
+    let listed = srv
+        .roles
+        .list_roles(pb::ListRolesRequest {
+            organization_id: org.clone(),
+            filter: Some(cmp("members.user_id", pb::Operator::Eq, s(&ids[0]))),
+            include_total_size: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (listed.total_size, listed.roles[0].id.as_str()),
+        (1, role_id.as_str())
+    );
+
+    assert_err(
+        srv.roles
+            .delete_role(pb::DeleteRoleRequest {
+                organization_id: org.clone(),
+                role_id: role_id.clone(),
+                expected_version: Some(1),
+            })
+            .await,
+        Code::Aborted,
+        "VERSION_MISMATCH",
+    );
+    srv.roles
+        .delete_role(pb::DeleteRoleRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            expected_version: Some(6),
+        })
+        .await
+        .unwrap();
+    assert_err(
+        srv.roles
+            .delete_role(pb::DeleteRoleRequest {
+                organization_id: org.clone(),
+                role_id: role_id.clone(),
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert!(
+        !srv.roles
+            .check_role_membership(check(&ids[0]))
+            .await
+            .unwrap()
+            .into_inner()
+            .is_member
+    );
+}
+
+#[tokio::test]
+async fn change_feed_over_grpc() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let u = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(user("feed")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let r = srv
+        .roles
+        .create_role(pb::CreateRoleRequest {
+            organization_id: org.clone(),
+            role: Some(role("feeders")),
+            member_user_ids: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    srv.roles
+        .add_role_members(pb::AddRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: r.id.clone(),
+            user_ids: vec![u.id.clone()],
+            expected_version: None,
+        })
+        .await
+        .unwrap();
+    srv.users
+        .delete_user(pb::DeleteUserRequest {
+            organization_id: org.clone(),
+            user_id: u.id.clone(),
+            expected_version: None,
+        })
+        .await
+        .unwrap();
+
+    let all = srv
+        .changes
+        .list_changes(pb::ListChangesRequest {
+            organization_id: org.clone(),
+            after_sequence: 0,
+            page_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.latest_sequence, 5);
+    let summary: Vec<(i64, i32, String, i32, i64, Vec<String>)> = all
+        .changes
+        .iter()
+        .map(|c| {
+            (
+                c.sequence,
+                c.resource_type,
+                c.resource_id.clone(),
+                c.kind,
+                c.resource_version,
+                c.member_user_ids.clone(),
+            )
+        })
+        .collect();
+    use pb::{ChangeKind as K, ResourceType as T};
+    assert_eq!(
+        summary,
+        vec![
+            (
+                1,
+                T::User as i32,
+                u.id.clone(),
+                K::Created as i32,
+                1,
+                vec![]
+            ),
+            (
+                2,
+                T::Role as i32,
+                r.id.clone(),
+                K::Created as i32,
+                1,
+                vec![]
+            ),
+            (
+                3,
+                T::Role as i32,
+                r.id.clone(),
+                K::MembersAdded as i32,
+                2,
+                vec![u.id.clone()]
+            ),
+            (
+                4,
+                T::Role as i32,
+                r.id.clone(),
+                K::MembersRemoved as i32,
+                3,
+                vec![u.id.clone()]
+            ),
+            (
+                5,
+                T::User as i32,
+                u.id.clone(),
+                K::Deleted as i32,
+                0,
+                vec![]
+            ),
+        ]
+    );
+    let tail = srv
+        .changes
+        .list_changes(pb::ListChangesRequest {
+            organization_id: org.clone(),
+            after_sequence: 3,
+            page_size: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        tail.changes.iter().map(|c| c.sequence).collect::<Vec<_>>(),
+        [4]
+    );
+    assert_err(
+        srv.changes
+            .list_changes(pb::ListChangesRequest {
+                organization_id: org.clone(),
+                after_sequence: 0,
+                page_size: 1001,
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_err(
+        srv.changes
+            .list_changes(pb::ListChangesRequest {
+                organization_id: uuid::Uuid::now_v7().to_string(),
+                after_sequence: 0,
+                page_size: 0,
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+}
+
+/// Every RPC, called with organization B and ids of organization A, behaves as for unknown ids
+/// and leaves A untouched.
+#[tokio::test]
+async fn tenant_isolation_for_every_rpc() {
+    let mut srv = start_server().await;
+    let org_a = srv.store.create_org(true).await.to_string();
+    let org_b = srv.store.create_org(true).await.to_string();
+    let mut ua = user("alpha");
+    ua.emails = vec![email("alpha@example.com", true)];
+    ua.external_id = "alpha-ext".into();
+    let user_a = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org_a.clone(),
+            user: Some(ua),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let role_a = srv
+        .roles
+        .create_role(pb::CreateRoleRequest {
+            organization_id: org_a.clone(),
+            role: Some(role("alpha-role")),
+            member_user_ids: vec![user_a.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    let user_b = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org_b.clone(),
+            user: Some(user("beta")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let role_b = srv
+        .roles
+        .create_role(pb::CreateRoleRequest {
+            organization_id: org_b.clone(),
+            role: Some(role("beta-role")),
+            member_user_ids: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    let b = || org_b.clone();
+
+    assert_err(
+        srv.users
+            .get_user(pb::GetUserRequest {
+                organization_id: b(),
+                user_id: user_a.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    for key in [
+        Key::UserName("alpha".into()),
+        Key::Email("alpha@example.com".into()),
+        Key::ExternalId("alpha-ext".into()),
+    ] {
+        assert_err(
+            srv.users
+                .lookup_user(pb::LookupUserRequest {
+                    organization_id: b(),
+                    key: Some(key),
+                })
+                .await,
+            Code::NotFound,
+            "USER_NOT_FOUND",
+        );
+    }
+    let batch = srv
+        .users
+        .batch_get_users(pb::BatchGetUsersRequest {
+            organization_id: b(),
+            user_ids: vec![user_a.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(batch.users.is_empty());
+    let listed = srv
+        .users
+        .list_users(pb::ListUsersRequest {
+            organization_id: b(),
+            include_total_size: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (listed.total_size, listed.users[0].id.as_str()),
+        (1, user_b.id.as_str())
+    );
+    let foreign_user = pb::User {
+        id: user_a.id.clone(),
+        user_name: "hijack".into(),
+        ..Default::default()
+    };
+    assert_err(
+        srv.users
+            .update_user(pb::UpdateUserRequest {
+                organization_id: b(),
+                user: Some(foreign_user.clone()),
+                update_mask: mask(&["user_name"]),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    assert_err(
+        srv.users
+            .replace_user(pb::ReplaceUserRequest {
+                organization_id: b(),
+                user: Some(foreign_user),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    assert_err(
+        srv.users
+            .set_user_active(pb::SetUserActiveRequest {
+                organization_id: b(),
+                user_id: user_a.id.clone(),
+                active: false,
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    assert_err(
+        srv.users
+            .delete_user(pb::DeleteUserRequest {
+                organization_id: b(),
+                user_id: user_a.id.clone(),
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+
+    assert_err(
+        srv.roles
+            .get_role(pb::GetRoleRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    let listed = srv
+        .roles
+        .list_roles(pb::ListRolesRequest {
+            organization_id: b(),
+            include_total_size: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (listed.total_size, listed.roles[0].id.as_str()),
+        (1, role_b.id.as_str())
+    );
+    assert_err(
+        srv.roles
+            .update_role(pb::UpdateRoleRequest {
+                organization_id: b(),
+                role: Some(pb::Role {
+                    id: role_a.id.clone(),
+                    display_name: "x".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["display_name"]),
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .delete_role(pb::DeleteRoleRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .add_role_members(pb::AddRoleMembersRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+                user_ids: vec![user_b.id.clone()],
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    // org B's role cannot take org A's user
+    assert_err(
+        srv.roles
+            .add_role_members(pb::AddRoleMembersRequest {
+                organization_id: b(),
+                role_id: role_b.id.clone(),
+                user_ids: vec![user_a.id.clone()],
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .remove_role_members(pb::RemoveRoleMembersRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+                user_ids: vec![user_a.id.clone()],
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .replace_role_members(pb::ReplaceRoleMembersRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+                user_ids: vec![],
+                expected_version: None,
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .modify_role(pb::ModifyRoleRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+                replace_members: true,
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .list_role_members(pb::ListRoleMembersRequest {
+                organization_id: b(),
+                role_id: role_a.id.clone(),
+                page_size: 0,
+                page_token: String::new(),
+            })
+            .await,
+        Code::NotFound,
+        "ROLE_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .list_user_roles(pb::ListUserRolesRequest {
+                organization_id: b(),
+                user_id: user_a.id.clone(),
+                page_size: 0,
+                page_token: String::new(),
+            })
+            .await,
+        Code::NotFound,
+        "USER_NOT_FOUND",
+    );
+    let check = srv
+        .roles
+        .check_role_membership(pb::CheckRoleMembershipRequest {
+            organization_id: b(),
+            role_id: role_a.id.clone(),
+            user_id: user_a.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!check.is_member);
+    let feed_b = srv
+        .changes
+        .list_changes(pb::ListChangesRequest {
+            organization_id: b(),
+            after_sequence: 0,
+            page_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(feed_b.changes.iter().all(|c| c.organization_id == org_b));
+    assert_eq!(feed_b.latest_sequence, 2);
+
+    // A is untouched
+    let a_now = srv
+        .users
+        .get_user(pb::GetUserRequest {
+            organization_id: org_a.clone(),
+            user_id: user_a.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(a_now, user_a);
+    let role_now = srv
+        .roles
+        .get_role(pb::GetRoleRequest {
+            organization_id: org_a.clone(),
+            role_id: role_a.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    assert_eq!(role_now, role_a);
+    // an unknown organization is NOT_FOUND everywhere
+    let ghost_org = uuid::Uuid::now_v7().to_string();
+    assert_err(
+        srv.users
+            .list_users(pb::ListUsersRequest {
+                organization_id: ghost_org.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .list_roles(pb::ListRolesRequest {
+                organization_id: ghost_org.clone(),
+                ..Default::default()
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+    assert_err(
+        srv.users
+            .get_user(pb::GetUserRequest {
+                organization_id: ghost_org.clone(),
+                user_id: user_a.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .get_role(pb::GetRoleRequest {
+                organization_id: ghost_org.clone(),
+                role_id: role_a.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .check_role_membership(pb::CheckRoleMembershipRequest {
+                organization_id: ghost_org.clone(),
+                role_id: role_a.id.clone(),
+                user_id: user_a.id.clone(),
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+    assert_err(
+        srv.roles
+            .create_role(pb::CreateRoleRequest {
+                organization_id: ghost_org,
+                role: Some(role("x")),
+                member_user_ids: vec![],
+            })
+            .await,
+        Code::NotFound,
+        "ORGANIZATION_NOT_FOUND",
+    );
+}
+
+#[tokio::test]
+async fn concurrency_over_grpc() {
+    let srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let mut client = srv.users.clone();
+        let org = org.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .create_user(pb::CreateUserRequest {
+                    organization_id: org,
+                    user: Some(user("same-name")),
+                    ..Default::default()
+                })
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(status) => {
+                assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+                assert_eq!(common::reason(&status), "USER_NAME_TAKEN");
+            }
+        }
+    }
+    assert_eq!(ok, 1);
+
+    let mut roles_client = srv.roles.clone();
+    let role_id = roles_client
+        .create_role(pb::CreateRoleRequest {
+            organization_id: org.clone(),
+            role: Some(role("crowd")),
+            member_user_ids: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap()
+        .id;
+    let mut ids = Vec::new();
+    let mut users_client = srv.users.clone();
+    for n in 0..32 {
+        ids.push(
+            users_client
+                .create_user(pb::CreateUserRequest {
+                    organization_id: org.clone(),
+                    user: Some(user(&format!("crowd{n}"))),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .user
+                .unwrap()
+                .id,
+        );
+    }
+    let mut tasks = Vec::new();
+    for chunk in ids.chunks(2) {
+        let mut client = srv.roles.clone();
+        let req = pb::AddRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+            user_ids: chunk.to_vec(),
+            expected_version: None,
+        };
+        tasks.push(tokio::spawn(
+            async move { client.add_role_members(req).await },
+        ));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().into_inner().added_count, 2);
+    }
+    let role_now = roles_client
+        .get_role(pb::GetRoleRequest {
+            organization_id: org.clone(),
+            role_id: role_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+    assert_eq!((role_now.member_count, role_now.version), (32, 17));
+    let members = roles_client
+        .list_role_members(pb::ListRoleMembersRequest {
+            organization_id: org.clone(),
+            role_id,
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .members;
+    let mut listed: Vec<String> = members.into_iter().map(|m| m.user_id).collect();
+    ids.sort();
+    listed.sort();
+    assert_eq!(listed, ids);
+}

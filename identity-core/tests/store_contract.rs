@@ -1,0 +1,917 @@
+//! Contract tests of the user/role/change store over a fresh store per test: SQLite by default,
+//! PostgreSQL when IDENTITY_TEST_DATABASE_URL is set.
+
+use identity_core::entity::organization;
+use identity_core::error::CoreError;
+use identity_core::ids::{OrgId, RoleId, UserId};
+use identity_core::store::changes;
+use identity_core::store::paging::ListQuery;
+use identity_core::store::roles::{self, RoleChange, RoleData};
+use identity_core::store::users::{self, Contact, LookupKey, PasswordChange, UserData};
+use identity_core::testing::TestDb;
+use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use uuid::Uuid;
+
+fn data(user_name: &str) -> UserData {
+    UserData {
+        user_name: user_name.into(),
+        ..UserData::default()
+    }
+}
+
+fn with_email(mut data: UserData, email: &str) -> UserData {
+    data.emails.push(Contact {
+        value: email.into(),
+        value_type: Some("work".into()),
+        primary: true,
+        display: None,
+    });
+    data
+}
+
+fn role_data(name: &str) -> RoleData {
+    RoleData {
+        display_name: name.into(),
+        ..RoleData::default()
+    }
+}
+
+async fn create(db: &TestDb, org: OrgId, d: UserData) -> users::User {
+    users::create_user(&db.db, org, d, PasswordChange::Keep, false)
+        .await
+        .unwrap()
+        .0
+}
+
+fn reason_of(err: &CoreError) -> ErrorReason {
+    err.reason()
+}
+
+async fn set_default_role(db: &TestDb, org: OrgId, role: Option<RoleId>) {
+    let mut model: organization::ActiveModel = organization::Entity::find_by_id(org.0)
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    model.default_role_id = Set(role.map(|r| r.0));
+    model.update(&db.db).await.unwrap();
+}
+
+async fn feed(db: &TestDb, org: OrgId) -> Vec<(i64, i16, Uuid, i16, i64, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = changes::list_changes(&db.db, org, after, 1000)
+            .await
+            .unwrap();
+        out.extend(page.changes.iter().map(|c| {
+            (
+                c.sequence,
+                c.resource_type,
+                c.resource_id,
+                c.kind,
+                c.resource_version,
+                changes::member_ids(c),
+            )
+        }));
+        match page.changes.last() {
+            Some(last) => after = last.sequence,
+            None => {
+                assert_eq!(
+                    page.latest_sequence, after,
+                    "the feed ends at latest_sequence"
+                );
+                return out;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn create_get_and_lookup() {
+    let db = TestDb::new().await;
+    let org = db.create_org(true).await;
+    let mut d = with_email(data("Alice.Smith"), "Alice@Example.com");
+    d.external_id = Some("Ext-1".into());
+    d.display_name = Some("Alice".into());
+    d.name.given_name = Some("Alice".into());
+    d.enterprise.department = Some("R&D".into());
+    d.extra_attributes = Some(
+        serde_json::json!({"x": {"y": [1, 2]}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let created = create(&db, org, d.clone()).await;
+    assert_eq!(created.version, 1);
+    assert_eq!(created.data, d);
+    assert!(!created.has_password);
+
+    let got = users::get_user(&db.db, org, created.id).await.unwrap();
+    assert_eq!(got, created);
+
+    for key in [
+        LookupKey::UserName("alice.smith".into()),
+        LookupKey::UserName("ALICE.SMITH".into()),
+        LookupKey::Email("alice@EXAMPLE.com".into()),
+        LookupKey::ExternalId("Ext-1".into()),
+    ] {
+        assert_eq!(
+            users::lookup_user(&db.db, org, &key).await.unwrap().id,
+            created.id,
+            "{key:?}"
+        );
+    }
+    // external ids are case-exact
+    let err = users::lookup_user(&db.db, org, &LookupKey::ExternalId("ext-1".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+
+    let err = users::get_user(&db.db, org, UserId::generate())
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+    let err = users::get_user(&db.db, OrgId::generate(), created.id)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::OrganizationNotFound);
+}
+
+#[tokio::test]
+async fn password_is_hashed_and_verifiable() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let hash = users::hash_password("s3cret-pass".into()).await.unwrap();
+    assert!(hash.starts_with("$argon2"));
+    let (user, _) =
+        users::create_user(&db.db, org, data("p"), PasswordChange::SetHash(hash), false)
+            .await
+            .unwrap();
+    assert!(user.has_password);
+    assert!(
+        users::verify_password(&db.db, org, user.id, "s3cret-pass".into())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !users::verify_password(&db.db, org, user.id, "wrong".into())
+            .await
+            .unwrap()
+    );
+    let cleared = users::modify_user(
+        &db.db,
+        org,
+        user.id,
+        None,
+        PasswordChange::Clear,
+        |_| Ok(()),
+    )
+    .await
+    .unwrap();
+    assert!(!cleared.has_password);
+}
+
+#[tokio::test]
+async fn validation_names_fields() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let mut d = data("bad\u{7}name");
+    d.emails = vec![
+        Contact {
+            value: "a@example.com".into(),
+            primary: true,
+            ..Contact::default()
+        },
+        Contact {
+            value: "not-an-email".into(),
+            primary: true,
+            ..Contact::default()
+        },
+    ];
+    let err = users::create_user(&db.db, org, d, PasswordChange::Keep, false)
+        .await
+        .unwrap_err();
+    let CoreError::InvalidArgument(violations) = err else {
+        panic!("{err:?}")
+    };
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert!(fields.contains(&"user.user_name"), "{fields:?}");
+    assert!(fields.contains(&"user.emails[1].value"), "{fields:?}");
+    assert!(fields.contains(&"user.emails[1].primary"), "{fields:?}");
+
+    let err = users::create_user(
+        &db.db,
+        org,
+        data(&"x".repeat(257)),
+        PasswordChange::Keep,
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::InvalidArgument);
+    let err = users::create_user(&db.db, org, data("  "), PasswordChange::Keep, false)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::InvalidArgument);
+    // nothing was written
+    assert!(feed(&db, org).await.is_empty());
+}
+
+#[tokio::test]
+async fn uniqueness_of_user_name_and_external_id() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let other_org = db.create_org(false).await;
+    let mut d = data("bob");
+    d.external_id = Some("E1".into());
+    create(&db, org, d).await;
+
+    let err = users::create_user(&db.db, org, data("BOB"), PasswordChange::Keep, false)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNameTaken);
+
+    let mut d = data("bob2");
+    d.external_id = Some("E1".into());
+    let err = users::create_user(&db.db, org, d, PasswordChange::Keep, false)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::ExternalIdTaken);
+
+    // case-exact external id, and other organizations are independent
+    let mut d = data("bob3");
+    d.external_id = Some("e1".into());
+    create(&db, org, d).await;
+    let mut d = data("bob");
+    d.external_id = Some("E1".into());
+    create(&db, other_org, d).await;
+
+    // renaming onto a taken name fails too
+    let carol = create(&db, org, data("carol")).await;
+    let err = users::modify_user(&db.db, org, carol.id, None, PasswordChange::Keep, |d| {
+        d.user_name = "Bob".into();
+        Ok(())
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNameTaken);
+}
+
+#[tokio::test]
+async fn updates_bump_versions_and_check_expected_version() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let user = create(&db, org, data("dave")).await;
+    let updated = users::modify_user(&db.db, org, user.id, Some(1), PasswordChange::Keep, |d| {
+        d.title = Some("Engineer".into());
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.data.title.as_deref(), Some("Engineer"));
+    assert!(updated.updated_at >= user.updated_at);
+
+    let err = users::modify_user(&db.db, org, user.id, Some(1), PasswordChange::Keep, |d| {
+        d.title = None;
+        Ok(())
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CoreError::VersionMismatch {
+                expected: 1,
+                actual: 2
+            }
+        ),
+        "{err:?}"
+    );
+
+    let err = users::delete_user(&db.db, org, user.id, Some(7))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::VersionMismatch);
+    users::delete_user(&db.db, org, user.id, Some(2))
+        .await
+        .unwrap();
+    let err = users::get_user(&db.db, org, user.id).await.unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+    let err = users::delete_user(&db.db, org, user.id, None)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+
+    let kinds: Vec<(i64, i16, i64)> = feed(&db, org)
+        .await
+        .iter()
+        .map(|c| (c.0, c.3, c.4))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (1, ChangeKind::Created as i16, 1),
+            (2, ChangeKind::Updated as i16, 2),
+            (3, ChangeKind::Deleted as i16, 0),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn adopt_existing_platform_users() {
+    let db = TestDb::new().await;
+    let org = db.create_org(true).await;
+    let by_name = create(&db, org, data("erin")).await;
+    let by_email = create(
+        &db,
+        org,
+        with_email(data("frank-platform"), "Frank@Example.com"),
+    )
+    .await;
+    let role = roles::create_role(&db.db, org, role_data("staff"), &[by_name.id.0])
+        .await
+        .unwrap();
+
+    let mut scim = with_email(data("ERIN"), "erin@example.com");
+    scim.managed_by = ManagedBy::Scim;
+    scim.title = Some("Adopted".into());
+    let (adopted, was_adopted) = users::create_user(&db.db, org, scim, PasswordChange::Keep, true)
+        .await
+        .unwrap();
+    assert!(was_adopted);
+    assert_eq!(adopted.id, by_name.id);
+    assert_eq!(adopted.version, 2);
+    assert_eq!(adopted.data.managed_by, ManagedBy::Scim);
+    assert_eq!(adopted.data.title.as_deref(), Some("Adopted"));
+    // its roles are kept
+    assert!(
+        roles::check_membership(&db.db, org, role.id, adopted.id)
+            .await
+            .unwrap()
+    );
+
+    let mut scim = with_email(data("frank"), "frank@EXAMPLE.com");
+    scim.managed_by = ManagedBy::Scim;
+    let (adopted, was_adopted) = users::create_user(&db.db, org, scim, PasswordChange::Keep, true)
+        .await
+        .unwrap();
+    assert!(was_adopted);
+    assert_eq!(adopted.id, by_email.id);
+    assert_eq!(adopted.data.user_name, "frank");
+
+    // a SCIM-managed user is never adopted
+    let mut again = data("erin");
+    again.managed_by = ManagedBy::Scim;
+    let err = users::create_user(&db.db, org, again, PasswordChange::Keep, true)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNameTaken);
+    // without adopt_existing, a platform user's name is simply taken
+    create(&db, org, data("gina")).await;
+    let err = users::create_user(&db.db, org, data("gina"), PasswordChange::Keep, false)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNameTaken);
+}
+
+#[tokio::test]
+async fn scim_users_join_the_default_role() {
+    let db = TestDb::new().await;
+    let org = db.create_org(true).await;
+    let role = roles::create_role(&db.db, org, role_data("everyone"), &[])
+        .await
+        .unwrap();
+    set_default_role(&db, org, Some(role.id)).await;
+
+    let platform = create(&db, org, data("platform-user")).await;
+    let mut d = data("scim-user");
+    d.managed_by = ManagedBy::Scim;
+    let scim = create(&db, org, d).await;
+    assert!(
+        !roles::check_membership(&db.db, org, role.id, platform.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        roles::check_membership(&db.db, org, role.id, scim.id)
+            .await
+            .unwrap()
+    );
+    let role_now = roles::get_role(&db.db, org, role.id).await.unwrap();
+    assert_eq!((role_now.member_count, role_now.version), (1, 2));
+
+    let events = feed(&db, org).await;
+    let last = events.last().unwrap();
+    assert_eq!(last.1, ResourceType::Role as i16);
+    assert_eq!(last.3, ChangeKind::MembersAdded as i16);
+    assert_eq!(last.5, vec![scim.id.to_string()]);
+
+    let err = roles::delete_role(&db.db, org, role.id, None)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::RoleIsDefault);
+    set_default_role(&db, org, None).await;
+    roles::delete_role(&db.db, org, role.id, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn membership_operations_touch_only_differences() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        ids.push(create(&db, org, data(&format!("m{n}"))).await.id.0);
+    }
+    let role = roles::create_role(&db.db, org, role_data("team"), &ids[0..2])
+        .await
+        .unwrap();
+    assert_eq!((role.member_count, role.version), (2, 1));
+
+    let add = |users: Vec<Uuid>| RoleChange {
+        add: users,
+        ..RoleChange::default()
+    };
+    let out = roles::modify_role(
+        &db.db,
+        org,
+        role.id,
+        Some(1),
+        add(vec![ids[1], ids[2], ids[2]]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out.added, out.role.member_count, out.role.version),
+        (1, 3, 2)
+    );
+
+    // nothing changes: no version bump, no change row
+    let before = feed(&db, org).await.len();
+    let out = roles::modify_role(&db.db, org, role.id, None, add(vec![ids[0]]))
+        .await
+        .unwrap();
+    assert_eq!((out.added, out.role.version), (0, 2));
+    assert_eq!(feed(&db, org).await.len(), before);
+
+    let out = roles::modify_role(
+        &db.db,
+        org,
+        role.id,
+        None,
+        RoleChange {
+            remove: vec![ids[0], ids[5]],
+            ..RoleChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out.removed, out.role.member_count, out.role.version),
+        (1, 2, 3)
+    );
+
+    // replace: {1,2} -> {2,3,4}
+    let out = roles::modify_role(
+        &db.db,
+        org,
+        role.id,
+        Some(3),
+        RoleChange {
+            replace_members: Some(vec![ids[2], ids[3], ids[4]]),
+            ..RoleChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            out.added,
+            out.removed,
+            out.role.member_count,
+            out.role.version
+        ),
+        (2, 1, 3, 4)
+    );
+
+    // combined change: one version increment, net delta
+    let out = roles::modify_role(
+        &db.db,
+        org,
+        role.id,
+        Some(4),
+        RoleChange {
+            attributes: Some(Box::new(|d: &mut RoleData| {
+                d.description = Some("the team".into());
+                Ok(())
+            })),
+            replace_members: None,
+            remove: vec![ids[2]],
+            add: vec![ids[2], ids[5]],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            out.added,
+            out.removed,
+            out.role.member_count,
+            out.role.version
+        ),
+        (1, 0, 4, 5)
+    );
+    assert_eq!(out.role.data.description.as_deref(), Some("the team"));
+
+    // unknown users fail the whole change
+    let ghost = Uuid::now_v7();
+    let err = roles::modify_role(&db.db, org, role.id, None, add(vec![ids[0], ghost]))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+    assert!(err.to_string().contains(&ghost.to_string()), "{err}");
+    assert!(
+        !roles::check_membership(&db.db, org, role.id, UserId(ids[0]))
+            .await
+            .unwrap()
+    );
+
+    let err = roles::modify_role(&db.db, org, role.id, Some(1), add(vec![ids[0]]))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::VersionMismatch);
+
+    // members page by user id
+    let (page1, token) = roles::list_members(&db.db, org, role.id, 3, "")
+        .await
+        .unwrap();
+    assert_eq!(page1.len(), 3);
+    assert!(!token.is_empty());
+    let (page2, token2) = roles::list_members(&db.db, org, role.id, 3, &token)
+        .await
+        .unwrap();
+    assert_eq!(page2.len(), 1);
+    assert!(token2.is_empty());
+    let mut listed: Vec<Uuid> = page1.iter().chain(&page2).map(|m| m.user_id.0).collect();
+    let mut expected = vec![ids[2], ids[3], ids[4], ids[5]];
+    expected.sort();
+    assert_eq!(listed, expected, "ordered by user id");
+    listed.dedup();
+    assert_eq!(
+        page1[0].user_name,
+        format!("m{}", ids.iter().position(|x| *x == expected[0]).unwrap())
+    );
+
+    // deleting a user removes its memberships and decrements counts
+    users::delete_user(&db.db, org, UserId(ids[3]), None)
+        .await
+        .unwrap();
+    let role_now = roles::get_role(&db.db, org, role.id).await.unwrap();
+    assert_eq!((role_now.member_count, role_now.version), (3, 6));
+    let (roles_of_4, _) = roles::list_user_roles(&db.db, org, UserId(ids[4]), 10, "")
+        .await
+        .unwrap();
+    assert_eq!(roles_of_4.len(), 1);
+
+    let events = feed(&db, org).await;
+    let seqs: Vec<i64> = events.iter().map(|e| e.0).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "gap-free"
+    );
+    let last_two: Vec<(i16, i16)> = events[events.len() - 2..]
+        .iter()
+        .map(|e| (e.1, e.3))
+        .collect();
+    assert_eq!(
+        last_two,
+        vec![
+            (ResourceType::Role as i16, ChangeKind::MembersRemoved as i16),
+            (ResourceType::User as i16, ChangeKind::Deleted as i16),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn role_uniqueness_and_updates() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let mut d = role_data("Admins");
+    d.external_id = Some("G1".into());
+    let admins = roles::create_role(&db.db, org, d, &[]).await.unwrap();
+    let err = roles::create_role(&db.db, org, role_data("admins"), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::RoleNameTaken);
+    let mut d = role_data("Other");
+    d.external_id = Some("G1".into());
+    let err = roles::create_role(&db.db, org, d, &[]).await.unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::ExternalIdTaken);
+    let err = roles::create_role(&db.db, org, role_data("x"), &[Uuid::now_v7()])
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+    let err = roles::create_role(&db.db, org, role_data(""), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::InvalidArgument);
+
+    let other = roles::create_role(&db.db, org, role_data("Other"), &[])
+        .await
+        .unwrap();
+    let err = roles::modify_role(
+        &db.db,
+        org,
+        other.id,
+        None,
+        RoleChange {
+            attributes: Some(Box::new(|d: &mut RoleData| {
+                d.display_name = "ADMINS".into();
+                Ok(())
+            })),
+            ..RoleChange::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::RoleNameTaken);
+
+    let err = roles::delete_role(&db.db, org, admins.id, Some(9))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::VersionMismatch);
+    roles::delete_role(&db.db, org, admins.id, Some(1))
+        .await
+        .unwrap();
+    let err = roles::get_role(&db.db, org, admins.id).await.unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::RoleNotFound);
+}
+
+#[tokio::test]
+async fn tenant_isolation_in_the_store() {
+    let db = TestDb::new().await;
+    let org_a = db.create_org(false).await;
+    let org_b = db.create_org(false).await;
+    let user_a = create(&db, org_a, with_email(data("shared"), "shared@example.com")).await;
+    let role_a = roles::create_role(&db.db, org_a, role_data("r"), &[user_a.id.0])
+        .await
+        .unwrap();
+    let user_b = create(&db, org_b, data("b-user")).await;
+
+    assert_eq!(
+        reason_of(&users::get_user(&db.db, org_b, user_a.id).await.unwrap_err()),
+        ErrorReason::UserNotFound
+    );
+    assert_eq!(
+        reason_of(
+            &users::lookup_user(
+                &db.db,
+                org_b,
+                &LookupKey::Email("shared@example.com".into())
+            )
+            .await
+            .unwrap_err()
+        ),
+        ErrorReason::UserNotFound
+    );
+    assert_eq!(
+        reason_of(
+            &users::modify_user(
+                &db.db,
+                org_b,
+                user_a.id,
+                None,
+                PasswordChange::Keep,
+                |_| Ok(())
+            )
+            .await
+            .unwrap_err()
+        ),
+        ErrorReason::UserNotFound
+    );
+    assert_eq!(
+        reason_of(
+            &users::delete_user(&db.db, org_b, user_a.id, None)
+                .await
+                .unwrap_err()
+        ),
+        ErrorReason::UserNotFound
+    );
+    assert_eq!(
+        reason_of(&roles::get_role(&db.db, org_b, role_a.id).await.unwrap_err()),
+        ErrorReason::RoleNotFound
+    );
+    // org B's role cannot take org A's user, and org A's role cannot be changed through org B
+    let role_b = roles::create_role(&db.db, org_b, role_data("r"), &[])
+        .await
+        .unwrap();
+    let add_a = RoleChange {
+        add: vec![user_a.id.0],
+        ..RoleChange::default()
+    };
+    assert_eq!(
+        reason_of(
+            &roles::modify_role(&db.db, org_b, role_b.id, None, add_a)
+                .await
+                .unwrap_err()
+        ),
+        ErrorReason::UserNotFound
+    );
+    let add_b = RoleChange {
+        add: vec![user_b.id.0],
+        ..RoleChange::default()
+    };
+    assert_eq!(
+        reason_of(
+            &roles::modify_role(&db.db, org_b, role_a.id, None, add_b)
+                .await
+                .unwrap_err()
+        ),
+        ErrorReason::RoleNotFound
+    );
+    assert!(
+        !roles::check_membership(&db.db, org_b, role_a.id, user_a.id)
+            .await
+            .unwrap()
+    );
+    let (batch, missing) = users::batch_get_users(&db.db, org_b, &[user_a.id, user_b.id])
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(missing, vec![user_a.id]);
+    let listed = users::list_users(
+        &db.db,
+        org_b,
+        &ListQuery {
+            page_size: 100,
+            ..ListQuery::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.users.len(), 1);
+    assert_eq!(feed(&db, org_b).await.len(), 2);
+    assert_eq!(
+        users::get_user(&db.db, org_a, user_a.id)
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creates_of_one_user_name() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let conn = db.db.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = if n % 2 == 0 { "Race" } else { "race" };
+            users::create_user(&conn, org, data(name), PasswordChange::Keep, false).await
+        }));
+    }
+    let mut ok = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(err) => assert_eq!(reason_of(&err), ErrorReason::UserNameTaken, "{err:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(feed(&db, org).await.len(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_member_adds_keep_exact_counts() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let role = roles::create_role(&db.db, org, role_data("busy"), &[])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        ids.push(create(&db, org, data(&format!("c{n}"))).await.id.0);
+    }
+    let mut tasks = Vec::new();
+    for chunk in ids.chunks(3) {
+        let conn = db.db.clone();
+        let chunk = chunk.to_vec();
+        tasks.push(tokio::spawn(async move {
+            roles::modify_role(
+                &conn,
+                org,
+                role.id,
+                None,
+                RoleChange {
+                    add: chunk,
+                    ..RoleChange::default()
+                },
+            )
+            .await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().added, 3);
+    }
+    let role_now = roles::get_role(&db.db, org, role.id).await.unwrap();
+    assert_eq!(role_now.member_count, 24);
+    assert_eq!(role_now.version, 9);
+    let (members, _) = roles::list_members(&db.db, org, role.id, 10_000, "")
+        .await
+        .unwrap();
+    assert_eq!(members.len(), 24);
+    let seqs: Vec<i64> = feed(&db, org).await.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+}
+
+/// Membership lists larger than one statement chunk (500) and one page of the replace walk
+/// (1000): counts, deltas and paging stay exact.
+#[tokio::test]
+async fn large_member_lists_cross_chunk_boundaries() {
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    // created 8 at a time: writes of one organization serialise, but round trips overlap
+    use futures::StreamExt;
+    let ids: Vec<Uuid> = futures::stream::iter(0..1600)
+        .map(|n| {
+            let conn = db.db.clone();
+            async move {
+                users::create_user(
+                    &conn,
+                    org,
+                    data(&format!("bulk{n:04}")),
+                    PasswordChange::Keep,
+                    false,
+                )
+                .await
+                .unwrap()
+                .0
+                .id
+                .0
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let role = roles::create_role(&db.db, org, role_data("bulk"), &ids[..1100])
+        .await
+        .unwrap();
+    assert_eq!(role.member_count, 1100);
+
+    // keep 500..1100, drop 0..500, add 1100..1600
+    let out = roles::modify_role(
+        &db.db,
+        org,
+        role.id,
+        Some(1),
+        RoleChange {
+            replace_members: Some(ids[500..].to_vec()),
+            ..RoleChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            out.added,
+            out.removed,
+            out.role.member_count,
+            out.role.version
+        ),
+        (500, 500, 1100, 2)
+    );
+
+    let (first, token) = roles::list_members(&db.db, org, role.id, 1000, "")
+        .await
+        .unwrap();
+    let (second, end) = roles::list_members(&db.db, org, role.id, 1000, &token)
+        .await
+        .unwrap();
+    assert_eq!((first.len(), second.len(), end.as_str()), (1000, 100, ""));
+    let mut listed: Vec<Uuid> = first.iter().chain(&second).map(|m| m.user_id.0).collect();
+    let mut expected = ids[500..].to_vec();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    let events = feed(&db, org).await;
+    let last_two: Vec<(i16, usize)> = events[events.len() - 2..]
+        .iter()
+        .map(|e| (e.3, e.5.len()))
+        .collect();
+    assert_eq!(
+        last_two,
+        vec![
+            (ChangeKind::MembersRemoved as i16, 500),
+            (ChangeKind::MembersAdded as i16, 500)
+        ]
+    );
+}
