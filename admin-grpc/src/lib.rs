@@ -1,1 +1,17 @@
-//! placeholder
+//! admin-grpc: the admin.v1 administration API and its command-line client.
+//!
+//! The crate owns the API surface, not the data: [`AdminBackend`] is the small trait a store
+//! implements (identity-core does, over its database), [`admin_routes`] serves
+//! `admin.v1.OrganizationService` and `admin.v1.ScimService` over any backend with
+//! authentication done once, in the [`auth`] layer, and [`cli`] is the `identity-admin` client.
+//! Nothing here knows SQL or how secrets are stored.
+
+pub mod auth;
+pub mod backend;
+pub mod cli;
+pub mod service;
+pub mod status;
+
+pub use auth::{AuthLayer, Authenticated, Principal};
+pub use backend::{AdminBackend, OrganizationKey, PageRequest};
+pub use service::{OrganizationApi, ScimApi, admin_routes};

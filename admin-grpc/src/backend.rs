@@ -1,0 +1,132 @@
+//! The contract between the admin API and whatever stores organizations and credentials.
+//!
+//! The service layer has already authenticated the caller, authorized the organization and
+//! turned request fields into typed values (UUIDs, non-negative durations, a bounded page size)
+//! before a backend method runs; the backend owns every business rule beyond that (slug syntax,
+//! validity limits, what "active" means) and returns proto messages or a `tonic::Status` that
+//! already carries its `ErrorInfo` reason.
+
+use crate::auth::Principal;
+use identity_proto::admin::v1::{
+    CreateOrganizationResponse, CreateOwnerCredentialResponse, IssueScimTokenResponse,
+    ListOrganizationsResponse, ListScimTokensResponse, Organization, OwnerCredential,
+    RotateScimTokenResponse, ScimSettings, ScimToken,
+};
+use std::time::Duration;
+use tonic::Status;
+use uuid::Uuid;
+
+/// How GetOrganization names the organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrganizationKey {
+    /// By id.
+    Id(Uuid),
+    /// By slug (not validated: an invalid slug simply matches nothing).
+    Slug(String),
+}
+
+/// One page of a list call: `page_size` is already defaulted and bounded (1..=1000);
+/// `page_token` is opaque to this crate and validated by the backend that issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Items per page.
+    pub page_size: u32,
+    /// Empty for the first page.
+    pub page_token: String,
+}
+
+/// The default page size of list calls.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The largest page size of list calls.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The storage side of the admin API: one method per RPC plus credential checking.
+#[async_trait::async_trait]
+pub trait AdminBackend: Send + Sync + 'static {
+    /// Resolves a presented credential (the bootstrap admin secret or an owner credential) to
+    /// its principal; anything else is UNAUTHENTICATED.
+    async fn authenticate(&self, secret: &str) -> Result<Principal, Status>;
+
+    /// Creates an organization and its first owner credential.
+    async fn create_organization(
+        &self,
+        slug: &str,
+        display_name: &str,
+    ) -> Result<CreateOrganizationResponse, Status>;
+
+    /// Reads one organization.
+    async fn get_organization(&self, key: &OrganizationKey) -> Result<Organization, Status>;
+
+    /// Lists organizations ordered by slug; `only` restricts the listing to one organization
+    /// (an owner sees only their own).
+    async fn list_organizations(
+        &self,
+        page: &PageRequest,
+        only: Option<Uuid>,
+    ) -> Result<ListOrganizationsResponse, Status>;
+
+    /// Issues another owner credential.
+    async fn create_owner_credential(
+        &self,
+        organization_id: Uuid,
+        description: &str,
+    ) -> Result<CreateOwnerCredentialResponse, Status>;
+
+    /// Revokes an owner credential (idempotent).
+    async fn revoke_owner_credential(
+        &self,
+        organization_id: Uuid,
+        credential_id: Uuid,
+    ) -> Result<OwnerCredential, Status>;
+
+    /// Reads the SCIM settings.
+    async fn get_scim_settings(&self, organization_id: Uuid) -> Result<ScimSettings, Status>;
+
+    /// Enables SCIM; `None` keeps the current default role.
+    async fn enable_scim(
+        &self,
+        organization_id: Uuid,
+        default_role_id: Option<Uuid>,
+    ) -> Result<ScimSettings, Status>;
+
+    /// Sets (`Some`) or clears (`None`) the default role.
+    async fn set_default_role(
+        &self,
+        organization_id: Uuid,
+        default_role_id: Option<Uuid>,
+    ) -> Result<ScimSettings, Status>;
+
+    /// Disables SCIM.
+    async fn disable_scim(&self, organization_id: Uuid) -> Result<ScimSettings, Status>;
+
+    /// Issues a SCIM token; `None` validity means the default.
+    async fn issue_scim_token(
+        &self,
+        organization_id: Uuid,
+        description: &str,
+        validity: Option<Duration>,
+    ) -> Result<IssueScimTokenResponse, Status>;
+
+    /// Lists tokens newest first.
+    async fn list_scim_tokens(
+        &self,
+        organization_id: Uuid,
+        page: &PageRequest,
+    ) -> Result<ListScimTokensResponse, Status>;
+
+    /// Revokes a token (idempotent).
+    async fn revoke_scim_token(
+        &self,
+        organization_id: Uuid,
+        token_id: Uuid,
+    ) -> Result<ScimToken, Status>;
+
+    /// Replaces an active token; `None` grace or validity means the default.
+    async fn rotate_scim_token(
+        &self,
+        organization_id: Uuid,
+        token_id: Uuid,
+        grace_period: Option<Duration>,
+        validity: Option<Duration>,
+    ) -> Result<RotateScimTokenResponse, Status>;
+}

@@ -1,0 +1,359 @@
+//! The `identity-admin` command line: arguments (this module), the calls they make
+//! ([`run`]) and how results are printed ([`render`]).
+//!
+//! Output contract for scripts: commands that create a secret (`org create`, `owner create`,
+//! `token issue`, `token rotate`) print the secret alone on stdout and the metadata on stderr,
+//! so `TOKEN=$(identity-admin token issue --org acme)` captures just the secret; `--output
+//! json` prints one JSON document on stdout instead. Failures print
+//! `error: <message> (<reason>)` on stderr and exit with status 1.
+
+mod render;
+mod run;
+
+pub use run::{CliError, run};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Administers organizations, SCIM settings and SCIM tokens of the identity service.
+#[derive(Debug, Parser)]
+#[command(name = "identity-admin", version)]
+pub struct Cli {
+    /// The admin API of identity-core
+    #[arg(
+        long,
+        global = true,
+        env = "IDENTITY_ADMIN_ENDPOINT",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub endpoint: String,
+
+    /// The credential to call with: the bootstrap admin secret or an owner credential
+    /// (prefer the environment variable or --credential-file: arguments show in `ps`)
+    #[arg(
+        long,
+        global = true,
+        env = "IDENTITY_ADMIN_CREDENTIAL",
+        hide_env_values = true
+    )]
+    pub credential: Option<String>,
+
+    /// A file holding the credential (surrounding whitespace ignored); takes precedence over
+    /// --credential
+    #[arg(long, global = true, env = "IDENTITY_ADMIN_CREDENTIAL_FILE")]
+    pub credential_file: Option<PathBuf>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned text for people; secrets alone on stdout
+    Human,
+    /// One JSON document on stdout
+    Json,
+}
+
+/// The top-level command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Owner credentials of an organization
+    #[command(subcommand)]
+    Owner(OwnerCommand),
+    /// SCIM provisioning settings of an organization
+    #[command(subcommand)]
+    Scim(ScimCommand),
+    /// SCIM tokens of an organization
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// The organization a command acts on.
+#[derive(Debug, Args)]
+pub struct OrgArg {
+    /// Organization id or slug
+    #[arg(long = "org", env = "IDENTITY_ADMIN_ORG", value_name = "ID_OR_SLUG")]
+    pub org: String,
+}
+
+/// `identity-admin org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (bootstrap admin only); prints the first owner credential
+    Create {
+        /// Unique slug: lowercase letters, digits and '-', 2 to 63 characters
+        #[arg(long)]
+        slug: String,
+        /// Human-readable name
+        #[arg(long)]
+        name: String,
+    },
+    /// Show one organization
+    Get {
+        /// Organization id or slug
+        #[arg(value_name = "ID_OR_SLUG")]
+        org: String,
+    },
+    /// List organizations (an owner sees only their own)
+    List {
+        /// Organizations fetched per call; every page is printed
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
+        page_size: i32,
+    },
+}
+
+/// `identity-admin owner …`
+#[derive(Debug, Subcommand)]
+pub enum OwnerCommand {
+    /// Issue another owner credential; prints the secret
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Free-text label
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Revoke an owner credential
+    Revoke {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Credential id
+        #[arg(value_name = "CREDENTIAL_ID")]
+        credential_id: String,
+    },
+}
+
+/// `identity-admin scim …`
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Show the SCIM settings
+    Get {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Enable SCIM provisioning
+    Enable {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Role every SCIM-created user joins (default: keep the current one)
+        #[arg(long, value_name = "ROLE_ID")]
+        default_role: Option<String>,
+    },
+    /// Disable SCIM provisioning: tokens stop working at once, users and roles stay
+    Disable {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Set or clear the default role
+    #[command(group = clap::ArgGroup::new("choice").required(true).args(["role", "clear"]))]
+    DefaultRole {
+        #[command(flatten)]
+        org: OrgArg,
+        /// The new default role
+        #[arg(value_name = "ROLE_ID")]
+        role: Option<String>,
+        /// Clear the default role instead
+        #[arg(long)]
+        clear: bool,
+    },
+}
+
+/// `identity-admin token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a SCIM token; prints the secret alone on stdout
+    Issue {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Free-text label, e.g. "Okta production"
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Days until the token expires (server default: 365)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=730))]
+        validity_days: Option<u32>,
+    },
+    /// List SCIM tokens, newest first (metadata only)
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Revoke a SCIM token at once
+    Revoke {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Token id
+        #[arg(value_name = "TOKEN_ID")]
+        token_id: String,
+    },
+    /// Replace a token; the old one keeps working for the grace period. Prints the new secret
+    Rotate {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Token id
+        #[arg(value_name = "TOKEN_ID")]
+        token_id: String,
+        /// Hours the old token stays valid (server default: 24; 0 revokes it now)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=720))]
+        grace_hours: Option<u32>,
+        /// Days until the new token expires (server default: 365)
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=730))]
+        validity_days: Option<u32>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("identity-admin").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn org_create_takes_slug_and_name() {
+        let cli = parse(&["org", "create", "--slug", "acme", "--name", "Acme Inc"]).unwrap();
+        match cli.command {
+            Command::Org(OrgCommand::Create { slug, name }) => {
+                assert_eq!(slug, "acme");
+                assert_eq!(name, "Acme Inc");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(&["org", "create", "--slug", "acme"]).is_err());
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = parse(&[
+            "token",
+            "list",
+            "--org",
+            "acme",
+            "--endpoint",
+            "http://10.0.0.1:9000",
+            "--output",
+            "json",
+            "--credential",
+            "idown_x",
+        ])
+        .unwrap();
+        assert_eq!(cli.endpoint, "http://10.0.0.1:9000");
+        assert_eq!(cli.output, OutputFormat::Json);
+        assert_eq!(cli.credential.as_deref(), Some("idown_x"));
+        assert!(
+            matches!(cli.command, Command::Token(TokenCommand::List { ref org }) if org.org == "acme")
+        );
+    }
+
+    #[test]
+    fn token_issue_bounds_the_validity() {
+        let cli = parse(&[
+            "token",
+            "issue",
+            "--org",
+            "acme",
+            "--description",
+            "Okta",
+            "--validity-days",
+            "30",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Token(TokenCommand::Issue {
+                description,
+                validity_days,
+                ..
+            }) => {
+                assert_eq!(description, "Okta");
+                assert_eq!(validity_days, Some(30));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(&["token", "issue", "--org", "a", "--validity-days", "731"]).is_err());
+        assert!(parse(&["token", "issue", "--org", "a", "--validity-days", "0"]).is_err());
+    }
+
+    #[test]
+    fn token_rotate_accepts_zero_grace() {
+        let cli = parse(&["token", "rotate", "--org", "a", "TID", "--grace-hours", "0"]).unwrap();
+        match cli.command {
+            Command::Token(TokenCommand::Rotate {
+                token_id,
+                grace_hours,
+                validity_days,
+                ..
+            }) => {
+                assert_eq!(token_id, "TID");
+                assert_eq!(grace_hours, Some(0));
+                assert_eq!(validity_days, None);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            parse(&[
+                "token",
+                "rotate",
+                "--org",
+                "a",
+                "TID",
+                "--grace-hours",
+                "721"
+            ])
+            .is_err()
+        );
+        assert!(parse(&["token", "rotate", "--org", "a"]).is_err());
+    }
+
+    #[test]
+    fn default_role_needs_a_role_or_clear_but_not_both() {
+        assert!(parse(&["scim", "default-role", "--org", "a"]).is_err());
+        assert!(parse(&["scim", "default-role", "--org", "a", "R", "--clear"]).is_err());
+        let cli = parse(&["scim", "default-role", "--org", "a", "--clear"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Scim(ScimCommand::DefaultRole {
+                clear: true,
+                role: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn scim_enable_takes_an_optional_default_role() {
+        let cli = parse(&["scim", "enable", "--org", "a", "--default-role", "R"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Scim(ScimCommand::Enable { default_role: Some(ref r), .. }) if r == "R"
+        ));
+        let cli = parse(&["scim", "enable", "--org", "a"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Scim(ScimCommand::Enable {
+                default_role: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn output_format_is_validated() {
+        assert!(parse(&["org", "list", "--output", "yaml"]).is_err());
+        assert!(parse(&["org", "list", "--page-size", "0"]).is_err());
+    }
+}

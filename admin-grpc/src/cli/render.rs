@@ -1,0 +1,449 @@
+//! Printing results: aligned text for people, JSON for scripts, secrets alone on stdout.
+//!
+//! The generated proto types have no serde support, so the JSON shape is written out here; it
+//! follows the proto3 JSON mapping (lowerCamelCase names, RFC 3339 times, enum names).
+
+use super::OutputFormat;
+use identity_proto::admin::v1 as pb;
+use serde_json::{Value, json};
+use std::io::{self, Write};
+
+pub(super) struct Printer<'a, O: Write, E: Write> {
+    format: OutputFormat,
+    stdout: &'a mut O,
+    stderr: &'a mut E,
+}
+
+fn time(ts: Option<&prost_types::Timestamp>) -> Option<String> {
+    let ts = ts?;
+    let nanos = u32::try_from(ts.nanos).ok()?;
+    chrono::DateTime::from_timestamp(ts.seconds, nanos)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn time_or_dash(ts: Option<&prost_types::Timestamp>) -> String {
+    time(ts).unwrap_or_else(|| "-".into())
+}
+
+fn or_dash(value: &str) -> &str {
+    if value.is_empty() { "-" } else { value }
+}
+
+fn status_name(status: i32) -> &'static str {
+    match pb::ScimTokenStatus::try_from(status) {
+        Ok(pb::ScimTokenStatus::Active) => "active",
+        Ok(pb::ScimTokenStatus::Expired) => "expired",
+        Ok(pb::ScimTokenStatus::Revoked) => "revoked",
+        _ => "unknown",
+    }
+}
+
+fn status_json(status: i32) -> Value {
+    pb::ScimTokenStatus::try_from(status)
+        .map_or(Value::Null, |s| Value::String(s.as_str_name().to_owned()))
+}
+
+fn organization_json(o: &pb::Organization) -> Value {
+    json!({
+        "id": o.id,
+        "slug": o.slug,
+        "displayName": o.display_name,
+        "createTime": time(o.create_time.as_ref()),
+    })
+}
+
+fn owner_credential_json(c: &pb::OwnerCredential) -> Value {
+    json!({
+        "id": c.id,
+        "organizationId": c.organization_id,
+        "description": c.description,
+        "createTime": time(c.create_time.as_ref()),
+        "revokeTime": time(c.revoke_time.as_ref()),
+    })
+}
+
+fn settings_json(s: &pb::ScimSettings) -> Value {
+    json!({
+        "organizationId": s.organization_id,
+        "enabled": s.enabled,
+        "defaultRoleId": s.default_role_id,
+        "updateTime": time(s.update_time.as_ref()),
+    })
+}
+
+fn token_json(t: &pb::ScimToken) -> Value {
+    json!({
+        "id": t.id,
+        "organizationId": t.organization_id,
+        "description": t.description,
+        "hint": t.hint,
+        "createTime": time(t.create_time.as_ref()),
+        "expireTime": time(t.expire_time.as_ref()),
+        "lastUsedTime": time(t.last_used_time.as_ref()),
+        "revokeTime": time(t.revoke_time.as_ref()),
+        "status": status_json(t.status),
+        "rotatedFromTokenId": t.rotated_from_token_id,
+    })
+}
+
+fn missing() -> io::Error {
+    io::Error::other("the server sent an empty response")
+}
+
+impl<'a, O: Write, E: Write> Printer<'a, O, E> {
+    pub(super) fn new(format: OutputFormat, stdout: &'a mut O, stderr: &'a mut E) -> Self {
+        Self {
+            format,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn json(&mut self, value: &Value) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut *self.stdout, value)?;
+        writeln!(self.stdout)
+    }
+
+    /// Key/value lines, aligned.
+    fn fields(out: &mut impl Write, fields: &[(&str, String)]) -> io::Result<()> {
+        let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (key, value) in fields {
+            writeln!(out, "{key:width$}  {value}")?;
+        }
+        Ok(())
+    }
+
+    /// A table with a header row, columns padded to their widest cell.
+    fn table(&mut self, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
+        let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+        for row in rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |cells: Vec<&str>| {
+            let mut line = String::new();
+            for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
+                if i + 1 == cells.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:width$}  "));
+                }
+            }
+            line
+        };
+        writeln!(self.stdout, "{}", line(header.to_vec()))?;
+        for row in rows {
+            writeln!(
+                self.stdout,
+                "{}",
+                line(row.iter().map(String::as_str).collect())
+            )?;
+        }
+        Ok(())
+    }
+
+    fn organization_fields(o: &pb::Organization) -> Vec<(&'static str, String)> {
+        vec![
+            ("id", o.id.clone()),
+            ("slug", o.slug.clone()),
+            ("name", o.display_name.clone()),
+            ("created", time_or_dash(o.create_time.as_ref())),
+        ]
+    }
+
+    fn owner_credential_fields(c: &pb::OwnerCredential) -> Vec<(&'static str, String)> {
+        vec![
+            ("credential id", c.id.clone()),
+            ("organization", c.organization_id.clone()),
+            ("description", or_dash(&c.description).to_owned()),
+            ("created", time_or_dash(c.create_time.as_ref())),
+            ("revoked", time_or_dash(c.revoke_time.as_ref())),
+        ]
+    }
+
+    fn token_fields(t: &pb::ScimToken) -> Vec<(&'static str, String)> {
+        vec![
+            ("token id", t.id.clone()),
+            ("organization", t.organization_id.clone()),
+            ("status", status_name(t.status).to_owned()),
+            ("hint", t.hint.clone()),
+            ("description", or_dash(&t.description).to_owned()),
+            ("created", time_or_dash(t.create_time.as_ref())),
+            ("expires", time_or_dash(t.expire_time.as_ref())),
+            ("last used", time_or_dash(t.last_used_time.as_ref())),
+            ("revoked", time_or_dash(t.revoke_time.as_ref())),
+            ("rotated from", or_dash(&t.rotated_from_token_id).to_owned()),
+        ]
+    }
+
+    pub(super) fn created_organization(
+        &mut self,
+        r: &pb::CreateOrganizationResponse,
+    ) -> io::Result<()> {
+        let organization = r.organization.as_ref().ok_or_else(missing)?;
+        let credential = r.owner_credential.as_ref().ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "organization": organization_json(organization),
+                "ownerCredential": owner_credential_json(credential),
+                "ownerSecret": r.owner_secret,
+            })),
+            OutputFormat::Human => {
+                let mut fields = Self::organization_fields(organization);
+                fields.push(("owner credential id", credential.id.clone()));
+                Self::fields(self.stderr, &fields)?;
+                writeln!(
+                    self.stderr,
+                    "the owner secret below is shown once: store it now"
+                )?;
+                writeln!(self.stdout, "{}", r.owner_secret)
+            }
+        }
+    }
+
+    pub(super) fn organization(&mut self, o: Option<&pb::Organization>) -> io::Result<()> {
+        let o = o.ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&organization_json(o)),
+            OutputFormat::Human => Self::fields(self.stdout, &Self::organization_fields(o)),
+        }
+    }
+
+    pub(super) fn organizations(&mut self, list: &[pb::Organization]) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "organizations": list.iter().map(organization_json).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Human => {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o.id.clone(),
+                            o.slug.clone(),
+                            o.display_name.clone(),
+                            time_or_dash(o.create_time.as_ref()),
+                        ]
+                    })
+                    .collect();
+                self.table(&["ID", "SLUG", "NAME", "CREATED"], &rows)
+            }
+        }
+    }
+
+    pub(super) fn created_owner_credential(
+        &mut self,
+        r: &pb::CreateOwnerCredentialResponse,
+    ) -> io::Result<()> {
+        let credential = r.owner_credential.as_ref().ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "ownerCredential": owner_credential_json(credential),
+                "ownerSecret": r.owner_secret,
+            })),
+            OutputFormat::Human => {
+                Self::fields(self.stderr, &Self::owner_credential_fields(credential))?;
+                writeln!(self.stderr, "the secret below is shown once: store it now")?;
+                writeln!(self.stdout, "{}", r.owner_secret)
+            }
+        }
+    }
+
+    pub(super) fn owner_credential(&mut self, c: Option<&pb::OwnerCredential>) -> io::Result<()> {
+        let c = c.ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&owner_credential_json(c)),
+            OutputFormat::Human => Self::fields(self.stdout, &Self::owner_credential_fields(c)),
+        }
+    }
+
+    pub(super) fn scim_settings(&mut self, s: Option<&pb::ScimSettings>) -> io::Result<()> {
+        let s = s.ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&settings_json(s)),
+            OutputFormat::Human => Self::fields(
+                self.stdout,
+                &[
+                    ("organization", s.organization_id.clone()),
+                    (
+                        "scim",
+                        if s.enabled { "enabled" } else { "disabled" }.to_owned(),
+                    ),
+                    ("default role", or_dash(&s.default_role_id).to_owned()),
+                    ("updated", time_or_dash(s.update_time.as_ref())),
+                ],
+            ),
+        }
+    }
+
+    pub(super) fn issued_token(&mut self, r: &pb::IssueScimTokenResponse) -> io::Result<()> {
+        let token = r.token.as_ref().ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "token": token_json(token),
+                "secret": r.secret,
+            })),
+            OutputFormat::Human => {
+                Self::fields(self.stderr, &Self::token_fields(token))?;
+                writeln!(self.stderr, "the secret below is shown once: store it now")?;
+                writeln!(self.stdout, "{}", r.secret)
+            }
+        }
+    }
+
+    pub(super) fn rotated_token(&mut self, r: &pb::RotateScimTokenResponse) -> io::Result<()> {
+        let token = r.token.as_ref().ok_or_else(missing)?;
+        let previous = r.previous_token.as_ref().ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "token": token_json(token),
+                "secret": r.secret,
+                "previousToken": token_json(previous),
+            })),
+            OutputFormat::Human => {
+                Self::fields(self.stderr, &Self::token_fields(token))?;
+                writeln!(
+                    self.stderr,
+                    "previous token {} is {} and stops working at {}",
+                    previous.id,
+                    status_name(previous.status),
+                    time(previous.revoke_time.as_ref())
+                        .or_else(|| time(previous.expire_time.as_ref()))
+                        .unwrap_or_else(|| "-".into()),
+                )?;
+                writeln!(self.stderr, "the secret below is shown once: store it now")?;
+                writeln!(self.stdout, "{}", r.secret)
+            }
+        }
+    }
+
+    pub(super) fn token(&mut self, t: Option<&pb::ScimToken>) -> io::Result<()> {
+        let t = t.ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&token_json(t)),
+            OutputFormat::Human => Self::fields(self.stdout, &Self::token_fields(t)),
+        }
+    }
+
+    pub(super) fn tokens(&mut self, list: &[pb::ScimToken]) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "tokens": list.iter().map(token_json).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Human => {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.id.clone(),
+                            status_name(t.status).to_owned(),
+                            t.hint.clone(),
+                            time_or_dash(t.create_time.as_ref()),
+                            time_or_dash(t.expire_time.as_ref()),
+                            time_or_dash(t.last_used_time.as_ref()),
+                            or_dash(&t.description).to_owned(),
+                        ]
+                    })
+                    .collect();
+                self.table(
+                    &[
+                        "ID",
+                        "STATUS",
+                        "HINT",
+                        "CREATED",
+                        "EXPIRES",
+                        "LAST USED",
+                        "DESCRIPTION",
+                    ],
+                    &rows,
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> pb::ScimToken {
+        pb::ScimToken {
+            id: "t1".into(),
+            organization_id: "o1".into(),
+            description: "Okta".into(),
+            hint: "idscim_AbCd".into(),
+            create_time: Some(prost_types::Timestamp {
+                seconds: 1_700_000_000,
+                nanos: 0,
+            }),
+            expire_time: Some(prost_types::Timestamp {
+                seconds: 1_800_000_000,
+                nanos: 0,
+            }),
+            last_used_time: None,
+            revoke_time: None,
+            status: pb::ScimTokenStatus::Active as i32,
+            rotated_from_token_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_issued_secret_is_alone_on_stdout_in_human_mode() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        Printer::new(OutputFormat::Human, &mut out, &mut err)
+            .issued_token(&pb::IssueScimTokenResponse {
+                token: Some(token()),
+                secret: "idscim_secret".into(),
+            })
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "idscim_secret\n");
+        let err = String::from_utf8(err).unwrap();
+        assert!(
+            err.contains("idscim_AbCd") && err.contains("active"),
+            "{err}"
+        );
+        assert!(!err.contains("idscim_secret"), "{err}");
+    }
+
+    #[test]
+    fn json_mode_prints_one_document_with_proto_json_names() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        Printer::new(OutputFormat::Json, &mut out, &mut err)
+            .tokens(&[token()])
+            .unwrap();
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        let first = &value["tokens"][0];
+        assert_eq!(first["status"], "SCIM_TOKEN_STATUS_ACTIVE");
+        assert_eq!(first["createTime"], "2023-11-14T22:13:20Z");
+        assert_eq!(first["lastUsedTime"], Value::Null);
+        assert!(err.is_empty());
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        Printer::new(OutputFormat::Human, &mut out, &mut err)
+            .organizations(&[
+                pb::Organization {
+                    id: "1".into(),
+                    slug: "a".into(),
+                    display_name: "A".into(),
+                    create_time: None,
+                },
+                pb::Organization {
+                    id: "2".into(),
+                    slug: "longer-slug".into(),
+                    display_name: "B".into(),
+                    create_time: None,
+                },
+            ])
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let name_column = lines[0].find("NAME").unwrap();
+        assert_eq!(lines[1].find('A'), Some(name_column));
+        assert_eq!(lines[2].find('B'), Some(name_column));
+    }
+}

@@ -1,0 +1,448 @@
+//! Executing a parsed command: connect, authenticate every call, make the RPCs, print.
+
+use super::render::Printer;
+use super::{Cli, Command, OrgArg, OrgCommand, OwnerCommand, ScimCommand, TokenCommand};
+use crate::status::reason_of;
+use identity_proto::admin::v1 as pb;
+use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
+use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
+use std::io::Write;
+use std::time::Duration;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// Why a command failed; `Display` is what follows `error: ` on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The server answered with an error.
+    #[error("{} ({})", message_of(.0), reason_or_code(.0))]
+    Rpc(Status),
+    /// The server could not be reached.
+    #[error("cannot connect to {endpoint}: {detail} (UNAVAILABLE)")]
+    Connect { endpoint: String, detail: String },
+    /// The invocation cannot work (no credential, unreadable file, …).
+    #[error("{0}")]
+    Usage(String),
+    /// Printing failed (closed pipe).
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<Status> for CliError {
+    fn from(status: Status) -> Self {
+        Self::Rpc(status)
+    }
+}
+
+fn message_of(status: &Status) -> String {
+    if status.message().is_empty() {
+        code_name(status.code()).to_lowercase().replace('_', " ")
+    } else {
+        status.message().to_owned()
+    }
+}
+
+fn reason_or_code(status: &Status) -> String {
+    reason_of(status).unwrap_or_else(|| code_name(status.code()).to_owned())
+}
+
+/// The canonical upper-case name of a gRPC code.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Adds `authorization: Bearer <credential>` to every call.
+#[derive(Clone)]
+struct BearerAuth(MetadataValue<Ascii>);
+
+impl std::fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerAuth([redacted])")
+    }
+}
+
+impl tonic::service::Interceptor for BearerAuth {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, BearerAuth>;
+
+struct Clients {
+    orgs: OrganizationServiceClient<Authed>,
+    scim: ScimServiceClient<Authed>,
+}
+
+impl Clients {
+    /// The organization id named by `--org`: a UUID is taken as is, anything else is a slug
+    /// resolved through GetOrganization.
+    async fn resolve(&mut self, org: &OrgArg) -> Result<String, CliError> {
+        if uuid::Uuid::try_parse(&org.org).is_ok() {
+            return Ok(org.org.clone());
+        }
+        let organization = self
+            .orgs
+            .get_organization(pb::GetOrganizationRequest {
+                key: Some(pb::get_organization_request::Key::Slug(org.org.clone())),
+            })
+            .await?
+            .into_inner()
+            .organization
+            .ok_or_else(|| Status::internal("empty response"))?;
+        Ok(organization.id)
+    }
+}
+
+/// The credential from `--credential-file` or `--credential`.
+fn credential(cli: &Cli) -> Result<String, CliError> {
+    let credential = match (&cli.credential_file, &cli.credential) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display())))?
+            .trim()
+            .to_owned(),
+        (None, Some(credential)) => credential.trim().to_owned(),
+        (None, None) => {
+            return Err(CliError::Usage(
+                "no credential: set IDENTITY_ADMIN_CREDENTIAL or pass --credential-file".into(),
+            ));
+        }
+    };
+    if credential.is_empty() {
+        return Err(CliError::Usage("the credential is empty".into()));
+    }
+    Ok(credential)
+}
+
+async fn connect(cli: &Cli) -> Result<Clients, CliError> {
+    let header = format!("Bearer {}", credential(cli)?)
+        .parse::<MetadataValue<Ascii>>()
+        .map_err(|_| CliError::Usage("the credential contains invalid characters".into()))?;
+    let connect_error = |detail: String| CliError::Connect {
+        endpoint: cli.endpoint.clone(),
+        detail,
+    };
+    let channel = Endpoint::from_shared(cli.endpoint.clone())
+        .map_err(|err| connect_error(err.to_string()))?
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .connect()
+        .await
+        .map_err(|err| connect_error(error_chain(&err)))?;
+    let auth = BearerAuth(header);
+    Ok(Clients {
+        orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
+        scim: ScimServiceClient::with_interceptor(channel, auth),
+    })
+}
+
+/// An error and its causes, `outer: inner: …`, skipping the transport's generic top level.
+fn error_chain(err: &tonic::transport::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
+    }
+    // hyper and tonic wrap each other with the same message; say it once
+    parts.dedup();
+    if parts.is_empty() {
+        err.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+fn days(days: Option<u32>) -> Option<prost_types::Duration> {
+    days.map(|d| prost_types::Duration {
+        seconds: i64::from(d) * 86_400,
+        nanos: 0,
+    })
+}
+
+/// Runs one command, printing results to `stdout` and metadata of secrets to `stderr`.
+pub async fn run(
+    cli: Cli,
+    stdout: &mut impl Write,
+    stderr: &mut impl Write,
+) -> Result<(), CliError> {
+    let mut clients = connect(&cli).await?;
+    let mut out = Printer::new(cli.output, stdout, stderr);
+    match cli.command {
+        Command::Org(command) => match command {
+            OrgCommand::Create { slug, name } => {
+                let response = clients
+                    .orgs
+                    .create_organization(pb::CreateOrganizationRequest {
+                        slug,
+                        display_name: name,
+                    })
+                    .await?
+                    .into_inner();
+                out.created_organization(&response)?;
+            }
+            OrgCommand::Get { org } => {
+                let key = if uuid::Uuid::try_parse(&org).is_ok() {
+                    pb::get_organization_request::Key::OrganizationId(org)
+                } else {
+                    pb::get_organization_request::Key::Slug(org)
+                };
+                let response = clients
+                    .orgs
+                    .get_organization(pb::GetOrganizationRequest { key: Some(key) })
+                    .await?
+                    .into_inner();
+                out.organization(response.organization.as_ref())?;
+            }
+            OrgCommand::List { page_size } => {
+                let mut organizations = Vec::new();
+                let mut page_token = String::new();
+                loop {
+                    let page = clients
+                        .orgs
+                        .list_organizations(pb::ListOrganizationsRequest {
+                            page_size,
+                            page_token,
+                        })
+                        .await?
+                        .into_inner();
+                    organizations.extend(page.organizations);
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    page_token = page.next_page_token;
+                }
+                out.organizations(&organizations)?;
+            }
+        },
+        Command::Owner(command) => match command {
+            OwnerCommand::Create { org, description } => {
+                let organization_id = clients.resolve(&org).await?;
+                let response = clients
+                    .orgs
+                    .create_owner_credential(pb::CreateOwnerCredentialRequest {
+                        organization_id,
+                        description,
+                    })
+                    .await?
+                    .into_inner();
+                out.created_owner_credential(&response)?;
+            }
+            OwnerCommand::Revoke { org, credential_id } => {
+                let organization_id = clients.resolve(&org).await?;
+                let response = clients
+                    .orgs
+                    .revoke_owner_credential(pb::RevokeOwnerCredentialRequest {
+                        organization_id,
+                        credential_id,
+                    })
+                    .await?
+                    .into_inner();
+                out.owner_credential(response.owner_credential.as_ref())?;
+            }
+        },
+        Command::Scim(command) => {
+            let settings = match command {
+                ScimCommand::Get { org } => {
+                    let organization_id = clients.resolve(&org).await?;
+                    clients
+                        .scim
+                        .get_scim_settings(pb::GetScimSettingsRequest { organization_id })
+                        .await?
+                        .into_inner()
+                        .settings
+                }
+                ScimCommand::Enable { org, default_role } => {
+                    let organization_id = clients.resolve(&org).await?;
+                    clients
+                        .scim
+                        .enable_scim(pb::EnableScimRequest {
+                            organization_id,
+                            default_role_id: default_role.unwrap_or_default(),
+                        })
+                        .await?
+                        .into_inner()
+                        .settings
+                }
+                ScimCommand::Disable { org } => {
+                    let organization_id = clients.resolve(&org).await?;
+                    clients
+                        .scim
+                        .disable_scim(pb::DisableScimRequest { organization_id })
+                        .await?
+                        .into_inner()
+                        .settings
+                }
+                ScimCommand::DefaultRole { org, role, clear } => {
+                    let organization_id = clients.resolve(&org).await?;
+                    // clap's group guarantees exactly one of the two
+                    let default_role_id = if clear {
+                        String::new()
+                    } else {
+                        role.unwrap_or_default()
+                    };
+                    clients
+                        .scim
+                        .set_default_role(pb::SetDefaultRoleRequest {
+                            organization_id,
+                            default_role_id,
+                        })
+                        .await?
+                        .into_inner()
+                        .settings
+                }
+            };
+            out.scim_settings(settings.as_ref())?;
+        }
+        Command::Token(command) => match command {
+            TokenCommand::Issue {
+                org,
+                description,
+                validity_days,
+            } => {
+                let organization_id = clients.resolve(&org).await?;
+                let response = clients
+                    .scim
+                    .issue_scim_token(pb::IssueScimTokenRequest {
+                        organization_id,
+                        description,
+                        validity: days(validity_days),
+                    })
+                    .await?
+                    .into_inner();
+                out.issued_token(&response)?;
+            }
+            TokenCommand::List { org } => {
+                let organization_id = clients.resolve(&org).await?;
+                let mut tokens = Vec::new();
+                let mut page_token = String::new();
+                loop {
+                    let page = clients
+                        .scim
+                        .list_scim_tokens(pb::ListScimTokensRequest {
+                            organization_id: organization_id.clone(),
+                            page_size: 1000,
+                            page_token,
+                        })
+                        .await?
+                        .into_inner();
+                    tokens.extend(page.tokens);
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    page_token = page.next_page_token;
+                }
+                out.tokens(&tokens)?;
+            }
+            TokenCommand::Revoke { org, token_id } => {
+                let organization_id = clients.resolve(&org).await?;
+                let response = clients
+                    .scim
+                    .revoke_scim_token(pb::RevokeScimTokenRequest {
+                        organization_id,
+                        token_id,
+                    })
+                    .await?
+                    .into_inner();
+                out.token(response.token.as_ref())?;
+            }
+            TokenCommand::Rotate {
+                org,
+                token_id,
+                grace_hours,
+                validity_days,
+            } => {
+                let organization_id = clients.resolve(&org).await?;
+                let response = clients
+                    .scim
+                    .rotate_scim_token(pb::RotateScimTokenRequest {
+                        organization_id,
+                        token_id,
+                        grace_period: grace_hours.map(|h| prost_types::Duration {
+                            seconds: i64::from(h) * 3_600,
+                            nanos: 0,
+                        }),
+                        validity: days(validity_days),
+                    })
+                    .await?
+                    .into_inner();
+                out.rotated_token(&response)?;
+            }
+        },
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn rpc_errors_show_message_and_reason() {
+        let status = crate::status::permission_denied("not yours");
+        assert_eq!(
+            CliError::from(status).to_string(),
+            "not yours (PERMISSION_DENIED)"
+        );
+        // without ErrorInfo the code name stands in for the reason
+        assert_eq!(
+            CliError::from(Status::unavailable("")).to_string(),
+            "unavailable (UNAVAILABLE)"
+        );
+    }
+
+    #[test]
+    fn the_credential_file_wins_and_is_trimmed() {
+        let dir = std::env::temp_dir().join(format!("identity-admin-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("credential");
+        std::fs::write(&file, "  idown_from_file\n").unwrap();
+        let cli = Cli::try_parse_from([
+            "identity-admin",
+            "--credential",
+            "idown_flag",
+            "--credential-file",
+            file.to_str().unwrap(),
+            "org",
+            "list",
+        ])
+        .unwrap();
+        assert_eq!(credential(&cli).unwrap(), "idown_from_file");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_missing_credential_fails_before_connecting() {
+        let mut cli = Cli::try_parse_from(["identity-admin", "org", "list"]).unwrap();
+        cli.credential = None;
+        cli.credential_file = None;
+        let err = run(cli, &mut Vec::new(), &mut Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CliError::Usage(_)), "{err}");
+    }
+}

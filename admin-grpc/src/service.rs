@@ -1,0 +1,359 @@
+//! The admin.v1 gRPC handlers over an [`AdminBackend`], and the routes that serve them.
+//!
+//! Each handler reads the [`Principal`] the auth layer stored, authorizes the organization the
+//! request names, turns request fields into typed values and calls the backend once. No
+//! business rule lives here; no credential check either (that is the layer's job).
+
+use crate::auth::{AuthLayer, Principal, parse_uuid};
+use crate::backend::{
+    AdminBackend, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrganizationKey, PageRequest,
+};
+use crate::status;
+use identity_proto::admin::v1 as pb;
+use identity_proto::admin::v1::organization_service_server::{
+    OrganizationService, OrganizationServiceServer,
+};
+use identity_proto::admin::v1::scim_service_server::{ScimService, ScimServiceServer};
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::{Code, Request, Response, Status};
+use tower::Layer;
+use uuid::Uuid;
+
+/// Both admin services, each behind the authentication layer, ready for
+/// `Server::builder().add_routes(..)` on the admin listener.
+pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
+    let auth = AuthLayer::new(Arc::clone(&backend));
+    tonic::service::Routes::new(
+        auth.layer(OrganizationServiceServer::new(OrganizationApi::new(
+            Arc::clone(&backend),
+        ))),
+    )
+    .add_service(auth.layer(ScimServiceServer::new(ScimApi::new(backend))))
+}
+
+/// `admin.v1.OrganizationService` over a backend.
+#[derive(Clone)]
+pub struct OrganizationApi {
+    backend: Arc<dyn AdminBackend>,
+}
+
+impl std::fmt::Debug for OrganizationApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OrganizationApi").finish_non_exhaustive()
+    }
+}
+
+impl OrganizationApi {
+    /// Serves `backend`. Serve it behind [`AuthLayer`] (as [`admin_routes`] does).
+    pub fn new(backend: Arc<dyn AdminBackend>) -> Self {
+        Self { backend }
+    }
+}
+
+/// `admin.v1.ScimService` over a backend.
+#[derive(Clone)]
+pub struct ScimApi {
+    backend: Arc<dyn AdminBackend>,
+}
+
+impl std::fmt::Debug for ScimApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScimApi").finish_non_exhaustive()
+    }
+}
+
+impl ScimApi {
+    /// Serves `backend`. Serve it behind [`AuthLayer`] (as [`admin_routes`] does).
+    pub fn new(backend: Arc<dyn AdminBackend>) -> Self {
+        Self { backend }
+    }
+}
+
+/// Defaults and bounds a page request.
+fn page_request(page_size: i32, page_token: String) -> Result<PageRequest, Status> {
+    let page_size = match u32::try_from(page_size) {
+        Ok(0) => DEFAULT_PAGE_SIZE,
+        Ok(size) if size <= MAX_PAGE_SIZE => size,
+        _ => {
+            return Err(status::invalid_argument(
+                "page_size",
+                "must be between 0 and 1000",
+            ));
+        }
+    };
+    Ok(PageRequest {
+        page_size,
+        page_token,
+    })
+}
+
+/// An optional, non-negative duration field.
+fn duration(field: &str, value: Option<prost_types::Duration>) -> Result<Option<Duration>, Status> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    Duration::try_from(value)
+        .map(Some)
+        .map_err(|_| status::invalid_argument(field, "must be a non-negative duration"))
+}
+
+/// An optional UUID field: empty means absent.
+fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, Status> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        parse_uuid(field, value).map(Some)
+    }
+}
+
+#[tonic::async_trait]
+impl OrganizationService for OrganizationApi {
+    async fn create_organization(
+        &self,
+        request: Request<pb::CreateOrganizationRequest>,
+    ) -> Result<Response<pb::CreateOrganizationResponse>, Status> {
+        Principal::of(&request)?.require_admin()?;
+        let request = request.into_inner();
+        let response = self
+            .backend
+            .create_organization(&request.slug, &request.display_name)
+            .await?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_organization(
+        &self,
+        request: Request<pb::GetOrganizationRequest>,
+    ) -> Result<Response<pb::GetOrganizationResponse>, Status> {
+        use pb::get_organization_request::Key;
+        let principal = Principal::of(&request)?.clone();
+        let key = match request.into_inner().key {
+            Some(Key::OrganizationId(id)) => {
+                let id = principal.authorize(&id)?;
+                OrganizationKey::Id(id)
+            }
+            Some(Key::Slug(slug)) if !slug.is_empty() => OrganizationKey::Slug(slug),
+            _ => {
+                return Err(status::invalid_argument(
+                    "key",
+                    "organization_id or slug is required",
+                ));
+            }
+        };
+        let organization = match self.backend.get_organization(&key).await {
+            Ok(organization) => organization,
+            // an owner must not learn which other slugs exist: not found looks like elsewhere
+            Err(err) if err.code() == Code::NotFound && principal != Principal::Admin => {
+                return Err(status::permission_denied(
+                    "the credential does not administer this organization",
+                ));
+            }
+            Err(err) => return Err(err),
+        };
+        principal.authorize(&organization.id)?;
+        Ok(Response::new(pb::GetOrganizationResponse {
+            organization: Some(organization),
+        }))
+    }
+
+    async fn list_organizations(
+        &self,
+        request: Request<pb::ListOrganizationsRequest>,
+    ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
+        let only = match Principal::of(&request)? {
+            Principal::Admin => None,
+            Principal::Owner { organization_id } => Some(*organization_id),
+        };
+        let request = request.into_inner();
+        let page = page_request(request.page_size, request.page_token)?;
+        Ok(Response::new(
+            self.backend.list_organizations(&page, only).await?,
+        ))
+    }
+
+    async fn create_owner_credential(
+        &self,
+        request: Request<pb::CreateOwnerCredentialRequest>,
+    ) -> Result<Response<pb::CreateOwnerCredentialResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let request = request.into_inner();
+        let organization_id = principal.authorize(&request.organization_id)?;
+        Ok(Response::new(
+            self.backend
+                .create_owner_credential(organization_id, &request.description)
+                .await?,
+        ))
+    }
+
+    async fn revoke_owner_credential(
+        &self,
+        request: Request<pb::RevokeOwnerCredentialRequest>,
+    ) -> Result<Response<pb::RevokeOwnerCredentialResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let request = request.into_inner();
+        let organization_id = principal.authorize(&request.organization_id)?;
+        let credential_id = parse_uuid("credential_id", &request.credential_id)?;
+        let credential = self
+            .backend
+            .revoke_owner_credential(organization_id, credential_id)
+            .await?;
+        Ok(Response::new(pb::RevokeOwnerCredentialResponse {
+            owner_credential: Some(credential),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl ScimService for ScimApi {
+    async fn get_scim_settings(
+        &self,
+        request: Request<pb::GetScimSettingsRequest>,
+    ) -> Result<Response<pb::GetScimSettingsResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let settings = self.backend.get_scim_settings(organization_id).await?;
+        Ok(Response::new(pb::GetScimSettingsResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn enable_scim(
+        &self,
+        request: Request<pb::EnableScimRequest>,
+    ) -> Result<Response<pb::EnableScimResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let role = optional_uuid("default_role_id", &request.get_ref().default_role_id)?;
+        let settings = self.backend.enable_scim(organization_id, role).await?;
+        Ok(Response::new(pb::EnableScimResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn set_default_role(
+        &self,
+        request: Request<pb::SetDefaultRoleRequest>,
+    ) -> Result<Response<pb::SetDefaultRoleResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let role = optional_uuid("default_role_id", &request.get_ref().default_role_id)?;
+        let settings = self.backend.set_default_role(organization_id, role).await?;
+        Ok(Response::new(pb::SetDefaultRoleResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn disable_scim(
+        &self,
+        request: Request<pb::DisableScimRequest>,
+    ) -> Result<Response<pb::DisableScimResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let settings = self.backend.disable_scim(organization_id).await?;
+        Ok(Response::new(pb::DisableScimResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn issue_scim_token(
+        &self,
+        request: Request<pb::IssueScimTokenRequest>,
+    ) -> Result<Response<pb::IssueScimTokenResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let request = request.into_inner();
+        let validity = duration("validity", request.validity)?;
+        Ok(Response::new(
+            self.backend
+                .issue_scim_token(organization_id, &request.description, validity)
+                .await?,
+        ))
+    }
+
+    async fn list_scim_tokens(
+        &self,
+        request: Request<pb::ListScimTokensRequest>,
+    ) -> Result<Response<pb::ListScimTokensResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let request = request.into_inner();
+        let page = page_request(request.page_size, request.page_token)?;
+        Ok(Response::new(
+            self.backend
+                .list_scim_tokens(organization_id, &page)
+                .await?,
+        ))
+    }
+
+    async fn revoke_scim_token(
+        &self,
+        request: Request<pb::RevokeScimTokenRequest>,
+    ) -> Result<Response<pb::RevokeScimTokenResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let token_id = parse_uuid("token_id", &request.get_ref().token_id)?;
+        let token = self
+            .backend
+            .revoke_scim_token(organization_id, token_id)
+            .await?;
+        Ok(Response::new(pb::RevokeScimTokenResponse {
+            token: Some(token),
+        }))
+    }
+
+    async fn rotate_scim_token(
+        &self,
+        request: Request<pb::RotateScimTokenRequest>,
+    ) -> Result<Response<pb::RotateScimTokenResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let request = request.into_inner();
+        let token_id = parse_uuid("token_id", &request.token_id)?;
+        let grace = duration("grace_period", request.grace_period)?;
+        let validity = duration("validity", request.validity)?;
+        Ok(Response::new(
+            self.backend
+                .rotate_scim_token(organization_id, token_id, grace, validity)
+                .await?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_are_defaulted_and_bounded() {
+        assert_eq!(page_request(0, String::new()).unwrap().page_size, 100);
+        assert_eq!(page_request(1000, String::new()).unwrap().page_size, 1000);
+        assert_eq!(
+            page_request(1001, String::new()).unwrap_err().code(),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            page_request(-1, String::new()).unwrap_err().code(),
+            Code::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn negative_durations_are_rejected_and_zero_is_kept() {
+        let zero = prost_types::Duration {
+            seconds: 0,
+            nanos: 0,
+        };
+        assert_eq!(
+            duration("grace_period", Some(zero)).unwrap(),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(duration("grace_period", None).unwrap(), None);
+        let negative = prost_types::Duration {
+            seconds: -5,
+            nanos: 0,
+        };
+        let err = duration("grace_period", Some(negative)).unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+    }
+}
