@@ -8,6 +8,11 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tonic::Code;
+use tonic_types::StatusExt;
+
+/// Seconds a client is asked to wait before retrying when the core is unavailable.
+pub const RETRY_AFTER_SECS: u64 = 5;
 
 /// The SCIM error schema URN.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -25,6 +30,8 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §3: the cursor is malformed, expired or belongs to another query.
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -40,6 +47,7 @@ impl ScimType {
             Self::InvalidValue => "invalidValue",
             Self::InvalidVers => "invalidVers",
             Self::Sensitive => "sensitive",
+            Self::InvalidCursor => "invalidCursor",
         }
     }
 }
@@ -90,6 +98,9 @@ impl ScimError {
     }
     pub fn too_many(detail: impl Into<String>) -> Self {
         Self::bad_request(ScimType::TooMany, detail)
+    }
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::bad_request(ScimType::InvalidCursor, detail)
     }
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, Some(ScimType::Uniqueness), detail)
@@ -156,3 +167,255 @@ impl IntoResponse for ScimError {
 }
 
 pub type ScimResult<T> = Result<T, ScimError>;
+
+// === impl From<tonic::Status> ===
+
+/// What the core said about a failed call: its code, the `ErrorInfo` reason and the first
+/// `BadRequest` field violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreFailure {
+    pub code: Code,
+    pub reason: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl CoreFailure {
+    pub fn of(status: &tonic::Status) -> Self {
+        let details = status.get_error_details();
+        Self {
+            code: status.code(),
+            reason: details.error_info().map(|info| info.reason.clone()),
+            field: details
+                .bad_request()
+                .and_then(|bad| bad.field_violations.first())
+                .map(|violation| {
+                    if violation.description.is_empty() {
+                        violation.field.clone()
+                    } else {
+                        format!("{}: {}", violation.field, violation.description)
+                    }
+                }),
+            message: status.message().to_owned(),
+        }
+    }
+
+    fn reason_is(&self, reason: &str) -> bool {
+        self.reason.as_deref() == Some(reason)
+    }
+}
+
+/// Whether the core refused a call because the expected version was stale.
+pub fn is_version_mismatch(status: &tonic::Status) -> bool {
+    let failure = CoreFailure::of(status);
+    failure.reason_is("VERSION_MISMATCH")
+        || (failure.reason.is_none() && failure.code == Code::Aborted)
+}
+
+impl ScimError {
+    /// Maps a core failure where an unknown user is a reference in the request body (a group
+    /// member, a manager), not the resource addressed by the URL: that is the client's bad
+    /// value (400 invalidValue), not a 404 for the request.
+    pub fn from_member_reference(status: tonic::Status) -> Self {
+        let failure = CoreFailure::of(&status);
+        if failure.reason_is("USER_NOT_FOUND") {
+            return Self::invalid_value(format!(
+                "a referenced member does not exist: {}",
+                lowercase_detail(&failure.message)
+            ));
+        }
+        Self::from(status)
+    }
+}
+
+/// The table from the core's error reasons (`proto/identity/v1/error_reason.proto`) to SCIM
+/// errors; the gRPC code decides only when a reason is missing (transport failures, errors of
+/// middleware).
+impl From<tonic::Status> for ScimError {
+    fn from(status: tonic::Status) -> Self {
+        let failure = CoreFailure::of(&status);
+        let message = lowercase_detail(&failure.message);
+        match failure.reason.as_deref() {
+            Some("USER_NAME_TAKEN") => Self::uniqueness("userName is already taken"),
+            Some("EXTERNAL_ID_TAKEN") => Self::uniqueness("externalId is already taken"),
+            Some("ROLE_NAME_TAKEN") => Self::uniqueness("displayName is already taken"),
+            Some("USER_NOT_FOUND") => Self::not_found("user not found"),
+            Some("ROLE_NOT_FOUND") => Self::not_found("group not found"),
+            Some("ORGANIZATION_NOT_FOUND") => Self::not_found("organization not found"),
+            Some("TOKEN_NOT_FOUND") => Self::not_found("token not found"),
+            Some("VERSION_MISMATCH") => {
+                Self::precondition_failed("the resource was changed: version mismatch")
+            }
+            Some("INVALID_FILTER") => Self::invalid_filter(message),
+            Some("INVALID_PAGE_TOKEN") => {
+                Self::invalid_cursor("the cursor is invalid or belongs to another query")
+            }
+            Some("INVALID_ARGUMENT") => Self::invalid_value(match failure.field {
+                Some(field) => format!("invalid value for {field}"),
+                None => message,
+            }),
+            Some("ROLE_IS_DEFAULT") => Self::new(
+                StatusCode::CONFLICT,
+                None,
+                "the organization's default group cannot be deleted",
+            ),
+            Some(
+                "UNAUTHENTICATED" | "TOKEN_UNKNOWN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED"
+                | "SCIM_DISABLED",
+            ) => Self::unauthorized("authentication failed"),
+            Some("PERMISSION_DENIED") => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
+            Some("UNAVAILABLE") => {
+                Self::unavailable("the service is unavailable", RETRY_AFTER_SECS)
+            }
+            Some("INTERNAL") => Self::internal(),
+            _ => Self::from_code(failure.code, message),
+        }
+    }
+}
+
+impl ScimError {
+    fn from_code(code: Code, message: String) -> Self {
+        match code {
+            Code::NotFound => Self::not_found("resource not found"),
+            Code::AlreadyExists => Self::uniqueness(message),
+            Code::Aborted | Code::FailedPrecondition => Self::precondition_failed(message),
+            Code::InvalidArgument | Code::OutOfRange => Self::invalid_value(message),
+            Code::Unauthenticated => Self::unauthorized("authentication failed"),
+            Code::PermissionDenied => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
+            Code::ResourceExhausted => Self {
+                retry_after: Some(RETRY_AFTER_SECS),
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, None, "too many requests")
+            },
+            // transport failures (connection refused, reset) arrive as Unavailable / Unknown
+            // without ErrorInfo; a deadline is the core being too slow: all are retryable
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                Self::unavailable("the identity service is unavailable", RETRY_AFTER_SECS)
+            }
+            Code::Unimplemented => Self::not_implemented("not implemented"),
+            _ => Self::internal(),
+        }
+    }
+}
+
+/// Core messages are lowercase already; this keeps the error-message style when one is not,
+/// and never lets an empty detail through.
+fn lowercase_detail(message: &str) -> String {
+    let trimmed = message.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return "invalid request".to_owned();
+    }
+    let mut chars = trimmed.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::{ErrorDetails, StatusExt};
+
+    fn status(code: Code, reason: &str) -> tonic::Status {
+        let details = ErrorDetails::with_error_info(reason, identity_proto::ERROR_DOMAIN, []);
+        tonic::Status::with_error_details(code, "Core said no.", details)
+    }
+
+    #[test]
+    fn reasons_map_to_scim_errors() {
+        let cases = [
+            (
+                "USER_NAME_TAKEN",
+                Code::AlreadyExists,
+                409,
+                Some(ScimType::Uniqueness),
+            ),
+            (
+                "EXTERNAL_ID_TAKEN",
+                Code::AlreadyExists,
+                409,
+                Some(ScimType::Uniqueness),
+            ),
+            (
+                "ROLE_NAME_TAKEN",
+                Code::AlreadyExists,
+                409,
+                Some(ScimType::Uniqueness),
+            ),
+            ("USER_NOT_FOUND", Code::NotFound, 404, None),
+            ("ROLE_NOT_FOUND", Code::NotFound, 404, None),
+            ("VERSION_MISMATCH", Code::Aborted, 412, None),
+            (
+                "INVALID_FILTER",
+                Code::InvalidArgument,
+                400,
+                Some(ScimType::InvalidFilter),
+            ),
+            (
+                "INVALID_PAGE_TOKEN",
+                Code::InvalidArgument,
+                400,
+                Some(ScimType::InvalidCursor),
+            ),
+            (
+                "INVALID_ARGUMENT",
+                Code::InvalidArgument,
+                400,
+                Some(ScimType::InvalidValue),
+            ),
+            ("UNAVAILABLE", Code::Unavailable, 503, None),
+            ("UNAUTHENTICATED", Code::Unauthenticated, 401, None),
+            ("TOKEN_REVOKED", Code::Unauthenticated, 401, None),
+        ];
+        for (reason, code, http, scim_type) in cases {
+            let error = ScimError::from(status(code, reason));
+            assert_eq!(error.status.as_u16(), http, "{reason}");
+            assert_eq!(error.scim_type, scim_type, "{reason}");
+        }
+        let unavailable = ScimError::from(status(Code::Unavailable, "UNAVAILABLE"));
+        assert_eq!(unavailable.retry_after, Some(RETRY_AFTER_SECS));
+    }
+
+    #[test]
+    fn transport_errors_are_503_with_retry_after() {
+        let error = ScimError::from(tonic::Status::unavailable("tcp connect error"));
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.retry_after, Some(RETRY_AFTER_SECS));
+        let response = error.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn bad_request_field_is_named_in_the_detail() {
+        let mut details =
+            ErrorDetails::with_error_info("INVALID_ARGUMENT", identity_proto::ERROR_DOMAIN, []);
+        details.add_bad_request_violation("user.emails[0].value", "not an email address");
+        let status =
+            tonic::Status::with_error_details(Code::InvalidArgument, "invalid argument", details);
+        let error = ScimError::from(status);
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue));
+        assert!(
+            error.detail.contains("user.emails[0].value"),
+            "{}",
+            error.detail
+        );
+    }
+
+    #[test]
+    fn unknown_member_is_a_bad_value_not_a_missing_resource() {
+        let error = ScimError::from_member_reference(status(Code::NotFound, "USER_NOT_FOUND"));
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert_eq!(error.scim_type, Some(ScimType::InvalidValue));
+        let error = ScimError::from_member_reference(status(Code::NotFound, "ROLE_NOT_FOUND"));
+        assert_eq!(error.status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn error_body_has_the_rfc_shape() {
+        let body = ScimError::invalid_filter("bad filter").to_json();
+        assert_eq!(body["schemas"], json!([ERROR_SCHEMA]));
+        assert_eq!(body["status"], "400");
+        assert_eq!(body["scimType"], "invalidFilter");
+        assert_eq!(body["detail"], "bad filter");
+    }
+}

@@ -1,9 +1,25 @@
 //! scim-edge: a stateless SCIM 2.0 service provider (RFC 7643, RFC 7644) in front of
 //! identity-core. Every request becomes gRPC calls to the core; the edge holds no database
 //! credentials and no state beyond a short token cache.
+//!
+//! [`router`] is the whole HTTP service (tests drive it without a socket); `main.rs` only wires
+//! configuration, telemetry and the listener.
 
+pub mod auth;
+pub mod config;
+pub mod core_client;
 pub mod error;
+pub mod etag;
 pub mod filter;
+mod handlers;
+pub mod list;
+pub mod paging;
 pub mod patch;
 pub mod projection;
+pub mod resource;
 pub mod schema;
+pub mod server;
+pub mod state;
+
+pub use server::router;
+pub use state::AppState;

@@ -1,1 +1,114 @@
-fn main() {}
+//! The `scim-edge` binary: configuration, telemetry, the listener and graceful shutdown.
+//! Everything the service does is in the library (`scim_edge::router`).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use scim_edge::config::{Config, Flags};
+use scim_edge::core_client::CoreClient;
+use scim_edge::{AppState, router};
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let config = match Config::load(&flags, std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("scim-edge: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("scim-edge: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "scim-edge failed");
+            eprintln!("scim-edge: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let _telemetry = identity_telemetry::init("scim-edge").context("initialising telemetry")?;
+    let core = CoreClient::connect_lazy(
+        &config.core_endpoint,
+        config.connect_timeout,
+        config.request_timeout,
+    )
+    .context("configuring the core endpoint")?;
+    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .with_context(|| format!("binding {}", config.listen_addr))?;
+    let bound = listener.local_addr()?;
+    let state = AppState::new(core, &config, bound);
+    tracing::info!(
+        addr = %bound,
+        base_url = %state.settings.base_url,
+        core_endpoint = %config.core_endpoint,
+        "scim-edge listening"
+    );
+    // the one line on stdout that launchers and tests read
+    println!(
+        "{}",
+        serde_json::json!({ "event": "listening", "addr": bound.to_string() })
+    );
+
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let grace = config.shutdown_grace;
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutting down, draining in-flight requests"
+        );
+        let _ = drained_tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result.context("server task")?.context("serving http")?,
+        _ = async {
+            // after the signal, in-flight requests get the grace period, then are abandoned
+            if drained_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!("grace period over, abandoning unfinished requests");
+        }
+    }
+    tracing::info!("scim-edge stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

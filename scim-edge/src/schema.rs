@@ -314,9 +314,7 @@ impl AttributeDef {
         }
         object.insert("mutability".into(), json!(self.mutability.as_str()));
         object.insert("returned".into(), json!(self.returned.as_str()));
-        if !self.is_complex() {
-            object.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
-        }
+        object.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
         if self.is_complex() {
             object.insert(
                 "subAttributes".into(),
@@ -995,7 +993,7 @@ pub fn service_provider_config_json(base_url: &str, limits: &Limits) -> Value {
             "maxPayloadSize": limits.max_payload_size,
         },
         "filter": { "supported": true, "maxResults": limits.filter_max_results },
-        "changePassword": { "supported": false },
+        "changePassword": { "supported": true },
         "sort": { "supported": true },
         "etag": { "supported": true },
         "pagination": {
@@ -1199,7 +1197,7 @@ mod tests {
         assert_eq!(config["bulk"]["maxOperations"], 1000);
         assert_eq!(config["bulk"]["maxPayloadSize"], 1234);
         assert_eq!(config["filter"]["maxResults"], 1000);
-        assert_eq!(config["changePassword"]["supported"], false);
+        assert_eq!(config["changePassword"]["supported"], true);
         assert_eq!(config["sort"]["supported"], true);
         assert_eq!(config["etag"]["supported"], true);
         assert_eq!(

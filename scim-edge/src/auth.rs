@@ -1,0 +1,238 @@
+//! Bearer-token authentication of every SCIM request (RFC 7644 §2).
+//!
+//! The token is checked by the core's `TokenService.AuthenticateScimToken`; a positive answer
+//! is cached for `min(configured ttl, token lifetime)`, keyed by the token's SHA-256 (the
+//! token itself is never stored or logged), in a bounded cache. Rejections are logged with the
+//! core's reason and answered with a generic 401; a core that cannot be reached gives 503, not
+//! 401, so an identity provider retries instead of disabling the integration.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use identity_proto::identity::v1::{AuthenticateScimTokenRequest, PrincipalKind};
+use moka::sync::Cache;
+use sha2::{Digest, Sha256};
+use tonic::Code;
+
+use crate::core_client::outgoing_request;
+use crate::error::{CoreFailure, ScimError};
+use crate::state::AppState;
+
+/// Who is calling, put in the request's extensions by [`authenticate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The organization every call acts on.
+    pub organization_id: String,
+    /// The token's id (for logs; never the secret).
+    pub token_id: String,
+    /// A provisioning client or a user.
+    pub kind: PrincipalKind,
+    /// The user, for a user's own token (`/Me`).
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedPrincipal {
+    principal: Principal,
+    ttl: Duration,
+}
+
+/// Each entry lives for its own time to live: the shorter of the configured one and the
+/// token's remaining lifetime.
+#[derive(Debug)]
+struct PerEntryTtl;
+
+impl moka::Expiry<[u8; 32], CachedPrincipal> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &[u8; 32],
+        value: &CachedPrincipal,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// The positive token cache.
+#[derive(Clone)]
+pub struct TokenCache {
+    cache: Cache<[u8; 32], CachedPrincipal>,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("ttl", &self.ttl)
+            .field("entries", &self.cache.entry_count())
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// A cache of at most `capacity` tokens, each kept at most `ttl` (0 disables caching).
+    pub fn new(ttl: Duration, capacity: u64) -> Self {
+        Self {
+            cache: Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(PerEntryTtl)
+                .build(),
+            ttl,
+        }
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Principal> {
+        self.cache.get(key).map(|cached| cached.principal)
+    }
+
+    fn insert(&self, key: [u8; 32], principal: Principal, expires_in_seconds: i64) {
+        let lifetime = Duration::from_secs(u64::try_from(expires_in_seconds).unwrap_or(0));
+        // a token without an expiry reports 0: only the configured ttl bounds it then
+        let ttl = if expires_in_seconds > 0 {
+            self.ttl.min(lifetime)
+        } else {
+            self.ttl
+        };
+        if !ttl.is_zero() {
+            self.cache.insert(key, CachedPrincipal { principal, ttl });
+        }
+    }
+}
+
+fn token_key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
+fn bearer_token(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Middleware: resolves the bearer token to a [`Principal`] or answers 401 / 503.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(token) = bearer_token(&request) else {
+        tracing::info!("scim request without bearer token rejected");
+        return ScimError::unauthorized("authentication required").into_response();
+    };
+    let key = token_key(token);
+    let principal = match state.tokens.get(&key) {
+        Some(principal) => principal,
+        None => match resolve(&state, token, key).await {
+            Ok(principal) => principal,
+            Err(error) => return error.into_response(),
+        },
+    };
+    request.extensions_mut().insert(principal);
+    next.run(request).await
+}
+
+async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Principal, ScimError> {
+    let mut tokens = state.core.tokens.clone();
+    let request = outgoing_request(AuthenticateScimTokenRequest {
+        token: token.to_owned(),
+    });
+    match tokens.authenticate_scim_token(request).await {
+        Ok(response) => {
+            let response = response.into_inner();
+            let kind = response.principal_kind();
+            let principal = Principal {
+                organization_id: response.organization_id,
+                token_id: response.token_id,
+                kind,
+                user_id: (!response.principal_user_id.is_empty())
+                    .then_some(response.principal_user_id),
+            };
+            state
+                .tokens
+                .insert(key, principal.clone(), response.expires_in_seconds);
+            Ok(principal)
+        }
+        Err(status) if matches!(status.code(), Code::Unauthenticated | Code::InvalidArgument) => {
+            let failure = CoreFailure::of(&status);
+            tracing::warn!(
+                reason = failure.reason.as_deref().unwrap_or("unknown"),
+                "scim token rejected"
+            );
+            Err(ScimError::unauthorized("authentication failed"))
+        }
+        Err(status) => {
+            tracing::warn!(code = ?status.code(), "token check failed: core unavailable");
+            let error = ScimError::from(status);
+            // whatever went wrong, the client must not read it as "your token is bad"
+            if error.status == axum::http::StatusCode::UNAUTHORIZED {
+                Err(ScimError::unavailable(
+                    "authentication is temporarily unavailable",
+                    crate::error::RETRY_AFTER_SECS,
+                ))
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal() -> Principal {
+        Principal {
+            organization_id: "org".to_owned(),
+            token_id: "tok".to_owned(),
+            kind: PrincipalKind::ProvisioningClient,
+            user_id: None,
+        }
+    }
+
+    #[test]
+    fn cache_is_keyed_by_hash_and_honours_zero_ttl() {
+        let key = token_key("secret");
+        assert_ne!(&key[..6], b"secret");
+        let cache = TokenCache::new(Duration::from_secs(30), 10);
+        cache.insert(key, principal(), 3600);
+        assert_eq!(cache.get(&key), Some(principal()));
+        assert_eq!(cache.get(&token_key("other")), None);
+
+        let disabled = TokenCache::new(Duration::ZERO, 10);
+        disabled.insert(key, principal(), 3600);
+        assert_eq!(disabled.get(&key), None);
+    }
+
+    #[test]
+    fn entry_lives_no_longer_than_the_token() {
+        let cache = TokenCache::new(Duration::from_secs(30), 10);
+        let key = token_key("short");
+        cache.insert(key, principal(), 1);
+        assert!(cache.get(&key).is_some());
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(cache.get(&key).is_none());
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        let request = Request::builder()
+            .header(header::AUTHORIZATION, "bearer abc")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(bearer_token(&request), Some("abc"));
+        let request = Request::builder()
+            .header(header::AUTHORIZATION, "Basic abc")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(bearer_token(&request), None);
+    }
+}

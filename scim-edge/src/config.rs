@@ -1,0 +1,429 @@
+//! The edge's configuration: command-line flags over `SCIM_EDGE_*` environment variables over an
+//! optional TOML file over defaults, parsed into typed values up front.
+//!
+//! Every problem (a malformed value, an unusable URL) is collected and reported in one run, so
+//! an operator fixes a broken deployment in one go. The environment is passed in as a list of
+//! pairs rather than read here, which keeps loading testable. Nothing here opens sockets.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::schema::Limits;
+
+/// Command-line flags; each one, when given, overrides the same key from the environment and
+/// the file.
+#[derive(Debug, Clone, Default, Parser, Serialize)]
+#[command(
+    name = "scim-edge",
+    about = "SCIM 2.0 service provider in front of identity-core"
+)]
+pub struct Flags {
+    /// Address to listen on (port 0 picks a free port) [env: SCIM_EDGE_LISTEN_ADDR]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_addr: Option<String>,
+    /// identity-core's identity.v1 endpoint [env: SCIM_EDGE_CORE_ENDPOINT]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_endpoint: Option<String>,
+    /// Externally visible SCIM base URL, default http://<listen-addr>/scim/v2
+    /// [env: SCIM_EDGE_BASE_URL]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Seconds a validated token is cached: the bound on how late a revocation takes effect
+    /// [env: SCIM_EDGE_TOKEN_CACHE_TTL_SECS]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_cache_ttl_secs: Option<u64>,
+    /// Largest accepted request body, Bulk included [env: SCIM_EDGE_MAX_BODY_BYTES]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+    /// Seconds one request may take before it is answered 503 [env: SCIM_EDGE_REQUEST_TIMEOUT_SECS]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<u64>,
+    /// Requests served at once; more wait [env: SCIM_EDGE_MAX_CONCURRENT_REQUESTS]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_requests: Option<usize>,
+    /// Seconds to wait for in-flight requests on shutdown [env: SCIM_EDGE_SHUTDOWN_GRACE_SECS]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_secs: Option<u64>,
+    /// Optional TOML file with the same keys (snake_case) [env: SCIM_EDGE_CONFIG]
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+}
+
+/// The raw, untyped layer figment merges into.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RawConfig {
+    listen_addr: String,
+    core_endpoint: String,
+    base_url: Option<String>,
+    token_cache_ttl_secs: u64,
+    max_body_bytes: usize,
+    request_timeout_secs: u64,
+    connect_timeout_secs: u64,
+    max_concurrent_requests: usize,
+    shutdown_grace_secs: u64,
+    token_cache_capacity: u64,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            listen_addr: "127.0.0.1:8080".to_owned(),
+            core_endpoint: "http://127.0.0.1:50051".to_owned(),
+            base_url: None,
+            token_cache_ttl_secs: 30,
+            max_body_bytes: 4_194_304,
+            request_timeout_secs: 30,
+            connect_timeout_secs: 5,
+            max_concurrent_requests: 512,
+            shutdown_grace_secs: 25,
+            token_cache_capacity: 10_000,
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    /// `http://host:port` of identity-core.
+    pub core_endpoint: String,
+    /// The base URL as configured; `None` derives it from the bound address.
+    pub base_url: Option<String>,
+    pub token_cache_ttl: Duration,
+    pub token_cache_capacity: u64,
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_raw(RawConfig::default()).expect("the defaults are valid")
+    }
+}
+
+/// Every problem found while loading, reported together.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", .0.join("\n  "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl Config {
+    /// Loads flags > environment (`env`, e.g. `std::env::vars()`) > file > defaults.
+    pub fn load(
+        flags: &Flags,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let file = flags.config.clone().or_else(|| {
+            env.iter()
+                .find(|(key, _)| key == "SCIM_EDGE_CONFIG")
+                .map(|(_, value)| PathBuf::from(value))
+        });
+        let mut problems = Vec::new();
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        if let Some(file) = &file {
+            if !file.is_file() {
+                problems.push(format!("config file {} does not exist", file.display()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // figment's Env reads the process environment; the pairs are handed over as a
+        // serialized map instead so that tests control them
+        let env_map: std::collections::BTreeMap<String, String> = env
+            .iter()
+            .filter_map(|(key, value)| {
+                let key = key.strip_prefix("SCIM_EDGE_")?.to_ascii_lowercase();
+                (key != "config").then(|| (key, value.clone()))
+            })
+            .collect();
+        figment = figment
+            .merge(env_provider(env_map))
+            .merge(Serialized::defaults(flags));
+        // field by field, so that every malformed value is reported, not only the first
+        let raw = extract_all(&figment, &mut problems);
+        match Self::from_raw(raw) {
+            Ok(config) if problems.is_empty() => Ok(config),
+            Ok(_) => Err(ConfigError(problems)),
+            Err(ConfigError(more)) => {
+                problems.extend(more);
+                Err(ConfigError(problems))
+            }
+        }
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        let mut problems = Vec::new();
+        let listen_addr = raw
+            .listen_addr
+            .parse::<SocketAddr>()
+            .map_err(|error| {
+                problems.push(format!(
+                    "listen_addr {:?} is not host:port: {error}",
+                    raw.listen_addr
+                ))
+            })
+            .ok();
+        let core_endpoint = raw.core_endpoint.trim_end_matches('/').to_owned();
+        if tonic::transport::Endpoint::from_shared(core_endpoint.clone()).is_err()
+            || !(core_endpoint.starts_with("http://") || core_endpoint.starts_with("https://"))
+        {
+            problems.push(format!(
+                "core_endpoint {:?} is not an http(s) url",
+                raw.core_endpoint
+            ));
+        }
+        let base_url = raw
+            .base_url
+            .filter(|url| !url.trim().is_empty())
+            .map(|url| {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                match url.parse::<http::Uri>() {
+                    Ok(uri) if uri.scheme().is_some() && uri.authority().is_some() => {}
+                    _ => problems.push(format!("base_url {url:?} is not an absolute url")),
+                }
+                url
+            });
+        if raw.max_body_bytes < 1024 {
+            problems.push(format!(
+                "max_body_bytes {} is below the minimum of 1024",
+                raw.max_body_bytes
+            ));
+        }
+        if raw.request_timeout_secs == 0 {
+            problems.push("request_timeout_secs must be at least 1".to_owned());
+        }
+        if raw.max_concurrent_requests == 0 {
+            problems.push("max_concurrent_requests must be at least 1".to_owned());
+        }
+        match listen_addr {
+            Some(listen_addr) if problems.is_empty() => Ok(Self {
+                listen_addr,
+                core_endpoint,
+                base_url,
+                token_cache_ttl: Duration::from_secs(raw.token_cache_ttl_secs),
+                token_cache_capacity: raw.token_cache_capacity.max(1),
+                max_body_bytes: raw.max_body_bytes,
+                request_timeout: Duration::from_secs(raw.request_timeout_secs),
+                connect_timeout: Duration::from_secs(raw.connect_timeout_secs.max(1)),
+                max_concurrent_requests: raw.max_concurrent_requests,
+                shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs),
+            }),
+            _ => Err(ConfigError(problems)),
+        }
+    }
+
+    /// The SCIM base URL: the configured one, or `http://<bound address>/scim/v2`.
+    pub fn base_url_for(&self, bound: SocketAddr) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}/scim/v2"))
+    }
+
+    /// The limits the HTTP layer enforces and `/ServiceProviderConfig` advertises.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_payload_size: self.max_body_bytes,
+            ..Limits::default()
+        }
+    }
+}
+
+/// Extracts every key on its own, so that every malformed value is reported; a key that fails
+/// keeps its default so the remaining values are still validated.
+fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
+    fn field<T: serde::de::DeserializeOwned>(
+        figment: &Figment,
+        key: &str,
+        default: T,
+        problems: &mut Vec<String>,
+    ) -> T {
+        match figment.extract_inner::<T>(key) {
+            Ok(value) => value,
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(|error| error.to_string()));
+                default
+            }
+        }
+    }
+    let defaults = RawConfig::default();
+    RawConfig {
+        listen_addr: field(figment, "listen_addr", defaults.listen_addr, problems),
+        core_endpoint: field(figment, "core_endpoint", defaults.core_endpoint, problems),
+        base_url: if figment.contains("base_url") {
+            field(figment, "base_url", None, problems)
+        } else {
+            None
+        },
+        token_cache_ttl_secs: field(
+            figment,
+            "token_cache_ttl_secs",
+            defaults.token_cache_ttl_secs,
+            problems,
+        ),
+        max_body_bytes: field(figment, "max_body_bytes", defaults.max_body_bytes, problems),
+        request_timeout_secs: field(
+            figment,
+            "request_timeout_secs",
+            defaults.request_timeout_secs,
+            problems,
+        ),
+        connect_timeout_secs: field(
+            figment,
+            "connect_timeout_secs",
+            defaults.connect_timeout_secs,
+            problems,
+        ),
+        max_concurrent_requests: field(
+            figment,
+            "max_concurrent_requests",
+            defaults.max_concurrent_requests,
+            problems,
+        ),
+        shutdown_grace_secs: field(
+            figment,
+            "shutdown_grace_secs",
+            defaults.shutdown_grace_secs,
+            problems,
+        ),
+        token_cache_capacity: field(
+            figment,
+            "token_cache_capacity",
+            defaults.token_cache_capacity,
+            problems,
+        ),
+    }
+}
+
+/// The environment pairs as a figment provider; values are parsed like figment's `Env` does
+/// (so `"30"` is an integer and `"true"` a boolean).
+fn env_provider(map: std::collections::BTreeMap<String, String>) -> impl figment::Provider {
+    use figment::value::{Dict, Map, Value};
+    struct Pairs(std::collections::BTreeMap<String, String>);
+    impl figment::Provider for Pairs {
+        fn metadata(&self) -> figment::Metadata {
+            figment::Metadata::named("SCIM_EDGE_* environment variable")
+        }
+        fn data(&self) -> Result<Map<figment::Profile, Dict>, figment::Error> {
+            let dict: Dict = self
+                .0
+                .iter()
+                .map(|(key, value)| {
+                    let parsed = value
+                        .parse::<Value>()
+                        .unwrap_or_else(|_| Value::from(value.clone()));
+                    // a base URL or address must stay a string even if it looks like a number
+                    let parsed = match key.as_str() {
+                        "listen_addr" | "core_endpoint" | "base_url" => Value::from(value.clone()),
+                        _ => parsed,
+                    };
+                    (key.clone(), parsed)
+                })
+                .collect();
+            Ok(figment::Profile::Default.collect(dict))
+        }
+    }
+    Pairs(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = Config::load(&Flags::default(), env(&[])).unwrap();
+        assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.core_endpoint, "http://127.0.0.1:50051");
+        assert_eq!(config.token_cache_ttl, Duration::from_secs(30));
+        assert_eq!(config.max_body_bytes, 4_194_304);
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.base_url_for("127.0.0.1:4000".parse().unwrap()),
+            "http://127.0.0.1:4000/scim/v2"
+        );
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file() {
+        let dir = std::env::temp_dir().join(format!("scim-edge-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("edge.toml");
+        std::fs::write(
+            &file,
+            "token_cache_ttl_secs = 7\nmax_body_bytes = 2048\nrequest_timeout_secs = 9\n",
+        )
+        .unwrap();
+        let flags = Flags {
+            config: Some(file.clone()),
+            request_timeout_secs: Some(3),
+            ..Flags::default()
+        };
+        let config = Config::load(
+            &flags,
+            env(&[
+                ("SCIM_EDGE_MAX_BODY_BYTES", "4096"),
+                ("SCIM_EDGE_REQUEST_TIMEOUT_SECS", "11"),
+                ("SCIM_EDGE_BASE_URL", "https://idp.example.com/scim/v2/"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.token_cache_ttl, Duration::from_secs(7)); // file
+        assert_eq!(config.max_body_bytes, 4096); // env over file
+        assert_eq!(config.request_timeout, Duration::from_secs(3)); // flag over env
+        assert_eq!(
+            config.base_url.as_deref(),
+            Some("https://idp.example.com/scim/v2")
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let flags = Flags {
+            listen_addr: Some("nope".to_owned()),
+            core_endpoint: Some("ftp://x".to_owned()),
+            base_url: Some("relative/path".to_owned()),
+            ..Flags::default()
+        };
+        let error = Config::load(&flags, env(&[])).unwrap_err();
+        assert_eq!(error.0.len(), 3, "{error}");
+
+        let error = Config::load(
+            &Flags {
+                listen_addr: Some("nope".to_owned()),
+                ..Flags::default()
+            },
+            env(&[
+                ("SCIM_EDGE_MAX_BODY_BYTES", "lots"),
+                ("SCIM_EDGE_TOKEN_CACHE_TTL_SECS", "-1"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(error.0.len(), 3, "{error}");
+    }
+}

@@ -1,0 +1,486 @@
+//! `/Users` (RFC 7644 §3.3–3.6): create, retrieve, list, replace, patch and delete users
+//! through the core's UserService; `groups` comes from RoleService.ListUserRoles and is only
+//! loaded when the response will show it.
+//!
+//! Concurrency: PUT, PATCH and DELETE pass `If-Match` to the core as `expected_version`. PATCH
+//! reads the user, applies the operations to its SCIM JSON and replaces it with the version it
+//! read, so a concurrent writer is never silently overwritten; without `If-Match` a lost race is
+//! retried a few times, with `If-Match` it is the client's 412.
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use identity_proto::identity::v1 as pb;
+use serde_json::Value;
+
+use super::{Reply, ScimBody};
+use crate::auth::Principal;
+use crate::core_client::outgoing_request;
+use crate::error::{ScimError, ScimResult, is_version_mismatch};
+use crate::etag::{etag, if_match, if_none_match};
+use crate::filter::{core_sort_path, to_core_filter};
+use crate::list::{ListParams, Paging, Projection, list_response, parse_query};
+use crate::paging::{decode_cursor, encode_cursor};
+use crate::patch::{apply_patch, parse_patch_request};
+use crate::resource::InputMode;
+use crate::resource::user::{user_from_scim, user_to_scim};
+use crate::schema::ResourceKind;
+use crate::state::AppState;
+
+/// Attempts of a PATCH that loses a race with another writer (no `If-Match` given).
+const PATCH_ATTEMPTS: usize = 3;
+
+/// Cursor scope of `/Users` lists.
+pub(crate) const CURSOR_SCOPE: &str = "Users";
+
+/// Ids are the core's UUIDs: anything else cannot exist, and must not reach the core as an
+/// argument error.
+pub(crate) fn check_id(id: &str) -> ScimResult<()> {
+    uuid::Uuid::parse_str(id)
+        .map(|_| ())
+        .map_err(|_| ScimError::not_found(format!("resource {id} not found")))
+}
+
+// === HTTP handlers ===
+
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Reply> {
+    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
+    create_user(&state, &principal.organization_id, &body, &projection).await
+}
+
+pub(crate) async fn get_one(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ScimResult<Reply> {
+    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
+    get_user(
+        &state,
+        &principal.organization_id,
+        &id,
+        Some(&headers),
+        &projection,
+    )
+    .await
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> ScimResult<Reply> {
+    let params = ListParams::from_query(&parse_query(query.as_deref())?, &state.settings.limits)?;
+    list_users(&state, &principal.organization_id, &params)
+        .await
+        .map(Reply::ok)
+}
+
+pub(crate) async fn put(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Reply> {
+    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
+    let expected = if_match(&headers)?;
+    replace_user(
+        &state,
+        &principal.organization_id,
+        &id,
+        &body,
+        expected,
+        &projection,
+    )
+    .await
+}
+
+pub(crate) async fn patch(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ScimBody(body): ScimBody,
+) -> ScimResult<Reply> {
+    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
+    let expected = if_match(&headers)?;
+    patch_user(
+        &state,
+        &principal.organization_id,
+        &id,
+        &body,
+        expected,
+        &projection,
+    )
+    .await
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ScimResult<Reply> {
+    let expected = if_match(&headers)?;
+    delete_user(&state, &principal.organization_id, &id, expected).await
+}
+
+// === operations ===
+
+/// POST /Users: creates the user, or adopts an existing platform-managed user with the same
+/// userName or email (the core decides); 201 either way.
+pub(crate) async fn create_user(
+    state: &AppState,
+    org: &str,
+    body: &Value,
+    projection: &Projection,
+) -> ScimResult<Reply> {
+    let input = user_from_scim(body, InputMode::Request)?;
+    let mut users = state.core.users.clone();
+    let response = users
+        .create_user(outgoing_request(pb::CreateUserRequest {
+            organization_id: org.to_owned(),
+            user: Some(input.user),
+            password: input.password.unwrap_or_default(),
+            adopt_existing: true,
+        }))
+        .await?
+        .into_inner();
+    let user = response.user.ok_or_else(ScimError::internal)?;
+    if response.adopted {
+        tracing::info!(org_id = %org, user_id = %user.id, "existing platform user adopted");
+    }
+    let body = render_user(state, org, &user, projection).await?;
+    Ok(Reply::created(body))
+}
+
+/// GET /Users/{id}; 304 when `If-None-Match` matches.
+pub(crate) async fn get_user(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    headers: Option<&HeaderMap>,
+    projection: &Projection,
+) -> ScimResult<Reply> {
+    let user = read_user(state, org, id).await?;
+    if headers.is_some_and(|headers| if_none_match(headers, user.version)) {
+        let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
+        reply.etag = Some(etag(user.version));
+        return Ok(reply);
+    }
+    let body = render_user(state, org, &user, projection).await?;
+    Ok(Reply::resource(StatusCode::OK, body))
+}
+
+/// PUT /Users/{id}: replaces every writable attribute.
+pub(crate) async fn replace_user(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    body: &Value,
+    expected_version: Option<i64>,
+    projection: &Projection,
+) -> ScimResult<Reply> {
+    check_id(id)?;
+    let input = user_from_scim(body, InputMode::Request)?;
+    let mut user = input.user;
+    user.id = id.to_owned();
+    let user = write_user(state, org, user, input.password, expected_version).await?;
+    let body = render_user(state, org, &user, projection).await?;
+    Ok(Reply::resource(StatusCode::OK, body))
+}
+
+/// PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the patched resource.
+pub(crate) async fn patch_user(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    body: &Value,
+    expected_version: Option<i64>,
+    projection: &Projection,
+) -> ScimResult<Reply> {
+    let operations = parse_patch_request(body)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = read_user(state, org, id).await?;
+        if expected_version.is_some_and(|expected| expected != current.version) {
+            return Err(ScimError::precondition_failed(
+                "the resource was changed: version mismatch",
+            ));
+        }
+        let before = user_to_scim(&current, &state.settings, None);
+        let mut patched = before.clone();
+        apply_patch(&mut patched, &operations, ResourceKind::User)?;
+        if patched == before {
+            // nothing changed: no write, no new version
+            let body = render_user(state, org, &current, projection).await?;
+            return Ok(Reply::resource(StatusCode::OK, body));
+        }
+        let input = user_from_scim(&patched, InputMode::Patched)?;
+        let mut user = input.user;
+        user.id = current.id.clone();
+        user.managed_by = current.managed_by;
+        match write_user(state, org, user, input.password, Some(current.version)).await {
+            Ok(user) => {
+                let body = render_user(state, org, &user, projection).await?;
+                return Ok(Reply::resource(StatusCode::OK, body));
+            }
+            Err(WriteError::Conflict(status))
+                if expected_version.is_none() && attempt < PATCH_ATTEMPTS =>
+            {
+                tracing::debug!(org_id = %org, user_id = %id, attempt, code = ?status.code(), "patch lost a race, retrying");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// DELETE /Users/{id}: 204.
+pub(crate) async fn delete_user(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    expected_version: Option<i64>,
+) -> ScimResult<Reply> {
+    check_id(id)?;
+    let mut users = state.core.users.clone();
+    users
+        .delete_user(outgoing_request(pb::DeleteUserRequest {
+            organization_id: org.to_owned(),
+            user_id: id.to_owned(),
+            expected_version,
+        }))
+        .await?;
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+/// GET /Users and POST /Users/.search: a ListResponse. `groups` is returned in lists only
+/// when `attributes` names it (one extra call per user).
+pub(crate) async fn list_users(
+    state: &AppState,
+    org: &str,
+    params: &ListParams,
+) -> ScimResult<Value> {
+    let query = UserQuery::new(params)?;
+    let (page_token, skip) = match &params.paging {
+        Paging::Index { start_index } => (String::new(), start_index - 1),
+        Paging::Cursor { cursor } => (decode_cursor(CURSOR_SCOPE, cursor)?, 0),
+    };
+    let page = query
+        .page(state, org, params.count, page_token, skip)
+        .await?;
+    let with_groups = params.projection.explicitly_requests("groups");
+    let mut resources = Vec::with_capacity(page.users.len());
+    for user in &page.users {
+        resources.push(render_list_user(state, org, user, &params.projection, with_groups).await?);
+    }
+    let next_cursor = match &params.paging {
+        Paging::Cursor { .. } if !page.next_page_token.is_empty() && params.count > 0 => {
+            Some(encode_cursor(CURSOR_SCOPE, &page.next_page_token))
+        }
+        _ => None,
+    };
+    Ok(list_response(
+        page.total,
+        &params.paging,
+        resources,
+        next_cursor,
+    ))
+}
+
+// === core calls ===
+
+/// A translated user query (filter and order in the core's names).
+#[derive(Debug, Clone)]
+pub(crate) struct UserQuery {
+    filter: Option<pb::Filter>,
+    order_by: String,
+    sort_order: pb::SortOrder,
+}
+
+/// One page of users with the exact total.
+#[derive(Debug, Clone)]
+pub(crate) struct UserPage {
+    pub(crate) total: i64,
+    pub(crate) users: Vec<pb::User>,
+    pub(crate) next_page_token: String,
+}
+
+impl UserQuery {
+    pub(crate) fn new(params: &ListParams) -> ScimResult<Self> {
+        Ok(Self {
+            filter: params
+                .filter
+                .as_ref()
+                .map(|filter| to_core_filter(filter, ResourceKind::User))
+                .transpose()?,
+            order_by: params
+                .sort_by
+                .as_deref()
+                .map(|sort_by| core_sort_path(ResourceKind::User, sort_by))
+                .transpose()?
+                .unwrap_or_default(),
+            sort_order: params.sort_order,
+        })
+    }
+
+    /// `count` users after skipping `skip` (or from `page_token`); `count == 0` only counts.
+    pub(crate) async fn page(
+        &self,
+        state: &AppState,
+        org: &str,
+        count: i32,
+        page_token: String,
+        skip: i64,
+    ) -> ScimResult<UserPage> {
+        let mut users = state.core.users.clone();
+        let response = users
+            .list_users(outgoing_request(pb::ListUsersRequest {
+                organization_id: org.to_owned(),
+                filter: self.filter.clone(),
+                order_by: self.order_by.clone(),
+                sort_order: self.sort_order as i32,
+                // the core reads 0 as "its default", so a totals-only request asks for one
+                // result and drops it
+                page_size: count.max(1),
+                page_token,
+                skip: i32::try_from(skip).unwrap_or(i32::MAX),
+                include_total_size: true,
+            }))
+            .await?
+            .into_inner();
+        Ok(UserPage {
+            total: response.total_size,
+            users: if count == 0 {
+                Vec::new()
+            } else {
+                response.users
+            },
+            next_page_token: response.next_page_token,
+        })
+    }
+}
+
+pub(crate) async fn read_user(state: &AppState, org: &str, id: &str) -> ScimResult<pb::User> {
+    check_id(id)?;
+    let mut users = state.core.users.clone();
+    users
+        .get_user(outgoing_request(pb::GetUserRequest {
+            organization_id: org.to_owned(),
+            user_id: id.to_owned(),
+        }))
+        .await?
+        .into_inner()
+        .user
+        .ok_or_else(ScimError::internal)
+}
+
+enum WriteError {
+    Conflict(tonic::Status),
+    Other(tonic::Status),
+}
+
+impl From<WriteError> for ScimError {
+    fn from(error: WriteError) -> Self {
+        match error {
+            WriteError::Conflict(status) | WriteError::Other(status) => ScimError::from(status),
+        }
+    }
+}
+
+async fn write_user(
+    state: &AppState,
+    org: &str,
+    user: pb::User,
+    password: Option<String>,
+    expected_version: Option<i64>,
+) -> Result<pb::User, WriteError> {
+    let mut users = state.core.users.clone();
+    let result = users
+        .replace_user(outgoing_request(pb::ReplaceUserRequest {
+            organization_id: org.to_owned(),
+            user: Some(user),
+            expected_version,
+            password: password.unwrap_or_default(),
+        }))
+        .await;
+    match result {
+        Ok(response) => response
+            .into_inner()
+            .user
+            .ok_or_else(|| WriteError::Other(tonic::Status::internal("replace returned no user"))),
+        Err(status) if is_version_mismatch(&status) => Err(WriteError::Conflict(status)),
+        Err(status) => Err(WriteError::Other(status)),
+    }
+}
+
+/// Every role the user holds, following pages.
+pub(crate) async fn user_roles(
+    state: &AppState,
+    org: &str,
+    user_id: &str,
+) -> ScimResult<Vec<pb::Role>> {
+    let mut roles = state.core.roles.clone();
+    let mut all = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let response = roles
+            .list_user_roles(outgoing_request(pb::ListUserRolesRequest {
+                organization_id: org.to_owned(),
+                user_id: user_id.to_owned(),
+                page_size: 1000,
+                page_token,
+            }))
+            .await?
+            .into_inner();
+        all.extend(response.roles);
+        if response.next_page_token.is_empty() {
+            return Ok(all);
+        }
+        page_token = response.next_page_token;
+    }
+}
+
+/// The projected SCIM JSON of a single user; `groups` is loaded unless the projection drops it.
+pub(crate) async fn render_user(
+    state: &AppState,
+    org: &str,
+    user: &pb::User,
+    projection: &Projection,
+) -> ScimResult<Value> {
+    let groups = if projection.wants(ResourceKind::User, "groups") {
+        Some(user_roles(state, org, &user.id).await?)
+    } else {
+        None
+    };
+    let mut body = user_to_scim(user, &state.settings, groups.as_deref());
+    projection.apply(&mut body, ResourceKind::User);
+    Ok(body)
+}
+
+pub(crate) async fn render_list_user(
+    state: &AppState,
+    org: &str,
+    user: &pb::User,
+    projection: &Projection,
+    with_groups: bool,
+) -> ScimResult<Value> {
+    let groups = if with_groups {
+        Some(user_roles(state, org, &user.id).await?)
+    } else {
+        None
+    };
+    let mut body = user_to_scim(user, &state.settings, groups.as_deref());
+    projection.apply(&mut body, ResourceKind::User);
+    Ok(body)
+}

@@ -1,0 +1,243 @@
+//! The HTTP service: SCIM routes under the base URL's path, `/healthz` and `/readyz` outside
+//! it, and the tower stack every request goes through.
+//!
+//! The stack is listed once, in [`router`], outermost first. Whatever fails where, the client
+//! gets a SCIM error body with `application/scim+json`: the layers that answer by themselves
+//! (body limit, method and route mismatches, panics, timeouts) are made to, and a last
+//! normalizing layer rewrites any other error response that is not SCIM JSON.
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tower::ServiceBuilder;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::authenticate;
+use crate::error::{RETRY_AFTER_SECS, ScimError};
+use crate::handlers::{SCIM_JSON, bulk, discovery, groups, me, search, users};
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole service, ready to be served or driven with `tower::ServiceExt::oneshot`.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let base_path = settings.base_path();
+    let scim = scim_routes()
+        .fallback(unknown_route)
+        // auth: every SCIM route, discovery included, needs a valid bearer token
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        // concurrency limit: at most this many SCIM requests in the handlers, others wait
+        // (health probes are not limited, so a busy edge is not restarted); global because
+        // axum applies a layer to each route separately
+        .layer(GlobalConcurrencyLimitLayer::new(
+            settings.max_concurrent_requests,
+        ));
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    let app = if base_path.is_empty() {
+        app.merge(scim)
+    } else {
+        app.nest(&base_path, scim)
+    };
+    app.fallback(unknown_route)
+        .with_state(state)
+        // the body limit below is the only one: axum's default 2 MiB must not apply as well
+        .layer(DefaultBodyLimit::disable())
+        .layer(
+            ServiceBuilder::new()
+                // request id: reuse the caller's x-request-id or make one, before the trace
+                // span is opened so the span can carry it
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                // trace: one span per request (child of an incoming traceparent), with method,
+                // path, status and latency
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_response(
+                            tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                        )
+                        // a 503 while the core is down is expected, not an edge failure
+                        .on_failure(
+                            tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN),
+                        ),
+                )
+                // request id: echoed on the response
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // SCIM errors everywhere: any error response that is not SCIM JSON (405, 404,
+                // 413 of the layers below) is rewritten into one
+                .layer(middleware::map_response(scim_error_bodies))
+                // catch-panic: a bug answers 500 with a SCIM error instead of dropping the
+                // connection
+                .layer(CatchPanicLayer::custom(panic_response))
+                // timeout: a request that takes too long is answered 503 with Retry-After
+                .layer(middleware::from_fn_with_state(
+                    settings.request_timeout,
+                    timeout,
+                ))
+                // body limit: larger bodies are refused with 413 (by Content-Length at once,
+                // else while reading)
+                .layer(RequestBodyLimitLayer::new(settings.limits.max_payload_size)),
+        )
+    // then, on the SCIM routes only (layered on `scim` above): concurrency limit, auth, router
+}
+
+/// The SCIM endpoints, relative to the base path.
+fn scim_routes() -> Router<AppState> {
+    Router::new()
+        .route("/Users", get(users::list).post(users::post))
+        .route(
+            "/Users/{id}",
+            get(users::get_one)
+                .put(users::put)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route("/Users/.search", post(search::users))
+        .route("/Groups", get(groups::list).post(groups::post))
+        .route(
+            "/Groups/{id}",
+            get(groups::get_one)
+                .put(groups::put)
+                .patch(groups::patch)
+                .delete(groups::delete),
+        )
+        .route("/Groups/.search", post(search::groups))
+        .route("/.search", post(search::root))
+        .route("/Bulk", post(bulk::bulk))
+        .route(
+            "/Me",
+            get(me::get)
+                .put(me::put)
+                .patch(me::patch)
+                .delete(me::delete)
+                .post(me::post),
+        )
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{name}", get(discovery::resource_type))
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{urn}", get(discovery::schema))
+}
+
+fn make_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let span = tracing::info_span!(
+        "http",
+        otel.kind = "server",
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        request_id = %request_id,
+    );
+    identity_telemetry::set_parent_from_headers(&span, request.headers());
+    span
+}
+
+/// `/healthz`: the process runs.
+async fn healthz() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+/// `/readyz`: the core answers its gRPC health check.
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.core.is_ready().await {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ready"}"#,
+        )
+            .into_response()
+    } else {
+        ScimError::unavailable("the identity service is not ready", RETRY_AFTER_SECS)
+            .into_response()
+    }
+}
+
+async fn unknown_route(request: Request) -> ScimError {
+    ScimError::not_found(format!("no resource at {}", request.uri().path()))
+}
+
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
+            ScimError::unavailable("the request timed out", RETRY_AFTER_SECS).into_response()
+        }
+    }
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %message, "request handler panicked");
+    ScimError::internal().into_response()
+}
+
+/// Rewrites error responses that are not SCIM JSON (axum's 404/405, tower-http's 413, …).
+async fn scim_error_bodies<B>(response: http::Response<B>) -> Response
+where
+    http::Response<B>: IntoResponse,
+{
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response.into_response();
+    }
+    let is_scim = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(SCIM_JSON.as_bytes()));
+    if is_scim {
+        return response.into_response();
+    }
+    let detail = match status {
+        StatusCode::NOT_FOUND => "resource not found",
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this endpoint",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported media type",
+        StatusCode::REQUEST_TIMEOUT => "the request timed out",
+        _ => status.canonical_reason().unwrap_or("request failed"),
+    };
+    let mut rewritten = ScimError::new(status, None, detail.to_lowercase()).into_response();
+    // keep headers such as Allow (405) and the request id
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE
+        && !rewritten.headers().contains_key(header::RETRY_AFTER)
+    {
+        rewritten
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    rewritten
+}

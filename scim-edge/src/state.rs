@@ -1,0 +1,70 @@
+//! What every request handler shares: the core's clients, the token cache and the settings
+//! that shape responses (base URL, limits). Cheap to clone; holds no per-request data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::TokenCache;
+use crate::config::Config;
+use crate::core_client::CoreClient;
+use crate::schema::Limits;
+
+/// Settings fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The externally visible SCIM base URL, without a trailing slash.
+    pub base_url: String,
+    /// The limits enforced and advertised.
+    pub limits: Limits,
+    /// How long one request may take.
+    pub request_timeout: Duration,
+    /// Requests served at once.
+    pub max_concurrent_requests: usize,
+}
+
+impl Settings {
+    /// The settings of `config` once the listener is bound to `bound`.
+    pub fn from_config(config: &Config, bound: std::net::SocketAddr) -> Self {
+        Self {
+            base_url: config.base_url_for(bound),
+            limits: config.limits(),
+            request_timeout: config.request_timeout,
+            max_concurrent_requests: config.max_concurrent_requests,
+        }
+    }
+
+    /// The path part of the base URL (`/scim/v2`), where the SCIM routes are mounted; empty
+    /// when the base URL has no path.
+    pub fn base_path(&self) -> String {
+        let path = self
+            .base_url
+            .parse::<http::Uri>()
+            .map(|uri| uri.path().to_owned())
+            .unwrap_or_default();
+        path.trim_end_matches('/').to_owned()
+    }
+
+    /// `base_url` + `/Users/{id}` and the like.
+    pub fn location(&self, endpoint: &str, id: &str) -> String {
+        format!("{}{endpoint}/{id}", self.base_url)
+    }
+}
+
+/// The state of the router.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub core: CoreClient,
+    pub tokens: TokenCache,
+    pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    /// State over `core` with a token cache bounded by `config`.
+    pub fn new(core: CoreClient, config: &Config, bound: std::net::SocketAddr) -> Self {
+        Self {
+            core,
+            tokens: TokenCache::new(config.token_cache_ttl, config.token_cache_capacity),
+            settings: Arc::new(Settings::from_config(config, bound)),
+        }
+    }
+}
