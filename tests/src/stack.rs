@@ -1,0 +1,431 @@
+//! A running stack: one `identity-core` (and optionally one `scim-edge` in front of it) over its
+//! own store, plus the clients tests use to reach it.
+//!
+//! Start-up never sleeps for a fixed time: it reads each binary's listening line, then polls the
+//! gRPC health check (core) or `/healthz` (edge) until it answers.
+
+use crate::process::Process;
+use crate::store::Store;
+use crate::tenant::Tenant;
+use identity_proto::admin::v1 as admin;
+use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
+use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
+use identity_proto::identity::v1 as identity;
+use identity_proto::identity::v1::change_service_client::ChangeServiceClient;
+use identity_proto::identity::v1::role_service_client::RoleServiceClient;
+use identity_proto::identity::v1::token_service_client::TokenServiceClient;
+use identity_proto::identity::v1::user_service_client::UserServiceClient;
+use std::net::SocketAddr;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// How long a freshly started process may take to report healthy.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Interval between health probes while waiting.
+const HEALTH_POLL: Duration = Duration::from_millis(25);
+
+/// Adds `authorization: Bearer <credential>` to every admin call.
+#[derive(Clone)]
+pub struct BearerAuth {
+    header: MetadataValue<Ascii>,
+}
+
+impl BearerAuth {
+    pub fn new(credential: &str) -> Self {
+        let header = format!("Bearer {credential}")
+            .parse()
+            .expect("credential is a valid header value");
+        Self { header }
+    }
+}
+
+impl std::fmt::Debug for BearerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerAuth([redacted])")
+    }
+}
+
+impl Interceptor for BearerAuth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.header.clone());
+        Ok(request)
+    }
+}
+
+/// A channel to the admin listener that authenticates every call.
+pub type AdminChannel = InterceptedService<Channel, BearerAuth>;
+
+/// The admin.v1 clients, authenticated with one credential.
+#[derive(Debug, Clone)]
+pub struct AdminClients {
+    pub orgs: OrganizationServiceClient<AdminChannel>,
+    pub scim: ScimServiceClient<AdminChannel>,
+}
+
+/// Options of a stack; see [`Stack::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct StackBuilder {
+    edge: bool,
+    token_cache_ttl_secs: Option<u64>,
+    edge_args: Vec<String>,
+}
+
+impl StackBuilder {
+    /// Also start a `scim-edge` in front of the core.
+    pub fn with_edge(mut self, edge: bool) -> Self {
+        self.edge = edge;
+        self
+    }
+
+    /// The edge's `--token-cache-ttl-secs` (0 makes revocation visible at once).
+    pub fn token_cache_ttl_secs(mut self, secs: u64) -> Self {
+        self.token_cache_ttl_secs = Some(secs);
+        self
+    }
+
+    /// Another command-line argument for the edge (e.g. `--max-body-bytes=1024`).
+    pub fn edge_arg(mut self, arg: impl Into<String>) -> Self {
+        self.edge_args.push(arg.into());
+        self
+    }
+
+    /// Starts the processes and waits until they are healthy. Panics (with the processes'
+    /// output) when they do not come up.
+    pub async fn start(self) -> Stack {
+        let store = Store::create().await;
+        let admin_token = format!("idadm_{}", uuid::Uuid::new_v4().simple());
+        let mut command = Command::new(crate::binary_path("identity-core"));
+        clear_configuration_env(&mut command);
+        command
+            .arg("serve")
+            .arg("--database-url")
+            .arg(store.url())
+            .arg("--listen-addr")
+            .arg("127.0.0.1:0")
+            .arg("--admin-listen-addr")
+            .arg("127.0.0.1:0")
+            // the admin token goes through the environment so it never shows in `ps`
+            .env("IDENTITY_ADMIN_TOKEN", &admin_token)
+            // no exporter: a test stack must not depend on (or wait for) a collector
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            // plain text: the output is shown to people when a test fails
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info");
+        let (core, line) = Process::spawn("identity-core", command).await;
+        let identity_addr = addr_field(&line, "identity_addr", &core);
+        let admin_addr = addr_field(&line, "admin_addr", &core);
+        wait_grpc_healthy(identity_addr, &core).await;
+        wait_grpc_healthy(admin_addr, &core).await;
+
+        let mut stack = Stack {
+            core,
+            edge: None,
+            identity_addr,
+            admin_addr,
+            edge_addr: None,
+            admin_token,
+            store,
+        };
+        if self.edge {
+            stack.start_edge(&self).await;
+        }
+        stack
+    }
+}
+
+/// A running core (and edge). Dropping it kills the processes and removes the store.
+#[derive(Debug)]
+pub struct Stack {
+    // processes are declared (so dropped) before the store they use
+    core: Process,
+    edge: Option<Process>,
+    identity_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    edge_addr: Option<SocketAddr>,
+    admin_token: String,
+    store: Store,
+}
+
+impl Stack {
+    pub fn builder() -> StackBuilder {
+        StackBuilder::default()
+    }
+
+    /// A core and an edge with default settings.
+    pub async fn start() -> Self {
+        Self::builder().with_edge(true).start().await
+    }
+
+    async fn start_edge(&mut self, options: &StackBuilder) {
+        let mut command = Command::new(crate::binary_path("scim-edge"));
+        clear_configuration_env(&mut command);
+        command
+            .arg("--listen-addr")
+            .arg("127.0.0.1:0")
+            .arg("--core-endpoint")
+            .arg(format!("http://{}", self.identity_addr))
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            // plain text: the output is shown to people when a test fails
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info");
+        if let Some(ttl) = options.token_cache_ttl_secs {
+            command.arg("--token-cache-ttl-secs").arg(ttl.to_string());
+        }
+        command.args(&options.edge_args);
+        let (edge, line) = Process::spawn("scim-edge", command).await;
+        let addr = addr_field(&line, "addr", &edge);
+        let http = reqwest::Client::new();
+        let url = format!("http://{addr}/healthz");
+        let deadline = Instant::now() + HEALTH_TIMEOUT;
+        loop {
+            match http.get(&url).send().await {
+                Ok(response) if response.status() == reqwest::StatusCode::OK => break,
+                outcome => assert!(
+                    Instant::now() < deadline,
+                    "scim-edge /healthz not ready within {HEALTH_TIMEOUT:?} (last: {outcome:?}); output:\n{}",
+                    edge.log_tail(200)
+                ),
+            }
+            tokio::time::sleep(HEALTH_POLL).await;
+        }
+        self.edge = Some(edge);
+        self.edge_addr = Some(addr);
+    }
+
+    /// The identity.v1 listener.
+    pub fn identity_addr(&self) -> SocketAddr {
+        self.identity_addr
+    }
+
+    /// The admin.v1 listener.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// `http://` URL of the admin listener, as `identity-admin --endpoint` takes it.
+    pub fn admin_endpoint(&self) -> String {
+        format!("http://{}", self.admin_addr)
+    }
+
+    /// The bootstrap admin credential the core was started with.
+    pub fn admin_token(&self) -> &str {
+        &self.admin_token
+    }
+
+    /// The edge's listener; panics when the stack has no edge.
+    pub fn edge_addr(&self) -> SocketAddr {
+        self.edge_addr
+            .expect("the stack was started without an edge")
+    }
+
+    /// The SCIM base URL (`http://<edge>/scim/v2`).
+    pub fn scim_base_url(&self) -> String {
+        format!("http://{}/scim/v2", self.edge_addr())
+    }
+
+    /// The URL the core was started with (never printed: it may hold a password).
+    pub fn database_url(&self) -> &str {
+        self.store.url()
+    }
+
+    /// A lazily connected channel to identity.v1 (unauthenticated: an internal listener).
+    pub fn identity_channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.identity_addr))
+            .expect("valid endpoint")
+            .connect_lazy()
+    }
+
+    pub fn users(&self) -> UserServiceClient<Channel> {
+        UserServiceClient::new(self.identity_channel())
+    }
+
+    pub fn roles(&self) -> RoleServiceClient<Channel> {
+        RoleServiceClient::new(self.identity_channel())
+    }
+
+    pub fn changes(&self) -> ChangeServiceClient<Channel> {
+        ChangeServiceClient::new(self.identity_channel())
+    }
+
+    pub fn tokens(&self) -> TokenServiceClient<Channel> {
+        TokenServiceClient::new(self.identity_channel())
+    }
+
+    /// admin.v1 clients authenticated as the bootstrap admin.
+    pub fn admin_client(&self) -> AdminClients {
+        self.admin_client_with(&self.admin_token)
+    }
+
+    /// admin.v1 clients authenticated with `credential` (e.g. an owner credential).
+    pub fn admin_client_with(&self, credential: &str) -> AdminClients {
+        let channel = Channel::from_shared(self.admin_endpoint())
+            .expect("valid endpoint")
+            .connect_lazy();
+        let auth = BearerAuth::new(credential);
+        AdminClients {
+            orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            scim: ScimServiceClient::with_interceptor(channel, auth),
+        }
+    }
+
+    /// A new, uniquely named organization with a default role, SCIM enabled and one SCIM token,
+    /// all set up through the admin API.
+    pub async fn new_tenant(&self) -> Tenant {
+        let mut admin = self.admin_client();
+        let slug = crate::unique("org");
+        let created = admin
+            .orgs
+            .create_organization(admin::CreateOrganizationRequest {
+                slug: slug.clone(),
+                display_name: format!("Organization {slug}"),
+            })
+            .await
+            .expect("CreateOrganization")
+            .into_inner();
+        let org_id = created.organization.expect("organization in response").id;
+        let role = self
+            .roles()
+            .create_role(identity::CreateRoleRequest {
+                organization_id: org_id.clone(),
+                role: Some(identity::Role {
+                    display_name: crate::unique("default-role"),
+                    description: "every SCIM user joins it".into(),
+                    ..Default::default()
+                }),
+                member_user_ids: vec![],
+            })
+            .await
+            .expect("CreateRole for the default role")
+            .into_inner()
+            .role
+            .expect("role in response");
+        admin
+            .scim
+            .enable_scim(admin::EnableScimRequest {
+                organization_id: org_id.clone(),
+                default_role_id: role.id.clone(),
+            })
+            .await
+            .expect("EnableScim");
+        let issued = admin
+            .scim
+            .issue_scim_token(admin::IssueScimTokenRequest {
+                organization_id: org_id.clone(),
+                description: "e2e".into(),
+                validity: None,
+            })
+            .await
+            .expect("IssueScimToken")
+            .into_inner();
+        Tenant {
+            org_id,
+            slug,
+            default_role_id: role.id,
+            default_role_name: role.display_name,
+            scim_token: issued.secret,
+            token_id: issued.token.map(|t| t.id).unwrap_or_default(),
+            owner_secret: created.owner_secret,
+            base_url: self
+                .edge_addr
+                .map(|_| self.scim_base_url())
+                .unwrap_or_default(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends SIGTERM to the core and returns its exit status.
+    pub async fn terminate_core(&mut self) -> ExitStatus {
+        self.core.terminate(Duration::from_secs(30)).await
+    }
+
+    /// Sends SIGTERM to the edge and returns its exit status.
+    pub async fn terminate_edge(&mut self) -> ExitStatus {
+        self.edge
+            .as_mut()
+            .expect("the stack was started without an edge")
+            .terminate(Duration::from_secs(30))
+            .await
+    }
+
+    /// Kills the core at once (to test how the edge behaves when the core is gone).
+    pub async fn kill_core(&mut self) {
+        self.core.kill().await;
+    }
+
+    pub fn core_pid(&self) -> Option<u32> {
+        self.core.id()
+    }
+
+    /// Everything the core has written so far.
+    pub fn core_output(&self) -> Vec<String> {
+        self.core.log_lines()
+    }
+
+    /// Everything the edge has written so far.
+    pub fn edge_output(&self) -> Vec<String> {
+        self.edge
+            .as_ref()
+            .map(|e| e.log_lines())
+            .unwrap_or_default()
+    }
+}
+
+/// Removes the binaries' configuration variables inherited from the developer's shell, so a
+/// stack is configured by the harness alone.
+fn clear_configuration_env(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        if key.starts_with("IDENTITY_") || key.starts_with("SCIM_EDGE_") {
+            command.env_remove(key);
+        }
+    }
+}
+
+fn addr_field(line: &serde_json::Value, field: &str, process: &Process) -> SocketAddr {
+    line.get(field)
+        .and_then(|v| v.as_str())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "listening line {line} has no socket address in {field:?}; output:\n{}",
+                process.log_tail(200)
+            )
+        })
+}
+
+async fn wait_grpc_healthy(addr: SocketAddr, process: &Process) {
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("valid endpoint")
+        .connect_lazy();
+    let mut health = HealthClient::new(channel);
+    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    loop {
+        let outcome = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await;
+        match &outcome {
+            Ok(response) if response.get_ref().status == ServingStatus::Serving as i32 => return,
+            _ => assert!(
+                Instant::now() < deadline,
+                "gRPC health on {addr} not SERVING within {HEALTH_TIMEOUT:?} (last: {outcome:?}); output:\n{}",
+                process.log_tail(200)
+            ),
+        }
+        tokio::time::sleep(HEALTH_POLL).await;
+    }
+}

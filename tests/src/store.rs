@@ -1,0 +1,143 @@
+//! The store behind one stack: a SQLite file in a temporary directory, or — when
+//! `IDENTITY_TEST_DATABASE_URL` names a PostgreSQL server (CI) — a database created for the
+//! stack and dropped with it, so stacks never see each other's rows.
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use tempfile::TempDir;
+
+/// Environment variable naming a PostgreSQL server to test against (a maintenance database URL).
+pub(crate) const DATABASE_URL_ENV: &str = "IDENTITY_TEST_DATABASE_URL";
+
+pub(crate) enum Store {
+    Sqlite {
+        _dir: TempDir,
+        url: String,
+    },
+    Postgres {
+        server_url: String,
+        database: String,
+        url: String,
+    },
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // URLs may carry passwords: show the kind and the database name only
+        match self {
+            Self::Sqlite { .. } => f.write_str("Store::Sqlite"),
+            Self::Postgres { database, .. } => write!(f, "Store::Postgres({database})"),
+        }
+    }
+}
+
+impl Store {
+    pub(crate) async fn create() -> Self {
+        match std::env::var(DATABASE_URL_ENV) {
+            Ok(server_url) if !server_url.trim().is_empty() => Self::postgres(server_url).await,
+            _ => {
+                let dir = tempfile::tempdir().expect("create a temporary directory");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("identity.db").display()
+                );
+                Self::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    async fn postgres(server_url: String) -> Self {
+        let database = format!("idtest_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&server_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {DATABASE_URL_ENV}: {e}"));
+        // the name is generated above (hex only), so formatting it into the statement is safe
+        conn.execute(AssertSqlSafe(format!("CREATE DATABASE \"{database}\"")))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create database {database}: {e}"));
+        let _ = conn.close().await;
+        let url = with_database(&server_url, &database);
+        Self::Postgres {
+            server_url,
+            database,
+            url,
+        }
+    }
+
+    /// The URL to hand to `identity-core --database-url`.
+    pub(crate) fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let Self::Postgres {
+            server_url,
+            database,
+            ..
+        } = self
+        else {
+            return;
+        };
+        // Drop may run inside a runtime, where blocking on another future is not allowed:
+        // a short-lived thread with its own runtime does the clean-up (best effort)
+        let server_url = server_url.clone();
+        let database = database.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&server_url).await.ok()?;
+                conn.execute(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                )))
+                .await
+                .ok()?;
+                conn.close().await.ok()
+            })
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Replaces the database of a PostgreSQL URL, keeping user, host and query parameters.
+fn with_database(server_url: &str, database: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server_url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The real `identity-admin` CLI against the real core: organization → SCIM enable → token issue
+//! → the token works at the edge → revoke → rejected; rotation keeps the old token valid for the
+//! grace period; failures exit 1 with `error: …` on stderr.
+
+use identity_proto::admin::v1 as admin;
+use identity_proto::identity::v1 as pb;
+use identity_tests::{Stack, Tenant, binary_path, unique};
+
+#[derive(Debug)]
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `identity-admin --endpoint <admin listener> ARGS` with the credential in the environment
+/// (so it never appears in the process list).
+async fn cli(stack: &Stack, credential: &str, args: &[&str]) -> Output {
+    let output = tokio::process::Command::new(binary_path("identity-admin"))
+        .arg("--endpoint")
+        .arg(stack.admin_endpoint())
+        .args(args)
+        .env("IDENTITY_ADMIN_CREDENTIAL", credential)
+        .env_remove("IDENTITY_ADMIN_ENDPOINT")
+        .env_remove("IDENTITY_ADMIN_CREDENTIAL_FILE")
+        .env_remove("IDENTITY_ADMIN_ORG")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run identity-admin");
+    Output {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[track_caller]
+fn ok(output: &Output) -> &str {
+    assert_eq!(output.code, Some(0), "identity-admin failed: {output:?}");
+    output.stdout.trim()
+}
+
+#[track_caller]
+fn failed(output: &Output) {
+    assert_eq!(
+        output.code,
+        Some(1),
+        "identity-admin must exit 1: {output:?}"
+    );
+    assert!(
+        output.stderr.starts_with("error: ") || output.stderr.contains("\nerror: "),
+        "{output:?}"
+    );
+    assert!(
+        output.stdout.trim().is_empty(),
+        "nothing on stdout on failure: {output:?}"
+    );
+}
+
+/// A secret printed "alone on stdout": one token, no label, no extra lines.
+#[track_caller]
+fn secret(output: &Output, prefix: &str) -> String {
+    let out = ok(output);
+    assert!(
+        !out.contains(char::is_whitespace),
+        "the secret alone on stdout: {out:?}"
+    );
+    assert!(out.starts_with(prefix), "{out:?} starts with {prefix}");
+    out.to_owned()
+}
+
+async fn org_id(stack: &Stack, slug: &str) -> String {
+    stack
+        .admin_client()
+        .orgs
+        .get_organization(admin::GetOrganizationRequest {
+            key: Some(admin::get_organization_request::Key::Slug(slug.to_owned())),
+        })
+        .await
+        .expect("GetOrganization")
+        .into_inner()
+        .organization
+        .unwrap()
+        .id
+}
+
+async fn token_id(stack: &Stack, org_id: &str, description: &str) -> String {
+    let tokens = stack
+        .admin_client()
+        .scim
+        .list_scim_tokens(admin::ListScimTokensRequest {
+            organization_id: org_id.to_owned(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .expect("ListScimTokens")
+        .into_inner()
+        .tokens;
+    tokens
+        .into_iter()
+        .find(|t| t.description == description)
+        .unwrap_or_else(|| panic!("token {description} listed"))
+        .id
+}
+
+fn scim_client(stack: &Stack, org_id: &str, token: &str) -> Tenant {
+    Tenant {
+        org_id: org_id.to_owned(),
+        slug: String::new(),
+        default_role_id: String::new(),
+        default_role_name: String::new(),
+        scim_token: token.to_owned(),
+        token_id: String::new(),
+        owner_secret: String::new(),
+        base_url: stack.scim_base_url(),
+        http: reqwest::Client::new(),
+    }
+}
+
+async fn authenticates(stack: &Stack, token: &str) -> bool {
+    stack
+        .tokens()
+        .authenticate_scim_token(pb::AuthenticateScimTokenRequest {
+            token: token.to_owned(),
+        })
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn org_scim_token_lifecycle_through_the_cli() {
+    // revocation must show at once at the edge: no token cache
+    let stack = Stack::builder()
+        .with_edge(true)
+        .token_cache_ttl_secs(0)
+        .start()
+        .await;
+    let admin_token = stack.admin_token().to_owned();
+    let slug = unique("cli");
+
+    let owner = secret(
+        &cli(
+            &stack,
+            &admin_token,
+            &["org", "create", "--slug", &slug, "--name", "CLI Org"],
+        )
+        .await,
+        "idown_",
+    );
+    let org = org_id(&stack, &slug).await;
+    let got = cli(
+        &stack,
+        &admin_token,
+        &["--output", "json", "org", "get", &slug],
+    )
+    .await;
+    let json: serde_json::Value =
+        serde_json::from_str(ok(&got)).expect("--output json prints JSON");
+    assert!(json.to_string().contains(&org), "{json}");
+    assert!(ok(&cli(&stack, &admin_token, &["org", "list"]).await).contains(&slug));
+
+    let role = stack
+        .roles()
+        .create_role(pb::CreateRoleRequest {
+            organization_id: org.clone(),
+            role: Some(pb::Role {
+                display_name: "cli-default".into(),
+                ..Default::default()
+            }),
+            member_user_ids: vec![],
+        })
+        .await
+        .expect("CreateRole")
+        .into_inner()
+        .role
+        .unwrap();
+    ok(&cli(
+        &stack,
+        &admin_token,
+        &["scim", "enable", "--org", &org, "--default-role", &role.id],
+    )
+    .await);
+    let settings = stack
+        .admin_client()
+        .scim
+        .get_scim_settings(admin::GetScimSettingsRequest {
+            organization_id: org.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert!(settings.enabled);
+    assert_eq!(settings.default_role_id, role.id);
+
+    // the owner credential printed by `org create` administers its organization
+    let token = secret(
+        &cli(
+            &stack,
+            &owner,
+            &["token", "issue", "--org", &org, "--description", "first"],
+        )
+        .await,
+        "idscim_",
+    );
+    let client = scim_client(&stack, &org, &token);
+    client.get("/Users").await.expect(200);
+    assert!(authenticates(&stack, &token).await);
+    let listed = ok(&cli(&stack, &owner, &["token", "list", "--org", &org]).await).to_owned();
+    assert!(
+        !listed.contains(&token),
+        "token list never shows secrets: {listed}"
+    );
+
+    let first_id = token_id(&stack, &org, "first").await;
+    assert!(listed.contains(&first_id), "{listed}");
+    ok(&cli(
+        &stack,
+        &owner,
+        &["token", "revoke", "--org", &org, &first_id],
+    )
+    .await);
+    client.get("/Users").await.expect_error(401, None);
+    assert!(!authenticates(&stack, &token).await);
+
+    // rotation: the old token stays valid during the grace period, the new one works at once
+    let second = secret(
+        &cli(
+            &stack,
+            &admin_token,
+            &["token", "issue", "--org", &org, "--description", "second"],
+        )
+        .await,
+        "idscim_",
+    );
+    let second_id = token_id(&stack, &org, "second").await;
+    let rotated = secret(
+        &cli(
+            &stack,
+            &admin_token,
+            &[
+                "token",
+                "rotate",
+                "--org",
+                &org,
+                &second_id,
+                "--grace-hours",
+                "1",
+            ],
+        )
+        .await,
+        "idscim_",
+    );
+    assert_ne!(rotated, second);
+    scim_client(&stack, &org, &second)
+        .get("/Users")
+        .await
+        .expect(200);
+    scim_client(&stack, &org, &rotated)
+        .get("/Users")
+        .await
+        .expect(200);
+
+    // rotating with no grace retires the old token at once
+    let rotated_id = stack
+        .tokens()
+        .authenticate_scim_token(pb::AuthenticateScimTokenRequest {
+            token: rotated.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token_id;
+    let third = secret(
+        &cli(
+            &stack,
+            &admin_token,
+            &[
+                "token",
+                "rotate",
+                "--org",
+                &org,
+                &rotated_id,
+                "--grace-hours",
+                "0",
+            ],
+        )
+        .await,
+        "idscim_",
+    );
+    scim_client(&stack, &org, &rotated)
+        .get("/Users")
+        .await
+        .expect_error(401, None);
+    scim_client(&stack, &org, &third)
+        .get("/Users")
+        .await
+        .expect(200);
+
+    // disabling SCIM stops every token
+    ok(&cli(&stack, &admin_token, &["scim", "disable", "--org", &org]).await);
+    scim_client(&stack, &org, &third)
+        .get("/Users")
+        .await
+        .expect_error(401, None);
+}
+
+#[tokio::test]
+async fn cli_failures_exit_1_with_an_error_line() {
+    let stack = Stack::builder().with_edge(false).start().await;
+    let admin_token = stack.admin_token().to_owned();
+    let slug = unique("cli-fail");
+    let owner = secret(
+        &cli(
+            &stack,
+            &admin_token,
+            &["org", "create", "--slug", &slug, "--name", "Failing"],
+        )
+        .await,
+        "idown_",
+    );
+    let org = org_id(&stack, &slug).await;
+    let other_slug = unique("cli-other");
+    secret(
+        &cli(
+            &stack,
+            &admin_token,
+            &["org", "create", "--slug", &other_slug, "--name", "Other"],
+        )
+        .await,
+        "idown_",
+    );
+    let other = org_id(&stack, &other_slug).await;
+
+    // duplicate slug
+    failed(
+        &cli(
+            &stack,
+            &admin_token,
+            &["org", "create", "--slug", &slug, "--name", "Again"],
+        )
+        .await,
+    );
+    // unknown token
+    failed(
+        &cli(
+            &stack,
+            &admin_token,
+            &[
+                "token",
+                "revoke",
+                "--org",
+                &org,
+                &uuid::Uuid::new_v4().to_string(),
+            ],
+        )
+        .await,
+    );
+    // wrong credential
+    failed(
+        &cli(
+            &stack,
+            "idadm_wrong-credential-000000000000",
+            &["org", "list"],
+        )
+        .await,
+    );
+    // an owner may not act on another organization
+    ok(&cli(&stack, &owner, &["scim", "get", "--org", &org]).await);
+    failed(&cli(&stack, &owner, &["scim", "get", "--org", &other]).await);
+    failed(&cli(&stack, &owner, &["token", "issue", "--org", &other]).await);
+    // the credential never shows in the error output
+    let output = cli(
+        &stack,
+        "idadm_wrong-credential-000000000000",
+        &["org", "list"],
+    )
+    .await;
+    assert!(
+        !output.stderr.contains("idadm_wrong-credential"),
+        "{output:?}"
+    );
+}
+
+#[tokio::test]
+async fn credential_file_is_read() {
+    let stack = Stack::builder().with_edge(false).start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("credential");
+    std::fs::write(&file, format!("{}\n", stack.admin_token())).unwrap();
+    let output = tokio::process::Command::new(binary_path("identity-admin"))
+        .arg("--endpoint")
+        .arg(stack.admin_endpoint())
+        .arg("--credential-file")
+        .arg(&file)
+        .args(["org", "list"])
+        .env_remove("IDENTITY_ADMIN_CREDENTIAL")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+}
