@@ -17,17 +17,35 @@ pub const TEST_DATABASE_URL_ENV: &str = "IDENTITY_TEST_DATABASE_URL";
 pub struct TestDb {
     pub db: DatabaseConnection,
     pub url: String,
-    _dir: Option<tempfile::TempDir>,
+    place: Place,
+}
+
+/// Where the store lives, so that dropping it removes it.
+#[derive(Debug)]
+enum Place {
+    /// The temporary directory of the SQLite file, deleted on drop.
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    /// A database on the test server: (server URL, database name).
+    Postgres(String, String),
 }
 
 impl TestDb {
     pub async fn new() -> Self {
-        let (url, dir) = fresh_database_url().await;
+        let place = fresh_database().await;
+        let url = match &place {
+            Place::Sqlite(dir) => {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("identity.db").display()
+                )
+            }
+            Place::Postgres(server_url, name) => with_database(server_url, name),
+        };
         let db = crate::db::connect(&url, 8)
             .await
             .expect("connect test store");
         crate::db::migrate(&db).await.expect("migrate test store");
-        Self { db, url, _dir: dir }
+        Self { db, url, place }
     }
 
     /// Inserts an organization directly (admin API not involved) and returns its id.
@@ -50,9 +68,9 @@ impl TestDb {
     }
 }
 
-/// A URL for a brand-new database: a PostgreSQL database created for the caller when
-/// [`TEST_DATABASE_URL_ENV`] is set, else a SQLite file in a temporary directory.
-pub async fn fresh_database_url() -> (String, Option<tempfile::TempDir>) {
+/// A brand-new store: a PostgreSQL database created on the server named by
+/// [`TEST_DATABASE_URL_ENV`] when it is set, else a temporary directory for a SQLite file.
+async fn fresh_database() -> Place {
     match std::env::var(TEST_DATABASE_URL_ENV) {
         Ok(server_url) if !server_url.is_empty() => {
             let admin = sea_orm::Database::connect(&server_url)
@@ -63,16 +81,47 @@ pub async fn fresh_database_url() -> (String, Option<tempfile::TempDir>) {
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create test database");
-            let base = server_url
-                .rsplit_once('/')
-                .map(|(base, _)| base.to_owned())
-                .unwrap_or(server_url);
-            (format!("{base}/{name}"), None)
+            let _ = admin.close().await;
+            Place::Postgres(server_url, name)
         }
-        _ => {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let path = dir.path().join("identity.db");
-            (format!("sqlite://{}?mode=rwc", path.display()), Some(dir))
-        }
+        _ => Place::Sqlite(tempfile::tempdir().expect("temporary directory")),
+    }
+}
+
+/// The server URL with its database replaced, keeping any query parameters.
+fn with_database(server_url: &str, database: &str) -> String {
+    let (base, query) = match server_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (server_url, None),
+    };
+    let base = base.rsplit_once('/').map_or(base, |(base, _)| base);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Place::Postgres(server_url, name) = &self.place else {
+            return;
+        };
+        // Drop runs inside the test's runtime, where blocking on a future is not allowed: a
+        // short-lived thread with its own runtime removes the database (best effort; FORCE
+        // closes the pool's connections that are still open)
+        let server_url = server_url.clone();
+        let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = sea_orm::Database::connect(&server_url).await.ok()?;
+                admin.execute_unprepared(&statement).await.ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = cleanup.join();
     }
 }

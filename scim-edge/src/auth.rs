@@ -106,16 +106,40 @@ fn token_key(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
+/// The token of the `Authorization` header: `Bearer <token>` (scheme case-insensitive), or the
+/// bare token, which is what Okta's header-auth apps send when the admin pasted only the token
+/// into the "Authorization" field (a named normalisation, see `crate::quirks`).
 fn bearer_token(request: &Request) -> Option<&str> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+        .ok()?
+        .trim();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            (!token.is_empty()).then_some(token)
+        }
+        Some(_) => None,
+        None if !value.is_empty() => {
+            crate::quirks::Quirk::BareAuthorizationToken.seen();
+            Some(value)
+        }
+        None => None,
+    }
+}
+
+/// What a provider's admin is told when the core rejects a token. An unknown token says nothing
+/// more than "authentication failed"; a token that did exist was held by this caller, so saying
+/// it expired or was revoked reveals nothing new and tells the admin what to fix.
+fn rejection_detail(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("TOKEN_EXPIRED") => "token expired: issue a new SCIM token in the admin console",
+        Some("TOKEN_REVOKED") => "token revoked: issue a new SCIM token in the admin console",
+        Some("SCIM_DISABLED") => "SCIM provisioning is disabled for this organization",
+        _ => "authentication failed",
+    }
 }
 
 /// Middleware: resolves the bearer token to a [`Principal`] or answers 401 / 503.
@@ -167,7 +191,9 @@ async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Princip
                 reason = failure.reason.as_deref().unwrap_or("unknown"),
                 "scim token rejected"
             );
-            Err(ScimError::unauthorized("authentication failed"))
+            Err(ScimError::unauthorized(rejection_detail(
+                failure.reason.as_deref(),
+            )))
         }
         Err(status) => {
             tracing::warn!(code = ?status.code(), "token check failed: core unavailable");

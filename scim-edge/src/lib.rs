@@ -16,6 +16,7 @@ pub mod list;
 pub mod paging;
 pub mod patch;
 pub mod projection;
+pub mod quirks;
 pub mod resource;
 pub mod schema;
 pub mod server;

@@ -1,5 +1,5 @@
-//! sea-orm entities: one module per table. Only the store modules use them; handlers and the
-//! domain see the types in `model`, never these rows.
+//! sea-orm entities: one module per table. Only the `store` modules use them; the services see
+//! the store's own types and the protobuf messages, never these rows.
 
 pub mod change_event;
 pub mod organization;

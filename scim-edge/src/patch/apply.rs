@@ -9,6 +9,7 @@
 //! new primary clears the others), read-only attributes unchanged, extension URNs in `schemas`
 //! exactly for the extension objects present.
 
+use crate::quirks::Quirk;
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
@@ -98,6 +99,12 @@ fn apply_operation(
                 continue;
             }
             let parsed = parse_patch_path(key)?;
+            if parsed.filter.is_some()
+                || parsed.path.sub_attribute.is_some()
+                || parsed.path.schema.is_some()
+            {
+                Quirk::AttributePathKeysInValue.seen();
+            }
             let target = target_of(kind, &parsed.path)
                 .map_err(|_| ScimError::invalid_value(format!("unknown attribute {key:?}")))?;
             apply_at(
@@ -284,6 +291,7 @@ fn apply_known(
             && resolved.sub_attribute.is_none()
             && current == value;
         if unchanged {
+            Quirk::ReadOnlyEchoed.seen();
             return Ok(());
         }
         return Err(ScimError::mutability(format!("{} is read-only", def.name)));
@@ -536,6 +544,7 @@ fn apply_multi(
                     container.remove(key);
                 }
                 listed => {
+                    Quirk::RemoveListedValues.seen();
                     let listed = coerce_multi(def, listed)?;
                     let items = array_slot(container, key);
                     items.retain(|item| !listed.iter().any(|gone| same_element(def, item, gone)));
@@ -603,6 +612,7 @@ fn apply_filtered(
                 let Some(seed) = equality_seed(filter) else {
                     return Err(no_match(def));
                 };
+                Quirk::AddCreatesFilteredElement.seen();
                 let mut element = seed;
                 match sub {
                     Some(sub) => {
@@ -703,14 +713,23 @@ fn coerce_simple(def: &AttributeDef, value: &Value, label: &str) -> ScimResult<V
         AttrType::Boolean => match value {
             Value::Bool(_) => Ok(value.clone()),
             // Entra and Okta send "True"/"False".
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => {
+                Quirk::StringBoolean.seen();
+                Ok(Value::Bool(true))
+            }
+            Value::String(s) if s.eq_ignore_ascii_case("false") => {
+                Quirk::StringBoolean.seen();
+                Ok(Value::Bool(false))
+            }
             _ => Err(type_error(label, "a boolean")),
         },
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             Value::String(_) => Ok(value.clone()),
             // Some IdPs send numeric employee numbers and the like unquoted.
-            Value::Number(n) => Ok(Value::String(n.to_string())),
+            Value::Number(n) => {
+                Quirk::NumberForString.seen();
+                Ok(Value::String(n.to_string()))
+            }
             _ => Err(type_error(label, "a string")),
         },
         AttrType::DateTime => match value {
@@ -743,6 +762,7 @@ fn coerce_element(def: &AttributeDef, value: &Value) -> ScimResult<Value> {
         Value::Null => return Ok(Value::Null),
         Value::Object(object) => object.clone(),
         Value::String(_) | Value::Number(_) if def.sub_attribute("value").is_some() => {
+            Quirk::BareStringForComplexValue.seen();
             let mut object = Map::new();
             object.insert("value".to_owned(), value.clone());
             object

@@ -11,6 +11,7 @@
 //! Every other operation is kept in `attribute_ops`, to be applied to the group's JSON
 //! (without members) by [`GroupPatchPlan::apply_attributes`].
 
+use crate::quirks::Quirk;
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
@@ -149,7 +150,10 @@ fn member_ids(value: &Value) -> ScimResult<Vec<String>> {
         .into_iter()
         .map(|item| {
             let id = match item {
-                Value::String(id) => Some(id.as_str()),
+                Value::String(id) => {
+                    Quirk::BareStringForComplexValue.seen();
+                    Some(id.as_str())
+                }
                 Value::Object(object) => object
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case("value"))
@@ -243,9 +247,12 @@ pub fn plan_group_patch(ops: &[PatchOperation]) -> ScimResult<GroupPatchPlan> {
                     (PatchOpKind::Remove, None) => match value {
                         // Without a value every member goes (RFC 7644 §3.5.2.2).
                         Value::Null => members.replace_all(Vec::new()),
-                        listed => member_ids(listed)?
-                            .into_iter()
-                            .for_each(|id| members.remove(id)),
+                        listed => {
+                            Quirk::RemoveListedValues.seen();
+                            member_ids(listed)?
+                                .into_iter()
+                                .for_each(|id| members.remove(id));
+                        }
                     },
                     (PatchOpKind::Remove, Some(filter)) => {
                         let mut ids = Vec::new();

@@ -17,6 +17,7 @@ mod apply;
 mod group;
 mod path;
 
+use crate::quirks::Quirk;
 use std::fmt;
 
 use serde_json::Value;
@@ -132,7 +133,11 @@ fn parse_operation(index: usize, operation: &Value) -> ScimResult<PatchOperation
             .map(|(_, value)| value)
     };
     // Okta and Entra capitalise op names ("Replace"); RFC 7644 keywords are case-insensitive.
-    let op = match field("op").and_then(Value::as_str) {
+    let op_text = field("op").and_then(Value::as_str);
+    if op_text.is_some_and(|op| op.chars().any(|c| c.is_ascii_uppercase())) {
+        Quirk::CapitalisedPatchOp.seen();
+    }
+    let op = match op_text {
         Some(op) if op.eq_ignore_ascii_case("add") => PatchOpKind::Add,
         Some(op) if op.eq_ignore_ascii_case("remove") => PatchOpKind::Remove,
         Some(op) if op.eq_ignore_ascii_case("replace") => PatchOpKind::Replace,

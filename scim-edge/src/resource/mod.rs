@@ -82,8 +82,14 @@ pub(crate) fn bool_value(name: &str, value: &Value) -> ScimResult<Option<bool>> 
     match value {
         Value::Null => Ok(None),
         Value::Bool(b) => Ok(Some(*b)),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => {
+            crate::quirks::Quirk::StringBoolean.seen();
+            Ok(Some(true))
+        }
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => {
+            crate::quirks::Quirk::StringBoolean.seen();
+            Ok(Some(false))
+        }
         _ => Err(ScimError::invalid_value(format!(
             "{name} must be a boolean"
         ))),

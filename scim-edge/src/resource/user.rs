@@ -221,10 +221,30 @@ pub fn user_from_scim(body: &Value, mode: InputMode) -> ScimResult<UserInput> {
     if user.user_name.trim().is_empty() {
         return Err(ScimError::invalid_value("userName is required"));
     }
+    if user.display_name.trim().is_empty() {
+        user.display_name = fallback_display_name(user.name.as_ref());
+    }
     if !extra.is_empty() {
         user.extra_attributes = Some(struct_from_json(&extra));
     }
     Ok(UserInput { user, password })
+}
+
+/// "givenName familyName" for providers that map no display name (the seed integrations
+/// promise it); empty when neither part is known.
+fn fallback_display_name(name: Option<&pb::PersonName>) -> String {
+    let Some(name) = name else {
+        return String::new();
+    };
+    let parts: Vec<&str> = [name.given_name.trim(), name.family_name.trim()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect();
+    if parts.is_empty() {
+        name.formatted.trim().to_owned()
+    } else {
+        parts.join(" ")
+    }
 }
 
 fn name_from_scim(value: &Value) -> ScimResult<Option<pb::PersonName>> {
