@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_err, bad_fields, cmp, email, role, s, start_server, user};
+use common::{assert_err, bad_fields, cmp, email, reason, role, s, start_server, user};
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::lookup_user_request::Key;
 use prost_types::FieldMask;
@@ -366,6 +366,7 @@ async fn user_lifecycle_over_grpc() {
                 organization_id: org.clone(),
                 user_id: grace.id.clone(),
                 expected_version: Some(1),
+                ..Default::default()
             })
             .await,
         Code::Aborted,
@@ -376,6 +377,7 @@ async fn user_lifecycle_over_grpc() {
             organization_id: org.clone(),
             user_id: grace.id.clone(),
             expected_version: Some(4),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -395,6 +397,7 @@ async fn user_lifecycle_over_grpc() {
                 organization_id: org.clone(),
                 user_id: grace.id.clone(),
                 expected_version: None,
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -952,6 +955,7 @@ async fn change_feed_over_grpc() {
             organization_id: org.clone(),
             user_id: u.id.clone(),
             expected_version: None,
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -1221,6 +1225,7 @@ async fn tenant_isolation_for_every_rpc() {
                 organization_id: b(),
                 user_id: user_a.id.clone(),
                 expected_version: None,
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -1581,4 +1586,167 @@ async fn concurrency_over_grpc() {
     ids.sort();
     listed.sort();
     assert_eq!(listed, ids);
+}
+
+/// Issue 4: while an identity provider owns a user, the platform may edit the profile but not
+/// the emails, the password, the ownership, nor remove the user; provisioning writes may.
+#[tokio::test]
+async fn scim_managed_users_are_guarded_from_platform_writes() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let mut provisioned = user("linus");
+    provisioned.emails = vec![email("linus@example.com", true)];
+    provisioned.managed_by = pb::ManagedBy::Scim as i32;
+    let linus = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(provisioned),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(linus.managed_by, pb::ManagedBy::Scim as i32);
+
+    // platform-side writes the provider owns are refused and change nothing
+    let mut other_email = linus.clone();
+    other_email.emails = vec![email("linus@elsewhere.example", true)];
+    other_email.managed_by = pb::ManagedBy::Unspecified as i32;
+    let refused: [(
+        &str,
+        Result<tonic::Response<pb::UpdateUserResponse>, tonic::Status>,
+    ); 3] = [
+        (
+            "emails",
+            srv.users
+                .update_user(pb::UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user: Some(other_email.clone()),
+                    update_mask: mask(&["emails"]),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        (
+            "password",
+            srv.users
+                .update_user(pb::UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user: Some(pb::User {
+                        managed_by: pb::ManagedBy::Unspecified as i32,
+                        ..linus.clone()
+                    }),
+                    update_mask: mask(&["password"]),
+                    password: "new secret".into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        (
+            "managed_by",
+            srv.users
+                .update_user(pb::UpdateUserRequest {
+                    organization_id: org.clone(),
+                    user: Some(pb::User {
+                        managed_by: pb::ManagedBy::Platform as i32,
+                        ..linus.clone()
+                    }),
+                    update_mask: mask(&["managed_by"]),
+                    ..Default::default()
+                })
+                .await,
+        ),
+    ];
+    for (what, result) in refused {
+        let status = result.expect_err(what);
+        assert_eq!(
+            status.code(),
+            Code::FailedPrecondition,
+            "{what}: {status:?}"
+        );
+        assert_eq!(reason(&status), "USER_MANAGED_BY_SCIM", "{what}");
+    }
+    let replace = srv
+        .users
+        .replace_user(pb::ReplaceUserRequest {
+            organization_id: org.clone(),
+            user: Some(other_email.clone()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(reason(&replace.unwrap_err()), "USER_MANAGED_BY_SCIM");
+    let delete = srv
+        .users
+        .delete_user(pb::DeleteUserRequest {
+            organization_id: org.clone(),
+            user_id: linus.id.clone(),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(reason(&delete.unwrap_err()), "USER_MANAGED_BY_SCIM");
+    let unchanged = srv
+        .users
+        .get_user(pb::GetUserRequest {
+            organization_id: org.clone(),
+            user_id: linus.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(
+        unchanged.version, linus.version,
+        "refused writes change nothing"
+    );
+
+    // the profile stays editable by the platform
+    let titled = srv
+        .users
+        .update_user(pb::UpdateUserRequest {
+            organization_id: org.clone(),
+            user: Some(pb::User {
+                title: "Kernel maintainer".into(),
+                ..linus.clone()
+            }),
+            update_mask: mask(&["title"]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(titled.title, "Kernel maintainer");
+    assert_eq!(titled.managed_by, pb::ManagedBy::Scim as i32);
+
+    // provisioning writes (managed_by = SCIM) may change all of it, and remove the user
+    let mut from_provider = other_email.clone();
+    from_provider.managed_by = pb::ManagedBy::Scim as i32;
+    let replaced = srv
+        .users
+        .replace_user(pb::ReplaceUserRequest {
+            organization_id: org.clone(),
+            user: Some(from_provider),
+            password: "synced".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(replaced.emails[0].value, "linus@elsewhere.example");
+    srv.users
+        .delete_user(pb::DeleteUserRequest {
+            organization_id: org.clone(),
+            user_id: linus.id.clone(),
+            requested_by: pb::ManagedBy::Scim as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
 }

@@ -161,6 +161,21 @@ async fn password_is_hashed_and_verifiable() {
             .await
             .unwrap()
     );
+    // deactivation blocks the password without deleting it; reactivation restores it
+    for active in [false, true] {
+        users::modify_user(&db.db, org, user.id, None, PasswordChange::Keep, |data| {
+            data.active = active;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            users::verify_password(&db.db, org, user.id, "s3cret-pass".into())
+                .await
+                .unwrap(),
+            active
+        );
+    }
     let cleared = users::modify_user(
         &db.db,
         org,
@@ -292,16 +307,16 @@ async fn updates_bump_versions_and_check_expected_version() {
         "{err:?}"
     );
 
-    let err = users::delete_user(&db.db, org, user.id, Some(7))
+    let err = users::delete_user(&db.db, org, user.id, Some(7), |_| Ok(()))
         .await
         .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::VersionMismatch);
-    users::delete_user(&db.db, org, user.id, Some(2))
+    users::delete_user(&db.db, org, user.id, Some(2), |_| Ok(()))
         .await
         .unwrap();
     let err = users::get_user(&db.db, org, user.id).await.unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
-    let err = users::delete_user(&db.db, org, user.id, None)
+    let err = users::delete_user(&db.db, org, user.id, None, |_| Ok(()))
         .await
         .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
@@ -568,7 +583,7 @@ async fn membership_operations_touch_only_differences() {
     );
 
     // deleting a user removes its memberships and decrements counts
-    users::delete_user(&db.db, org, UserId(ids[3]), None)
+    users::delete_user(&db.db, org, UserId(ids[3]), None, |_| Ok(()))
         .await
         .unwrap();
     let role_now = roles::get_role(&db.db, org, role.id).await.unwrap();
@@ -697,7 +712,7 @@ async fn tenant_isolation_in_the_store() {
     );
     assert_eq!(
         reason_of(
-            &users::delete_user(&db.db, org_b, user_a.id, None)
+            &users::delete_user(&db.db, org_b, user_a.id, None, |_| Ok(()))
                 .await
                 .unwrap_err()
         ),

@@ -4,7 +4,7 @@
 //! Also home of [`identity_services`], which builds the three identity.v1 servers of this crate
 //! (users, roles, change feed) over one connection pool.
 
-use crate::error::CoreError;
+use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, UserId};
 use crate::service::change_service::ChangeServiceImpl;
 use crate::service::convert;
@@ -14,6 +14,7 @@ use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::change_service_server::ChangeServiceServer;
 use identity_proto::identity::v1::role_service_server::RoleServiceServer;
 use identity_proto::identity::v1::user_service_server::{UserService, UserServiceServer};
+use identity_proto::identity::v1::{ErrorReason, ManagedBy};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -189,8 +190,11 @@ impl UserService for UserServiceImpl {
         } else {
             PasswordChange::Keep
         };
+        let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
-            convert::apply_user_mask(data, &source, &paths).map(|_| ())
+            let before = data.clone();
+            convert::apply_user_mask(data, &source, &paths)?;
+            guard_scim_managed(&before, data, source.managed_by, sets_password)
         })
         .await?;
         Ok(Response::new(pb::UpdateUserResponse {
@@ -208,7 +212,10 @@ impl UserService for UserServiceImpl {
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
         let password = password(&req.password, PasswordChange::Keep).await?;
+        let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
+            let writer = source.managed_by;
+            guard_scim_managed(data, &source, writer, sets_password)?;
             *data = source;
             Ok(())
         })
@@ -250,8 +257,50 @@ impl UserService for UserServiceImpl {
         let req = request.into_inner();
         let org = org(&req.organization_id)?;
         let id = UserId::parse("user_id", &req.user_id)?;
-        users::delete_user(&self.db, org, id, req.expected_version).await?;
+        let requested_by = req.requested_by();
+        users::delete_user(&self.db, org, id, req.expected_version, |managed_by| {
+            if managed_by == ManagedBy::Scim && requested_by != ManagedBy::Scim {
+                return Err(managed_by_scim("removed"));
+            }
+            Ok(())
+        })
+        .await?;
         tracing::info!(org_id = %org, user_id = %id, "user deleted");
         Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+}
+
+/// While an identity provider owns a user, the platform may edit its profile but not what the
+/// provider is the source of truth for: emails (they identify the person to the provider),
+/// the password (synchronised by the provider) and who manages it. A write says it comes from
+/// provisioning by carrying `managed_by = SCIM` (the edge always does).
+fn guard_scim_managed(
+    before: &users::UserData,
+    after: &users::UserData,
+    writer: ManagedBy,
+    sets_password: bool,
+) -> CoreResult<()> {
+    if before.managed_by != ManagedBy::Scim || writer == ManagedBy::Scim {
+        return Ok(());
+    }
+    if sets_password {
+        return Err(managed_by_scim("given a new password"));
+    }
+    if after.emails != before.emails {
+        return Err(managed_by_scim("given other emails"));
+    }
+    if after.managed_by != ManagedBy::Unspecified && after.managed_by != ManagedBy::Scim {
+        return Err(managed_by_scim("released from SCIM"));
+    }
+    Ok(())
+}
+
+fn managed_by_scim(what: &str) -> CoreError {
+    CoreError::FailedPrecondition {
+        reason: ErrorReason::UserManagedByScim,
+        message: format!(
+            "the user is provisioned by the organization's identity provider and cannot be {what} \
+             outside SCIM"
+        ),
     }
 }

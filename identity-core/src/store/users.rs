@@ -151,6 +151,8 @@ pub async fn hash_password(password: String) -> CoreResult<String> {
 }
 
 /// Checks a password against the stored hash of a user (for callers that authenticate users).
+/// A deactivated user never passes: deactivation blocks every credential without deleting it,
+/// so reactivation restores access.
 pub async fn verify_password(
     db: &DatabaseConnection,
     org: OrgId,
@@ -159,6 +161,7 @@ pub async fn verify_password(
 ) -> CoreResult<bool> {
     let hash = user::Entity::find_by_id(id.0)
         .filter(user::Column::OrgId.eq(org.0))
+        .filter(user::Column::Active.eq(true))
         .select_only()
         .column(user::Column::PasswordHash)
         .into_tuple::<Option<String>>()
@@ -888,22 +891,25 @@ where
 }
 
 /// Deletes a user, its emails, phone numbers and memberships (each role's count and version
-/// follow, with a change per role).
+/// follow, with a change per role). `allowed` sees who manages the user and may refuse.
 pub async fn delete_user(
     db: &DatabaseConnection,
     org: OrgId,
     id: UserId,
     expected_version: Option<i64>,
+    allowed: impl FnOnce(ManagedBy) -> CoreResult<()>,
 ) -> CoreResult<()> {
     let txn = changes::begin_org_write(db, org).await?;
-    let version = user::Entity::find_by_id(id.0)
+    let (version, managed_by) = user::Entity::find_by_id(id.0)
         .filter(user::Column::OrgId.eq(org.0))
         .select_only()
         .column(user::Column::Version)
-        .into_tuple::<i64>()
+        .column(user::Column::ManagedBy)
+        .into_tuple::<(i64, i16)>()
         .one(&txn)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
+    allowed(managed_by_from_db(managed_by))?;
     if let Some(expected) = expected_version
         && expected != version
     {

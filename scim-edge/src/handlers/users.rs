@@ -136,8 +136,10 @@ pub(crate) async fn delete(
 
 // === operations ===
 
-/// POST /Users: creates the user, or adopts an existing platform-managed user with the same
-/// userName or email (the core decides); 201 either way.
+/// POST /Users: creates the user; an existing user with the same userName (any case) is
+/// `409 uniqueness`. Members who existed before SCIM was connected are linked the way providers
+/// do it: their `userName eq` / email query finds them and the provider's PUT or PATCH takes
+/// them over, leaving their roles as they are.
 pub(crate) async fn create_user(
     state: &AppState,
     org: &str,
@@ -151,14 +153,11 @@ pub(crate) async fn create_user(
             organization_id: org.to_owned(),
             user: Some(input.user),
             password: input.password.unwrap_or_default(),
-            adopt_existing: true,
+            adopt_existing: false,
         }))
         .await?
         .into_inner();
     let user = response.user.ok_or_else(ScimError::internal)?;
-    if response.adopted {
-        tracing::info!(org_id = %org, user_id = %user.id, "existing platform user adopted");
-    }
     let body = render_user(state, org, &user, projection).await?;
     Ok(Reply::created(body))
 }
@@ -259,6 +258,7 @@ pub(crate) async fn delete_user(
             organization_id: org.to_owned(),
             user_id: id.to_owned(),
             expected_version,
+            requested_by: pb::ManagedBy::Scim as i32,
         }))
         .await?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))

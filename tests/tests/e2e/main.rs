@@ -12,6 +12,7 @@ mod core_grpc;
 mod entra_flow;
 mod lifecycle;
 mod okta_flow;
+mod provisioning;
 mod rfc7643_schemas;
 mod rfc7644_3_11_me;
 mod rfc7644_3_12_errors;

@@ -406,23 +406,21 @@ async fn create_platform_user(
 }
 
 #[tokio::test]
-async fn existing_platform_user_is_adopted_by_email() {
+async fn post_for_an_existing_member_is_409_and_changes_nothing() {
     let (stack, tenant) = setup().await;
-    let email = format!("{}@example.com", unique("existing"));
-    let platform =
-        create_platform_user(&stack, &tenant.org_id, &unique("platform-name"), &email).await;
-
-    // the identity provider knows the person by email, under another userName
-    let mut body = scim::user(&unique("idp-name"));
-    body["emails"] = json!([{ "value": email.to_uppercase(), "type": "work", "primary": true }]);
-    let response = tenant.post("/Users", body).await;
-    response.expect(201);
-    assert_eq!(
-        response.id(),
-        platform.id,
-        "the platform user is adopted, not duplicated"
-    );
-
+    let user_name = unique("platform-bob");
+    let platform = create_platform_user(
+        &stack,
+        &tenant.org_id,
+        &user_name,
+        &format!("{}@example.com", unique("bob")),
+    )
+    .await;
+    // user names are unique whatever their case: the provider must link (query, then PUT/PATCH)
+    tenant
+        .post("/Users", scim::user(&user_name.to_uppercase()))
+        .await
+        .expect_error(409, Some("uniqueness"));
     let after = stack
         .users()
         .get_user(pb::GetUserRequest {
@@ -434,35 +432,36 @@ async fn existing_platform_user_is_adopted_by_email() {
         .into_inner()
         .user
         .unwrap();
-    assert_eq!(after.managed_by, pb::ManagedBy::Scim as i32);
-    let all = tenant
-        .get(&scim::users_filter(&format!("emails.value eq \"{email}\"")))
-        .await;
-    all.expect(200);
-    assert_eq!(all.total(), 1, "{all}");
+    assert_eq!(
+        after.version, platform.version,
+        "the refused POST changed nothing"
+    );
+    assert_eq!(after.managed_by, pb::ManagedBy::Platform as i32);
 }
 
 #[tokio::test]
-async fn existing_platform_user_is_adopted_by_user_name_then_conflicts() {
+async fn a_matching_email_alone_never_takes_an_account_over() {
     let (stack, tenant) = setup().await;
-    let user_name = unique("platform-bob");
-    let platform = create_platform_user(
-        &stack,
-        &tenant.org_id,
-        &user_name,
-        &format!("{}@example.com", unique("bob")),
-    )
-    .await;
-    let response = tenant
-        .post("/Users", scim::user(&user_name.to_uppercase()))
-        .await;
+    let email = format!("{}@example.com", unique("existing"));
+    let platform =
+        create_platform_user(&stack, &tenant.org_id, &unique("platform-name"), &email).await;
+    // another userName with the same email is another person to SCIM (emails are not unique,
+    // RFC 7643 §4.1.2); claiming an account by email alone would let a provider take it over
+    let mut body = scim::user(&unique("idp-name"));
+    body["emails"] = json!([{ "value": email.to_uppercase(), "type": "work", "primary": true }]);
+    let response = tenant.post("/Users", body).await;
     response.expect(201);
-    assert_eq!(response.id(), platform.id);
-    // once SCIM-managed, the same userName is a conflict like any other
-    let mut again = scim::user(&user_name);
-    again["emails"] = json!([{ "value": format!("{}@other.example", unique("y")) }]);
-    tenant
-        .post("/Users", again)
+    assert_ne!(response.id(), platform.id);
+    let untouched = stack
+        .users()
+        .get_user(pb::GetUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user_id: platform.id.clone(),
+        })
         .await
-        .expect_error(409, Some("uniqueness"));
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(untouched.managed_by, pb::ManagedBy::Platform as i32);
 }

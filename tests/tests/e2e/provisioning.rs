@@ -1,0 +1,353 @@
+//! What the seed integrations promise an organization owner, verified the way an owner would:
+//! through the core's gRPC API (roles held, active flag, who manages a user), not only through
+//! SCIM's own answers.
+
+use crate::setup;
+use identity_proto::admin::v1 as admin;
+use identity_proto::identity::v1 as pb;
+use identity_tests::scim::{self, ENTERPRISE_SCHEMA, USER_SCHEMA, enc, patch};
+use identity_tests::{Stack, Tenant, unique};
+use serde_json::json;
+use tonic_types::StatusExt;
+
+async fn core_user(stack: &Stack, tenant: &Tenant, id: &str) -> Result<pb::User, tonic::Status> {
+    stack
+        .users()
+        .get_user(pb::GetUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user_id: id.to_owned(),
+        })
+        .await
+        .map(|response| response.into_inner().user.expect("user in response"))
+}
+
+async fn holds(stack: &Stack, tenant: &Tenant, role_id: &str, user_id: &str) -> bool {
+    stack
+        .roles()
+        .check_role_membership(pb::CheckRoleMembershipRequest {
+            organization_id: tenant.org_id.clone(),
+            role_id: role_id.to_owned(),
+            user_id: user_id.to_owned(),
+        })
+        .await
+        .expect("CheckRoleMembership")
+        .into_inner()
+        .is_member
+}
+
+fn reason(status: &tonic::Status) -> String {
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn scim_users_join_the_default_role_and_deactivation_keeps_them() {
+    let (stack, tenant) = setup().await;
+    let created = tenant.create_user(&unique("joiner")).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(holds(&stack, &tenant, &tenant.default_role_id, &id).await);
+    let user = core_user(&stack, &tenant, &id).await.unwrap();
+    assert!(user.active);
+    assert_eq!(user.managed_by, pb::ManagedBy::Scim as i32);
+
+    // Okta's deactivation: a path-less replace of active
+    let path = format!("/Users/{id}");
+    crate::expect_patched(
+        &tenant
+            .patch(
+                &path,
+                patch(json!([{ "op": "replace", "value": { "active": false } }])),
+            )
+            .await,
+    );
+    let user = core_user(&stack, &tenant, &id).await.unwrap();
+    assert!(!user.active, "deactivated in the core");
+    assert!(
+        holds(&stack, &tenant, &tenant.default_role_id, &id).await,
+        "deactivation keeps the roles"
+    );
+    // Entra's reactivation with a string boolean
+    crate::expect_patched(
+        &tenant
+            .patch(
+                &path,
+                patch(json!([{ "op": "Replace", "path": "active", "value": "True" }])),
+            )
+            .await,
+    );
+    assert!(core_user(&stack, &tenant, &id).await.unwrap().active);
+
+    tenant.delete(&path).await.expect(204);
+    let gone = core_user(&stack, &tenant, &id).await.unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    assert!(!holds(&stack, &tenant, &tenant.default_role_id, &id).await);
+}
+
+#[tokio::test]
+async fn existing_members_are_found_and_linked_keeping_their_roles() {
+    let (stack, tenant) = setup().await;
+    let name = format!("{}@Example.com", unique("Existing"));
+    // a member the platform created before SCIM was connected, holding a role of its own
+    let mut users = stack.users();
+    let member = users
+        .create_user(pb::CreateUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user: Some(pb::User {
+                user_name: name.clone(),
+                emails: vec![pb::ContactValue {
+                    value: name.clone(),
+                    primary: true,
+                    ..Default::default()
+                }],
+                active: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let admins = stack
+        .roles()
+        .create_role(pb::CreateRoleRequest {
+            organization_id: tenant.org_id.clone(),
+            role: Some(pb::Role {
+                display_name: unique("admins"),
+                ..Default::default()
+            }),
+            member_user_ids: vec![member.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+
+    // the provider's existence check finds the member whatever the case
+    let found = tenant
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!("userName eq \"{}\"", name.to_lowercase()))
+        ))
+        .await;
+    assert_eq!(found.resource_ids(), vec![member.id.clone()]);
+    let by_email = tenant
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!("emails.value eq \"{}\"", name.to_uppercase()))
+        ))
+        .await;
+    assert_eq!(by_email.resource_ids(), vec![member.id.clone()]);
+    // creating them again is a conflict, not a second account
+    tenant
+        .post("/Users", scim::user(&name.to_uppercase()))
+        .await
+        .expect_error(409, Some("uniqueness"));
+
+    // linking: the provider's PUT updates the attributes and takes the user over
+    let mut body = scim::user(&name);
+    body["externalId"] = json!("okta-00u1");
+    body["name"] = json!({ "givenName": "Ex", "familyName": "Isting" });
+    tenant
+        .put(&format!("/Users/{}", member.id), body)
+        .await
+        .expect(200);
+    let linked = core_user(&stack, &tenant, &member.id).await.unwrap();
+    assert_eq!(linked.external_id, "okta-00u1");
+    assert_eq!(linked.display_name, "Ex Isting", "display name falls back");
+    assert_eq!(linked.managed_by, pb::ManagedBy::Scim as i32);
+    assert!(
+        holds(&stack, &tenant, &admins.id, &member.id).await,
+        "linking leaves existing role assignments untouched"
+    );
+
+    // from now on the platform cannot change what the provider owns
+    let refused = users
+        .update_user(pb::UpdateUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user: Some(pb::User {
+                emails: vec![pb::ContactValue {
+                    value: "elsewhere@example.com".into(),
+                    primary: true,
+                    ..Default::default()
+                }],
+                managed_by: pb::ManagedBy::Unspecified as i32,
+                ..linked.clone()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["emails".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "USER_MANAGED_BY_SCIM");
+    let refused = users
+        .delete_user(pb::DeleteUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user_id: member.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "USER_MANAGED_BY_SCIM");
+}
+
+#[tokio::test]
+async fn disabling_scim_keeps_users_and_roles_and_hands_them_back() {
+    let stack = Stack::builder()
+        .with_edge(true)
+        .token_cache_ttl_secs(0)
+        .start()
+        .await;
+    let tenant = stack.new_tenant().await;
+    let user = tenant.create_user(&unique("stays")).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    stack
+        .admin_client_with(&tenant.owner_secret)
+        .scim
+        .disable_scim(admin::DisableScimRequest {
+            organization_id: tenant.org_id.clone(),
+        })
+        .await
+        .unwrap();
+    let refused = tenant.get("/Users").await;
+    refused.expect_error(401, None);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SCIM provisioning is disabled"),
+        "{refused}"
+    );
+    let kept = core_user(&stack, &tenant, &id).await.unwrap();
+    assert_eq!(kept.managed_by, pb::ManagedBy::Platform as i32);
+    assert!(holds(&stack, &tenant, &tenant.default_role_id, &id).await);
+}
+
+#[tokio::test]
+async fn revoked_and_expired_tokens_tell_the_admin_why() {
+    let stack = Stack::builder()
+        .with_edge(true)
+        .token_cache_ttl_secs(0)
+        .start()
+        .await;
+    let tenant = stack.new_tenant().await;
+    let mut owner = stack.admin_client_with(&tenant.owner_secret);
+
+    tenant.get("/Users").await.expect(200);
+    owner
+        .scim
+        .revoke_scim_token(admin::RevokeScimTokenRequest {
+            organization_id: tenant.org_id.clone(),
+            token_id: tenant.token_id.clone(),
+        })
+        .await
+        .unwrap();
+    let revoked = tenant.get("/Users").await;
+    revoked.expect_error(401, None);
+    assert!(
+        revoked.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("token revoked"),
+        "{revoked}"
+    );
+
+    let short = owner
+        .scim
+        .issue_scim_token(admin::IssueScimTokenRequest {
+            organization_id: tenant.org_id.clone(),
+            description: "short-lived".into(),
+            validity: Some(prost_types::Duration {
+                seconds: 1,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let short_tenant = tenant.with_token(&short.secret);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let expired = short_tenant.get("/Users").await;
+    expired.expect_error(401, None);
+    assert!(
+        expired.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("token expired"),
+        "{expired}"
+    );
+    // an unknown token learns nothing
+    let unknown = tenant
+        .with_token("idscim_not-a-real-token")
+        .get("/Users")
+        .await;
+    unknown.expect_error(401, None);
+    assert_eq!(unknown.body["detail"], json!("authentication failed"));
+}
+
+#[tokio::test]
+async fn okta_header_auth_sends_the_bare_token() {
+    let (_stack, tenant) = setup().await;
+    let bare = tenant.with_token("");
+    let response = bare
+        .request(
+            reqwest::Method::GET,
+            "/Users?startIndex=1&count=1",
+            None,
+            &[("authorization", &tenant.scim_token)],
+        )
+        .await;
+    response.expect(200);
+    let wrong_scheme = bare
+        .request(
+            reqwest::Method::GET,
+            "/Users",
+            None,
+            &[("authorization", &format!("Basic {}", tenant.scim_token))],
+        )
+        .await;
+    wrong_scheme.expect_error(401, None);
+}
+
+#[tokio::test]
+async fn display_name_falls_back_and_the_manager_round_trips() {
+    let (stack, tenant) = setup().await;
+    let manager = tenant.create_user(&unique("boss")).await;
+    let manager_id = manager["id"].as_str().unwrap();
+    // the Auzmor flow: manager by id and display name
+    let created = tenant
+        .post(
+            "/Users",
+            json!({
+                "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA],
+                "userName": unique("report"),
+                "name": { "givenName": "Ada", "familyName": "Lovelace" },
+                ENTERPRISE_SCHEMA: {
+                    "manager": { "value": manager_id, "displayName": "The Boss" }
+                }
+            }),
+        )
+        .await;
+    created.expect(201);
+    assert_eq!(created.body["displayName"], json!("Ada Lovelace"));
+    let fetched = tenant.get(&format!("/Users/{}", created.id())).await;
+    assert_eq!(
+        fetched.body[ENTERPRISE_SCHEMA]["manager"]["value"],
+        json!(manager_id)
+    );
+    assert_eq!(
+        fetched.body[ENTERPRISE_SCHEMA]["manager"]["displayName"],
+        json!("The Boss")
+    );
+    let user = core_user(&stack, &tenant, &created.id()).await.unwrap();
+    let enterprise = user.enterprise.expect("enterprise attributes");
+    assert_eq!(enterprise.manager_id, manager_id);
+}
