@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
 /// The bound addresses, printed once at start for scripts and tests (ports may be 0 in config).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -67,14 +67,11 @@ pub async fn run(
         .add_service(role_service)
         .add_service(change_service)
         .add_service(token_service)
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(identity_listener),
-            stopped(stop_rx.clone()),
-        );
+        .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
         .trace_fn(identity_telemetry::grpc_server_span)
         .add_routes(admin_grpc::admin_routes(admin_backend).add_service(health_service))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(admin_listener), stopped(stop_rx));
+        .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let signal = async move {
@@ -103,6 +100,12 @@ pub async fn run(
     }
     db.close().await?;
     Ok(())
+}
+
+/// Accepted connections with `TCP_NODELAY`: without it a response written in more than one
+/// segment (any list) waits for the client's delayed ACK, adding ~40 ms per call.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

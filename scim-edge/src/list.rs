@@ -41,6 +41,19 @@ pub struct Projection {
     pub excluded: Vec<AttrPath>,
 }
 
+/// `attributes` / `excludedAttributes` straight from a request's query string, so handlers
+/// take a `Projection` argument instead of parsing it each.
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Projection {
+    type Rejection = crate::error::ScimError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Projection::from_query(&parse_query(parts.uri.query())?)
+    }
+}
+
 impl Projection {
     /// From the query string.
     pub fn from_query(pairs: &QueryPairs) -> ScimResult<Self> {

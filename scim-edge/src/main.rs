@@ -62,6 +62,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = config.shutdown_grace;
+    // TCP_NODELAY: a response in several segments must not wait for the client's delayed ACK
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!(

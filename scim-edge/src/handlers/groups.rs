@@ -42,10 +42,9 @@ const PATCH_ATTEMPTS: usize = 3;
 pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     create_group(&state, &principal.organization_id, &body, &projection).await
 }
 
@@ -53,10 +52,9 @@ pub(crate) async fn get_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     headers: HeaderMap,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     get_group(
         &state,
         &principal.organization_id,
@@ -82,11 +80,10 @@ pub(crate) async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     let expected = if_match(&headers)?;
     replace_group(
         &state,
@@ -103,11 +100,10 @@ pub(crate) async fn patch(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     let expected = if_match(&headers)?;
     patch_group(
         &state,

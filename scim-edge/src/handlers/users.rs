@@ -46,10 +46,9 @@ pub(crate) fn check_id(id: &str) -> ScimResult<()> {
 pub(crate) async fn post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     create_user(&state, &principal.organization_id, &body, &projection).await
 }
 
@@ -57,10 +56,9 @@ pub(crate) async fn get_one(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     headers: HeaderMap,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     get_user(
         &state,
         &principal.organization_id,
@@ -86,11 +84,10 @@ pub(crate) async fn put(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     let expected = if_match(&headers)?;
     replace_user(
         &state,
@@ -107,11 +104,10 @@ pub(crate) async fn patch(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
-    RawQuery(query): RawQuery,
+    projection: Projection,
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
-    let projection = Projection::from_query(&parse_query(query.as_deref())?)?;
     let expected = if_match(&headers)?;
     patch_user(
         &state,
