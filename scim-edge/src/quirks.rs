@@ -36,11 +36,15 @@ pub enum Quirk {
     AddCreatesFilteredElement,
     /// A read-only attribute echoed unchanged (`id` inside Okta's group rename value).
     ReadOnlyEchoed,
+    /// `emails[type eq "work"].value eq "x"`: Entra puts the compared sub-attribute after the
+    /// value filter, which RFC 7644's grammar does not allow; it means
+    /// `emails[type eq "work" and value eq "x"]`.
+    SubAttributeAfterValueFilter,
 }
 
 impl Quirk {
     /// Every quirk, for documentation and tests.
-    pub const ALL: [Quirk; 9] = [
+    pub const ALL: [Quirk; 10] = [
         Quirk::BareAuthorizationToken,
         Quirk::CapitalisedPatchOp,
         Quirk::StringBoolean,
@@ -50,6 +54,7 @@ impl Quirk {
         Quirk::RemoveListedValues,
         Quirk::AddCreatesFilteredElement,
         Quirk::ReadOnlyEchoed,
+        Quirk::SubAttributeAfterValueFilter,
     ];
 
     /// The stable name used in logs and as the metric attribute.
@@ -64,6 +69,7 @@ impl Quirk {
             Quirk::RemoveListedValues => "remove_listed_values",
             Quirk::AddCreatesFilteredElement => "add_creates_filtered_element",
             Quirk::ReadOnlyEchoed => "read_only_echoed",
+            Quirk::SubAttributeAfterValueFilter => "sub_attribute_after_value_filter",
         }
     }
 

@@ -218,9 +218,28 @@ impl<'a> Parser<'a> {
             let inner = self.parse_or(true)?;
             self.expect(b']', "']'")?;
             self.leave();
+            let mut filter = inner;
+            if self.eat(b'.') {
+                // Entra: `emails[type eq "work"].value eq "x"` means
+                // `emails[type eq "work" and value eq "x"]`
+                let start = self.pos;
+                let sub = self.path_lexeme();
+                if !is_attr_name(sub) {
+                    self.pos = start;
+                    return Err(self.error("expected a sub-attribute after ']. '"));
+                }
+                let sub_path = AttrPath {
+                    schema: None,
+                    attribute: sub.to_owned(),
+                    sub_attribute: None,
+                };
+                let condition = self.parse_attr_exp(sub_path)?;
+                crate::quirks::Quirk::SubAttributeAfterValueFilter.seen();
+                filter = FilterExpr::And(Box::new(filter), Box::new(condition));
+            }
             return Ok(FilterExpr::ValuePath {
                 path,
-                filter: Box::new(inner),
+                filter: Box::new(filter),
             });
         }
         self.parse_attr_exp(path)
@@ -539,6 +558,15 @@ mod tests {
     }
 
     // RFC 7644 §3.10: URN-qualified attribute paths.
+    #[test]
+    fn sub_attribute_after_a_value_filter_joins_the_filter() {
+        let parsed = parse_filter(r#"emails[type eq "work"].value eq "a@b.c""#).unwrap();
+        let expected = parse_filter(r#"emails[type eq "work" and value eq "a@b.c"]"#).unwrap();
+        assert_eq!(parsed, expected);
+        assert_invalid(r#"emails[type eq "work"]. eq "x""#);
+        assert_invalid(r#"emails[type eq "work"].value"#);
+    }
+
     #[test]
     fn parses_urn_paths() {
         let expr = parse_filter(&format!(

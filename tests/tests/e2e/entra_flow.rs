@@ -141,3 +141,115 @@ async fn entra_user_and_group_lifecycle() {
     tenant.get(&path).await.expect_error(404, None);
     assert_eq!(tenant.get(&lookup).await.total(), 0);
 }
+
+/// The rest of Entra's dialect: Test Connection, path-less replace with dotted keys and
+/// extension URNs, `Add` on a missing work email, manager removal, the membership probe and
+/// the `emails[type eq "work"].value eq` filter form.
+#[tokio::test]
+async fn entra_dialect_details() {
+    let (_stack, tenant) = setup().await;
+    // Test Connection: a random guid on userName and on externalId → 200, empty ListResponse
+    for attribute in ["userName", "externalId"] {
+        let probe = tenant
+            .get(&format!(
+                "/Users?filter={}",
+                enc(&format!("{attribute} eq \"{}\"", uuid_like()))
+            ))
+            .await;
+        probe.expect(200);
+        assert_eq!(probe.total(), 0);
+        assert_eq!(probe.body["Resources"], json!([]), "{probe}");
+    }
+
+    let manager = tenant.create_user(&unique("entra-boss")).await;
+    let manager_id = manager["id"].as_str().unwrap();
+    let upn = format!("{}@entra.example", unique("dialect"));
+    let created = tenant
+        .post(
+            "/Users",
+            json!({ "schemas": [USER_SCHEMA], "userName": upn, "active": "True" }),
+        )
+        .await;
+    created.expect(201);
+    assert_eq!(created.body["active"], json!(true));
+    let id = created.id();
+    let path = format!("/Users/{id}");
+
+    let work_mail = format!("{}@entra.example", unique("work"));
+    expect_patched(
+        &tenant
+            .patch(
+                &path,
+                patch(json!([
+                    { "op": "Replace", "value": {
+                        "name.givenName": "Grace",
+                        "name.familyName": "Hopper",
+                        "displayName": "Grace Hopper",
+                        format!("{ENTERPRISE_SCHEMA}:department"): "Navy",
+                        format!("{ENTERPRISE_SCHEMA}:manager"): manager_id
+                    } },
+                    { "op": "Add", "path": "emails[type eq \"work\"].value", "value": work_mail }
+                ])),
+            )
+            .await,
+    );
+    let after = tenant.get(&path).await;
+    assert_eq!(after.body["name"]["givenName"], json!("Grace"));
+    assert_eq!(after.body["name"]["familyName"], json!("Hopper"));
+    assert_eq!(after.body[ENTERPRISE_SCHEMA]["department"], json!("Navy"));
+    assert_eq!(
+        after.body[ENTERPRISE_SCHEMA]["manager"]["value"],
+        json!(manager_id)
+    );
+    assert_eq!(
+        after.body["emails"],
+        json!([{ "type": "work", "value": work_mail }]),
+        "Add on a missing work email creates it"
+    );
+
+    // Entra's filter form with a sub-attribute after the value path
+    let by_work_mail = tenant
+        .get(&format!(
+            "/Users?filter={}",
+            enc(&format!(
+                "emails[type eq \"work\"].value eq \"{work_mail}\""
+            ))
+        ))
+        .await;
+    by_work_mail.expect(200);
+    assert_eq!(by_work_mail.resource_ids(), vec![id.clone()]);
+
+    // manager removed
+    expect_patched(
+        &tenant
+            .patch(
+                &path,
+                patch(json!([{ "op": "Remove", "path": format!("{ENTERPRISE_SCHEMA}:manager") }])),
+            )
+            .await,
+    );
+    let after = tenant.get(&path).await;
+    assert!(
+        after.body[ENTERPRISE_SCHEMA].get("manager").is_none(),
+        "{after}"
+    );
+
+    // the membership probe, answered without listing the members
+    let group = tenant.create_group(&unique("probe"), &[&id]).await;
+    let group_id = group["id"].as_str().unwrap();
+    for (member, expected) in [(id.as_str(), 1), (manager_id, 0)] {
+        let probe = tenant
+            .get(&format!(
+                "/Groups?filter={}&excludedAttributes=members",
+                enc(&format!("id eq \"{group_id}\" and members eq \"{member}\""))
+            ))
+            .await;
+        probe.expect(200);
+        assert_eq!(probe.total(), expected, "{probe}");
+    }
+}
+
+fn uuid_like() -> String {
+    let hex = unique("x").replace("x-", "");
+    format!("{}-0000-4000-8000-{}", &hex[..8], &hex[..12])
+}
