@@ -502,6 +502,22 @@ async fn disabling_scim_stops_tokens_and_releases_scim_managed_identities() {
             .unwrap_or_else(|| panic!("{table} row gone"));
         assert_eq!(row.try_get::<i16>("", "managed_by").unwrap(), 1, "{table}");
     }
+    // the hand-over is in the change feed: one UPDATED change per released identity
+    let updates = h
+        .store
+        .db
+        .query_one(
+            &Query::select()
+                .expr(Expr::col("sequence").count())
+                .from("change_event")
+                .and_where(Expr::col("org_id").eq(org_id))
+                .and_where(Expr::col("kind").eq(2))
+                .to_owned(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updates.try_get_by_index::<i64>(0).unwrap(), 2);
 
     // default role: set, clear, reject unknown
     let cleared = scim

@@ -10,7 +10,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use identity_proto::identity::v1::{ErrorReason, ManagedBy};
+use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -149,21 +149,66 @@ pub async fn role_exists<C: ConnectionTrait>(db: &C, org: OrgId, role: RoleId) -
 }
 
 /// Makes every SCIM-managed user and role of the organization platform-managed: when SCIM is
-/// disabled the identities stay, but the identity provider no longer owns them. Returns how
-/// many users and roles changed.
-pub async fn release_scim_managed<C: ConnectionTrait>(
-    db: &C,
+/// disabled the identities stay, but the identity provider no longer owns them. Each one gets a
+/// new version and an UPDATED change, so feed consumers see the hand-over. Works in batches of
+/// ids (each batch leaves the SCIM-managed set, so the next read finds the next batch) and never
+/// holds a whole table in memory. Returns how many users and roles changed.
+pub async fn release_scim_managed(
+    txn: &sea_orm::DatabaseTransaction,
     org: OrgId,
 ) -> CoreResult<(u64, u64)> {
+    const BATCH: u64 = 500;
+    let now = crate::time::now_micros();
     let mut changed = [0_u64; 2];
-    for (slot, table) in changed.iter_mut().zip(["identity_user", "identity_role"]) {
-        let statement = Query::update()
-            .table(table)
-            .value("managed_by", ManagedBy::Platform as i16)
-            .and_where(Expr::col("org_id").eq(org.0))
-            .and_where(Expr::col("managed_by").eq(ManagedBy::Scim as i16))
-            .to_owned();
-        *slot = db.execute(&statement).await?.rows_affected();
+    let kinds = [
+        ("identity_user", ResourceType::User),
+        ("identity_role", ResourceType::Role),
+    ];
+    for (slot, (table, resource_type)) in changed.iter_mut().zip(kinds) {
+        loop {
+            let select = Query::select()
+                .columns(["id", "version"])
+                .from(table)
+                .and_where(Expr::col("org_id").eq(org.0))
+                .and_where(Expr::col("managed_by").eq(ManagedBy::Scim as i16))
+                .order_by("id", sea_orm::sea_query::Order::Asc)
+                .limit(BATCH)
+                .to_owned();
+            let rows = txn.query_all(&select).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut batch = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id: uuid::Uuid = row.try_get("", "id")?;
+                let version: i64 = row.try_get("", "version")?;
+                batch.push((id, version + 1));
+            }
+            let update = Query::update()
+                .table(table)
+                .value("managed_by", ManagedBy::Platform as i16)
+                .value("version", Expr::col("version").add(1))
+                .value("updated_at", now)
+                .and_where(Expr::col("org_id").eq(org.0))
+                .and_where(Expr::col("id").is_in(batch.iter().map(|(id, _)| *id)))
+                .to_owned();
+            txn.execute(&update).await?;
+            for (id, version) in &batch {
+                super::changes::append_change(
+                    txn,
+                    org,
+                    super::changes::NewChange {
+                        resource_type,
+                        resource_id: *id,
+                        kind: ChangeKind::Updated,
+                        resource_version: *version,
+                        member_user_ids: &[],
+                    },
+                )
+                .await?;
+            }
+            *slot += batch.len() as u64;
+        }
     }
     Ok((changed[0], changed[1]))
 }
