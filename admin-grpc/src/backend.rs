@@ -79,6 +79,9 @@ pub trait AdminBackend: Send + Sync + 'static {
         credential_id: Uuid,
     ) -> Result<OwnerCredential, Status>;
 
+    /// Removes a user from the organization, whoever manages it.
+    async fn remove_member(&self, organization_id: Uuid, user_id: Uuid) -> Result<(), Status>;
+
     /// Reads the SCIM settings.
     async fn get_scim_settings(&self, organization_id: Uuid) -> Result<ScimSettings, Status>;
 

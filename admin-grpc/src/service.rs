@@ -202,6 +202,18 @@ impl OrganizationService for OrganizationApi {
             owner_credential: Some(credential),
         }))
     }
+
+    async fn remove_member(
+        &self,
+        request: Request<pb::RemoveMemberRequest>,
+    ) -> Result<Response<pb::RemoveMemberResponse>, Status> {
+        let principal = Principal::of(&request)?.clone();
+        let request = request.into_inner();
+        let organization_id = principal.authorize(&request.organization_id)?;
+        let user_id = parse_uuid("user_id", &request.user_id)?;
+        self.backend.remove_member(organization_id, user_id).await?;
+        Ok(Response::new(pb::RemoveMemberResponse {}))
+    }
 }
 
 #[tonic::async_trait]

@@ -132,6 +132,11 @@ impl AdminBackend for Fake {
         Ok(pb::OwnerCredential::default())
     }
 
+    async fn remove_member(&self, organization_id: Uuid, user_id: Uuid) -> Result<(), Status> {
+        self.record(format!("remove_member {organization_id} {user_id}"));
+        Ok(())
+    }
+
     async fn get_scim_settings(&self, organization_id: Uuid) -> Result<pb::ScimSettings, Status> {
         self.record(format!("get_scim_settings {organization_id}"));
         Ok(settings(organization_id, true))

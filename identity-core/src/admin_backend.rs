@@ -9,9 +9,10 @@
 
 use crate::entity::{organization, owner_credential, scim_token};
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{OrgId, RoleId, TokenId};
+use crate::ids::{OrgId, RoleId, TokenId, UserId};
 use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
 use crate::store::organizations::{self, ScimUpdate};
+use crate::store::users;
 use crate::time::{now_micros, to_timestamp};
 use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal};
 use identity_proto::admin::v1 as pb;
@@ -506,6 +507,14 @@ impl AdminBackend for CoreAdminBackend {
         .await?;
         tracing::info!(target: "audit", org_id = %org, owner_credential_id = %credential_id, action = "owner_credential.revoke", "owner credential revoked");
         Ok(owner_credential_pb(&row))
+    }
+
+    async fn remove_member(&self, organization_id: Uuid, user_id: Uuid) -> Result<(), Status> {
+        let org = OrgId(organization_id);
+        // an owner's decision overrides who manages the user
+        users::delete_user(&self.db, org, UserId(user_id), None, |_| Ok(())).await?;
+        tracing::info!(target: "audit", org_id = %org, user_id = %user_id, action = "member.remove", "member removed by an owner");
+        Ok(())
     }
 
     async fn get_scim_settings(&self, organization_id: Uuid) -> Result<pb::ScimSettings, Status> {

@@ -75,6 +75,22 @@ pub enum Command {
     /// SCIM tokens of an organization
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Members (users) of an organization
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+/// `identity-admin member …`
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Remove a member from the organization, also one provisioned through SCIM
+    Remove {
+        #[command(flatten)]
+        org: OrgArg,
+        /// The user's id
+        #[arg(value_name = "USER_ID")]
+        user_id: String,
+    },
 }
 
 /// The organization a command acts on.
@@ -222,6 +238,26 @@ mod tests {
     #[test]
     fn the_command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn member_remove_takes_org_and_user_id() {
+        let cli = parse(&[
+            "member",
+            "remove",
+            "--org",
+            "acme",
+            "0190a1b2-0000-7000-8000-000000000001",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Member(MemberCommand::Remove { org, user_id }) => {
+                assert_eq!(org.org, "acme");
+                assert_eq!(user_id, "0190a1b2-0000-7000-8000-000000000001");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["member", "remove", "--org", "acme"]).is_err());
     }
 
     #[test]

@@ -250,6 +250,13 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
         }
     }
 
+    pub(super) fn removed_member(&mut self, user_id: &str) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => self.json(&serde_json::json!({ "removedUserId": user_id })),
+            OutputFormat::Human => writeln!(self.stdout, "removed {user_id}"),
+        }
+    }
+
     pub(super) fn owner_credential(&mut self, c: Option<&pb::OwnerCredential>) -> io::Result<()> {
         let c = c.ok_or_else(missing)?;
         match self.format {

@@ -1,7 +1,9 @@
 //! Executing a parsed command: connect, authenticate every call, make the RPCs, print.
 
 use super::render::Printer;
-use super::{Cli, Command, OrgArg, OrgCommand, OwnerCommand, ScimCommand, TokenCommand};
+use super::{
+    Cli, Command, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand, TokenCommand,
+};
 use crate::status::reason_of;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
@@ -264,6 +266,17 @@ pub async fn run(
                 out.owner_credential(response.owner_credential.as_ref())?;
             }
         },
+        Command::Member(MemberCommand::Remove { org, user_id }) => {
+            let organization_id = clients.resolve(&org).await?;
+            clients
+                .orgs
+                .remove_member(pb::RemoveMemberRequest {
+                    organization_id,
+                    user_id: user_id.clone(),
+                })
+                .await?;
+            out.removed_member(&user_id)?;
+        }
         Command::Scim(command) => {
             let settings = match command {
                 ScimCommand::Get { org } => {

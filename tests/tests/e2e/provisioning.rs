@@ -197,6 +197,24 @@ async fn existing_members_are_found_and_linked_keeping_their_roles() {
         .await
         .unwrap_err();
     assert_eq!(reason(&refused), "USER_MANAGED_BY_SCIM");
+
+    // only an owner removes members: through the admin API, whoever manages the user
+    stack
+        .admin_client_with(&tenant.owner_secret)
+        .orgs
+        .remove_member(admin::RemoveMemberRequest {
+            organization_id: tenant.org_id.clone(),
+            user_id: member.id.clone(),
+        })
+        .await
+        .unwrap();
+    let gone = core_user(&stack, &tenant, &member.id).await.unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    assert!(!holds(&stack, &tenant, &admins.id, &member.id).await);
+    tenant
+        .get(&format!("/Users/{}", member.id))
+        .await
+        .expect_error(404, None);
 }
 
 #[tokio::test]
