@@ -1,5 +1,5 @@
-//! The HTTP service: SCIM routes under the base URL's path, `/healthz` and `/readyz` outside
-//! it, and the tower stack every request goes through.
+//! The HTTP service: SCIM routes under the base URL's path, `/healthz`, `/readyz` and
+//! `/metrics` (Prometheus text) outside it, and the tower stack every request goes through.
 //!
 //! The stack is listed once, in [`router`], outermost first. Whatever fails where, the client
 //! gets a SCIM error body with `application/scim+json`: the layers that answer by themselves
@@ -46,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         ));
     let app = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
     let app = if base_path.is_empty() {
         app.merge(scim)
     } else {
@@ -150,6 +151,18 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
     );
     identity_telemetry::set_parent_from_headers(&span, request.headers());
     span
+}
+
+/// `/metrics`: the process's OpenTelemetry metrics in the Prometheus text format. Counts only,
+/// by route, status and normalisation: nothing a tenant could not see anyway, no tokens, no
+/// personal data; expose it to the scraper, not through the SCIM ingress.
+async fn metrics() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        identity_telemetry::prometheus_text(),
+    )
+        .into_response()
 }
 
 /// `/healthz`: the process runs.

@@ -3,28 +3,74 @@
 //!
 //! Spans always get OpenTelemetry ids (so a trace id links the edge's and the core's logs even
 //! without a collector); they are exported over OTLP only when `OTEL_EXPORTER_OTLP_ENDPOINT` is
-//! set. This crate owns no business logic and must stay cheap on the request path.
+//! set. Metrics recorded through the OpenTelemetry API are exported over OTLP under the same
+//! condition and are always readable in the Prometheus text format ([`prometheus_text`]), which
+//! the binaries serve on `/metrics`. This crate owns no business logic and must stay cheap on
+//! the request path.
 
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::OnceLock;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-/// Flushes and shuts the span exporter down when dropped: keep it alive for the life of `main`.
+/// Flushes and shuts the exporters down when dropped: keep it alive for the life of `main`.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    meters: SdkMeterProvider,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         // a collector that is gone at shutdown must not hang or fail the process
         let _ = self.provider.shutdown();
+        let _ = self.meters.shutdown();
     }
+}
+
+/// The registry the Prometheus exporter writes into; set once by [`init`].
+static PROMETHEUS: OnceLock<prometheus::Registry> = OnceLock::new();
+
+/// Every metric of this process in the Prometheus text exposition format (empty before
+/// [`init`]).
+pub fn prometheus_text() -> String {
+    use prometheus::Encoder;
+    let Some(registry) = PROMETHEUS.get() else {
+        return String::new();
+    };
+    let mut buffer = Vec::new();
+    match prometheus::TextEncoder::new().encode(&registry.gather(), &mut buffer) {
+        Ok(()) => String::from_utf8(buffer).unwrap_or_default(),
+        Err(error) => {
+            tracing::warn!(%error, "encoding metrics failed");
+            String::new()
+        }
+    }
+}
+
+/// The meter provider: a Prometheus reader always, an OTLP exporter when configured.
+fn meter_provider(resource: opentelemetry_sdk::Resource) -> anyhow::Result<SdkMeterProvider> {
+    let registry = PROMETHEUS.get_or_init(prometheus::Registry::new).clone();
+    let prometheus_reader = opentelemetry_prometheus::exporter()
+        .with_registry(registry)
+        .without_scope_info()
+        .build()?;
+    let mut builder = SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_reader(prometheus_reader);
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .build()?;
+        builder = builder.with_periodic_exporter(exporter);
+    }
+    Ok(builder.build())
 }
 
 /// Installs the global subscriber for `service_name`.
@@ -46,6 +92,12 @@ pub fn init(service_name: &'static str) -> anyhow::Result<TelemetryGuard> {
     }
     let provider = builder.build();
     opentelemetry::global::set_tracer_provider(provider.clone());
+    let meters = meter_provider(
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name(service_name)
+            .build(),
+    )?;
+    opentelemetry::global::set_meter_provider(meters.clone());
     let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name));
 
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -65,7 +117,7 @@ pub fn init(service_name: &'static str) -> anyhow::Result<TelemetryGuard> {
         .with(fmt_layer)
         .with(otel_layer)
         .try_init()?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { provider, meters })
 }
 
 /// The W3C trace id of the current span, if any (for logs and test assertions).
