@@ -346,6 +346,22 @@ impl Stack {
         }
     }
 
+    /// How often the edge relied on the named identity-provider normalisation, read from its
+    /// Prometheus `/metrics` as an operator's scraper would.
+    pub async fn normalization_count(&self, name: &str) -> u64 {
+        let text = reqwest::get(format!("http://{}/metrics", self.edge_addr()))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        let label = format!("normalization=\"{name}\"");
+        text.lines()
+            .filter(|line| line.starts_with("scim_normalizations_total") && line.contains(&label))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Sends SIGTERM to the core and returns its exit status.
     pub async fn terminate_core(&mut self) -> ExitStatus {
         self.core.terminate(Duration::from_secs(30)).await

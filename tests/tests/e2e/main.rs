@@ -11,6 +11,7 @@ mod admin_cli;
 mod core_grpc;
 mod entra_flow;
 mod lifecycle;
+mod normalizations;
 mod okta_flow;
 mod provisioning;
 mod rfc7643_schemas;

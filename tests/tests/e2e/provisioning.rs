@@ -311,28 +311,11 @@ async fn revoked_and_expired_tokens_tell_the_admin_why() {
     assert_eq!(unknown.body["detail"], json!("authentication failed"));
 }
 
-/// The edge's count of one normalisation, read from its Prometheus `/metrics`.
-async fn normalization_count(stack: &Stack, name: &str) -> u64 {
-    let text = reqwest::get(format!("http://{}/metrics", stack.edge_addr()))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|line| {
-            line.starts_with("scim_normalizations_total")
-                && line.contains(&format!("normalization=\"{name}\""))
-        })
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
-
 #[tokio::test]
 async fn okta_header_auth_sends_the_bare_token() {
     let (stack, tenant) = setup().await;
     assert_eq!(
-        normalization_count(&stack, "bare_authorization_token").await,
+        stack.normalization_count("bare_authorization_token").await,
         0
     );
     let bare = tenant.with_token("");
@@ -347,7 +330,7 @@ async fn okta_header_auth_sends_the_bare_token() {
     response.expect(200);
     // operators see which provider habit was relied on
     assert_eq!(
-        normalization_count(&stack, "bare_authorization_token").await,
+        stack.normalization_count("bare_authorization_token").await,
         1
     );
     let wrong_scheme = bare
