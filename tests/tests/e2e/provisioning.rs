@@ -35,6 +35,14 @@ async fn holds(stack: &Stack, tenant: &Tenant, role_id: &str, user_id: &str) -> 
         .is_member
 }
 
+/// A 401 whose detail tells the provider's admin what happened.
+#[track_caller]
+fn expect_unauthorized(response: &identity_tests::Response, detail_start: &str) {
+    response.expect_error(401, None);
+    let detail = response.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with(detail_start), "{response}");
+}
+
 fn reason(status: &tonic::Status) -> String {
     status
         .get_error_details()
@@ -235,15 +243,7 @@ async fn disabling_scim_keeps_users_and_roles_and_hands_them_back() {
         })
         .await
         .unwrap();
-    let refused = tenant.get("/Users").await;
-    refused.expect_error(401, None);
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("SCIM provisioning is disabled"),
-        "{refused}"
-    );
+    expect_unauthorized(&tenant.get("/Users").await, "SCIM provisioning is disabled");
     let kept = core_user(&stack, &tenant, &id).await.unwrap();
     assert_eq!(kept.managed_by, pb::ManagedBy::Platform as i32);
     assert!(holds(&stack, &tenant, &tenant.default_role_id, &id).await);
@@ -268,15 +268,7 @@ async fn revoked_and_expired_tokens_tell_the_admin_why() {
         })
         .await
         .unwrap();
-    let revoked = tenant.get("/Users").await;
-    revoked.expect_error(401, None);
-    assert!(
-        revoked.body["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("token revoked"),
-        "{revoked}"
-    );
+    expect_unauthorized(&tenant.get("/Users").await, "token revoked");
 
     let short = owner
         .scim
@@ -293,15 +285,7 @@ async fn revoked_and_expired_tokens_tell_the_admin_why() {
         .into_inner();
     let short_tenant = tenant.with_token(&short.secret);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let expired = short_tenant.get("/Users").await;
-    expired.expect_error(401, None);
-    assert!(
-        expired.body["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("token expired"),
-        "{expired}"
-    );
+    expect_unauthorized(&short_tenant.get("/Users").await, "token expired");
     // an unknown token learns nothing
     let unknown = tenant
         .with_token("idscim_not-a-real-token")
