@@ -1750,3 +1750,91 @@ async fn scim_managed_users_are_guarded_from_platform_writes() {
         .await
         .unwrap();
 }
+
+/// WatchChanges replays the retained feed after a cursor, then delivers new commits as they
+/// happen, in order; bad cursors are refused before the stream starts.
+#[tokio::test]
+async fn watch_changes_replays_then_follows() {
+    use tokio_stream::StreamExt;
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let mut created = Vec::new();
+    for name in ["w1", "w2"] {
+        let user = srv
+            .users
+            .create_user(pb::CreateUserRequest {
+                organization_id: org.clone(),
+                user: Some(user(name)),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .user
+            .unwrap();
+        created.push(user.id);
+    }
+
+    // resume after the first change: the second is replayed
+    let mut stream = srv
+        .changes
+        .watch_changes(pb::WatchChangesRequest {
+            organization_id: org.clone(),
+            after_sequence: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let replayed = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the replayed change")
+        .unwrap()
+        .unwrap();
+    assert_eq!(replayed.changes.len(), 1);
+    assert_eq!(replayed.changes[0].sequence, 2);
+    assert_eq!(replayed.changes[0].resource_id, created[1]);
+
+    // a change committed while watching arrives on the same stream
+    let third = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(user("w3")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the new change within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.changes[0].sequence, 3);
+    assert_eq!(message.changes[0].resource_id, third.id);
+    assert_eq!(message.changes[0].kind, pb::ChangeKind::Created as i32);
+
+    for bad in [-1, 99] {
+        let status = srv
+            .changes
+            .watch_changes(pb::WatchChangesRequest {
+                organization_id: org.clone(),
+                after_sequence: bad,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "cursor {bad}");
+        assert_eq!(bad_fields(&status), vec!["after_sequence".to_owned()]);
+    }
+    let unknown = srv
+        .changes
+        .watch_changes(pb::WatchChangesRequest {
+            organization_id: uuid::Uuid::now_v7().to_string(),
+            after_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+}

@@ -1,5 +1,6 @@
-//! identity.v1.ChangeService: pages of the per-organization change feed.
+//! identity.v1.ChangeService: pages of the per-organization change feed, and a stream of it.
 
+use crate::error::CoreError;
 use crate::ids::OrgId;
 use crate::service::convert;
 use crate::store::changes;
@@ -7,7 +8,19 @@ use crate::store::paging;
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::change_service_server::ChangeService;
 use sea_orm::DatabaseConnection;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+
+/// How often a watch looks for new changes when it has caught up: the bound on how late a
+/// consumer hears of a change committed by any replica.
+const WATCH_POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// Changes read per query while a watch catches up.
+const WATCH_BATCH: u64 = 500;
+/// Messages buffered per stream: a slow reader fills its buffer and then its own poller waits,
+/// so memory per stream stays bounded and writers are never held up.
+const WATCH_BUFFER: usize = 4;
 
 /// The ChangeService handlers.
 #[derive(Debug, Clone)]
@@ -21,6 +34,45 @@ impl ChangeServiceImpl {
     }
 }
 
+fn check_cursor(after_sequence: i64) -> Result<(), Status> {
+    if after_sequence < 0 {
+        return Err(CoreError::invalid("after_sequence", "must not be negative").into());
+    }
+    Ok(())
+}
+
+/// Feeds `tx` with the organization's changes after `cursor` until the client goes away.
+async fn watch(
+    db: DatabaseConnection,
+    org: OrgId,
+    mut cursor: i64,
+    tx: mpsc::Sender<Result<pb::WatchChangesResponse, Status>>,
+) {
+    loop {
+        let page = match changes::list_changes(&db, org, cursor, WATCH_BATCH).await {
+            Ok(page) => page,
+            Err(error) => {
+                let _ = tx.send(Err(error.into())).await;
+                return;
+            }
+        };
+        if let Some(last) = page.changes.last() {
+            cursor = last.sequence;
+            let message = pb::WatchChangesResponse {
+                changes: page.changes.iter().map(convert::change_to_proto).collect(),
+            };
+            if tx.send(Ok(message)).await.is_err() {
+                return; // the client went away
+            }
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_POLL_INTERVAL) => {}
+            () = tx.closed() => return,
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl ChangeService for ChangeServiceImpl {
     async fn list_changes(
@@ -29,11 +81,7 @@ impl ChangeService for ChangeServiceImpl {
     ) -> Result<Response<pb::ListChangesResponse>, Status> {
         let req = request.into_inner();
         let org = OrgId::parse("organization_id", &req.organization_id)?;
-        if req.after_sequence < 0 {
-            return Err(
-                crate::error::CoreError::invalid("after_sequence", "must not be negative").into(),
-            );
-        }
+        check_cursor(req.after_sequence)?;
         let page_size = paging::page_size(
             "page_size",
             req.page_size,
@@ -45,5 +93,32 @@ impl ChangeService for ChangeServiceImpl {
             changes: page.changes.iter().map(convert::change_to_proto).collect(),
             latest_sequence: page.latest_sequence,
         }))
+    }
+
+    type WatchChangesStream = ReceiverStream<Result<pb::WatchChangesResponse, Status>>;
+
+    async fn watch_changes(
+        &self,
+        request: Request<pb::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        let req = request.into_inner();
+        let org = OrgId::parse("organization_id", &req.organization_id)?;
+        check_cursor(req.after_sequence)?;
+        // the organization and the cursor are checked before the stream starts, so a bad request
+        // is an error status rather than a stream that fails later
+        let head = changes::list_changes(&self.db, org, req.after_sequence, 1).await?;
+        if req.after_sequence > head.latest_sequence {
+            return Err(CoreError::invalid(
+                "after_sequence",
+                format!(
+                    "is beyond the latest sequence {} of the organization",
+                    head.latest_sequence
+                ),
+            )
+            .into());
+        }
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        tokio::spawn(watch(self.db.clone(), org, req.after_sequence, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
