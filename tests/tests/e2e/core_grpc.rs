@@ -234,3 +234,52 @@ async fn change_feed_follows_scim_writes_in_order() {
     assert_eq!(tail.changes.len(), 1);
     assert_eq!(tail.changes[0].kind, K::Deleted as i32);
 }
+
+/// A platform service watching the feed hears of a SCIM deactivation as it happens: the edge's
+/// write, committed by the core, arrives on a `WatchChanges` stream opened before it.
+#[tokio::test]
+async fn watch_changes_delivers_a_scim_deactivation() {
+    use futures::StreamExt;
+    let (stack, tenant) = setup().await;
+    let created = tenant.create_user(&unique("watched")).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let latest = stack
+        .changes()
+        .list_changes(pb::ListChangesRequest {
+            organization_id: tenant.org_id.clone(),
+            after_sequence: 0,
+            page_size: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .latest_sequence;
+    let mut stream = stack
+        .changes()
+        .watch_changes(pb::WatchChangesRequest {
+            organization_id: tenant.org_id.clone(),
+            after_sequence: latest,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    expect_patched(
+        &tenant
+            .patch(
+                &format!("/Users/{id}"),
+                patch(json!([{ "op": "replace", "value": { "active": false } }])),
+            )
+            .await,
+    );
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the deactivation within 10 s")
+        .expect("stream open")
+        .expect("no error");
+    let change = &message.changes[0];
+    assert_eq!(change.sequence, latest + 1);
+    assert_eq!(change.resource_id, id);
+    assert_eq!(change.resource_type, pb::ResourceType::User as i32);
+    assert_eq!(change.kind, pb::ChangeKind::Updated as i32);
+}
