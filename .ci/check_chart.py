@@ -95,6 +95,9 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
         fail(f"{name}: scim-edge liveness must probe /healthz")
     if edge_container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
         fail(f"{name}: scim-edge readiness must probe /readyz")
+    edge_annotations = edge["spec"]["template"]["metadata"].get("annotations", {})
+    if edge_annotations.get("prometheus.io/path") != "/metrics":
+        fail(f"{name}: scim-edge pods must advertise /metrics to Prometheus")
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
     edge_config = configmaps.get(edge["metadata"]["name"], {})
     core_service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == core["metadata"]["name"])
