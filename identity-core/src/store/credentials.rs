@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use identity_proto::identity::v1::ErrorReason;
 use rand::RngCore;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
@@ -356,24 +356,6 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
             reason: ErrorReason::TokenNotFound,
             what: format!("owner credential {credential_id}"),
         })
-}
-
-/// Whether a row exists in `table` with this `id` inside the organization: used for tables
-/// another module owns (roles), without depending on its entity.
-pub async fn exists_in_org<C: ConnectionTrait>(
-    db: &C,
-    table: &'static str,
-    org_id: OrgId,
-    id: uuid::Uuid,
-) -> CoreResult<bool> {
-    let statement = Query::select()
-        .expr(Expr::val(1))
-        .from(table)
-        .and_where(Expr::col("id").eq(id))
-        .and_where(Expr::col("org_id").eq(org_id.0))
-        .limit(1)
-        .to_owned();
-    Ok(db.query_one(&statement).await?.is_some())
 }
 
 #[cfg(test)]

@@ -7,3 +7,41 @@ pub mod organizations;
 pub mod paging;
 pub mod roles;
 pub mod users;
+
+use crate::error::{CoreError, CoreResult};
+use crate::ids::OrgId;
+use identity_proto::identity::v1::ErrorReason;
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+
+/// Whether a row of `table` in `org`, other than the row `except`, has `column = value`. Users and
+/// roles check their unique names and external ids with it before writing, so the answer is a
+/// precise ALREADY_EXISTS; the unique indexes stay the last word under races.
+pub(crate) async fn taken_in_org<C: ConnectionTrait>(
+    conn: &C,
+    table: &'static str,
+    org: OrgId,
+    column: &'static str,
+    value: impl Into<sea_orm::Value>,
+    except: Option<uuid::Uuid>,
+) -> CoreResult<bool> {
+    let mut statement = Query::select()
+        .expr(Expr::val(1))
+        .from(table)
+        .and_where(Expr::col("org_id").eq(org.0))
+        .and_where(Expr::col(column).eq(value.into()))
+        .limit(1)
+        .to_owned();
+    if let Some(id) = except {
+        statement.and_where(Expr::col("id").ne(id));
+    }
+    Ok(conn.query_one(&statement).await?.is_some())
+}
+
+/// ALREADY_EXISTS for an external id another user or role of the organization holds.
+pub(crate) fn external_id_taken() -> CoreError {
+    CoreError::AlreadyExists {
+        reason: ErrorReason::ExternalIdTaken,
+        message: "external id is already used in the organization".into(),
+    }
+}

@@ -145,7 +145,7 @@ pub async fn update_scim<C: ConnectionTrait>(
 /// Whether the organization has this role (the roles table belongs to the roles store; it is
 /// addressed by name here so this module does not depend on that entity).
 pub async fn role_exists<C: ConnectionTrait>(db: &C, org: OrgId, role: RoleId) -> CoreResult<bool> {
-    super::credentials::exists_in_org(db, "identity_role", org, role.0).await
+    super::taken_in_org(db, "identity_role", org, "id", role.0, None).await
 }
 
 /// Makes every SCIM-managed user and role of the organization platform-managed: when SCIM is

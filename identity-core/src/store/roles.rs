@@ -5,6 +5,7 @@
 //! page by page instead of loading them at once. Every write runs in one transaction holding the
 //! organization's write lock (see `changes`) and appends its change-feed rows.
 
+use super::external_id_taken;
 use crate::entity::{role, role_member, user};
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use crate::ids::{OrgId, RoleId, UserId};
@@ -213,12 +214,6 @@ fn role_name_taken() -> CoreError {
     }
 }
 
-fn external_id_taken() -> CoreError {
-    CoreError::AlreadyExists {
-        reason: ErrorReason::ExternalIdTaken,
-        message: "external id is already used in the organization".into(),
-    }
-}
 
 fn map_unique(err: DbErr) -> CoreError {
     match err.sql_err() {
@@ -239,29 +234,15 @@ async fn check_unique(
     data: &RoleData,
     except: Option<Uuid>,
 ) -> CoreResult<()> {
-    let mut by_name = role::Entity::find()
-        .select_only()
-        .column(role::Column::Id)
-        .filter(role::Column::OrgId.eq(org.0))
-        .filter(role::Column::DisplayNameLower.eq(data.display_name.to_lowercase()));
-    if let Some(id) = except {
-        by_name = by_name.filter(role::Column::Id.ne(id));
-    }
-    if by_name.into_tuple::<Uuid>().one(txn).await?.is_some() {
+    let name = data.display_name.to_lowercase();
+    if super::taken_in_org(txn, "identity_role", org, "display_name_lower", name, except).await? {
         return Err(role_name_taken());
     }
-    if let Some(external_id) = &data.external_id {
-        let mut by_external = role::Entity::find()
-            .select_only()
-            .column(role::Column::Id)
-            .filter(role::Column::OrgId.eq(org.0))
-            .filter(role::Column::ExternalId.eq(external_id.clone()));
-        if let Some(id) = except {
-            by_external = by_external.filter(role::Column::Id.ne(id));
-        }
-        if by_external.into_tuple::<Uuid>().one(txn).await?.is_some() {
-            return Err(external_id_taken());
-        }
+    if let Some(external_id) = &data.external_id
+        && super::taken_in_org(txn, "identity_role", org, "external_id", external_id.clone(), except)
+            .await?
+    {
+        return Err(external_id_taken());
     }
     Ok(())
 }

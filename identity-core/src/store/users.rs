@@ -7,6 +7,7 @@
 //! never load more than the rows asked for. This module knows nothing of protobuf messages
 //! except the shared enums.
 
+use super::external_id_taken;
 use crate::entity::{user, user_email, user_phone};
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use crate::ids::{OrgId, UserId};
@@ -622,12 +623,6 @@ fn user_name_taken() -> CoreError {
     }
 }
 
-fn external_id_taken() -> CoreError {
-    CoreError::AlreadyExists {
-        reason: ErrorReason::ExternalIdTaken,
-        message: "external id is already used in the organization".into(),
-    }
-}
 
 /// Fails when another user of `org` holds the user name or external id of `data`.
 async fn check_unique(
@@ -636,29 +631,15 @@ async fn check_unique(
     data: &UserData,
     except: Option<Uuid>,
 ) -> CoreResult<()> {
-    let mut by_name = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::OrgId.eq(org.0))
-        .filter(user::Column::UserNameLower.eq(data.user_name.to_lowercase()));
-    if let Some(id) = except {
-        by_name = by_name.filter(user::Column::Id.ne(id));
-    }
-    if by_name.into_tuple::<Uuid>().one(txn).await?.is_some() {
+    let name = data.user_name.to_lowercase();
+    if super::taken_in_org(txn, "identity_user", org, "user_name_lower", name, except).await? {
         return Err(user_name_taken());
     }
-    if let Some(external_id) = &data.external_id {
-        let mut by_external = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::OrgId.eq(org.0))
-            .filter(user::Column::ExternalId.eq(external_id.clone()));
-        if let Some(id) = except {
-            by_external = by_external.filter(user::Column::Id.ne(id));
-        }
-        if by_external.into_tuple::<Uuid>().one(txn).await?.is_some() {
-            return Err(external_id_taken());
-        }
+    if let Some(external_id) = &data.external_id
+        && super::taken_in_org(txn, "identity_user", org, "external_id", external_id.clone(), except)
+            .await?
+    {
+        return Err(external_id_taken());
     }
     Ok(())
 }
