@@ -214,7 +214,6 @@ fn role_name_taken() -> CoreError {
     }
 }
 
-
 fn map_unique(err: DbErr) -> CoreError {
     match err.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(message)) => {
@@ -235,12 +234,28 @@ async fn check_unique(
     except: Option<Uuid>,
 ) -> CoreResult<()> {
     let name = data.display_name.to_lowercase();
-    if super::taken_in_org(txn, "identity_role", org, "display_name_lower", name, except).await? {
+    if super::taken_in_org(
+        txn,
+        "identity_role",
+        org,
+        "display_name_lower",
+        name,
+        except,
+    )
+    .await?
+    {
         return Err(role_name_taken());
     }
     if let Some(external_id) = &data.external_id
-        && super::taken_in_org(txn, "identity_role", org, "external_id", external_id.clone(), except)
-            .await?
+        && super::taken_in_org(
+            txn,
+            "identity_role",
+            org,
+            "external_id",
+            external_id.clone(),
+            except,
+        )
+        .await?
     {
         return Err(external_id_taken());
     }

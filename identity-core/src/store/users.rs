@@ -623,7 +623,6 @@ fn user_name_taken() -> CoreError {
     }
 }
 
-
 /// Fails when another user of `org` holds the user name or external id of `data`.
 async fn check_unique(
     txn: &DatabaseTransaction,
@@ -636,8 +635,15 @@ async fn check_unique(
         return Err(user_name_taken());
     }
     if let Some(external_id) = &data.external_id
-        && super::taken_in_org(txn, "identity_user", org, "external_id", external_id.clone(), except)
-            .await?
+        && super::taken_in_org(
+            txn,
+            "identity_user",
+            org,
+            "external_id",
+            external_id.clone(),
+            except,
+        )
+        .await?
     {
         return Err(external_id_taken());
     }

@@ -710,19 +710,10 @@ fn coerce_simple(def: &AttributeDef, value: &Value, label: &str) -> ScimResult<V
         return Ok(Value::Null);
     }
     match def.attr_type {
-        AttrType::Boolean => match value {
-            Value::Bool(_) => Ok(value.clone()),
-            // Entra and Okta send "True"/"False".
-            Value::String(s) if s.eq_ignore_ascii_case("true") => {
-                Quirk::StringBoolean.seen();
-                Ok(Value::Bool(true))
-            }
-            Value::String(s) if s.eq_ignore_ascii_case("false") => {
-                Quirk::StringBoolean.seen();
-                Ok(Value::Bool(false))
-            }
-            _ => Err(type_error(label, "a boolean")),
-        },
+        // the same reading as resource bodies, "True"/"False" included
+        AttrType::Boolean => {
+            Ok(crate::resource::bool_value(label, value)?.map_or(Value::Null, Value::Bool))
+        }
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             Value::String(_) => Ok(value.clone()),
             // Some IdPs send numeric employee numbers and the like unquoted.
