@@ -12,9 +12,11 @@ const PROTOS: &[&str] = &[
     "identity/v1/role_service.proto",
     "identity/v1/token_service.proto",
     "identity/v1/change_service.proto",
+    "identity/v1/access_token_service.proto",
     "admin/v1/organization.proto",
     "admin/v1/organization_service.proto",
     "admin/v1/scim_service.proto",
+    "admin/v1/service_credential_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

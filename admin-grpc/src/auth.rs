@@ -1,13 +1,14 @@
-//! Authentication of admin calls, done once for every RPC, and the one authorization check.
+//! Authentication of gRPC calls, done once for every RPC, and the admin API's one authorization
+//! check.
 //!
 //! Why a tower layer and not a tonic interceptor: checking a credential means a database
 //! lookup, and tonic interceptors are synchronous. [`Authenticated`] wraps each generated
-//! service: it reads `authorization: Bearer <credential>`, awaits
-//! [`AdminBackend::authenticate`], and either answers UNAUTHENTICATED itself (the handler never
-//! runs) or stores the [`Principal`] in the request extensions, where tonic hands it to the
-//! handler. Handlers then only call [`Principal::authorize`] with the organization the request
-//! names. Health and reflection on the same listener are not wrapped, so probes need no
-//! credential.
+//! service: it reads `authorization: Bearer <credential>`, awaits its [`Authenticator`], and
+//! either answers with the authenticator's error itself (the handler never runs) or stores the
+//! principal in the request extensions, where tonic hands it to the handler. Handlers then only
+//! check the organization the request names ([`Principal::authorize`] for the admin API).
+//! Health and reflection on the same listener are not wrapped, so probes need no credential.
+//! The identity.v1 listener uses the same layer with its own authenticator and principal.
 
 use crate::backend::AdminBackend;
 use crate::status;
@@ -92,62 +93,99 @@ pub fn bearer_credential(header: &http::HeaderValue) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then_some(credential)
 }
 
-/// A `tower::Layer` that wraps a service in [`Authenticated`].
-#[derive(Clone)]
-pub struct AuthLayer {
-    backend: Arc<dyn AdminBackend>,
+/// Resolves a presented bearer credential to the principal handlers see.
+#[async_trait::async_trait]
+pub trait Authenticator: Send + Sync + 'static {
+    /// What a credential stands for; stored in the request extensions.
+    type Principal: Clone + Send + Sync + 'static;
+
+    /// The principal of `secret`, or the status to answer (UNAUTHENTICATED for anything not
+    /// recognised).
+    async fn authenticate(&self, secret: &str) -> Result<Self::Principal, Status>;
 }
 
-impl std::fmt::Debug for AuthLayer {
+/// The admin API's authenticator: the backend's credential check.
+#[async_trait::async_trait]
+impl Authenticator for dyn AdminBackend {
+    type Principal = Principal;
+
+    async fn authenticate(&self, secret: &str) -> Result<Principal, Status> {
+        AdminBackend::authenticate(self, secret).await
+    }
+}
+
+/// A `tower::Layer` that wraps a service in [`Authenticated`].
+pub struct AuthLayer<A: ?Sized = dyn AdminBackend> {
+    authenticator: Arc<A>,
+}
+
+impl<A: ?Sized> Clone for AuthLayer<A> {
+    fn clone(&self) -> Self {
+        Self {
+            authenticator: Arc::clone(&self.authenticator),
+        }
+    }
+}
+
+impl<A: ?Sized> std::fmt::Debug for AuthLayer<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthLayer").finish_non_exhaustive()
     }
 }
 
-impl AuthLayer {
-    /// Authenticates through `backend`.
-    pub fn new(backend: Arc<dyn AdminBackend>) -> Self {
-        Self { backend }
+impl<A: ?Sized> AuthLayer<A> {
+    /// Authenticates through `authenticator`.
+    pub fn new(authenticator: Arc<A>) -> Self {
+        Self { authenticator }
     }
 }
 
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = Authenticated<S>;
+impl<S, A: ?Sized> tower::Layer<S> for AuthLayer<A> {
+    type Service = Authenticated<S, A>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Authenticated {
             inner,
-            backend: Arc::clone(&self.backend),
+            authenticator: Arc::clone(&self.authenticator),
         }
     }
 }
 
 /// A gRPC service whose every call is authenticated first (see the module documentation).
-#[derive(Clone)]
-pub struct Authenticated<S> {
+pub struct Authenticated<S, A: ?Sized = dyn AdminBackend> {
     inner: S,
-    backend: Arc<dyn AdminBackend>,
+    authenticator: Arc<A>,
 }
 
-impl<S> std::fmt::Debug for Authenticated<S> {
+impl<S: Clone, A: ?Sized> Clone for Authenticated<S, A> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            authenticator: Arc::clone(&self.authenticator),
+        }
+    }
+}
+
+impl<S, A: ?Sized> std::fmt::Debug for Authenticated<S, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticated").finish_non_exhaustive()
     }
 }
 
-impl<S: NamedService> NamedService for Authenticated<S> {
+impl<S: NamedService, A: ?Sized> NamedService for Authenticated<S, A> {
     const NAME: &'static str = S::NAME;
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-impl<S> tower::Service<http::Request<Body>> for Authenticated<S>
+impl<S, A> tower::Service<http::Request<Body>> for Authenticated<S, A>
 where
     S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
         + Clone
         + Send
         + 'static,
     S::Future: Send + 'static,
+    A: Authenticator + ?Sized,
 {
     type Response = http::Response<Body>;
     type Error = Infallible;
@@ -161,7 +199,7 @@ where
         // the clone that was not polled ready stays here; the ready one serves this call
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let backend = Arc::clone(&self.backend);
+        let authenticator = Arc::clone(&self.authenticator);
         Box::pin(async move {
             let credential = request
                 .headers()
@@ -169,16 +207,16 @@ where
                 .and_then(bearer_credential)
                 .map(str::to_owned);
             let Some(credential) = credential else {
-                tracing::info!(path = %request.uri().path(), "admin call without bearer credential");
+                tracing::info!(path = %request.uri().path(), "call without bearer credential");
                 return Ok(status::unauthenticated().into_http());
             };
-            match backend.authenticate(&credential).await {
+            match authenticator.authenticate(&credential).await {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
                 }
                 Err(status) => {
-                    tracing::info!(path = %request.uri().path(), code = ?status.code(), "admin credential rejected");
+                    tracing::info!(path = %request.uri().path(), code = ?status.code(), "credential rejected");
                     Ok(status.into_http())
                 }
             }

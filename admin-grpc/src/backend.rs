@@ -8,9 +8,10 @@
 
 use crate::auth::Principal;
 use identity_proto::admin::v1::{
-    CreateOrganizationResponse, CreateOwnerCredentialResponse, IssueScimTokenResponse,
-    ListOrganizationsResponse, ListScimTokensResponse, Organization, OwnerCredential,
-    RotateScimTokenResponse, ScimSettings, ScimToken,
+    CreateOrganizationResponse, CreateOwnerCredentialResponse, CreateServiceCredentialResponse,
+    IssueScimTokenResponse, ListOrganizationsResponse, ListScimTokensResponse,
+    ListServiceCredentialsResponse, Organization, OwnerCredential, RotateScimTokenResponse,
+    ScimSettings, ScimToken, ServiceAccess, ServiceCredential,
 };
 use std::time::Duration;
 use tonic::Status;
@@ -33,6 +34,17 @@ pub struct PageRequest {
     pub page_size: u32,
     /// Empty for the first page.
     pub page_token: String,
+}
+
+/// A validated, authorized request for a service credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewServiceCredential {
+    /// The calling service's name (1 to 100 characters).
+    pub name: String,
+    /// `None`: every organization; otherwise distinct ids (1 to 100).
+    pub organizations: Option<Vec<Uuid>>,
+    /// Read or read-write.
+    pub access: ServiceAccess,
 }
 
 /// The default page size of list calls.
@@ -132,4 +144,24 @@ pub trait AdminBackend: Send + Sync + 'static {
         grace_period: Option<Duration>,
         validity: Option<Duration>,
     ) -> Result<RotateScimTokenResponse, Status>;
+
+    /// Issues a service credential for identity.v1 (unknown organizations: NOT_FOUND).
+    async fn create_service_credential(
+        &self,
+        new: NewServiceCredential,
+    ) -> Result<CreateServiceCredentialResponse, Status>;
+
+    /// Lists service credentials newest first; `only` keeps those scoped to exactly that one
+    /// organization (what an owner sees).
+    async fn list_service_credentials(
+        &self,
+        only: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<ListServiceCredentialsResponse, Status>;
+
+    /// Reads one service credential (TOKEN_NOT_FOUND when unknown).
+    async fn get_service_credential(&self, id: Uuid) -> Result<ServiceCredential, Status>;
+
+    /// Revokes a service credential (idempotent).
+    async fn revoke_service_credential(&self, id: Uuid) -> Result<ServiceCredential, Status>;
 }

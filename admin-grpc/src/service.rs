@@ -14,13 +14,14 @@ use identity_proto::admin::v1::organization_service_server::{
     OrganizationService, OrganizationServiceServer,
 };
 use identity_proto::admin::v1::scim_service_server::{ScimService, ScimServiceServer};
+use identity_proto::admin::v1::service_credential_service_server::ServiceCredentialServiceServer;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Code, Request, Response, Status};
 use tower::Layer;
 use uuid::Uuid;
 
-/// Both admin services, each behind the authentication layer, ready for
+/// The admin services, each behind the authentication layer, ready for
 /// `Server::builder().add_routes(..)` on the admin listener.
 pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
     let auth = AuthLayer::new(Arc::clone(&backend));
@@ -29,7 +30,10 @@ pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
             Arc::clone(&backend),
         ))),
     )
-    .add_service(auth.layer(ScimServiceServer::new(ScimApi::new(backend))))
+    .add_service(auth.layer(ScimServiceServer::new(ScimApi::new(Arc::clone(&backend)))))
+    .add_service(auth.layer(ServiceCredentialServiceServer::new(
+        crate::service_credentials::ServiceCredentialApi::new(backend),
+    )))
 }
 
 /// `admin.v1.OrganizationService` over a backend.
@@ -71,7 +75,7 @@ impl ScimApi {
 }
 
 /// Defaults and bounds a page request.
-fn page_request(page_size: i32, page_token: String) -> Result<PageRequest, Status> {
+pub(crate) fn page_request(page_size: i32, page_token: String) -> Result<PageRequest, Status> {
     let page_size = match u32::try_from(page_size) {
         Ok(0) => DEFAULT_PAGE_SIZE,
         Ok(size) if size <= MAX_PAGE_SIZE => size,

@@ -219,6 +219,55 @@ impl AdminBackend for Fake {
             previous_token: Some(token(organization_id)),
         })
     }
+
+    async fn create_service_credential(
+        &self,
+        new: admin_grpc::backend::NewServiceCredential,
+    ) -> Result<pb::CreateServiceCredentialResponse, Status> {
+        self.record(format!("create_service_credential {new:?}"));
+        Ok(pb::CreateServiceCredentialResponse {
+            credential: Some(service_credential(new.organizations.as_deref())),
+            secret: "idsvc_new".into(),
+        })
+    }
+
+    async fn list_service_credentials(
+        &self,
+        only: Option<Uuid>,
+        _page: &PageRequest,
+    ) -> Result<pb::ListServiceCredentialsResponse, Status> {
+        self.record(format!("list_service_credentials {only:?}"));
+        Ok(pb::ListServiceCredentialsResponse::default())
+    }
+
+    async fn get_service_credential(&self, id: Uuid) -> Result<pb::ServiceCredential, Status> {
+        // credential 0xa1 is scoped to organization A only, anything else to A and B
+        Ok(if id == Uuid::from_u128(0xa1) {
+            service_credential(Some(&[ORG_A]))
+        } else {
+            service_credential(Some(&[ORG_A, ORG_B]))
+        })
+    }
+
+    async fn revoke_service_credential(&self, id: Uuid) -> Result<pb::ServiceCredential, Status> {
+        self.record(format!("revoke_service_credential {id}"));
+        Ok(service_credential(Some(&[ORG_A])))
+    }
+}
+
+fn service_credential(orgs: Option<&[Uuid]>) -> pb::ServiceCredential {
+    pb::ServiceCredential {
+        id: Uuid::from_u128(0xa1).to_string(),
+        name: "billing".into(),
+        organization_ids: orgs
+            .unwrap_or_default()
+            .iter()
+            .map(Uuid::to_string)
+            .collect(),
+        all_organizations: orgs.is_none(),
+        access: pb::ServiceAccess::Read as i32,
+        ..Default::default()
+    }
 }
 
 struct Served {
@@ -543,4 +592,65 @@ async fn the_binary_prints_secrets_alone_and_errors_with_reason() {
     });
     assert!(out.status.success(), "{out:?}");
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "idown_new\n");
+}
+
+#[tokio::test]
+async fn owners_manage_only_service_credentials_of_their_own_organization() {
+    use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
+    let s = serve().await;
+    let mut credentials = ServiceCredentialServiceClient::new(s.channel.clone());
+    let owner = Some("idown_a");
+
+    credentials
+        .list_service_credentials(with_credential(
+            pb::ListServiceCredentialsRequest::default(),
+            owner,
+        ))
+        .await
+        .unwrap();
+    assert_reason(
+        credentials
+            .revoke_service_credential(with_credential(
+                pb::RevokeServiceCredentialRequest {
+                    credential_id: Uuid::from_u128(0xa2).to_string(),
+                },
+                owner,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
+    assert_reason(
+        credentials
+            .create_service_credential(with_credential(
+                pb::CreateServiceCredentialRequest {
+                    name: "billing".into(),
+                    organization_ids: vec![ORG_B.to_string()],
+                    access: pb::ServiceAccess::Read as i32,
+                    ..Default::default()
+                },
+                owner,
+            ))
+            .await,
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+    );
+    credentials
+        .revoke_service_credential(with_credential(
+            pb::RevokeServiceCredentialRequest {
+                credential_id: Uuid::from_u128(0xa1).to_string(),
+            },
+            owner,
+        ))
+        .await
+        .unwrap();
+    // the owner's listing is narrowed to its organization; refused calls never reached the
+    // backend
+    assert_eq!(
+        s.fake.calls(),
+        [
+            format!("list_service_credentials Some({ORG_A})"),
+            format!("revoke_service_credential {}", Uuid::from_u128(0xa1)),
+        ]
+    );
 }

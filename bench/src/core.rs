@@ -5,12 +5,12 @@
 use crate::drive::{concurrent, retry_transient, timed};
 use crate::stats::{Ratio, Samples, Summary};
 use anyhow::{Context, Result, ensure};
+use identity_proto::client::AuthenticatedChannel;
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
 use rand::Rng;
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
 
 /// AddRoleMembers takes at most this many ids per call (role_service.proto).
 const MAX_MEMBERS_PER_CALL: usize = 10_000;
@@ -48,7 +48,7 @@ fn user(plan: &Plan, kind: &str, i: usize) -> pb::User {
 }
 
 async fn create_users(
-    channel: &Channel,
+    channel: &AuthenticatedChannel,
     plan: &Plan,
     kind: &str,
     count: usize,
@@ -87,7 +87,7 @@ async fn create_users(
     Ok((created, samples, wall))
 }
 
-async fn create_role(channel: &Channel, plan: &Plan, name: &str) -> Result<String> {
+async fn create_role(channel: &AuthenticatedChannel, plan: &Plan, name: &str) -> Result<String> {
     let mut roles = RoleServiceClient::new(channel.clone());
     let role = roles
         .create_role(pb::CreateRoleRequest {
@@ -108,7 +108,10 @@ async fn create_role(channel: &Channel, plan: &Plan, name: &str) -> Result<Strin
 }
 
 /// Runs every core scenario and returns the summaries and ratios.
-pub(crate) async fn run(channel: Channel, plan: &Plan) -> Result<(Vec<Summary>, Vec<Ratio>)> {
+pub(crate) async fn run(
+    channel: AuthenticatedChannel,
+    plan: &Plan,
+) -> Result<(Vec<Summary>, Vec<Ratio>)> {
     let mut results = Vec::new();
     let mut ratios = Vec::new();
 

@@ -77,6 +77,15 @@ struct CoreArgs {
     /// Bootstrap admin credential of the running core
     #[arg(long, env = "IDENTITY_BENCH_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// identity.v1 credential for the running core (its edge credential, or a read-write
+    /// service credential of the organization)
+    #[arg(
+        long,
+        env = "IDENTITY_BENCH_CREDENTIAL",
+        hide_env_values = true,
+        requires = "core_endpoint"
+    )]
+    credential: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -126,7 +135,7 @@ fn finish(stack: Option<Stack>, keep_logs: bool) {
 async fn run_core(args: CoreArgs) -> Result<Report> {
     let common = &args.common;
     validate(common)?;
-    let (stack, endpoint, org_id, store) = match &args.core_endpoint {
+    let (stack, endpoint, org_id, store, credential) = match &args.core_endpoint {
         Some(endpoint) => {
             let org_id = match (&args.org_id, &args.admin_endpoint, &args.admin_token) {
                 (Some(org_id), _, _) => org_id.clone(),
@@ -137,7 +146,17 @@ async fn run_core(args: CoreArgs) -> Result<Report> {
                     bail!("--core-endpoint needs --org-id, or --admin-endpoint with --admin-token")
                 }
             };
-            (None, endpoint.clone(), org_id, "running stack".to_owned())
+            let credential = args
+                .credential
+                .clone()
+                .context("--core-endpoint needs --credential")?;
+            (
+                None,
+                endpoint.clone(),
+                org_id,
+                "running stack".to_owned(),
+                credential,
+            )
         }
         None => {
             let stack = start(common, false).await?;
@@ -146,10 +165,11 @@ async fn run_core(args: CoreArgs) -> Result<Report> {
                 .with_context(|| format!("creating the organization (logs: {})", stack.logs()))?;
             let endpoint = stack.identity_endpoint.clone();
             let store = stack.store.clone();
-            (Some(stack), endpoint, org.id, store)
+            let credential = stack.edge_credential.clone();
+            (Some(stack), endpoint, org.id, store, credential)
         }
     };
-    let channel = stack::connect(&endpoint).await?;
+    let channel = stack::connect(&endpoint, &credential).await?;
     let plan = core::Plan {
         org_id,
         users: common.users,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use identity_proto::admin::v1 as admin;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
+use identity_proto::client::{AuthenticatedChannel, BearerCredential};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -144,6 +145,8 @@ pub(crate) struct Stack {
     pub(crate) identity_endpoint: String,
     pub(crate) admin_endpoint: String,
     pub(crate) admin_token: String,
+    /// The edge's identity.v1 credential, which the core bench also uses.
+    pub(crate) edge_credential: String,
     pub(crate) scim_base_url: Option<String>,
     pub(crate) store: String,
     _dir: tempfile::TempDir,
@@ -167,6 +170,7 @@ impl Stack {
             ),
         };
         let admin_token = format!("idadm_bench_{}", uuid::Uuid::new_v4().simple());
+        let edge_credential = format!("idedge_bench_{}", uuid::Uuid::new_v4().simple());
         let mut command = Command::new(binary(options.bin_dir.as_deref(), "identity-core")?);
         command
             .arg("serve")
@@ -177,6 +181,7 @@ impl Stack {
             // secrets through the environment, so they never show in `ps`
             .env("IDENTITY_DATABASE_URL", &database_url)
             .env("IDENTITY_ADMIN_TOKEN", &admin_token)
+            .env("IDENTITY_EDGE_CREDENTIAL", &edge_credential)
             .env_remove("IDENTITY_CONFIG")
             .env(
                 "RUST_LOG",
@@ -201,6 +206,7 @@ impl Stack {
             identity_endpoint,
             admin_endpoint,
             admin_token,
+            edge_credential,
             scim_base_url: None,
             store,
             _dir: dir,
@@ -213,6 +219,7 @@ impl Stack {
                 .arg("--core-endpoint")
                 .arg(&stack.identity_endpoint)
                 .args(&options.edge_args)
+                .env("SCIM_EDGE_CORE_CREDENTIAL", &stack.edge_credential)
                 .env_remove("SCIM_EDGE_BASE_URL")
                 .env_remove("SCIM_EDGE_CONFIG")
                 .env(
@@ -262,7 +269,8 @@ fn field(line: &serde_json::Value, name: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("listening line {line} has no {name}"))
 }
 
-pub(crate) async fn connect(endpoint: &str) -> Result<Channel> {
+/// A plain channel (health checks, or clients that add their own credential).
+pub(crate) async fn channel(endpoint: &str) -> Result<Channel> {
     Endpoint::from_shared(endpoint.to_owned())
         .with_context(|| format!("invalid endpoint {endpoint}"))?
         .connect_timeout(Duration::from_secs(5))
@@ -272,11 +280,19 @@ pub(crate) async fn connect(endpoint: &str) -> Result<Channel> {
         .with_context(|| format!("connecting to {endpoint}"))
 }
 
+/// A channel carrying `credential` on every call.
+pub(crate) async fn connect(endpoint: &str, credential: &str) -> Result<AuthenticatedChannel> {
+    Ok(tonic::service::interceptor::InterceptedService::new(
+        channel(endpoint).await?,
+        BearerCredential::new(credential)?,
+    ))
+}
+
 async fn wait_grpc_healthy(endpoint: &str) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         let outcome = async {
-            let mut client = HealthClient::new(connect(endpoint).await?);
+            let mut client = HealthClient::new(channel(endpoint).await?);
             let status = client
                 .check(HealthCheckRequest {
                     service: String::new(),
@@ -336,7 +352,7 @@ pub(crate) async fn create_organization(
     admin_token: &str,
     scim: bool,
 ) -> Result<Organization> {
-    let channel = connect(admin_endpoint).await?;
+    let channel = self::channel(admin_endpoint).await?;
     let header: MetadataValue<_> = format!("Bearer {admin_token}")
         .parse()
         .context("admin token is not a valid header")?;

@@ -7,13 +7,14 @@
 //! Every change to credentials or SCIM settings is audited with an `info!` event on the
 //! `audit` target carrying the organization and the action, never a secret.
 
-use crate::entity::{organization, owner_credential, scim_token};
+use crate::entity::{organization, owner_credential, scim_token, service_credential};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, TokenId, UserId};
 use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
 use crate::store::organizations::{self, ScimUpdate};
-use crate::store::users;
+use crate::store::{service_credentials, users};
 use crate::time::{now_micros, to_timestamp};
+use admin_grpc::backend::NewServiceCredential;
 use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal};
 use identity_proto::admin::v1 as pb;
 use identity_proto::identity::v1::ErrorReason;
@@ -193,7 +194,66 @@ fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimTo
     }
 }
 
+fn service_credential_pb(row: &service_credential::Model) -> pb::ServiceCredential {
+    pb::ServiceCredential {
+        id: row.id.to_string(),
+        name: row.name.clone(),
+        organization_ids: service_credentials::decode_organizations(&row.organization_ids)
+            .iter()
+            .map(Uuid::to_string)
+            .collect(),
+        all_organizations: row.all_organizations,
+        access: i32::from(row.access),
+        hint: row.hint.clone(),
+        create_time: Some(to_timestamp(row.created_at)),
+        revoke_time: row.revoked_at.map(to_timestamp),
+    }
+}
+
 impl CoreAdminBackend {
+    async fn create_service_credential_core(
+        &self,
+        new: NewServiceCredential,
+    ) -> CoreResult<pb::CreateServiceCredentialResponse> {
+        if let Some(orgs) = &new.organizations {
+            for org in orgs {
+                organizations::get(&self.db, OrgId(*org)).await?;
+            }
+        }
+        let (row, secret) = service_credentials::insert(
+            &self.db,
+            service_credentials::NewCredential {
+                name: &new.name,
+                organizations: new.organizations.as_deref(),
+                access: new.access as i16,
+            },
+        )
+        .await?;
+        tracing::info!(target: "audit", credential_id = %row.id, name = %row.name, all_organizations = row.all_organizations, access = new.access.as_str_name(), "service credential created");
+        Ok(pb::CreateServiceCredentialResponse {
+            credential: Some(service_credential_pb(&row)),
+            secret,
+        })
+    }
+
+    async fn list_service_credentials_core(
+        &self,
+        only: Option<Uuid>,
+        page: &PageRequest,
+    ) -> CoreResult<pb::ListServiceCredentialsResponse> {
+        let after = if page.page_token.is_empty() {
+            None
+        } else {
+            Some(Uuid::try_parse(&page.page_token).map_err(|_| CoreError::InvalidPageToken)?)
+        };
+        let (rows, next) =
+            service_credentials::list(&self.db, only, after, u64::from(page.page_size)).await?;
+        Ok(pb::ListServiceCredentialsResponse {
+            credentials: rows.iter().map(service_credential_pb).collect(),
+            next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+        })
+    }
+
     async fn token_pb_now(&self, row: &scim_token::Model, now: i64) -> CoreResult<pb::ScimToken> {
         let rotated = credentials::rotated_away(&self.db, OrgId(row.org_id), &[row.id]).await?;
         Ok(token_pb(row, now, rotated.contains(&row.id)))
@@ -606,6 +666,36 @@ impl AdminBackend for CoreAdminBackend {
                 validity,
             )
             .await?)
+    }
+
+    async fn create_service_credential(
+        &self,
+        new: NewServiceCredential,
+    ) -> Result<pb::CreateServiceCredentialResponse, Status> {
+        Ok(self.create_service_credential_core(new).await?)
+    }
+
+    async fn list_service_credentials(
+        &self,
+        only: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<pb::ListServiceCredentialsResponse, Status> {
+        Ok(self.list_service_credentials_core(only, page).await?)
+    }
+
+    async fn get_service_credential(&self, id: Uuid) -> Result<pb::ServiceCredential, Status> {
+        let row = service_credentials::get(&self.db, id)
+            .await
+            .map_err(Status::from)?;
+        Ok(service_credential_pb(&row))
+    }
+
+    async fn revoke_service_credential(&self, id: Uuid) -> Result<pb::ServiceCredential, Status> {
+        let row = service_credentials::revoke(&self.db, id, now_micros())
+            .await
+            .map_err(Status::from)?;
+        tracing::info!(target: "audit", credential_id = %row.id, "service credential revoked");
+        Ok(service_credential_pb(&row))
     }
 }
 

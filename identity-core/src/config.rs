@@ -42,6 +42,15 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// A file holding the bootstrap admin credential (a mounted Kubernetes secret).
     pub admin_token_file: Option<PathBuf>,
+    /// The SCIM edge's credential for identity.v1 (it alone may check SCIM tokens and write as
+    /// the SCIM owner); without one no edge can connect.
+    pub edge_credential: Option<Secret>,
+    /// A file holding the edge's credential (a mounted Kubernetes secret).
+    pub edge_credential_file: Option<PathBuf>,
+    /// How long change-feed entries (and expired access tokens) are kept, in seconds.
+    pub change_retention_secs: u64,
+    /// How often retention runs, in seconds.
+    pub retention_interval_secs: u64,
     /// Apply pending migrations at start (local use); production runs `migrate` as a Job.
     pub migrate_on_start: bool,
     /// How long in-flight calls may take to finish after SIGTERM.
@@ -57,6 +66,10 @@ impl Default for Config {
             admin_listen_addr: SocketAddr::from(([127, 0, 0, 1], 50052)),
             admin_token: None,
             admin_token_file: None,
+            edge_credential: None,
+            edge_credential_file: None,
+            change_retention_secs: 7 * 24 * 3600,
+            retention_interval_secs: 300,
             migrate_on_start: true,
             shutdown_grace_secs: 20,
         }
@@ -82,6 +95,14 @@ pub struct ConfigOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding the SCIM edge's identity.v1 credential [env: IDENTITY_EDGE_CREDENTIAL_FILE]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_credential_file: Option<PathBuf>,
+    /// Seconds the change feed is retained [env: IDENTITY_CHANGE_RETENTION_SECS]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_retention_secs: Option<u64>,
     /// Do not apply migrations at start
     #[arg(long, global = true)]
     #[serde(skip)]
@@ -126,21 +147,48 @@ impl Config {
         if overrides.no_migrate {
             config.migrate_on_start = false;
         }
-        if config.admin_token.is_none()
-            && let Some(path) = &config.admin_token_file
-        {
-            let token = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            config.admin_token = Some(Secret::new(token.trim()));
-        }
-        if let Some(token) = &config.admin_token {
-            anyhow::ensure!(
-                token.expose().len() >= 16,
-                "the bootstrap admin credential must be at least 16 characters"
-            );
-        }
+        config.admin_token = read_secret(
+            "admin",
+            config.admin_token.take(),
+            config.admin_token_file.as_deref(),
+        )?;
+        config.edge_credential = read_secret(
+            "edge",
+            config.edge_credential.take(),
+            config.edge_credential_file.as_deref(),
+        )?;
+        anyhow::ensure!(
+            config.change_retention_secs >= 1,
+            "change_retention_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            config.retention_interval_secs >= 1,
+            "retention_interval_secs must be at least 1"
+        );
         Ok(config)
     }
+}
+
+/// A secret given inline or in a file (inline wins), trimmed and at least 16 characters.
+fn read_secret(
+    what: &str,
+    inline: Option<Secret>,
+    file: Option<&Path>,
+) -> anyhow::Result<Option<Secret>> {
+    let secret = match (inline, file) {
+        (Some(secret), _) => secret,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            Secret::new(text.trim())
+        }
+        (None, None) => return Ok(None),
+    };
+    anyhow::ensure!(
+        secret.expose().len() >= 16,
+        "the {what} credential must be at least 16 characters"
+    );
+    Ok(Some(secret))
 }
 
 /// Environment values are strings; numbers and booleans are recognised so typed fields parse.

@@ -53,8 +53,21 @@ pub enum CoreError {
     },
     #[error("unauthenticated")]
     Unauthenticated { reason: ErrorReason },
-    #[error("permission denied: {0}")]
-    PermissionDenied(String),
+    #[error("permission denied: {message}")]
+    PermissionDenied {
+        reason: ErrorReason,
+        message: String,
+    },
+    #[error(
+        "cursor {after_sequence} is older than the retained change feed (oldest accepted cursor: \
+         {oldest_cursor}); resynchronise by listing users and roles, then resume from \
+         latest_sequence {latest_sequence} (also in ErrorInfo metadata)"
+    )]
+    CursorExpired {
+        after_sequence: i64,
+        oldest_cursor: i64,
+        latest_sequence: i64,
+    },
     #[error("store unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -83,6 +96,14 @@ impl CoreError {
         }
     }
 
+    /// PERMISSION_DENIED with the generic reason.
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::PermissionDenied {
+            reason: ErrorReason::PermissionDenied,
+            message: message.into(),
+        }
+    }
+
     pub fn organization_not_found(id: impl std::fmt::Display) -> Self {
         Self::NotFound {
             reason: ErrorReason::OrganizationNotFound,
@@ -99,9 +120,10 @@ impl CoreError {
             Self::NotFound { reason, .. }
             | Self::AlreadyExists { reason, .. }
             | Self::FailedPrecondition { reason, .. }
+            | Self::PermissionDenied { reason, .. }
             | Self::Unauthenticated { reason } => *reason,
+            Self::CursorExpired { .. } => ErrorReason::CursorExpired,
             Self::VersionMismatch { .. } => ErrorReason::VersionMismatch,
-            Self::PermissionDenied(_) => ErrorReason::PermissionDenied,
             Self::Unavailable(_) => ErrorReason::Unavailable,
             Self::Internal(_) => ErrorReason::Internal,
         }
@@ -157,7 +179,22 @@ impl From<CoreError> for Status {
             CoreError::FailedPrecondition { .. } => (Code::FailedPrecondition, err.to_string()),
             // The reason is in ErrorInfo for the caller's logs; the message stays generic.
             CoreError::Unauthenticated { .. } => (Code::Unauthenticated, "unauthenticated".into()),
-            CoreError::PermissionDenied(_) => (Code::PermissionDenied, err.to_string()),
+            CoreError::PermissionDenied { .. } => (Code::PermissionDenied, err.to_string()),
+            CoreError::CursorExpired {
+                oldest_cursor,
+                latest_sequence,
+                ..
+            } => {
+                details.set_error_info(
+                    reason,
+                    ERROR_DOMAIN,
+                    std::collections::HashMap::from([
+                        ("oldest_cursor".to_owned(), oldest_cursor.to_string()),
+                        ("latest_sequence".to_owned(), latest_sequence.to_string()),
+                    ]),
+                );
+                (Code::FailedPrecondition, err.to_string())
+            }
             CoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "store unavailable");
                 (Code::Unavailable, "store unavailable".into())

@@ -44,11 +44,18 @@ pub async fn run(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let (user_service, role_service, change_service) =
-        crate::service::identity_services(db.clone());
-    let token_service = identity_proto::identity::v1::token_service_server::TokenServiceServer::new(
-        crate::service::token_service::TokenServiceImpl::new(db.clone()),
-    );
+    if config.edge_credential.is_none() {
+        tracing::warn!(
+            "no edge_credential configured: the SCIM edge cannot call identity.v1 (only \
+             service credentials issued through admin.v1 are accepted)"
+        );
+    }
+    let caller_auth =
+        admin_grpc::AuthLayer::new(Arc::new(crate::service::caller::CallerAuthenticator::new(
+            db.clone(),
+            config.edge_credential.as_ref().map(|s| s.expose()),
+        )));
+    let identity_routes = crate::service::identity_routes(db.clone(), &caller_auth);
     let admin_backend = Arc::new(crate::admin_backend::CoreAdminBackend::new(
         db.clone(),
         config.admin_token.as_ref().map(|s| s.expose().to_owned()),
@@ -61,17 +68,22 @@ pub async fn run(
 
     let identity = Server::builder()
         .trace_fn(identity_telemetry::grpc_server_span)
-        .add_service(health_service.clone())
-        .add_service(reflection)
-        .add_service(user_service)
-        .add_service(role_service)
-        .add_service(change_service)
-        .add_service(token_service)
+        .add_routes(
+            identity_routes
+                .add_service(health_service.clone())
+                .add_service(reflection),
+        )
         .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
         .trace_fn(identity_telemetry::grpc_server_span)
         .add_routes(admin_grpc::admin_routes(admin_backend).add_service(health_service))
         .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
+
+    let retention = tokio::spawn(run_retention(
+        db.clone(),
+        Duration::from_secs(config.change_retention_secs),
+        Duration::from_secs(config.retention_interval_secs),
+    ));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let signal = async move {
@@ -98,8 +110,33 @@ pub async fn run(
             }
         }
     }
+    retention.abort();
     db.close().await?;
     Ok(())
+}
+
+/// Prunes the change feed and expired access tokens every `interval`, keeping `retention`.
+/// Failures are logged and retried at the next tick: retention is housekeeping, never a reason
+/// to stop serving.
+async fn run_retention(db: sea_orm::DatabaseConnection, retention: Duration, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let retention_micros = i64::try_from(retention.as_micros()).unwrap_or(i64::MAX);
+    loop {
+        ticks.tick().await;
+        let cutoff = crate::time::now_micros().saturating_sub(retention_micros);
+        match crate::store::retention::prune(&db, cutoff, cutoff).await {
+            Ok(pruned) if pruned != crate::store::retention::Pruned::default() => {
+                tracing::info!(
+                    changes = pruned.changes,
+                    access_tokens = pruned.access_tokens,
+                    "retention pruned"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "retention pass failed"),
+        }
+    }
 }
 
 /// Accepted connections with `TCP_NODELAY`: without it a response written in more than one

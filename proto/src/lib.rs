@@ -2,7 +2,8 @@
 //!
 //! The module tree mirrors the protobuf packages: `identity::v1` is what the SCIM edge and the
 //! platform's services call, `admin::v1` is the organization owners' administration API.
-//! Hand-written code here is limited to conversions every side of the contract needs.
+//! Hand-written code here is limited to conversions every side of the contract needs, and the
+//! [`client`] helper platform services use to call identity.v1 (connect, authenticate, retry).
 
 #![allow(unreachable_pub, missing_debug_implementations, clippy::all)]
 
@@ -18,6 +19,8 @@ pub mod admin {
     }
 }
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod json;
 
 /// Encoded `FileDescriptorSet` of every package, for gRPC server reflection.

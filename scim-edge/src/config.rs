@@ -32,6 +32,11 @@ pub struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub core_endpoint: Option<String>,
+    /// File holding the edge's identity.v1 credential (the core's edge_credential)
+    /// [env: SCIM_EDGE_CORE_CREDENTIAL_FILE, or the value itself in SCIM_EDGE_CORE_CREDENTIAL]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_credential_file: Option<PathBuf>,
     /// Externally visible SCIM base URL, default http://<listen-addr>/scim/v2
     /// [env: SCIM_EDGE_BASE_URL]
     #[arg(long)]
@@ -69,6 +74,8 @@ pub struct Flags {
 struct RawConfig {
     listen_addr: String,
     core_endpoint: String,
+    core_credential: Option<String>,
+    core_credential_file: Option<PathBuf>,
     base_url: Option<String>,
     token_cache_ttl_secs: u64,
     max_body_bytes: usize,
@@ -84,6 +91,8 @@ impl Default for RawConfig {
         Self {
             listen_addr: "127.0.0.1:8080".to_owned(),
             core_endpoint: "http://127.0.0.1:50051".to_owned(),
+            core_credential: None,
+            core_credential_file: None,
             base_url: None,
             token_cache_ttl_secs: 30,
             max_body_bytes: 4_194_304,
@@ -102,6 +111,8 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     /// `http://host:port` of identity-core.
     pub core_endpoint: String,
+    /// The credential the edge presents to identity.v1 (never logged).
+    pub core_credential: CoreCredential,
     /// The base URL as configured; `None` derives it from the bound address.
     pub base_url: Option<String>,
     pub token_cache_ttl: Duration,
@@ -113,10 +124,52 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self::from_raw(RawConfig::default()).expect("the defaults are valid")
+/// The edge's identity.v1 credential; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CoreCredential(String);
+
+impl CoreCredential {
+    pub fn expose(&self) -> &str {
+        &self.0
     }
+}
+
+impl std::fmt::Debug for CoreCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The credential given inline or in a file (inline wins); every problem goes to `problems`.
+fn core_credential(raw: &RawConfig, problems: &mut Vec<String>) -> Option<CoreCredential> {
+    let inline = raw
+        .core_credential
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let value = match (inline, &raw.core_credential_file) {
+        (Some(value), _) => value.to_owned(),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => text.trim().to_owned(),
+            Err(error) => {
+                problems.push(format!("core_credential_file {}: {error}", path.display()));
+                return None;
+            }
+        },
+        (None, None) => {
+            problems.push(
+                "core_credential (or core_credential_file) is required: the identity.v1 \
+                 credential identity-core was given as its edge_credential"
+                    .to_owned(),
+            );
+            return None;
+        }
+    };
+    if value.len() < 16 {
+        problems.push("core_credential must be at least 16 characters".to_owned());
+        return None;
+    }
+    Some(CoreCredential(value))
 }
 
 /// Every problem found while loading, reported together.
@@ -180,6 +233,7 @@ impl Config {
                 ))
             })
             .ok();
+        let core_credential = core_credential(&raw, &mut problems);
         let core_endpoint = raw.core_endpoint.trim_end_matches('/').to_owned();
         if tonic::transport::Endpoint::from_shared(core_endpoint.clone()).is_err()
             || !(core_endpoint.starts_with("http://") || core_endpoint.starts_with("https://"))
@@ -212,10 +266,11 @@ impl Config {
         if raw.max_concurrent_requests == 0 {
             problems.push("max_concurrent_requests must be at least 1".to_owned());
         }
-        match listen_addr {
-            Some(listen_addr) if problems.is_empty() => Ok(Self {
+        match (listen_addr, core_credential) {
+            (Some(listen_addr), Some(core_credential)) if problems.is_empty() => Ok(Self {
                 listen_addr,
                 core_endpoint,
+                core_credential,
                 base_url,
                 token_cache_ttl: Duration::from_secs(raw.token_cache_ttl_secs),
                 token_cache_capacity: raw.token_cache_capacity.max(1),
@@ -266,6 +321,16 @@ fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
     RawConfig {
         listen_addr: field(figment, "listen_addr", defaults.listen_addr, problems),
         core_endpoint: field(figment, "core_endpoint", defaults.core_endpoint, problems),
+        core_credential: if figment.contains("core_credential") {
+            field(figment, "core_credential", None, problems)
+        } else {
+            None
+        },
+        core_credential_file: if figment.contains("core_credential_file") {
+            field(figment, "core_credential_file", None, problems)
+        } else {
+            None
+        },
         base_url: if figment.contains("base_url") {
             field(figment, "base_url", None, problems)
         } else {
@@ -330,7 +395,11 @@ fn env_provider(map: std::collections::BTreeMap<String, String>) -> impl figment
                         .unwrap_or_else(|_| Value::from(value.clone()));
                     // a base URL or address must stay a string even if it looks like a number
                     let parsed = match key.as_str() {
-                        "listen_addr" | "core_endpoint" | "base_url" => Value::from(value.clone()),
+                        "listen_addr"
+                        | "core_endpoint"
+                        | "base_url"
+                        | "core_credential"
+                        | "core_credential_file" => Value::from(value.clone()),
                         _ => parsed,
                     };
                     (key.clone(), parsed)
@@ -346,9 +415,13 @@ fn env_provider(map: std::collections::BTreeMap<String, String>) -> impl figment
 mod tests {
     use super::*;
 
+    const CREDENTIAL: (&str, &str) = ("SCIM_EDGE_CORE_CREDENTIAL", "edge-credential-for-tests");
+
+    /// The pairs plus a core credential (required by every valid configuration).
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
+            .chain([&CREDENTIAL])
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
     }
@@ -358,6 +431,8 @@ mod tests {
         let config = Config::load(&Flags::default(), env(&[])).unwrap();
         assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.core_endpoint, "http://127.0.0.1:50051");
+        assert_eq!(config.core_credential.expose(), CREDENTIAL.1);
+        assert!(!format!("{config:?}").contains(CREDENTIAL.1));
         assert_eq!(config.token_cache_ttl, Duration::from_secs(30));
         assert_eq!(config.max_body_bytes, 4_194_304);
         assert_eq!(config.request_timeout, Duration::from_secs(30));
@@ -425,5 +500,29 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(error.0.len(), 3, "{error}");
+    }
+
+    #[test]
+    fn the_core_credential_is_required_and_may_come_from_a_file() {
+        let error = Config::load(&Flags::default(), Vec::new()).unwrap_err();
+        assert!(error.to_string().contains("core_credential"), "{error}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("credential");
+        std::fs::write(&file, "file-held-edge-credential\n").unwrap();
+        let flags = Flags {
+            core_credential_file: Some(file),
+            ..Flags::default()
+        };
+        let config = Config::load(&flags, Vec::new()).unwrap();
+        assert_eq!(config.core_credential.expose(), "file-held-edge-credential");
+
+        let missing = Flags {
+            core_credential_file: Some(dir.path().join("absent")),
+            listen_addr: Some("nope".to_owned()),
+            ..Flags::default()
+        };
+        let error = Config::load(&missing, Vec::new()).unwrap_err();
+        assert_eq!(error.0.len(), 2, "{error}");
     }
 }

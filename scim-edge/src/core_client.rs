@@ -1,5 +1,6 @@
 //! The edge's only connection to identity-core: one lazily connected gRPC channel shared by the
-//! UserService, RoleService, TokenService and health clients.
+//! UserService, RoleService, TokenService and health clients. Every identity.v1 call carries the
+//! edge's credential (through the proto crate's client helper); the health check needs none.
 //!
 //! Every outgoing call is built by [`outgoing_request`], the one place that writes the current
 //! trace context into the call's metadata, so a request is one trace across the edge and the
@@ -7,6 +8,7 @@
 
 use std::time::Duration;
 
+use identity_proto::client::{AuthenticatedChannel, BearerCredential};
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
@@ -17,9 +19,9 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus}
 /// Clients of the core's services over one channel; cloning is cheap (the channel is shared).
 #[derive(Debug, Clone)]
 pub struct CoreClient {
-    pub users: UserServiceClient<Channel>,
-    pub roles: RoleServiceClient<Channel>,
-    pub tokens: TokenServiceClient<Channel>,
+    pub users: UserServiceClient<AuthenticatedChannel>,
+    pub roles: RoleServiceClient<AuthenticatedChannel>,
+    pub tokens: TokenServiceClient<AuthenticatedChannel>,
     health: HealthClient<Channel>,
 }
 
@@ -28,9 +30,10 @@ impl CoreClient {
     /// `/healthz`) while the core is still coming up. `call_timeout` bounds each call.
     pub fn connect_lazy(
         endpoint: &str,
+        credential: &str,
         connect_timeout: Duration,
         call_timeout: Duration,
-    ) -> Result<Self, tonic::transport::Error> {
+    ) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(endpoint.to_owned())?
             .connect_timeout(connect_timeout)
             .timeout(call_timeout)
@@ -38,17 +41,18 @@ impl CoreClient {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true)
             .connect_lazy();
-        Ok(Self::new(channel))
+        Self::new(channel, credential)
     }
 
-    /// Clients over an existing channel.
-    pub fn new(channel: Channel) -> Self {
-        Self {
-            users: UserServiceClient::new(channel.clone()),
-            roles: RoleServiceClient::new(channel.clone()),
-            tokens: TokenServiceClient::new(channel.clone()),
+    /// Clients over an existing channel, authenticated with `credential`.
+    pub fn new(channel: Channel, credential: &str) -> anyhow::Result<Self> {
+        let auth = BearerCredential::new(credential)?;
+        Ok(Self {
+            users: UserServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            roles: RoleServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            tokens: TokenServiceClient::with_interceptor(channel.clone(), auth),
             health: HealthClient::new(channel),
-        }
+        })
     }
 
     /// Whether the core answers its gRPC health check (service `""`, the whole server) with

@@ -39,6 +39,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let _telemetry = identity_telemetry::init("scim-edge").context("initialising telemetry")?;
     let core = CoreClient::connect_lazy(
         &config.core_endpoint,
+        config.core_credential.expose(),
         config.connect_timeout,
         config.request_timeout,
     )

@@ -451,6 +451,13 @@ impl RoleService for FakeCore {
     ) -> Result<GrpcResponse<pb::CheckRoleMembershipResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+
+    async fn batch_check_role_membership(
+        &self,
+        _: GrpcRequest<pb::BatchCheckRoleMembershipRequest>,
+    ) -> Result<GrpcResponse<pb::BatchCheckRoleMembershipResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 async fn start_fake(core: FakeCore) -> SocketAddr {
@@ -495,6 +502,7 @@ async fn edge() -> Edge {
     let addr = start_fake(core.clone()).await;
     let client = CoreClient::connect_lazy(
         &format!("http://{addr}"),
+        "edge-test-credential",
         Duration::from_secs(2),
         Duration::from_secs(10),
     )

@@ -119,6 +119,7 @@ fn settings_with(
 fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
     let core = CoreClient::connect_lazy(
         &format!("http://{core}"),
+        "edge-test-credential",
         Duration::from_secs(2),
         Duration::from_secs(10),
     )

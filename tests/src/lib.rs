@@ -15,7 +15,7 @@ mod store;
 mod tenant;
 
 pub use binaries::binary_path;
-pub use stack::{AdminChannel, AdminClients, BearerAuth, Stack, StackBuilder};
+pub use stack::{AdminChannel, AdminClients, Stack, StackBuilder};
 pub use tenant::{Response, SCIM_JSON, Tenant};
 
 /// A name no other test (or earlier run against the same PostgreSQL server) will use.

@@ -10,7 +10,10 @@ use crate::tenant::Tenant;
 use identity_proto::admin::v1 as admin;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
+use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
+use identity_proto::client::{AuthenticatedChannel, BearerCredential, IdentityClient};
 use identity_proto::identity::v1 as identity;
+use identity_proto::identity::v1::access_token_service_client::AccessTokenServiceClient;
 use identity_proto::identity::v1::change_service_client::ChangeServiceClient;
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
@@ -19,9 +22,6 @@ use std::net::SocketAddr;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 use tokio::process::Command;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -32,47 +32,15 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Interval between health probes while waiting.
 const HEALTH_POLL: Duration = Duration::from_millis(25);
 
-/// Adds `authorization: Bearer <credential>` to every admin call.
-#[derive(Clone)]
-pub struct BearerAuth {
-    header: MetadataValue<Ascii>,
-}
-
-impl BearerAuth {
-    pub fn new(credential: &str) -> Self {
-        let header = format!("Bearer {credential}")
-            .parse()
-            .expect("credential is a valid header value");
-        Self { header }
-    }
-}
-
-impl std::fmt::Debug for BearerAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BearerAuth([redacted])")
-    }
-}
-
-impl Interceptor for BearerAuth {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.header.clone());
-        Ok(request)
-    }
-}
-
 /// A channel to the admin listener that authenticates every call.
-pub type AdminChannel = InterceptedService<Channel, BearerAuth>;
+pub type AdminChannel = AuthenticatedChannel;
 
 /// The admin.v1 clients, authenticated with one credential.
 #[derive(Debug, Clone)]
 pub struct AdminClients {
     pub orgs: OrganizationServiceClient<AdminChannel>,
     pub scim: ScimServiceClient<AdminChannel>,
+    pub service_credentials: ServiceCredentialServiceClient<AdminChannel>,
 }
 
 /// Options of a stack; see [`Stack::builder`].
@@ -81,6 +49,7 @@ pub struct StackBuilder {
     edge: bool,
     token_cache_ttl_secs: Option<u64>,
     edge_args: Vec<String>,
+    core_env: Vec<(String, String)>,
 }
 
 impl StackBuilder {
@@ -102,41 +71,37 @@ impl StackBuilder {
         self
     }
 
+    /// A configuration variable for the core (e.g. `IDENTITY_CHANGE_RETENTION_SECS`).
+    pub fn core_env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.core_env.push((key.to_owned(), value.into()));
+        self
+    }
+
     /// Starts the processes and waits until they are healthy. Panics (with the processes'
     /// output) when they do not come up.
     pub async fn start(self) -> Stack {
         let store = Store::create().await;
         let admin_token = format!("idadm_{}", uuid::Uuid::new_v4().simple());
-        let mut command = Command::new(crate::binary_path("identity-core"));
-        clear_configuration_env(&mut command);
-        command
-            .arg("serve")
-            .arg("--database-url")
-            .arg(store.url())
-            .arg("--listen-addr")
-            .arg("127.0.0.1:0")
-            .arg("--admin-listen-addr")
-            .arg("127.0.0.1:0")
-            // the admin token goes through the environment so it never shows in `ps`
-            .env("IDENTITY_ADMIN_TOKEN", &admin_token)
-            // no exporter: a test stack must not depend on (or wait for) a collector
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            // plain text: the output is shown to people when a test fails
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info");
-        let (core, line) = Process::spawn("identity-core", command).await;
-        let identity_addr = addr_field(&line, "identity_addr", &core);
-        let admin_addr = addr_field(&line, "admin_addr", &core);
-        wait_grpc_healthy(identity_addr, &core).await;
-        wait_grpc_healthy(admin_addr, &core).await;
+        let edge_credential = format!("idedge_{}", uuid::Uuid::new_v4().simple());
+        let (core, identity_addr, admin_addr) = spawn_core(
+            store.url(),
+            &admin_token,
+            &edge_credential,
+            &self.core_env,
+            "identity-core",
+        )
+        .await;
 
         let mut stack = Stack {
             core,
             edge: None,
+            extra_cores: Vec::new(),
             identity_addr,
             admin_addr,
             edge_addr: None,
             admin_token,
+            edge_credential,
+            core_env: self.core_env.clone(),
             store,
         };
         if self.edge {
@@ -152,11 +117,51 @@ pub struct Stack {
     // processes are declared (so dropped) before the store they use
     core: Process,
     edge: Option<Process>,
+    extra_cores: Vec<Process>,
     identity_addr: SocketAddr,
     admin_addr: SocketAddr,
     edge_addr: Option<SocketAddr>,
     admin_token: String,
+    edge_credential: String,
+    core_env: Vec<(String, String)>,
     store: Store,
+}
+
+/// Starts one identity-core over `database_url` and waits until both listeners are healthy.
+async fn spawn_core(
+    database_url: &str,
+    admin_token: &str,
+    edge_credential: &str,
+    extra_env: &[(String, String)],
+    name: &'static str,
+) -> (Process, SocketAddr, SocketAddr) {
+    let mut command = Command::new(crate::binary_path("identity-core"));
+    clear_configuration_env(&mut command);
+    command
+        .arg("serve")
+        .arg("--database-url")
+        .arg(database_url)
+        .arg("--listen-addr")
+        .arg("127.0.0.1:0")
+        .arg("--admin-listen-addr")
+        .arg("127.0.0.1:0")
+        // credentials go through the environment so they never show in `ps`
+        .env("IDENTITY_ADMIN_TOKEN", admin_token)
+        .env("IDENTITY_EDGE_CREDENTIAL", edge_credential)
+        // no exporter: a test stack must not depend on (or wait for) a collector
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        // plain text: the output is shown to people when a test fails
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "info");
+    for (key, value) in extra_env {
+        command.env(key, value);
+    }
+    let (core, line) = Process::spawn(name, command).await;
+    let identity_addr = addr_field(&line, "identity_addr", &core);
+    let admin_addr = addr_field(&line, "admin_addr", &core);
+    wait_grpc_healthy(identity_addr, &core).await;
+    wait_grpc_healthy(admin_addr, &core).await;
+    (core, identity_addr, admin_addr)
 }
 
 impl Stack {
@@ -177,6 +182,7 @@ impl Stack {
             .arg("127.0.0.1:0")
             .arg("--core-endpoint")
             .arg(format!("http://{}", self.identity_addr))
+            .env("SCIM_EDGE_CORE_CREDENTIAL", &self.edge_credential)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             // plain text: the output is shown to people when a test fails
             .env("NO_COLOR", "1")
@@ -241,27 +247,66 @@ impl Stack {
         self.store.url()
     }
 
-    /// A lazily connected channel to identity.v1 (unauthenticated: an internal listener).
-    pub fn identity_channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.identity_addr))
-            .expect("valid endpoint")
-            .connect_lazy()
+    /// The SCIM edge's identity.v1 credential (full access, SCIM-owned writes allowed).
+    pub fn edge_credential(&self) -> &str {
+        &self.edge_credential
     }
 
-    pub fn users(&self) -> UserServiceClient<Channel> {
+    /// A lazily connected channel to identity.v1 carrying the edge's credential.
+    pub fn identity_channel(&self) -> AuthenticatedChannel {
+        self.identity_channel_with(&self.edge_credential)
+    }
+
+    /// A lazily connected channel to identity.v1 carrying `credential`.
+    pub fn identity_channel_with(&self, credential: &str) -> AuthenticatedChannel {
+        let channel = Channel::from_shared(format!("http://{}", self.identity_addr))
+            .expect("valid endpoint")
+            .connect_lazy();
+        tonic::service::interceptor::InterceptedService::new(
+            channel,
+            BearerCredential::new(credential).expect("credential is a header value"),
+        )
+    }
+
+    /// The platform-service client helper, authenticated with `credential`.
+    pub fn identity_client_with(&self, credential: &str) -> IdentityClient {
+        IdentityClient::connect_lazy(&format!("http://{}", self.identity_addr), credential)
+            .expect("valid endpoint and credential")
+    }
+
+    pub fn users(&self) -> UserServiceClient<AuthenticatedChannel> {
         UserServiceClient::new(self.identity_channel())
     }
 
-    pub fn roles(&self) -> RoleServiceClient<Channel> {
+    pub fn roles(&self) -> RoleServiceClient<AuthenticatedChannel> {
         RoleServiceClient::new(self.identity_channel())
     }
 
-    pub fn changes(&self) -> ChangeServiceClient<Channel> {
+    pub fn changes(&self) -> ChangeServiceClient<AuthenticatedChannel> {
         ChangeServiceClient::new(self.identity_channel())
     }
 
-    pub fn tokens(&self) -> TokenServiceClient<Channel> {
+    pub fn tokens(&self) -> TokenServiceClient<AuthenticatedChannel> {
         TokenServiceClient::new(self.identity_channel())
+    }
+
+    pub fn access_tokens(&self) -> AccessTokenServiceClient<AuthenticatedChannel> {
+        AccessTokenServiceClient::new(self.identity_channel())
+    }
+
+    /// Starts another identity-core over the same store (several replicas on one PostgreSQL)
+    /// and returns its identity.v1 address; it stops with the stack.
+    pub async fn start_replica(&mut self) -> SocketAddr {
+        let (core, identity_addr, _) = spawn_core(
+            self.store.url(),
+            &self.admin_token,
+            &self.edge_credential,
+            &self.core_env,
+            "identity-core-replica",
+        )
+        .await;
+        self.extra_cores.push(core);
+        identity_addr
     }
 
     /// admin.v1 clients authenticated as the bootstrap admin.
@@ -274,10 +319,11 @@ impl Stack {
         let channel = Channel::from_shared(self.admin_endpoint())
             .expect("valid endpoint")
             .connect_lazy();
-        let auth = BearerAuth::new(credential);
+        let auth = BearerCredential::new(credential).expect("credential is a header value");
         AdminClients {
             orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            scim: ScimServiceClient::with_interceptor(channel, auth),
+            scim: ScimServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            service_credentials: ServiceCredentialServiceClient::with_interceptor(channel, auth),
         }
     }
 

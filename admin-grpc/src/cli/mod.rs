@@ -78,6 +78,38 @@ pub enum Command {
     /// Members (users) of an organization
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Credentials of the platform's internal services for the identity.v1 API
+    #[command(subcommand, name = "service-credential", alias = "svc")]
+    ServiceCredential(ServiceCredentialCommand),
+}
+
+/// `identity-admin service-credential …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceCredentialCommand {
+    /// Issue a credential for a service; prints the secret
+    #[command(group = clap::ArgGroup::new("scope").required(true).args(["org", "all_orgs"]))]
+    Create {
+        /// Name of the calling service, e.g. "billing"
+        #[arg(long)]
+        name: String,
+        /// An organization (id or slug) it may act on; repeat for several
+        #[arg(long = "org", value_name = "ID_OR_SLUG")]
+        org: Vec<String>,
+        /// Every organization, present and future (bootstrap admin only)
+        #[arg(long)]
+        all_orgs: bool,
+        /// Grant writes (users, roles, access tokens) as well as reads
+        #[arg(long)]
+        read_write: bool,
+    },
+    /// List credentials (an owner sees those scoped to its organization)
+    List,
+    /// Revoke a credential
+    Revoke {
+        /// The credential's id
+        #[arg(value_name = "CREDENTIAL_ID")]
+        credential_id: String,
+    },
 }
 
 /// `identity-admin member …`
@@ -238,6 +270,37 @@ mod tests {
     #[test]
     fn the_command_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn service_credentials_need_a_scope() {
+        let cli = parse(&[
+            "service-credential",
+            "create",
+            "--name",
+            "billing",
+            "--org",
+            "acme",
+            "--org",
+            "globex",
+            "--read-write",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::ServiceCredential(ServiceCredentialCommand::Create {
+                name,
+                org,
+                all_orgs,
+                read_write,
+            }) => {
+                assert_eq!(name, "billing");
+                assert_eq!(org, ["acme", "globex"]);
+                assert!(!all_orgs && read_write);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["svc", "create", "--name", "billing"]).is_err());
+        assert!(parse(&["svc", "create", "--name", "b", "--all-orgs", "--org", "x"]).is_err());
     }
 
     #[test]

@@ -86,6 +86,35 @@ fn token_json(t: &pb::ScimToken) -> Value {
     })
 }
 
+fn access_name(access: i32) -> &'static str {
+    match pb::ServiceAccess::try_from(access) {
+        Ok(pb::ServiceAccess::Read) => "read",
+        Ok(pb::ServiceAccess::ReadWrite) => "read-write",
+        _ => "unspecified",
+    }
+}
+
+fn scope_text(c: &pb::ServiceCredential) -> String {
+    if c.all_organizations {
+        "all organizations".to_owned()
+    } else {
+        c.organization_ids.join(",")
+    }
+}
+
+fn service_credential_json(c: &pb::ServiceCredential) -> Value {
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "organizationIds": c.organization_ids,
+        "allOrganizations": c.all_organizations,
+        "access": access_name(c.access),
+        "hint": c.hint,
+        "createTime": time(c.create_time.as_ref()),
+        "revokeTime": time(c.revoke_time.as_ref()),
+    })
+}
+
 fn missing() -> io::Error {
     io::Error::other("the server sent an empty response")
 }
@@ -330,6 +359,76 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
         match self.format {
             OutputFormat::Json => self.json(&token_json(t)),
             OutputFormat::Human => Self::fields(self.stdout, &Self::token_fields(t)),
+        }
+    }
+
+    fn service_credential_fields(c: &pb::ServiceCredential) -> Vec<(&'static str, String)> {
+        vec![
+            ("credential id", c.id.clone()),
+            ("name", c.name.clone()),
+            ("scope", scope_text(c)),
+            ("access", access_name(c.access).to_owned()),
+            ("hint", c.hint.clone()),
+            ("created", time_or_dash(c.create_time.as_ref())),
+            ("revoked", time_or_dash(c.revoke_time.as_ref())),
+        ]
+    }
+
+    pub(super) fn created_service_credential(
+        &mut self,
+        r: &pb::CreateServiceCredentialResponse,
+    ) -> io::Result<()> {
+        let credential = r.credential.as_ref().ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "credential": service_credential_json(credential),
+                "secret": r.secret,
+            })),
+            OutputFormat::Human => {
+                Self::fields(self.stderr, &Self::service_credential_fields(credential))?;
+                writeln!(self.stderr, "the secret below is shown once: store it now")?;
+                writeln!(self.stdout, "{}", r.secret)
+            }
+        }
+    }
+
+    pub(super) fn service_credential(
+        &mut self,
+        c: Option<&pb::ServiceCredential>,
+    ) -> io::Result<()> {
+        let c = c.ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&service_credential_json(c)),
+            OutputFormat::Human => Self::fields(self.stdout, &Self::service_credential_fields(c)),
+        }
+    }
+
+    pub(super) fn service_credentials(&mut self, list: &[pb::ServiceCredential]) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "credentials": list.iter().map(service_credential_json).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Human => {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.id.clone(),
+                            c.name.clone(),
+                            access_name(c.access).to_owned(),
+                            if c.revoke_time.is_some() {
+                                "revoked"
+                            } else {
+                                "active"
+                            }
+                            .to_owned(),
+                            c.hint.clone(),
+                            scope_text(c),
+                        ]
+                    })
+                    .collect();
+                self.table(&["ID", "NAME", "ACCESS", "STATUS", "HINT", "SCOPE"], &rows)
+            }
         }
     }
 

@@ -2,17 +2,18 @@
 
 use super::render::Printer;
 use super::{
-    Cli, Command, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand, TokenCommand,
+    Cli, Command, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand,
+    ServiceCredentialCommand, TokenCommand,
 };
 use crate::status::reason_of;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
+use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
+use identity_proto::client::{AuthenticatedChannel, BearerCredential};
 use std::io::Write;
 use std::time::Duration;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 
 /// Why a command failed; `Display` is what follows `error: ` on stderr.
@@ -73,30 +74,12 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// Adds `authorization: Bearer <credential>` to every call.
-#[derive(Clone)]
-struct BearerAuth(MetadataValue<Ascii>);
-
-impl std::fmt::Debug for BearerAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("BearerAuth([redacted])")
-    }
-}
-
-impl tonic::service::Interceptor for BearerAuth {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
-type Authed = InterceptedService<Channel, BearerAuth>;
+type Authed = AuthenticatedChannel;
 
 struct Clients {
     orgs: OrganizationServiceClient<Authed>,
     scim: ScimServiceClient<Authed>,
+    service_credentials: ServiceCredentialServiceClient<Authed>,
 }
 
 impl Clients {
@@ -140,8 +123,7 @@ fn credential(cli: &Cli) -> Result<String, CliError> {
 }
 
 async fn connect(cli: &Cli) -> Result<Clients, CliError> {
-    let header = format!("Bearer {}", credential(cli)?)
-        .parse::<MetadataValue<Ascii>>()
+    let auth = BearerCredential::new(&credential(cli)?)
         .map_err(|_| CliError::Usage("the credential contains invalid characters".into()))?;
     let connect_error = |detail: String| CliError::Connect {
         endpoint: cli.endpoint.clone(),
@@ -154,10 +136,10 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
         .connect()
         .await
         .map_err(|err| connect_error(error_chain(&err)))?;
-    let auth = BearerAuth(header);
     Ok(Clients {
         orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
-        scim: ScimServiceClient::with_interceptor(channel, auth),
+        scim: ScimServiceClient::with_interceptor(channel.clone(), auth.clone()),
+        service_credentials: ServiceCredentialServiceClient::with_interceptor(channel, auth),
     })
 }
 
@@ -403,6 +385,63 @@ pub async fn run(
                     .await?
                     .into_inner();
                 out.rotated_token(&response)?;
+            }
+        },
+        Command::ServiceCredential(command) => match command {
+            ServiceCredentialCommand::Create {
+                name,
+                org,
+                all_orgs,
+                read_write,
+            } => {
+                let mut organization_ids = Vec::with_capacity(org.len());
+                for org in org {
+                    organization_ids.push(clients.resolve(&OrgArg { org }).await?);
+                }
+                let access = if read_write {
+                    pb::ServiceAccess::ReadWrite
+                } else {
+                    pb::ServiceAccess::Read
+                };
+                let response = clients
+                    .service_credentials
+                    .create_service_credential(pb::CreateServiceCredentialRequest {
+                        name,
+                        organization_ids,
+                        all_organizations: all_orgs,
+                        access: access as i32,
+                    })
+                    .await?
+                    .into_inner();
+                out.created_service_credential(&response)?;
+            }
+            ServiceCredentialCommand::List => {
+                let mut credentials = Vec::new();
+                let mut page_token = String::new();
+                loop {
+                    let page = clients
+                        .service_credentials
+                        .list_service_credentials(pb::ListServiceCredentialsRequest {
+                            page_size: 1000,
+                            page_token,
+                        })
+                        .await?
+                        .into_inner();
+                    credentials.extend(page.credentials);
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    page_token = page.next_page_token;
+                }
+                out.service_credentials(&credentials)?;
+            }
+            ServiceCredentialCommand::Revoke { credential_id } => {
+                let response = clients
+                    .service_credentials
+                    .revoke_service_credential(pb::RevokeServiceCredentialRequest { credential_id })
+                    .await?
+                    .into_inner();
+                out.service_credential(response.credential.as_ref())?;
             }
         },
     }

@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_organizations;
 mod m20261122_000002_create_identities;
 mod m20261122_000003_create_credentials;
+mod m20261201_000004_service_access;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_organizations::Migration),
             Box::new(m20261122_000002_create_identities::Migration),
             Box::new(m20261122_000003_create_credentials::Migration),
+            Box::new(m20261201_000004_service_access::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::error::CoreError;
 use crate::ids::OrgId;
+use crate::service::caller::{Access, Caller};
 use crate::service::convert;
 use crate::store::changes;
 use crate::store::paging;
@@ -79,8 +80,8 @@ impl ChangeService for ChangeServiceImpl {
         &self,
         request: Request<pb::ListChangesRequest>,
     ) -> Result<Response<pb::ListChangesResponse>, Status> {
-        let req = request.into_inner();
-        let org = OrgId::parse("organization_id", &req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         check_cursor(req.after_sequence)?;
         let page_size = paging::page_size(
             "page_size",
@@ -92,6 +93,7 @@ impl ChangeService for ChangeServiceImpl {
         Ok(Response::new(pb::ListChangesResponse {
             changes: page.changes.iter().map(convert::change_to_proto).collect(),
             latest_sequence: page.latest_sequence,
+            oldest_cursor: page.oldest_cursor,
         }))
     }
 
@@ -101,8 +103,8 @@ impl ChangeService for ChangeServiceImpl {
         &self,
         request: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
-        let req = request.into_inner();
-        let org = OrgId::parse("organization_id", &req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         check_cursor(req.after_sequence)?;
         // the organization and the cursor are checked before the stream starts, so a bad request
         // is an error status rather than a stream that fails later

@@ -1,8 +1,10 @@
 //! tonic handlers: each converts its request into a validated store call and the result back.
 
+pub mod access_token_service;
+pub mod caller;
 pub mod change_service;
 pub mod convert;
 pub mod role_service;
 pub mod token_service;
 pub mod user_service;
-pub use user_service::identity_services;
+pub use user_service::identity_routes;

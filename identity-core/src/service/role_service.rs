@@ -2,12 +2,14 @@
 //! the result. Every membership RPC maps to one `roles::modify_role` call, so each is one
 //! transaction with one version increment.
 
-use crate::error::CoreError;
+use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, UserId};
+use crate::service::caller::{Access, Caller};
 use crate::service::convert;
 use crate::store::paging;
-use crate::store::roles::{self, RoleChange, RoleChangeOutcome};
+use crate::store::roles::{self, RoleChange, RoleChangeOutcome, RoleRef};
 use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::ManagedBy;
 use identity_proto::identity::v1::role_service_server::RoleService;
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
@@ -24,8 +26,15 @@ impl RoleServiceImpl {
     }
 }
 
-fn org(value: &str) -> Result<OrgId, CoreError> {
-    OrgId::parse("organization_id", value)
+/// The most checks one BatchCheckRoleMembership answers.
+pub const MAX_BATCH_CHECKS: usize = 100;
+
+/// A role written as SCIM-owned may only come from the SCIM edge.
+fn check_scim_writer(caller: &Caller, role: Option<&pb::Role>) -> CoreResult<()> {
+    if role.is_some_and(|role| role.managed_by == ManagedBy::Scim as i32) {
+        caller.require_edge("writing a role as its SCIM owner")?;
+    }
+    Ok(())
 }
 
 fn role_id(value: &str) -> Result<RoleId, CoreError> {
@@ -75,12 +84,13 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::CreateRoleResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let role = req
             .role
             .as_ref()
             .ok_or_else(|| CoreError::invalid("role", "is required"))?;
+        check_scim_writer(&caller, Some(role))?;
         convert::at_most(
             "member_user_ids",
             req.member_user_ids.len(),
@@ -99,9 +109,9 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::GetRoleRequest>,
     ) -> Result<Response<pb::GetRoleResponse>, Status> {
-        let req = request.into_inner();
-        let role =
-            roles::get_role(&self.db, org(&req.organization_id)?, role_id(&req.role_id)?).await?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
+        let role = roles::get_role(&self.db, org, role_id(&req.role_id)?).await?;
         Ok(Response::new(pb::GetRoleResponse {
             role: Some(convert::role_to_proto(&role)),
         }))
@@ -111,8 +121,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let query = convert::list_query(
             req.filter,
             &req.order_by,
@@ -134,12 +144,13 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::UpdateRoleRequest>,
     ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let proto_role = req
             .role
             .as_ref()
             .ok_or_else(|| CoreError::invalid("role", "is required"))?;
+        check_scim_writer(&caller, Some(proto_role))?;
         let id = RoleId::parse("role.id", &proto_role.id)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         if paths.is_empty() {
@@ -159,8 +170,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::DeleteRoleRequest>,
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = role_id(&req.role_id)?;
         roles::delete_role(&self.db, org, id, req.expected_version).await?;
         tracing::info!(org_id = %org, role_id = %id, "role deleted");
@@ -171,8 +182,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::AddRoleMembersRequest>,
     ) -> Result<Response<pb::AddRoleMembersResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = role_id(&req.role_id)?;
         let change = RoleChange {
             add: member_ids("user_ids", &req.user_ids)?,
@@ -189,8 +200,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::RemoveRoleMembersRequest>,
     ) -> Result<Response<pb::RemoveRoleMembersResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = role_id(&req.role_id)?;
         let change = RoleChange {
             remove: member_ids("user_ids", &req.user_ids)?,
@@ -207,8 +218,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::ReplaceRoleMembersRequest>,
     ) -> Result<Response<pb::ReplaceRoleMembersResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = role_id(&req.role_id)?;
         convert::at_most("user_ids", req.user_ids.len(), roles::MAX_REPLACE_IDS)?;
         let change = RoleChange {
@@ -227,9 +238,10 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::ModifyRoleRequest>,
     ) -> Result<Response<pb::ModifyRoleResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = role_id(&req.role_id)?;
+        check_scim_writer(&caller, req.role.as_ref())?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         let attributes = if paths.is_empty() {
             None
@@ -283,8 +295,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::ListRoleMembersRequest>,
     ) -> Result<Response<pb::ListRoleMembersResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let id = role_id(&req.role_id)?;
         let page_size = paging::page_size(
             "page_size",
@@ -304,8 +316,8 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::ListUserRolesRequest>,
     ) -> Result<Response<pb::ListUserRolesResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let user = UserId::parse("user_id", &req.user_id)?;
         let page_size = paging::page_size(
             "page_size",
@@ -325,11 +337,47 @@ impl RoleService for RoleServiceImpl {
         &self,
         request: Request<pb::CheckRoleMembershipRequest>,
     ) -> Result<Response<pb::CheckRoleMembershipResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let role = role_id(&req.role_id)?;
         let user = UserId::parse("user_id", &req.user_id)?;
         let is_member = roles::check_membership(&self.db, org, role, user).await?;
         Ok(Response::new(pb::CheckRoleMembershipResponse { is_member }))
+    }
+
+    async fn batch_check_role_membership(
+        &self,
+        request: Request<pb::BatchCheckRoleMembershipRequest>,
+    ) -> Result<Response<pb::BatchCheckRoleMembershipResponse>, Status> {
+        use pb::role_membership_check::Role;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
+        if req.checks.is_empty() || req.checks.len() > MAX_BATCH_CHECKS {
+            return Err(CoreError::invalid("checks", "must hold 1 to 100 checks").into());
+        }
+        let mut checks = Vec::with_capacity(req.checks.len());
+        for (index, check) in req.checks.iter().enumerate() {
+            let user = UserId::parse(&format!("checks[{index}].user_id"), &check.user_id)?;
+            let role = match &check.role {
+                Some(Role::RoleId(id)) => {
+                    RoleRef::Id(RoleId::parse(&format!("checks[{index}].role_id"), id)?.0)
+                }
+                Some(Role::RoleDisplayName(name)) if !name.is_empty() && name.len() <= 1024 => {
+                    RoleRef::DisplayName(name.clone())
+                }
+                _ => {
+                    return Err(CoreError::invalid(
+                        format!("checks[{index}].role"),
+                        "role_id or a 1 to 1024 byte role_display_name is required",
+                    )
+                    .into());
+                }
+            };
+            checks.push((user.0, role));
+        }
+        let is_member = roles::batch_check_membership(&self.db, org, &checks).await?;
+        Ok(Response::new(pb::BatchCheckRoleMembershipResponse {
+            is_member,
+        }))
     }
 }

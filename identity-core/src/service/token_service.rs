@@ -92,6 +92,7 @@ impl TokenService for TokenServiceImpl {
         &self,
         request: Request<AuthenticateScimTokenRequest>,
     ) -> Result<Response<AuthenticateScimTokenResponse>, Status> {
+        crate::service::caller::Caller::of(&request)?.require_edge("checking SCIM tokens")?;
         let response = self.authenticate(&request.get_ref().token).await?;
         Ok(Response::new(response))
     }

@@ -1,36 +1,47 @@
 //! identity.v1.UserService: parses and validates each request, calls `store::users`, converts
 //! the result. No SQL and no business rule here; hostile input fails with INVALID_ARGUMENT.
 //!
-//! Also home of [`identity_services`], which builds the three identity.v1 servers of this crate
-//! (users, roles, change feed) over one connection pool.
+//! Also home of [`identity_routes`], which builds every identity.v1 server of this crate over one
+//! connection pool, behind the caller authentication layer.
 
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{OrgId, UserId};
+use crate::ids::UserId;
+use crate::service::access_token_service::AccessTokenServiceImpl;
+use crate::service::caller::CallerAuthenticator;
+use crate::service::caller::{Access, Caller};
 use crate::service::change_service::ChangeServiceImpl;
 use crate::service::convert;
 use crate::service::role_service::RoleServiceImpl;
+use crate::service::token_service::TokenServiceImpl;
 use crate::store::users::{self, LookupKey, PasswordChange};
 use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::access_token_service_server::AccessTokenServiceServer;
 use identity_proto::identity::v1::change_service_server::ChangeServiceServer;
 use identity_proto::identity::v1::role_service_server::RoleServiceServer;
+use identity_proto::identity::v1::token_service_server::TokenServiceServer;
 use identity_proto::identity::v1::user_service_server::{UserService, UserServiceServer};
 use identity_proto::identity::v1::{ErrorReason, ManagedBy};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
-/// The UserService, RoleService and ChangeService servers over `db`.
-pub fn identity_services(
+/// The identity.v1 servers of this crate over `db`, each behind `auth` (the caller check every
+/// identity.v1 call passes first).
+pub fn identity_routes(
     db: DatabaseConnection,
-) -> (
-    UserServiceServer<UserServiceImpl>,
-    RoleServiceServer<RoleServiceImpl>,
-    ChangeServiceServer<ChangeServiceImpl>,
-) {
-    (
-        UserServiceServer::new(UserServiceImpl::new(db.clone())),
-        RoleServiceServer::new(RoleServiceImpl::new(db.clone())),
-        ChangeServiceServer::new(ChangeServiceImpl::new(db)),
+    auth: &admin_grpc::AuthLayer<CallerAuthenticator>,
+) -> tonic::service::Routes {
+    use tower::Layer;
+    tonic::service::Routes::new(
+        auth.layer(UserServiceServer::new(UserServiceImpl::new(db.clone()))),
     )
+    .add_service(auth.layer(RoleServiceServer::new(RoleServiceImpl::new(db.clone()))))
+    .add_service(auth.layer(ChangeServiceServer::new(ChangeServiceImpl::new(db.clone()))))
+    .add_service(
+        auth.layer(AccessTokenServiceServer::new(AccessTokenServiceImpl::new(
+            db.clone(),
+        ))),
+    )
+    .add_service(auth.layer(TokenServiceServer::new(TokenServiceImpl::new(db))))
 }
 
 /// The UserService handlers.
@@ -43,10 +54,6 @@ impl UserServiceImpl {
     pub fn new(db: DatabaseConnection) -> Self {
         Self { db }
     }
-}
-
-fn org(value: &str) -> Result<OrgId, CoreError> {
-    OrgId::parse("organization_id", value)
 }
 
 fn required_user(user: Option<&pb::User>) -> Result<&pb::User, CoreError> {
@@ -72,9 +79,12 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let data = convert::user_data_from_proto(required_user(req.user.as_ref())?);
+        if data.managed_by == ManagedBy::Scim || req.adopt_existing {
+            caller.require_edge("creating or adopting a user as its SCIM owner")?;
+        }
         let password = password(&req.password, PasswordChange::Keep).await?;
         let (user, adopted) =
             users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
@@ -89,8 +99,8 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::GetUserResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let id = UserId::parse("user_id", &req.user_id)?;
         let user = users::get_user(&self.db, org, id).await?;
         Ok(Response::new(pb::GetUserResponse {
@@ -102,8 +112,8 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::BatchGetUsersRequest>,
     ) -> Result<Response<pb::BatchGetUsersResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         convert::at_most("user_ids", req.user_ids.len(), users::MAX_BATCH_GET)?;
         let ids: Vec<UserId> = convert::parse_user_ids("user_ids", &req.user_ids)?
             .into_iter()
@@ -121,8 +131,8 @@ impl UserService for UserServiceImpl {
         request: Request<pb::LookupUserRequest>,
     ) -> Result<Response<pb::LookupUserResponse>, Status> {
         use pb::lookup_user_request::Key;
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let (field, key) = match req.key {
             Some(Key::UserName(v)) => ("user_name", LookupKey::UserName(v)),
             Some(Key::ExternalId(v)) => ("external_id", LookupKey::ExternalId(v)),
@@ -153,8 +163,8 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
         let query = convert::list_query(
             req.filter,
             &req.order_by,
@@ -176,11 +186,12 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let proto_user = required_user(req.user.as_ref())?;
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
+        check_scim_writer(&caller, source.managed_by)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         // the mask is checked before any I/O so a bad path never costs a password hash
         let mut probe = source.clone();
@@ -206,11 +217,12 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::ReplaceUserRequest>,
     ) -> Result<Response<pb::ReplaceUserResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let proto_user = required_user(req.user.as_ref())?;
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
+        check_scim_writer(&caller, source.managed_by)?;
         let password = password(&req.password, PasswordChange::Keep).await?;
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
@@ -229,8 +241,8 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::SetUserActiveRequest>,
     ) -> Result<Response<pb::SetUserActiveResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = UserId::parse("user_id", &req.user_id)?;
         let active = req.active;
         let user = users::modify_user(
@@ -254,10 +266,11 @@ impl UserService for UserServiceImpl {
         &self,
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
-        let req = request.into_inner();
-        let org = org(&req.organization_id)?;
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Write)?;
         let id = UserId::parse("user_id", &req.user_id)?;
         let requested_by = req.requested_by();
+        check_scim_writer(&caller, requested_by)?;
         users::delete_user(&self.db, org, id, req.expected_version, |managed_by| {
             if managed_by == ManagedBy::Scim && requested_by != ManagedBy::Scim {
                 return Err(managed_by_scim("removed"));
@@ -268,6 +281,14 @@ impl UserService for UserServiceImpl {
         tracing::info!(org_id = %org, user_id = %id, "user deleted");
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
+}
+
+/// A write made as the user's SCIM owner may only come from the SCIM edge.
+fn check_scim_writer(caller: &Caller, writer: ManagedBy) -> CoreResult<()> {
+    if writer == ManagedBy::Scim {
+        caller.require_edge("writing a user as its SCIM owner")?;
+    }
+    Ok(())
 }
 
 /// While an identity provider owns a user, the platform may edit its profile but not what the

@@ -1,11 +1,14 @@
 //! Storage: every SQL statement of the core lives under this module.
 
+pub mod access_tokens;
 pub mod changes;
 pub mod credentials;
 pub mod filter;
 pub mod organizations;
 pub mod paging;
+pub mod retention;
 pub mod roles;
+pub mod service_credentials;
 pub mod users;
 
 use crate::error::{CoreError, CoreResult};

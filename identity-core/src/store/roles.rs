@@ -565,7 +565,12 @@ async fn apply(
         }
     };
     if attrs_changed {
-        record(ChangeKind::Updated, Vec::new()).await?;
+        let kind = if role.data.display_name == current.data.display_name {
+            ChangeKind::Updated
+        } else {
+            ChangeKind::Renamed
+        };
+        record(kind, Vec::new()).await?;
     }
     if !delta.removed.is_empty() {
         record(
@@ -1021,4 +1026,110 @@ pub async fn check_membership(
         .one(db)
         .await?
         .is_some())
+}
+
+/// How a batch check names its role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleRef {
+    Id(Uuid),
+    DisplayName(String),
+}
+
+/// Answers each (user, role) check, in order, with two indexed queries whatever the number of
+/// checks (at most a page) or the size of the roles: names are resolved through the unique
+/// display-name index, memberships through the membership primary key.
+pub async fn batch_check_membership(
+    db: &DatabaseConnection,
+    org: OrgId,
+    checks: &[(Uuid, RoleRef)],
+) -> CoreResult<Vec<bool>> {
+    changes::ensure_org(db, org).await?;
+    let names: Vec<String> = checks
+        .iter()
+        .filter_map(|(_, role)| match role {
+            RoleRef::DisplayName(name) => Some(name.clone()),
+            RoleRef::Id(_) => None,
+        })
+        .collect();
+    let by_name: HashMap<String, Uuid> = if names.is_empty() {
+        HashMap::new()
+    } else {
+        role::Entity::find()
+            .select_only()
+            .column(role::Column::DisplayName)
+            .column(role::Column::Id)
+            .filter(role::Column::OrgId.eq(org.0))
+            .filter(role::Column::DisplayNameLower.is_in(names.iter().map(|n| n.to_lowercase())))
+            .into_tuple::<(String, Uuid)>()
+            .all(db)
+            .await?
+            .into_iter()
+            // the index is case-insensitive; the check is exact
+            .filter(|(name, _)| names.contains(name))
+            .collect()
+    };
+    let resolved: Vec<(Uuid, Option<Uuid>)> = checks
+        .iter()
+        .map(|(user, role)| {
+            let role = match role {
+                RoleRef::Id(id) => Some(*id),
+                RoleRef::DisplayName(name) => by_name.get(name).copied(),
+            };
+            (*user, role)
+        })
+        .collect();
+    let users: HashSet<Uuid> = resolved.iter().map(|(u, _)| *u).collect();
+    let roles: HashSet<Uuid> = resolved.iter().filter_map(|(_, r)| *r).collect();
+    let held: HashSet<(Uuid, Uuid)> = if roles.is_empty() {
+        HashSet::new()
+    } else {
+        role_member::Entity::find()
+            .select_only()
+            .column(role_member::Column::UserId)
+            .column(role_member::Column::RoleId)
+            .filter(role_member::Column::OrgId.eq(org.0))
+            .filter(role_member::Column::RoleId.is_in(roles))
+            .filter(role_member::Column::UserId.is_in(users))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    Ok(resolved
+        .into_iter()
+        .map(|(user, role)| role.is_some_and(|role| held.contains(&(user, role))))
+        .collect())
+}
+
+/// The id and display name of every role a user holds (at most `limit`), by role id.
+pub(crate) async fn user_role_names<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    user_id: Uuid,
+    limit: u64,
+) -> CoreResult<Vec<(Uuid, String)>> {
+    let ids = role_member::Entity::find()
+        .select_only()
+        .column(role_member::Column::RoleId)
+        .filter(role_member::Column::OrgId.eq(org.0))
+        .filter(role_member::Column::UserId.eq(user_id))
+        .order_by_asc(role_member::Column::RoleId)
+        .limit(limit)
+        .into_tuple::<Uuid>()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(role::Entity::find()
+        .select_only()
+        .column(role::Column::Id)
+        .column(role::Column::DisplayName)
+        .filter(role::Column::OrgId.eq(org.0))
+        .filter(role::Column::Id.is_in(ids))
+        .order_by_asc(role::Column::Id)
+        .into_tuple::<(Uuid, String)>()
+        .all(conn)
+        .await?)
 }

@@ -14,7 +14,7 @@ use crate::ids::{OrgId, UserId};
 use crate::store::changes::{self, NewChange};
 use crate::store::filter::Resource;
 use crate::store::paging::{self, ListQuery};
-use crate::store::roles;
+use crate::store::{access_tokens, roles};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -777,6 +777,14 @@ async fn write_update(
 ) -> CoreResult<User> {
     ensure_valid(data)?;
     check_unique(txn, org, data, Some(id.0)).await?;
+    let was_active = user::Entity::find_by_id(id.0)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::Active)
+        .into_tuple::<bool>()
+        .one(txn)
+        .await?
+        .ok_or_else(|| CoreError::user_not_found(id))?;
     let mut row = active_model(id.0, org, data, now)?;
     // identity columns are never rewritten
     row.id = sea_orm::ActiveValue::NotSet;
@@ -805,13 +813,22 @@ async fn write_update(
     let user = load_one(txn, org, id)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
+    let kind = match (was_active, data.active) {
+        (true, false) => {
+            // in this transaction, so no introspection after the commit sees the tokens active
+            access_tokens::revoke_user_tokens(txn, org, id, now).await?;
+            ChangeKind::Deactivated
+        }
+        (false, true) => ChangeKind::Reactivated,
+        _ => ChangeKind::Updated,
+    };
     changes::append_change(
         txn,
         org,
         NewChange {
             resource_type: ResourceType::User,
             resource_id: id.0,
-            kind: ChangeKind::Updated,
+            kind,
             resource_version: user.version,
             member_user_ids: &[],
         },
@@ -915,6 +932,7 @@ pub async fn delete_user(
     if delete.exec(&txn).await?.rows_affected == 0 {
         return Err(version_or_missing(&txn, org, id, expected_version).await);
     }
+    access_tokens::revoke_user_tokens(&txn, org, id, crate::time::now_micros()).await?;
     changes::append_change(
         &txn,
         org,

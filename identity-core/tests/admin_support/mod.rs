@@ -23,6 +23,8 @@ use tonic_types::StatusExt;
 
 /// The bootstrap admin secret the test server is configured with.
 pub const ADMIN_SECRET: &str = "bootstrap-admin-secret-for-tests";
+/// The SCIM edge's identity.v1 credential the test server accepts.
+pub const EDGE_CREDENTIAL: &str = "edge-credential-for-admin-tests";
 
 /// A running server and its store; the server stops when this is dropped.
 pub struct Harness {
@@ -43,13 +45,20 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let caller_auth = admin_grpc::AuthLayer::new(Arc::new(
+            identity_core::service::caller::CallerAuthenticator::new(
+                store.db.clone(),
+                Some(EDGE_CREDENTIAL),
+            ),
+        ));
         let server = Server::builder()
             .add_routes(admin_routes(backend))
-            .add_service(
+            .add_service(tower::Layer::layer(
+                &caller_auth,
                 identity_proto::identity::v1::token_service_server::TokenServiceServer::new(
                     TokenServiceImpl::new(store.db.clone()),
                 ),
-            )
+            ))
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async {
@@ -90,7 +99,12 @@ impl Harness {
 
     /// AuthenticateScimToken, as the SCIM edge calls it.
     pub async fn authenticate(&self, token: &str) -> Result<AuthenticateScimTokenResponse, Status> {
-        TokenServiceClient::new(self.channel.clone())
+        let auth = Bearer(Some(
+            format!("Bearer {EDGE_CREDENTIAL}")
+                .parse()
+                .expect("header value"),
+        ));
+        TokenServiceClient::with_interceptor(self.channel.clone(), auth)
             .authenticate_scim_token(AuthenticateScimTokenRequest {
                 token: token.to_owned(),
             })

@@ -3,20 +3,29 @@
 #![allow(dead_code, unreachable_pub)]
 
 use identity_core::testing::TestDb;
+use identity_proto::client::{AuthenticatedChannel, IdentityClient};
 use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::access_token_service_client::AccessTokenServiceClient;
 use identity_proto::identity::v1::change_service_client::ChangeServiceClient;
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
+use std::sync::Arc;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
+
+/// The credential the test server accepts as the SCIM edge's (full access).
+pub const EDGE_CREDENTIAL: &str = "edge-credential-for-core-tests";
 use tonic_types::StatusExt;
 
 /// A running identity.v1 server with clients; the server stops when this is dropped.
 pub struct Server {
     pub store: TestDb,
-    pub users: UserServiceClient<Channel>,
-    pub roles: RoleServiceClient<Channel>,
-    pub changes: ChangeServiceClient<Channel>,
+    pub users: UserServiceClient<AuthenticatedChannel>,
+    pub roles: RoleServiceClient<AuthenticatedChannel>,
+    pub changes: ChangeServiceClient<AuthenticatedChannel>,
+    pub access_tokens: AccessTokenServiceClient<AuthenticatedChannel>,
+    /// The unauthenticated channel, for clients with other credentials.
+    pub channel: Channel,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,15 +37,18 @@ impl Drop for Server {
 
 pub async fn start_server() -> Server {
     let store = TestDb::new().await;
-    let (users, roles, changes) =
-        identity_core::service::user_service::identity_services(store.db.clone());
+    let auth = admin_grpc::AuthLayer::new(Arc::new(
+        identity_core::service::caller::CallerAuthenticator::new(
+            store.db.clone(),
+            Some(EDGE_CREDENTIAL),
+        ),
+    ));
+    let routes = identity_core::service::identity_routes(store.db.clone(), &auth);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .add_service(users)
-            .add_service(roles)
-            .add_service(changes)
+            .add_routes(routes)
             .serve_with_incoming(TcpListenerStream::new(listener))
             .await
             .unwrap();
@@ -46,11 +58,14 @@ pub async fn start_server() -> Server {
         .connect()
         .await
         .unwrap();
+    let client = IdentityClient::with_channel(channel.clone(), EDGE_CREDENTIAL).unwrap();
     Server {
         store,
-        users: UserServiceClient::new(channel.clone()),
-        roles: RoleServiceClient::new(channel.clone()),
-        changes: ChangeServiceClient::new(channel),
+        users: client.users,
+        roles: client.roles,
+        changes: client.changes,
+        access_tokens: client.access_tokens,
+        channel,
         task,
     }
 }

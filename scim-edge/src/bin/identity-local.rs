@@ -43,7 +43,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir)?;
-    let admin_token = bootstrap_token(&data_dir.join("admin-token"))?;
+    let admin_token = local_secret(&data_dir.join("admin-token"), "admin")?;
+    let edge_credential = local_secret(&data_dir.join("edge-credential"), "edge")?;
     let bin_dir = sibling_binaries()?;
 
     let database_url = format!(
@@ -55,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
         .env("IDENTITY_LISTEN_ADDR", &args.core_addr)
         .env("IDENTITY_ADMIN_LISTEN_ADDR", &args.admin_addr)
         .env("IDENTITY_ADMIN_TOKEN", &admin_token)
+        .env("IDENTITY_EDGE_CREDENTIAL", &edge_credential)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -69,14 +71,17 @@ async fn main() -> anyhow::Result<()> {
         core_line["admin_addr"].as_str().unwrap_or_default()
     );
 
+    let core_client =
+        identity_proto::client::IdentityClient::connect(&core_endpoint, &edge_credential).await?;
     let (org_id, secret) =
-        provision(&core_endpoint, &admin_endpoint, &admin_token, &args.org).await?;
+        provision(&core_client, &admin_endpoint, &admin_token, &args.org).await?;
 
     let base_url = format!("http://{}/scim/v2", args.scim_addr);
     let mut edge = Command::new(bin_dir.join("scim-edge"))
         .env("SCIM_EDGE_LISTEN_ADDR", &args.scim_addr)
         .env("SCIM_EDGE_CORE_ENDPOINT", &core_endpoint)
         .env("SCIM_EDGE_BASE_URL", &base_url)
+        .env("SCIM_EDGE_CORE_CREDENTIAL", &edge_credential)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -102,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Creates the organization, its default role and SCIM settings if needed; issues a token.
 async fn provision(
-    core_endpoint: &str,
+    core: &identity_proto::client::IdentityClient,
     admin_endpoint: &str,
     admin_token: &str,
     slug: &str,
@@ -160,7 +165,7 @@ async fn provision(
         .settings
         .unwrap_or_default();
     if !settings.enabled {
-        let role_id = default_role(core_endpoint, &org_id).await?;
+        let role_id = default_role(core, &org_id).await?;
         scim.enable_scim(admin::EnableScimRequest {
             organization_id: org_id.clone(),
             default_role_id: role_id,
@@ -180,9 +185,11 @@ async fn provision(
 }
 
 /// The `members` role new SCIM users join, created if missing.
-async fn default_role(core_endpoint: &str, org_id: &str) -> anyhow::Result<String> {
-    let mut roles =
-        identity::role_service_client::RoleServiceClient::connect(core_endpoint.to_owned()).await?;
+async fn default_role(
+    core: &identity_proto::client::IdentityClient,
+    org_id: &str,
+) -> anyhow::Result<String> {
+    let mut roles = core.roles.clone();
     let filter = identity::Filter {
         kind: Some(identity::filter::Kind::Comparison(identity::Comparison {
             attribute: "display_name".to_owned(),
@@ -237,12 +244,13 @@ async fn listening_line(child: &mut Child, name: &str) -> anyhow::Result<serde_j
 }
 
 /// Returns the stored bootstrap admin credential, creating a random one on first start.
-fn bootstrap_token(path: &Path) -> anyhow::Result<String> {
+/// A random secret kept in `path` (created with mode 0600 on first start), named `local-<kind>-…`.
+fn local_secret(path: &Path, kind: &str) -> anyhow::Result<String> {
     if let Ok(existing) = std::fs::read_to_string(path) {
         return Ok(existing.trim().to_owned());
     }
     let token = format!(
-        "local-admin-{}{}",
+        "local-{kind}-{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );

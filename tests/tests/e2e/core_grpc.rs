@@ -281,5 +281,5 @@ async fn watch_changes_delivers_a_scim_deactivation() {
     assert_eq!(change.sequence, latest + 1);
     assert_eq!(change.resource_id, id);
     assert_eq!(change.resource_type, pb::ResourceType::User as i32);
-    assert_eq!(change.kind, pb::ChangeKind::Updated as i32);
+    assert_eq!(change.kind, pb::ChangeKind::Deactivated as i32);
 }

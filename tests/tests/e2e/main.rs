@@ -10,6 +10,7 @@
 mod admin_cli;
 mod core_grpc;
 mod entra_flow;
+mod internal_services;
 mod lifecycle;
 mod normalizations;
 mod okta_flow;

@@ -1,0 +1,253 @@
+//! Who is calling identity.v1, and what they may touch.
+//!
+//! Every identity.v1 service is served behind `admin_grpc::AuthLayer` with
+//! [`CallerAuthenticator`]: a call without `authorization: Bearer <credential>`, or with an
+//! unknown or revoked one, is answered UNAUTHENTICATED before any handler runs. Handlers then
+//! check the organization the request names against the [`Caller`]'s scope (PERMISSION_DENIED
+//! outside it). There are two kinds of caller:
+//!
+//! - the **SCIM edge**, presenting the credential configured as `edge_credential`: every
+//!   organization, and the only caller that may check SCIM tokens or write users and roles as
+//!   their SCIM owner;
+//! - **platform services**, presenting an `idsvc_` credential issued through
+//!   `admin.v1.ServiceCredentialService`: their organizations only, read or read-write.
+//!
+//! Successful lookups are cached for [`CREDENTIAL_CACHE_TTL`] so a hot path (introspection,
+//! role checks) does not pay a second query per call; a revocation therefore takes effect
+//! within that period on every replica.
+
+use crate::error::{CoreError, CoreResult};
+use crate::ids::OrgId;
+use crate::store::service_credentials;
+use admin_grpc::Authenticator;
+use identity_proto::admin::v1::ServiceAccess;
+use identity_proto::identity::v1::ErrorReason;
+use sea_orm::DatabaseConnection;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+/// How long an accepted service credential is trusted without asking the store again.
+pub const CREDENTIAL_CACHE_TTL: Duration = Duration::from_secs(5);
+/// The longest credential looked up: a bound on the work of an unauthenticated caller.
+const MAX_CREDENTIAL_LEN: usize = 512;
+
+/// What a call needs on the organization it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// The organizations a caller may act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrgScope {
+    All,
+    Only(Arc<[Uuid]>),
+}
+
+/// An authenticated identity.v1 caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The SCIM edge.
+    Edge,
+    /// A platform service with an issued credential.
+    Service {
+        credential_id: Uuid,
+        name: Arc<str>,
+        scope: OrgScope,
+        access: ServiceAccess,
+    },
+}
+
+impl Caller {
+    /// The caller the auth layer stored; refuses when a service was served without the layer.
+    pub fn of<T>(request: &Request<T>) -> CoreResult<Self> {
+        request
+            .extensions()
+            .get::<Self>()
+            .cloned()
+            .ok_or(CoreError::Unauthenticated {
+                reason: ErrorReason::Unauthenticated,
+            })
+    }
+
+    /// Splits a request into its caller and message.
+    pub fn split<T>(request: Request<T>) -> CoreResult<(Self, T)> {
+        let caller = Self::of(&request)?;
+        Ok((caller, request.into_inner()))
+    }
+
+    /// Parses the request's organization id and checks the caller may act on it as `need`.
+    pub fn org(&self, value: &str, need: Access) -> CoreResult<OrgId> {
+        let org = OrgId::parse("organization_id", value)?;
+        self.check_org(org, need)?;
+        Ok(org)
+    }
+
+    /// Checks the caller may act on `org` as `need`.
+    pub fn check_org(&self, org: OrgId, need: Access) -> CoreResult<()> {
+        let Self::Service {
+            scope,
+            access,
+            name,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let in_scope = match scope {
+            OrgScope::All => true,
+            OrgScope::Only(ids) => ids.contains(&org.0),
+        };
+        if !in_scope {
+            return Err(CoreError::permission_denied(format!(
+                "service credential {name:?} is not scoped to organization {org}"
+            )));
+        }
+        if need == Access::Write && *access != ServiceAccess::ReadWrite {
+            return Err(CoreError::permission_denied(format!(
+                "service credential {name:?} has read-only access"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks the caller is the SCIM edge (for SCIM token checks and SCIM-owned writes).
+    pub fn require_edge(&self, what: &str) -> CoreResult<()> {
+        match self {
+            Self::Edge => Ok(()),
+            Self::Service { .. } => Err(CoreError::permission_denied(format!(
+                "{what} is reserved for the SCIM edge"
+            ))),
+        }
+    }
+}
+
+/// Resolves identity.v1 bearer credentials (see the module documentation).
+pub struct CallerAuthenticator {
+    db: DatabaseConnection,
+    /// SHA-256 of the edge's credential, compared in constant time.
+    edge_hash: Option<[u8; 32]>,
+    cache: moka::future::Cache<[u8; 32], Caller>,
+}
+
+impl std::fmt::Debug for CallerAuthenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerAuthenticator")
+            .field("edge_credential", &self.edge_hash.map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallerAuthenticator {
+    /// Authenticates against `db`; `edge_credential` is the SCIM edge's secret, if configured.
+    pub fn new(db: DatabaseConnection, edge_credential: Option<&str>) -> Self {
+        Self {
+            db,
+            edge_hash: edge_credential.map(|secret| Sha256::digest(secret.as_bytes()).into()),
+            // moka: a bounded, concurrent cache with per-entry expiry, which a Mutex<HashMap>
+            // would have to reimplement
+            cache: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CREDENTIAL_CACHE_TTL)
+                .build(),
+        }
+    }
+
+    async fn resolve(&self, secret: &str) -> CoreResult<Caller> {
+        let rejected = CoreError::Unauthenticated {
+            reason: ErrorReason::Unauthenticated,
+        };
+        if secret.len() > MAX_CREDENTIAL_LEN {
+            return Err(rejected);
+        }
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        if let Some(edge) = &self.edge_hash
+            && bool::from(digest.ct_eq(edge))
+        {
+            return Ok(Caller::Edge);
+        }
+        if !secret.starts_with(service_credentials::SERVICE_CREDENTIAL_PREFIX) {
+            return Err(rejected);
+        }
+        if let Some(caller) = self.cache.get(&digest).await {
+            return Ok(caller);
+        }
+        let Some(row) = service_credentials::find_by_secret(&self.db, secret).await? else {
+            return Err(rejected);
+        };
+        if row.revoked_at.is_some() {
+            tracing::info!(credential_id = %row.id, "revoked service credential presented");
+            return Err(rejected);
+        }
+        let scope = if row.all_organizations {
+            OrgScope::All
+        } else {
+            OrgScope::Only(service_credentials::decode_organizations(&row.organization_ids).into())
+        };
+        let caller = Caller::Service {
+            credential_id: row.id,
+            name: row.name.into(),
+            scope,
+            access: ServiceAccess::try_from(i32::from(row.access)).unwrap_or(ServiceAccess::Read),
+        };
+        self.cache.insert(digest, caller.clone()).await;
+        Ok(caller)
+    }
+}
+
+#[async_trait::async_trait]
+impl Authenticator for CallerAuthenticator {
+    type Principal = Caller;
+
+    async fn authenticate(&self, secret: &str) -> Result<Caller, Status> {
+        Ok(self.resolve(secret).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    fn service(scope: OrgScope, access: ServiceAccess) -> Caller {
+        Caller::Service {
+            credential_id: Uuid::from_u128(9),
+            name: "billing".into(),
+            scope,
+            access,
+        }
+    }
+
+    #[test]
+    fn services_act_only_inside_their_scope_and_access() {
+        let own = Uuid::from_u128(1);
+        let reader = service(OrgScope::Only(vec![own].into()), ServiceAccess::Read);
+        assert_eq!(
+            reader.org(&own.to_string(), Access::Read).unwrap(),
+            OrgId(own)
+        );
+        let write = reader.org(&own.to_string(), Access::Write).unwrap_err();
+        assert_eq!(Status::from(write).code(), Code::PermissionDenied);
+        let other = reader
+            .org(&Uuid::from_u128(2).to_string(), Access::Read)
+            .unwrap_err();
+        assert_eq!(Status::from(other).code(), Code::PermissionDenied);
+        let bad = reader.org("nope", Access::Read).unwrap_err();
+        assert_eq!(Status::from(bad).code(), Code::InvalidArgument);
+
+        let writer = service(OrgScope::All, ServiceAccess::ReadWrite);
+        writer
+            .check_org(OrgId(Uuid::from_u128(5)), Access::Write)
+            .unwrap();
+        assert!(writer.require_edge("checking SCIM tokens").is_err());
+        Caller::Edge.require_edge("checking SCIM tokens").unwrap();
+        Caller::Edge
+            .check_org(OrgId(Uuid::from_u128(5)), Access::Write)
+            .unwrap();
+    }
+}
