@@ -99,6 +99,16 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
     if edge_annotations.get("prometheus.io/path") != "/metrics":
         fail(f"{name}: scim-edge pods must advertise /metrics to Prometheus")
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    # the core accepts and the edge presents the same identity.v1 credential, from one Secret
+    edge_secret = values["edgeCredentialSecret"]["name"]
+    for deployment, variable in ((core, "IDENTITY_EDGE_CREDENTIAL_FILE"), (edge, "SCIM_EDGE_CORE_CREDENTIAL_FILE")):
+        spec = deployment["spec"]["template"]["spec"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+        mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0].get("volumeMounts", [])}
+        path = configmaps.get(deployment["metadata"]["name"], {}).get(variable, "")
+        mounted = [mounts[v] for v, secret in secrets.items() if secret == edge_secret and v in mounts]
+        if not mounted or not any(path.startswith(m + "/") for m in mounted):
+            fail(f"{name}: {deployment['metadata']['name']} must read {variable} from the mounted Secret {edge_secret}")
     edge_config = configmaps.get(edge["metadata"]["name"], {})
     core_service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == core["metadata"]["name"])
     expected_endpoint = f"http://{core_service['metadata']['name']}:{core_service['spec']['ports'][0]['port']}"
@@ -172,6 +182,7 @@ def check_refusals() -> None:
         ("sqlite with 2 core replicas", dev, {"identityCore.replicaCount": 2}, "replicaCount=1 only"),
         ("postgres without a URL secret", prod, {"database.existingSecret.name": ""}, "database.existingSecret.name"),
         ("no bootstrap admin secret", dev, {"admin.bootstrapTokenSecret.name": ""}, "admin.bootstrapTokenSecret.name"),
+        ("no edge credential secret", prod, {"edgeCredentialSecret.name": ""}, "edgeCredentialSecret.name"),
         ("ingress without a base URL", prod, {"scimEdge.baseUrl": ""}, "scimEdge.baseUrl"),
         ("unknown database mode", dev, {"database.mode": "mysql"}, "mode"),
         ("misspelt value", dev, {"identityCore.replicas": 2}, "replicas"),

@@ -90,6 +90,9 @@ them, so `helm template` and `helm install` stop before anything is applied.
 {{- if and (eq $db.mode "postgres") (not $db.existingSecret.key) -}}
 {{- fail "database.existingSecret.key must name the Secret key holding the URL" -}}
 {{- end -}}
+{{- if not .Values.edgeCredentialSecret.name -}}
+{{- fail "edgeCredentialSecret.name is required: an existing Secret holding the SCIM edge's identity.v1 credential (at least 16 characters), mounted by both the core and the edge" -}}
+{{- end -}}
 {{- if not .Values.admin.bootstrapTokenSecret.name -}}
 {{- fail "admin.bootstrapTokenSecret.name is required: an existing Secret holding the bootstrap admin credential (at least 16 characters)" -}}
 {{- end -}}

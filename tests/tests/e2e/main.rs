@@ -15,6 +15,7 @@ mod lifecycle;
 mod normalizations;
 mod okta_flow;
 mod provisioning;
+mod python_example;
 mod rfc7643_schemas;
 mod rfc7644_3_11_me;
 mod rfc7644_3_12_errors;
