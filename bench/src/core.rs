@@ -1,12 +1,15 @@
 //! `identity-bench core`: the identity.v1 gRPC API under load — CreateUser throughput,
-//! LookupUser latency among N users, and AddRoleMembers on an N-member role against an empty
-//! role, measured in the same run.
+//! LookupUser latency among N users, AddRoleMembers on an N-member role against an empty role,
+//! IntrospectToken and role checks under concurrent load (again large role against empty), and
+//! the change stream's lag from a write's commit to its delivery to a watcher.
 
 use crate::drive::{concurrent, retry_transient, timed};
 use crate::stats::{Ratio, Samples, Summary};
 use anyhow::{Context, Result, ensure};
 use identity_proto::client::AuthenticatedChannel;
 use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::access_token_service_client::AccessTokenServiceClient;
+use identity_proto::identity::v1::change_service_client::ChangeServiceClient;
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
 use rand::Rng;
@@ -250,5 +253,231 @@ pub(crate) async fn run(
     ));
     results.push(large_summary);
     results.push(empty_summary);
+
+    // 4. reads platform services make on every request, under concurrent load
+    let token_holders: Vec<String> = users
+        .iter()
+        .take(plan.samples)
+        .map(|(id, _)| id.clone())
+        .collect();
+    results.push(introspection(&channel, plan, &token_holders).await?);
+    let member = users[0].0.clone();
+    let check_large = role_checks(&channel, plan, &large, &member, true).await?;
+    let check_empty = role_checks(&channel, plan, &empty, &member, false).await?;
+    ratios.push(Ratio::of(
+        "check role large/empty",
+        &check_large,
+        &check_empty,
+    ));
+    results.push(check_large);
+    results.push(check_empty);
+    results.push(batch_role_checks(&channel, plan, &large, &users).await?);
+
+    // 5. how late a watcher hears of a committed write
+    results.push(stream_lag(&channel, plan).await?);
     Ok((results, ratios))
+}
+
+/// Concurrent calls per read scenario: enough samples for a stable p99.
+fn read_calls(plan: &Plan) -> usize {
+    (plan.samples * 4).max(100)
+}
+
+/// IntrospectToken of active tokens, `concurrency` calls in flight.
+async fn introspection(
+    channel: &AuthenticatedChannel,
+    plan: &Plan,
+    holders: &[String],
+) -> Result<Summary> {
+    eprintln!("core: issuing {} access tokens", holders.len());
+    let mut issuer = AccessTokenServiceClient::new(channel.clone());
+    let mut tokens = Vec::with_capacity(holders.len());
+    for user_id in holders {
+        let issued = issuer
+            .issue_access_token(pb::IssueAccessTokenRequest {
+                organization_id: plan.org_id.clone(),
+                user_id: user_id.clone(),
+                scopes: vec!["bench".into()],
+                ttl: None,
+            })
+            .await
+            .context("IssueAccessToken")?;
+        tokens.push(issued.into_inner().token);
+    }
+    let calls = read_calls(plan);
+    eprintln!(
+        "core: {calls} introspections with {} in flight",
+        plan.concurrency
+    );
+    let (_, samples, wall) = concurrent(calls, plan.concurrency, |i| {
+        let mut client = AccessTokenServiceClient::new(channel.clone());
+        let token = tokens[i % tokens.len()].clone();
+        timed(async move {
+            let response = client
+                .introspect_token(pb::IntrospectTokenRequest {
+                    token,
+                    organization_id: String::new(),
+                })
+                .await?
+                .into_inner();
+            ensure!(response.active, "an issued token introspected inactive");
+            Ok(())
+        })
+    })
+    .await;
+    Ok(samples.summarize("IntrospectToken (concurrent)", wall))
+}
+
+/// CheckRoleMembership of one user on `role`, `concurrency` calls in flight.
+async fn role_checks(
+    channel: &AuthenticatedChannel,
+    plan: &Plan,
+    role: &str,
+    user_id: &str,
+    expected: bool,
+) -> Result<Summary> {
+    let calls = read_calls(plan);
+    let (_, samples, wall) = concurrent(calls, plan.concurrency, |_| {
+        let mut client = RoleServiceClient::new(channel.clone());
+        let request = pb::CheckRoleMembershipRequest {
+            organization_id: plan.org_id.clone(),
+            role_id: role.to_owned(),
+            user_id: user_id.to_owned(),
+        };
+        timed(async move {
+            let answer = client.check_role_membership(request).await?.into_inner();
+            ensure!(answer.is_member == expected, "unexpected membership answer");
+            Ok(())
+        })
+    })
+    .await;
+    let size = if expected { plan.users } else { 0 };
+    Ok(samples.summarize(
+        &format!("CheckRoleMembership, role of {size} (concurrent)"),
+        wall,
+    ))
+}
+
+/// BatchCheckRoleMembership of 100 users on the large role, `concurrency` calls in flight.
+async fn batch_role_checks(
+    channel: &AuthenticatedChannel,
+    plan: &Plan,
+    role: &str,
+    users: &[(String, String)],
+) -> Result<Summary> {
+    const BATCH: usize = 100;
+    let calls = read_calls(plan) / 4;
+    let (_, samples, wall) = concurrent(calls, plan.concurrency, |i| {
+        let mut client = RoleServiceClient::new(channel.clone());
+        let checks = (0..BATCH)
+            .map(|k| pb::RoleMembershipCheck {
+                user_id: users[(i * BATCH + k) % users.len()].0.clone(),
+                role: Some(pb::role_membership_check::Role::RoleId(role.to_owned())),
+            })
+            .collect();
+        let request = pb::BatchCheckRoleMembershipRequest {
+            organization_id: plan.org_id.clone(),
+            checks,
+        };
+        timed(async move {
+            let answer = client
+                .batch_check_role_membership(request)
+                .await?
+                .into_inner();
+            ensure!(
+                answer.is_member.len() == BATCH && answer.is_member.iter().all(|m| *m),
+                "every user of the large role is a member"
+            );
+            Ok(())
+        })
+    })
+    .await;
+    Ok(samples.summarize(
+        &format!("BatchCheckRoleMembership x{BATCH}, role of {}", plan.users),
+        wall,
+    ))
+}
+
+/// The lag from a write's commit (its response, which the core sends after the commit) to its
+/// arrival on a WatchChanges stream opened before it. Writes are spaced by a random 20–80 ms so
+/// they fall at every phase of the watcher's polling.
+async fn stream_lag(channel: &AuthenticatedChannel, plan: &Plan) -> Result<Summary> {
+    use futures::StreamExt;
+    let writes = plan.samples.min(200);
+    eprintln!("core: {writes} writes watched on a change stream");
+    let mut changes = ChangeServiceClient::new(channel.clone());
+    let latest = changes
+        .list_changes(pb::ListChangesRequest {
+            organization_id: plan.org_id.clone(),
+            after_sequence: 0,
+            page_size: 1,
+        })
+        .await
+        .map(|r| r.into_inner().latest_sequence)
+        .or_else(|status| {
+            // a pruned feed tells the latest sequence in its error
+            use tonic_types::StatusExt;
+            status
+                .get_error_details()
+                .error_info()
+                .and_then(|info| info.metadata.get("latest_sequence")?.parse().ok())
+                .ok_or(status)
+        })?;
+    let mut stream = changes
+        .watch_changes(pb::WatchChangesRequest {
+            organization_id: plan.org_id.clone(),
+            after_sequence: latest,
+        })
+        .await?
+        .into_inner();
+    let (arrivals_tx, mut arrivals_rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let now = Instant::now();
+            for change in message.changes {
+                if change.kind == pb::ChangeKind::Created as i32
+                    && arrivals_tx.send((change.resource_id, now)).is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    let mut users = UserServiceClient::new(channel.clone());
+    let mut committed = std::collections::HashMap::new();
+    let started = Instant::now();
+    for i in 0..writes {
+        let created = users
+            .create_user(pb::CreateUserRequest {
+                organization_id: plan.org_id.clone(),
+                user: Some(user(plan, "w", i)),
+                ..Default::default()
+            })
+            .await
+            .context("CreateUser while watching")?;
+        let at = Instant::now();
+        let id = created.into_inner().user.context("user")?.id;
+        committed.insert(id, at);
+        let pause = rand::rng().random_range(20..80);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+    let mut samples = Samples::with_capacity(writes);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = 0;
+    while seen < writes {
+        let Ok(Some((id, arrived))) =
+            tokio::time::timeout_at(deadline.into(), arrivals_rx.recv()).await
+        else {
+            break;
+        };
+        if let Some(at) = committed.get(&id) {
+            samples.record(arrived.saturating_duration_since(*at));
+            seen += 1;
+        }
+    }
+    for _ in seen..writes {
+        samples.record_error();
+    }
+    watcher.abort();
+    Ok(samples.summarize("WatchChanges lag, commit to delivery", started.elapsed()))
 }
