@@ -96,11 +96,35 @@ them, so `helm template` and `helm install` stop before anything is applied.
 {{- if not .Values.admin.bootstrapTokenSecret.name -}}
 {{- fail "admin.bootstrapTokenSecret.name is required: an existing Secret holding the bootstrap admin credential (at least 16 characters)" -}}
 {{- end -}}
+{{- if and (eq $db.mode "sqlite") .Values.identityCore.autoscaling.enabled -}}
+{{- fail "identityCore.autoscaling.enabled needs database.mode=postgres: database.mode=sqlite runs exactly one identity-core replica (one writer on one volume)" -}}
+{{- end -}}
+{{- if and .Values.identityCore.autoscaling.enabled (lt (int .Values.identityCore.autoscaling.maxReplicas) (int .Values.identityCore.autoscaling.minReplicas)) -}}
+{{- fail "identityCore.autoscaling.maxReplicas must be at least minReplicas" -}}
+{{- end -}}
 {{- if and .Values.scimEdge.autoscaling.enabled (lt (int .Values.scimEdge.autoscaling.maxReplicas) (int .Values.scimEdge.autoscaling.minReplicas)) -}}
 {{- fail "scimEdge.autoscaling.maxReplicas must be at least minReplicas" -}}
 {{- end -}}
 {{- if and .Values.scimEdge.ingress.enabled (not .Values.scimEdge.baseUrl) -}}
 {{- fail "scimEdge.ingress.enabled needs scimEdge.baseUrl: the external https URL identity providers use (it appears in SCIM meta.location)" -}}
+{{- end -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if and $np.enabled $np.adminClientPodLabels -}}
+{{- $edgeIsAdmin := true -}}
+{{- range $key, $value := $np.adminClientPodLabels -}}
+{{- if or (not (hasKey $.Values.scimEdge.podLabels $key)) (ne (toString (get $.Values.scimEdge.podLabels $key)) (toString $value)) -}}
+{{- $edgeIsAdmin = false -}}
+{{- end -}}
+{{- end -}}
+{{- if $edgeIsAdmin -}}
+{{- fail "scimEdge.podLabels carries every label of networkPolicy.adminClientPodLabels: the SCIM edge must never reach the admin port" -}}
+{{- end -}}
+{{- end -}}
+{{- if $np.enabled -}}
+{{- $otlp := int (include "identity.otlpPort" .) -}}
+{{- if or (lt $otlp 1) (gt $otlp 65535) -}}
+{{- fail (printf "otel.endpoint %q names port %d: a port must be 1-65535" .Values.otel.endpoint $otlp) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -114,4 +138,64 @@ imagePullSecrets:
 {{- end }}
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end -}}
+
+
+{{/* How many identity-core replicas run at least: the HPA's floor when it scales them. */}}
+{{- define "identity.core.minReplicas" -}}
+{{- if .Values.identityCore.autoscaling.enabled -}}
+{{- int .Values.identityCore.autoscaling.minReplicas -}}
+{{- else -}}
+{{- int .Values.identityCore.replicaCount -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The OTLP collector's port: the one otel.endpoint names (http://collector:4317, collector:4317,
+http://[fd00::1]:4317/), else networkPolicy.otlpPort.
+*/}}
+{{- define "identity.otlpPort" -}}
+{{- $pattern := `^(?:[A-Za-z][A-Za-z0-9+.-]*://)?(?:\[[0-9A-Fa-f:.]+\]|[^/:@\[\]]+):([0-9]{1,5})(?:/.*)?$` -}}
+{{- if regexMatch $pattern .Values.otel.endpoint -}}
+{{- regexReplaceAll $pattern .Values.otel.endpoint "${1}" -}}
+{{- else -}}
+{{- int .Values.networkPolicy.otlpPort -}}
+{{- end -}}
+{{- end -}}
+
+{{/* NetworkPolicy egress rule: DNS (UDP and TCP 53) to networkPolicy.dnsPeers, or anywhere. */}}
+{{- define "identity.networkPolicy.dnsEgress" -}}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  {{- with .Values.networkPolicy.dnsPeers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rule: the PostgreSQL server (networkPolicy.database, or anywhere) on networkPolicy.databasePort. */}}
+{{- define "identity.networkPolicy.databaseEgress" -}}
+- ports:
+    - port: {{ .Values.networkPolicy.databasePort }}
+      protocol: TCP
+  {{- with .Values.networkPolicy.database }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rule: the OTLP collector (networkPolicy.otlpPeers, or anywhere); nothing when otel.endpoint is empty. */}}
+{{- define "identity.networkPolicy.otlpEgress" -}}
+{{- if .Values.otel.endpoint -}}
+- ports:
+    - port: {{ include "identity.otlpPort" . }}
+      protocol: TCP
+  {{- with .Values.networkPolicy.otlpPeers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
 {{- end -}}
