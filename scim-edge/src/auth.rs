@@ -150,6 +150,7 @@ pub async fn authenticate(
 ) -> Response {
     let Some(token) = bearer_token(&request) else {
         tracing::info!("scim request without bearer token rejected");
+        crate::metrics::token_rejected("missing");
         return ScimError::unauthorized("authentication required").into_response();
     };
     let key = token_key(token);
@@ -160,8 +161,20 @@ pub async fn authenticate(
             Err(error) => return error.into_response(),
         },
     };
+    tracing::Span::current().record("organization.id", principal.organization_id.as_str());
+    let organization = principal.organization_id.clone();
+    let resource_type =
+        crate::metrics::resource_type(request.uri().path(), &state.settings.base_path());
+    let method = request.method().clone();
     request.extensions_mut().insert(principal);
-    next.run(request).await
+    let response = next.run(request).await;
+    crate::metrics::scim_operation(
+        &organization,
+        resource_type,
+        method.as_str(),
+        response.status().as_u16(),
+    );
+    response
 }
 
 async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Principal, ScimError> {
@@ -191,12 +204,20 @@ async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Princip
                 reason = failure.reason.as_deref().unwrap_or("unknown"),
                 "scim token rejected"
             );
+            crate::metrics::token_rejected(match failure.reason.as_deref() {
+                Some("TOKEN_EXPIRED") => "expired",
+                Some("TOKEN_REVOKED") => "revoked",
+                Some("SCIM_DISABLED") => "scim_disabled",
+                Some("TOKEN_UNKNOWN") => "unknown",
+                _ => "invalid",
+            });
             Err(ScimError::unauthorized(rejection_detail(
                 failure.reason.as_deref(),
             )))
         }
         Err(status) => {
             tracing::warn!(code = ?status.code(), "token check failed: core unavailable");
+            crate::metrics::token_rejected("core_unavailable");
             let error = ScimError::from(status);
             // whatever went wrong, the client must not read it as "your token is bad"
             if error.status == axum::http::StatusCode::UNAUTHORIZED {

@@ -13,6 +13,7 @@ pub mod etag;
 pub mod filter;
 mod handlers;
 pub mod list;
+pub mod metrics;
 pub mod paging;
 pub mod patch;
 pub mod projection;

@@ -55,6 +55,8 @@ pub fn router(state: AppState) -> Router {
     };
     app.fallback(unknown_route)
         .with_state(state)
+        // metrics: duration by matched route, method and status (inside the trace span)
+        .layer(middleware::from_fn(crate::metrics::record_request))
         // the body limit below is the only one: axum's default 2 MiB must not apply as well
         .layer(DefaultBodyLimit::disable())
         .layer(
@@ -142,11 +144,15 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
         .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
+    // the organization is recorded once the token is resolved (auth middleware); neither the
+    // token nor the query string (filters hold user names) is ever put on the span
     let span = tracing::info_span!(
         "http",
         otel.kind = "server",
         http.method = %request.method(),
         http.path = %request.uri().path(),
+        scim.resource_type = crate::metrics::resource_type(request.uri().path(), "/scim/v2"),
+        organization.id = tracing::field::Empty,
         request_id = %request_id,
     );
     identity_telemetry::set_parent_from_headers(&span, request.headers());

@@ -50,6 +50,7 @@ pub struct StackBuilder {
     token_cache_ttl_secs: Option<u64>,
     edge_args: Vec<String>,
     core_env: Vec<(String, String)>,
+    otlp_endpoint: Option<String>,
 }
 
 impl StackBuilder {
@@ -71,6 +72,13 @@ impl StackBuilder {
         self
     }
 
+    /// Export both processes' spans and metrics over OTLP to `endpoint` (a test collector),
+    /// with short batching delays so they arrive quickly.
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(endpoint.into());
+        self
+    }
+
     /// A configuration variable for the core (e.g. `IDENTITY_CHANGE_RETENTION_SECS`).
     pub fn core_env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.core_env.push((key.to_owned(), value.into()));
@@ -79,7 +87,10 @@ impl StackBuilder {
 
     /// Starts the processes and waits until they are healthy. Panics (with the processes'
     /// output) when they do not come up.
-    pub async fn start(self) -> Stack {
+    pub async fn start(mut self) -> Stack {
+        if let Some(endpoint) = self.otlp_endpoint.clone() {
+            self.core_env.extend(otlp_env(&endpoint));
+        }
         let store = Store::create().await;
         let admin_token = format!("idadm_{}", uuid::Uuid::new_v4().simple());
         let edge_credential = format!("idedge_{}", uuid::Uuid::new_v4().simple());
@@ -125,6 +136,19 @@ pub struct Stack {
     edge_credential: String,
     core_env: Vec<(String, String)>,
     store: Store,
+}
+
+/// The standard OpenTelemetry variables that point a process at `endpoint`, with batching short
+/// enough for a test to see its spans within a second.
+fn otlp_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "500"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect()
 }
 
 /// Starts one identity-core over `database_url` and waits until both listeners are healthy.
@@ -187,6 +211,9 @@ impl Stack {
             // plain text: the output is shown to people when a test fails
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info");
+        if let Some(endpoint) = &options.otlp_endpoint {
+            command.envs(otlp_env(endpoint));
+        }
         if let Some(ttl) = options.token_cache_ttl_secs {
             command.arg("--token-cache-ttl-secs").arg(ttl.to_string());
         }

@@ -13,6 +13,7 @@ mod entra_flow;
 mod internal_services;
 mod lifecycle;
 mod normalizations;
+mod observability;
 mod okta_flow;
 mod provisioning;
 mod python_example;

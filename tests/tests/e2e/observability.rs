@@ -1,0 +1,201 @@
+//! Operating it: one SCIM request is one trace from the edge into the core, exported over OTLP
+//! to a real receiver; the edge's metrics name routes, statuses and token failures; and no log
+//! line of a full run ever holds a secret.
+
+use crate::{expect_patched, setup};
+use identity_proto::admin::v1 as admin;
+use identity_proto::identity::v1 as pb;
+use identity_tests::otlp::Collector;
+use identity_tests::scim::patch;
+use identity_tests::{Stack, unique};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_scim_request_is_one_trace_from_the_edge_into_the_core() {
+    let collector = Collector::start().await;
+    let stack = Stack::builder()
+        .with_edge(true)
+        .otlp_endpoint(collector.endpoint())
+        .start()
+        .await;
+    let tenant = stack.new_tenant().await;
+    let user_name = unique("traced");
+    tenant.create_user(&user_name).await;
+
+    // the core's span for the edge's CreateUser call, and the edge span it hangs under
+    let (edge_span, core_span) = collector
+        .wait_for(Duration::from_secs(20), |spans| {
+            let core = spans.iter().find(|s| {
+                s.service == "identity-core"
+                    && s.attributes.get("rpc.method").map(String::as_str)
+                        == Some("/identity.v1.UserService/CreateUser")
+            })?;
+            let parent = spans.iter().find(|s| {
+                s.service == "scim-edge"
+                    && s.trace_id == core.trace_id
+                    && s.span_id == core.parent_span_id
+            })?;
+            Some((parent.clone(), core.clone()))
+        })
+        .await;
+    assert!(!core_span.parent_span_id.is_empty());
+    assert_eq!(edge_span.trace_id, core_span.trace_id);
+    // the edge's request span is the root of that trace and carries the tenant, not secrets
+    let spans = collector.spans();
+    let root = spans
+        .iter()
+        .find(|s| {
+            s.service == "scim-edge"
+                && s.trace_id == core_span.trace_id
+                && s.parent_span_id.is_empty()
+        })
+        .expect("the edge's request span is the trace's root");
+    assert_eq!(root.attributes.get("organization.id"), Some(&tenant.org_id));
+    assert_eq!(
+        root.attributes
+            .get("scim.resource_type")
+            .map(String::as_str),
+        Some("Users")
+    );
+    let everything = format!("{spans:?}");
+    assert!(
+        !everything.contains(&tenant.scim_token),
+        "a token on a span"
+    );
+    assert!(!everything.contains(&user_name), "personal data on a span");
+}
+
+#[tokio::test]
+async fn the_edge_metrics_count_routes_operations_and_token_failures() {
+    let (stack, tenant) = setup().await;
+    tenant.create_user(&unique("metered")).await;
+    tenant.get("/Users?count=1").await.expect(200);
+    tenant
+        .with_token("idscim_not-a-token")
+        .get("/Users")
+        .await
+        .expect(401);
+    let text = reqwest::get(format!("http://{}/metrics", stack.edge_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let has = |needles: &[&str]| {
+        text.lines()
+            .any(|line| needles.iter().all(|needle| line.contains(needle)))
+    };
+    assert!(
+        has(&[
+            "http_server_request_duration_seconds_count",
+            "http_route=\"/scim/v2/Users\"",
+            "http_request_method=\"POST\"",
+            "http_response_status_code=\"201\"",
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "scim_operations_total",
+            &format!("organization_id=\"{}\"", tenant.org_id),
+            "scim_resource_type=\"Users\"",
+            "http_response_status_class=\"2xx\"",
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["scim_token_rejections_total", "reason=\"unknown\""]),
+        "{text}"
+    );
+}
+
+/// Every secret the system hands out or receives in a full run (SCIM token, owner credential,
+/// service credential, access token, bootstrap and edge credentials) is absent from every line
+/// both processes wrote.
+#[tokio::test]
+async fn no_secret_ever_reaches_the_logs() {
+    let (stack, tenant) = setup().await;
+    let user = tenant.create_user(&unique("logged")).await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let service_secret = stack
+        .admin_client_with(&tenant.owner_secret)
+        .service_credentials
+        .create_service_credential(admin::CreateServiceCredentialRequest {
+            name: unique("svc"),
+            organization_ids: vec![tenant.org_id.clone()],
+            all_organizations: false,
+            access: admin::ServiceAccess::ReadWrite as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    let client = stack.identity_client_with(&service_secret);
+    let access_token = client
+        .access_tokens
+        .clone()
+        .issue_access_token(pb::IssueAccessTokenRequest {
+            organization_id: tenant.org_id.clone(),
+            user_id: user_id.clone(),
+            scopes: vec![],
+            ttl: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token;
+    client
+        .access_tokens
+        .clone()
+        .introspect_token(pb::IntrospectTokenRequest {
+            token: access_token.clone(),
+            organization_id: String::new(),
+        })
+        .await
+        .unwrap();
+    expect_patched(
+        &tenant
+            .patch(
+                &format!("/Users/{user_id}"),
+                patch(json!([{ "op": "replace", "path": "active", "value": false }])),
+            )
+            .await,
+    );
+    // rejected secrets are not logged either
+    tenant
+        .with_token("idscim_wrong-but-secret")
+        .get("/Users")
+        .await
+        .expect(401);
+    let _ = stack
+        .identity_client_with("idsvc_wrong-but-secret")
+        .users
+        .clone()
+        .get_user(pb::GetUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user_id,
+        })
+        .await;
+
+    let logs: Vec<String> = stack
+        .core_output()
+        .into_iter()
+        .chain(stack.edge_output())
+        .collect();
+    assert!(logs.len() > 10, "the processes logged: {logs:?}");
+    for (what, secret) in [
+        ("SCIM token", tenant.scim_token.as_str()),
+        ("owner credential", tenant.owner_secret.as_str()),
+        ("service credential", service_secret.as_str()),
+        ("access token", access_token.as_str()),
+        ("bootstrap credential", stack.admin_token()),
+        ("edge credential", stack.edge_credential()),
+        ("rejected SCIM token", "idscim_wrong-but-secret"),
+        ("rejected service credential", "idsvc_wrong-but-secret"),
+    ] {
+        if let Some(line) = logs.iter().find(|line| line.contains(secret)) {
+            panic!("the {what} appears in the logs: {line}");
+        }
+    }
+}
