@@ -278,4 +278,24 @@ mod tests {
             "file-held-admin-secret-123"
         );
     }
+
+    /// The operations guide's reference table cannot drift from the code: every key and flag
+    /// here must have its row there.
+    #[test]
+    fn every_setting_is_documented() {
+        let guide = include_str!("../../docs/operations.md");
+        let settings = serde_json::to_value(Config::default()).unwrap();
+        for key in settings.as_object().unwrap().keys() {
+            let variable = format!("`IDENTITY_{}`", key.to_uppercase());
+            assert!(
+                guide.contains(&variable),
+                "{variable} is not in docs/operations.md"
+            );
+        }
+        let command = <ConfigOverrides as clap::Args>::augment_args(clap::Command::new("core"));
+        for long in command.get_arguments().filter_map(|arg| arg.get_long()) {
+            let flag = format!("`--{long}`");
+            assert!(guide.contains(&flag), "{flag} is not in docs/operations.md");
+        }
+    }
 }

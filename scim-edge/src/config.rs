@@ -525,4 +525,27 @@ mod tests {
         let error = Config::load(&missing, Vec::new()).unwrap_err();
         assert_eq!(error.0.len(), 2, "{error}");
     }
+
+    /// The operations guide's reference table cannot drift from the code.
+    #[test]
+    fn every_setting_is_documented() {
+        use clap::CommandFactory;
+        let guide = include_str!("../../docs/operations.md");
+        let settings = serde_json::to_value(RawConfig::default()).unwrap();
+        for key in settings.as_object().unwrap().keys() {
+            let variable = format!("`SCIM_EDGE_{}`", key.to_uppercase());
+            assert!(
+                guide.contains(&variable),
+                "{variable} is not in docs/operations.md"
+            );
+        }
+        assert!(guide.contains("`SCIM_EDGE_CONFIG`"));
+        for long in Flags::command()
+            .get_arguments()
+            .filter_map(|arg| arg.get_long())
+        {
+            let flag = format!("`--{long}`");
+            assert!(guide.contains(&flag), "{flag} is not in docs/operations.md");
+        }
+    }
 }

@@ -272,6 +272,32 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// The operations guide's CLI table cannot drift from the definition: every global flag
+    /// and every variable any argument reads has its row.
+    #[test]
+    fn every_setting_is_documented() {
+        let guide = include_str!("../../../docs/operations.md");
+        let command = Cli::command();
+        let mut arguments: Vec<&clap::Arg> = command.get_arguments().collect();
+        let org = <OrgArg as clap::Args>::augment_args(clap::Command::new("org"));
+        arguments.extend(org.get_arguments());
+        for arg in arguments {
+            if let Some(env) = arg.get_env() {
+                let variable = format!("`{}`", env.to_string_lossy());
+                assert!(
+                    guide.contains(&variable),
+                    "{variable} is not in docs/operations.md"
+                );
+            }
+            if arg.is_global_set()
+                && let Some(long) = arg.get_long()
+            {
+                let flag = format!("`--{long}`");
+                assert!(guide.contains(&flag), "{flag} is not in docs/operations.md");
+            }
+        }
+    }
+
     #[test]
     fn service_credentials_need_a_scope() {
         let cli = parse(&[
