@@ -118,6 +118,10 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
         fail(f"{name}: scim-edge liveness must probe /healthz")
     if edge_container.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz":
         fail(f"{name}: scim-edge readiness must probe /readyz")
+    core_annotations = core["spec"]["template"]["metadata"].get("annotations", {})
+    core_ports = {p["name"]: p["containerPort"] for p in core_container.get("ports", [])}
+    if core_annotations.get("prometheus.io/path") != "/metrics" or str(core_ports.get("metrics")) != core_annotations.get("prometheus.io/port"):
+        fail(f"{name}: identity-core pods must advertise /metrics on their metrics port")
     edge_annotations = edge["spec"]["template"]["metadata"].get("annotations", {})
     if edge_annotations.get("prometheus.io/path") != "/metrics":
         fail(f"{name}: scim-edge pods must advertise /metrics to Prometheus")

@@ -51,6 +51,8 @@ pub struct Config {
     pub change_retention_secs: u64,
     /// How often retention runs, in seconds.
     pub retention_interval_secs: u64,
+    /// Listener for `GET /metrics` (Prometheus text); none serves no metrics endpoint.
+    pub metrics_listen_addr: Option<SocketAddr>,
     /// Apply pending migrations at start (local use); production runs `migrate` as a Job.
     pub migrate_on_start: bool,
     /// How long in-flight calls may take to finish after SIGTERM.
@@ -70,6 +72,7 @@ impl Default for Config {
             edge_credential_file: None,
             change_retention_secs: 7 * 24 * 3600,
             retention_interval_secs: 300,
+            metrics_listen_addr: None,
             migrate_on_start: true,
             shutdown_grace_secs: 20,
         }
@@ -99,6 +102,10 @@ pub struct ConfigOverrides {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge_credential_file: Option<PathBuf>,
+    /// Prometheus `/metrics` listen address [env: IDENTITY_METRICS_LISTEN_ADDR]
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen_addr: Option<SocketAddr>,
     /// Seconds the change feed is retained [env: IDENTITY_CHANGE_RETENTION_SECS]
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

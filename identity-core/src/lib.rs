@@ -10,6 +10,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;

@@ -45,6 +45,7 @@ async fn main() -> anyhow::Result<()> {
                     "event": "listening",
                     "identity_addr": addrs.identity_addr,
                     "admin_addr": addrs.admin_addr,
+                    "metrics_addr": addrs.metrics_addr,
                 });
                 println!("{line}");
                 tracing::info!(identity_addr = %addrs.identity_addr, admin_addr = %addrs.admin_addr, "listening");

@@ -19,6 +19,8 @@ use tonic::transport::server::TcpIncoming;
 pub struct BoundAddrs {
     pub identity_addr: SocketAddr,
     pub admin_addr: SocketAddr,
+    /// The Prometheus `/metrics` listener, when configured.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Runs the server until `shutdown` resolves, then drains.
@@ -34,10 +36,19 @@ pub async fn run(
 
     let identity_listener = TcpListener::bind(config.listen_addr).await?;
     let admin_listener = TcpListener::bind(config.admin_listen_addr).await?;
+    let metrics_listener = match config.metrics_listen_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
     on_bound(BoundAddrs {
         identity_addr: identity_listener.local_addr()?,
         admin_addr: admin_listener.local_addr()?,
+        metrics_addr: metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?,
     });
+    let _pool_gauge = crate::metrics::observe_pool(&db);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let reflection = tonic_reflection::server::Builder::configure()
@@ -66,8 +77,15 @@ pub async fn run(
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
+    let metrics = metrics_listener.map(|listener| {
+        tokio::spawn(crate::metrics::serve_prometheus(
+            listener,
+            stopped(stop_rx.clone()),
+        ))
+    });
     let identity = Server::builder()
         .trace_fn(identity_telemetry::grpc_server_span)
+        .layer(crate::metrics::GrpcMetricsLayer)
         .add_routes(
             identity_routes
                 .add_service(health_service.clone())
@@ -76,6 +94,7 @@ pub async fn run(
         .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
         .trace_fn(identity_telemetry::grpc_server_span)
+        .layer(crate::metrics::GrpcMetricsLayer)
         .add_routes(admin_grpc::admin_routes(admin_backend).add_service(health_service))
         .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
 
@@ -111,6 +130,9 @@ pub async fn run(
         }
     }
     retention.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     db.close().await?;
     Ok(())
 }

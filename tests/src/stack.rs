@@ -94,7 +94,7 @@ impl StackBuilder {
         let store = Store::create().await;
         let admin_token = format!("idadm_{}", uuid::Uuid::new_v4().simple());
         let edge_credential = format!("idedge_{}", uuid::Uuid::new_v4().simple());
-        let (core, identity_addr, admin_addr) = spawn_core(
+        let (core, identity_addr, admin_addr, core_metrics_addr) = spawn_core(
             store.url(),
             &admin_token,
             &edge_credential,
@@ -109,6 +109,7 @@ impl StackBuilder {
             extra_cores: Vec::new(),
             identity_addr,
             admin_addr,
+            core_metrics_addr,
             edge_addr: None,
             admin_token,
             edge_credential,
@@ -131,6 +132,7 @@ pub struct Stack {
     extra_cores: Vec<Process>,
     identity_addr: SocketAddr,
     admin_addr: SocketAddr,
+    core_metrics_addr: SocketAddr,
     edge_addr: Option<SocketAddr>,
     admin_token: String,
     edge_credential: String,
@@ -158,7 +160,7 @@ async fn spawn_core(
     edge_credential: &str,
     extra_env: &[(String, String)],
     name: &'static str,
-) -> (Process, SocketAddr, SocketAddr) {
+) -> (Process, SocketAddr, SocketAddr, SocketAddr) {
     let mut command = Command::new(crate::binary_path("identity-core"));
     clear_configuration_env(&mut command);
     command
@@ -168,6 +170,8 @@ async fn spawn_core(
         .arg("--listen-addr")
         .arg("127.0.0.1:0")
         .arg("--admin-listen-addr")
+        .arg("127.0.0.1:0")
+        .arg("--metrics-listen-addr")
         .arg("127.0.0.1:0")
         // credentials go through the environment so they never show in `ps`
         .env("IDENTITY_ADMIN_TOKEN", admin_token)
@@ -183,9 +187,10 @@ async fn spawn_core(
     let (core, line) = Process::spawn(name, command).await;
     let identity_addr = addr_field(&line, "identity_addr", &core);
     let admin_addr = addr_field(&line, "admin_addr", &core);
+    let metrics_addr = addr_field(&line, "metrics_addr", &core);
     wait_grpc_healthy(identity_addr, &core).await;
     wait_grpc_healthy(admin_addr, &core).await;
-    (core, identity_addr, admin_addr)
+    (core, identity_addr, admin_addr, metrics_addr)
 }
 
 impl Stack {
@@ -241,6 +246,11 @@ impl Stack {
     /// The identity.v1 listener.
     pub fn identity_addr(&self) -> SocketAddr {
         self.identity_addr
+    }
+
+    /// The core's Prometheus `/metrics` listener.
+    pub fn core_metrics_addr(&self) -> SocketAddr {
+        self.core_metrics_addr
     }
 
     /// The admin.v1 listener.
@@ -324,7 +334,7 @@ impl Stack {
     /// Starts another identity-core over the same store (several replicas on one PostgreSQL)
     /// and returns its identity.v1 address; it stops with the stack.
     pub async fn start_replica(&mut self) -> SocketAddr {
-        let (core, identity_addr, _) = spawn_core(
+        let (core, identity_addr, _, _) = spawn_core(
             self.store.url(),
             &self.admin_token,
             &self.edge_credential,

@@ -199,3 +199,44 @@ async fn no_secret_ever_reaches_the_logs() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_core_metrics_count_calls_by_method_and_status_and_show_the_pool() {
+    let (stack, tenant) = setup().await;
+    tenant.create_user(&unique("counted")).await;
+    // a NOT_FOUND (code 5) from the core, through the edge
+    tenant
+        .get(&format!("/Users/{}", uuid::Uuid::now_v7()))
+        .await
+        .expect(404);
+    let text = reqwest::get(format!("http://{}/metrics", stack.core_metrics_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let has = |needles: &[&str]| {
+        text.lines()
+            .any(|line| needles.iter().all(|needle| line.contains(needle)))
+    };
+    assert!(
+        has(&[
+            "rpc_server_call_duration_seconds_count",
+            "rpc_method=\"/identity.v1.UserService/CreateUser\"",
+            "rpc_grpc_status_code=\"0\"",
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "rpc_server_call_duration_seconds_count",
+            "rpc_method=\"/identity.v1.UserService/GetUser\"",
+            "rpc_grpc_status_code=\"5\"",
+        ]),
+        "{text}"
+    );
+    assert!(
+        has(&["db_client_connection_count", "state=\"idle\""]),
+        "{text}"
+    );
+}

@@ -1,0 +1,138 @@
+//! The core's metrics, through the OpenTelemetry API (OTLP when configured, Prometheus text on
+//! the optional metrics listener): every gRPC call by method and status with its latency, and
+//! the database pool's connections in use and idle.
+//!
+//! Labels are bounded: the method is the gRPC path (a fixed set), the status a gRPC code.
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::Histogram;
+use sea_orm::DatabaseConnection;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+static CALL_DURATION: LazyLock<Histogram<f64>> = LazyLock::new(|| {
+    opentelemetry::global::meter("identity-core")
+        .f64_histogram("rpc.server.call.duration")
+        .with_unit("s")
+        .with_description("gRPC calls by method and status code, with their latency")
+        .with_boundaries(vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ])
+        .build()
+});
+
+/// A `tower::Layer` recording [`CALL_DURATION`] for every call of a tonic server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrpcMetricsLayer;
+
+impl<S> tower::Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetrics { inner }
+    }
+}
+
+/// See [`GrpcMetricsLayer`].
+#[derive(Debug, Clone)]
+pub struct GrpcMetrics<S> {
+    inner: S,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for GrpcMetrics<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let started = Instant::now();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let response = call.await?;
+            // errors are trailers-only responses, so their status is in the headers; a
+            // response without one carries its status in the trailers, which is OK for every
+            // unary success (streams report OK when they open)
+            let status = response
+                .headers()
+                .get("grpc-status")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            CALL_DURATION.record(
+                started.elapsed().as_secs_f64(),
+                &[
+                    KeyValue::new("rpc.method", method),
+                    KeyValue::new("rpc.grpc.status_code", status),
+                ],
+            );
+            Ok(response)
+        })
+    }
+}
+
+/// Registers gauges of the store's connection pool (`db.client.connection.count`, by
+/// `state` = used | idle). Keep the returned handle alive as long as the pool.
+pub fn observe_pool(
+    db: &DatabaseConnection,
+) -> Option<opentelemetry::metrics::ObservableGauge<i64>> {
+    let db = db.clone();
+    let sizes = move || -> Option<(u32, usize)> {
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                let pool = db.get_postgres_connection_pool();
+                Some((pool.size(), pool.num_idle()))
+            }
+            sea_orm::DbBackend::Sqlite => {
+                let pool = db.get_sqlite_connection_pool();
+                Some((pool.size(), pool.num_idle()))
+            }
+            _ => None,
+        }
+    };
+    sizes()?;
+    Some(
+        opentelemetry::global::meter("identity-core")
+            .i64_observable_gauge("db.client.connection.count")
+            .with_description("Connections of the store's pool, by state")
+            .with_callback(move |observer| {
+                if let Some((size, idle)) = sizes() {
+                    let idle = idle as i64;
+                    observer.observe(idle, &[KeyValue::new("state", "idle")]);
+                    observer.observe(i64::from(size) - idle, &[KeyValue::new("state", "used")]);
+                }
+            })
+            .build(),
+    )
+}
+
+/// `GET /metrics` (Prometheus text) on its own listener, until `shutdown` resolves.
+pub async fn serve_prometheus(
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(|| async {
+            (
+                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                identity_telemetry::prometheus_text(),
+            )
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
