@@ -154,23 +154,34 @@ impl Config {
         if overrides.no_migrate {
             config.migrate_on_start = false;
         }
-        config.admin_token = read_secret(
+        // every remaining problem is collected, so one failed start lists them all
+        let mut problems = Vec::new();
+        match read_secret(
             "admin",
             config.admin_token.take(),
             config.admin_token_file.as_deref(),
-        )?;
-        config.edge_credential = read_secret(
+        ) {
+            Ok(secret) => config.admin_token = secret,
+            Err(problem) => problems.push(problem.to_string()),
+        }
+        match read_secret(
             "edge",
             config.edge_credential.take(),
             config.edge_credential_file.as_deref(),
-        )?;
+        ) {
+            Ok(secret) => config.edge_credential = secret,
+            Err(problem) => problems.push(problem.to_string()),
+        }
+        if config.change_retention_secs < 1 {
+            problems.push("change_retention_secs must be at least 1".to_owned());
+        }
+        if config.retention_interval_secs < 1 {
+            problems.push("retention_interval_secs must be at least 1".to_owned());
+        }
         anyhow::ensure!(
-            config.change_retention_secs >= 1,
-            "change_retention_secs must be at least 1"
-        );
-        anyhow::ensure!(
-            config.retention_interval_secs >= 1,
-            "retention_interval_secs must be at least 1"
+            problems.is_empty(),
+            "invalid configuration: {}",
+            problems.join("; ")
         );
         Ok(config)
     }
@@ -267,6 +278,28 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{config:?}").contains("bootstrap-secret"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(
+            None,
+            env(&[
+                ("IDENTITY_ADMIN_TOKEN", "short"),
+                (
+                    "IDENTITY_EDGE_CREDENTIAL_FILE",
+                    dir.path().join("absent").to_str().unwrap(),
+                ),
+                ("IDENTITY_RETENTION_INTERVAL_SECS", "0"),
+            ]),
+            &ConfigOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in ["admin credential", "absent", "retention_interval_secs"] {
+            assert!(err.contains(expected), "{expected} missing from: {err}");
+        }
     }
 
     #[test]
