@@ -331,6 +331,28 @@ impl Stack {
         AccessTokenServiceClient::new(self.identity_channel())
     }
 
+    /// A new service credential for identity.v1, scoped to `tenant`'s organization and issued
+    /// through the admin API by its owner; read-only unless `read_write`.
+    pub async fn service_credential(&self, tenant: &Tenant, read_write: bool) -> String {
+        let access = if read_write {
+            admin::ServiceAccess::ReadWrite
+        } else {
+            admin::ServiceAccess::Read
+        };
+        self.admin_client_with(&tenant.owner_secret)
+            .service_credentials
+            .create_service_credential(admin::CreateServiceCredentialRequest {
+                name: crate::unique("svc"),
+                organization_ids: vec![tenant.org_id.clone()],
+                all_organizations: false,
+                access: access as i32,
+            })
+            .await
+            .expect("CreateServiceCredential")
+            .into_inner()
+            .secret
+    }
+
     /// Starts another identity-core over the same store (several replicas on one PostgreSQL)
     /// and returns its identity.v1 address; it stops with the stack.
     pub async fn start_replica(&mut self) -> SocketAddr {

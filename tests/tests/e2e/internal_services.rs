@@ -8,7 +8,7 @@ use identity_proto::admin::v1 as admin;
 use identity_proto::client::IdentityClient;
 use identity_proto::identity::v1 as pb;
 use identity_tests::scim::patch;
-use identity_tests::{Stack, Tenant, unique};
+use identity_tests::{Stack, unique};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tonic::Code;
@@ -27,28 +27,6 @@ fn assert_status<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Cod
     let status = result.expect_err("the call must fail");
     assert_eq!(status.code(), code, "{status:?}");
     assert_eq!(reason(&status), why, "{status:?}");
-}
-
-/// Issues a service credential through the admin API as the organization's owner.
-async fn service_credential(stack: &Stack, tenant: &Tenant, read_write: bool) -> String {
-    let access = if read_write {
-        admin::ServiceAccess::ReadWrite
-    } else {
-        admin::ServiceAccess::Read
-    };
-    stack
-        .admin_client_with(&tenant.owner_secret)
-        .service_credentials
-        .create_service_credential(admin::CreateServiceCredentialRequest {
-            name: unique("svc"),
-            organization_ids: vec![tenant.org_id.clone()],
-            all_organizations: false,
-            access: access as i32,
-        })
-        .await
-        .expect("CreateServiceCredential")
-        .into_inner()
-        .secret
 }
 
 fn lookup(org: &str, user_name: &str) -> pb::LookupUserRequest {
@@ -85,6 +63,35 @@ async fn introspect(client: &IdentityClient, token: &str) -> pb::IntrospectToken
         .await
         .expect("IntrospectToken")
         .into_inner()
+}
+
+/// A WatchChanges stream of `org` after `cursor`.
+async fn watch(
+    client: &IdentityClient,
+    org: &str,
+    cursor: i64,
+) -> tonic::Streaming<pb::WatchChangesResponse> {
+    client
+        .changes
+        .clone()
+        .watch_changes(pb::WatchChangesRequest {
+            organization_id: org.to_owned(),
+            after_sequence: cursor,
+        })
+        .await
+        .expect("WatchChanges")
+        .into_inner()
+}
+
+/// The next message of a stream, within 10 s.
+async fn next_message(
+    stream: &mut tonic::Streaming<pb::WatchChangesResponse>,
+) -> pb::WatchChangesResponse {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("changes within 10 s")
+        .expect("stream open")
+        .expect("no error")
 }
 
 async fn latest_sequence(client: &IdentityClient, org: &str) -> i64 {
@@ -134,7 +141,7 @@ async fn identity_calls_need_a_credential_and_stay_in_its_scope() {
     );
 
     // a read-only credential of the tenant reads its organization and nothing else
-    let reader = stack.identity_client_with(&service_credential(&stack, &tenant, false).await);
+    let reader = stack.identity_client_with(&stack.service_credential(&tenant, false).await);
     let found = reader
         .users
         .clone()
@@ -170,7 +177,7 @@ async fn identity_calls_need_a_credential_and_stay_in_its_scope() {
     );
 
     // read-write: platform writes pass, writes claiming SCIM ownership stay with the edge
-    let writer = stack.identity_client_with(&service_credential(&stack, &tenant, true).await);
+    let writer = stack.identity_client_with(&stack.service_credential(&tenant, true).await);
     writer
         .users
         .clone()
@@ -188,7 +195,7 @@ async fn identity_calls_need_a_credential_and_stay_in_its_scope() {
         "PERMISSION_DENIED",
     );
     let mut scim_tokens = pb::token_service_client::TokenServiceClient::new(
-        stack.identity_channel_with(&service_credential(&stack, &tenant, true).await),
+        stack.identity_channel_with(&stack.service_credential(&tenant, true).await),
     );
     assert_status(
         scim_tokens
@@ -201,7 +208,7 @@ async fn identity_calls_need_a_credential_and_stay_in_its_scope() {
     );
 
     // a revoked credential stops working within the core's 5 s credential cache
-    let secret = service_credential(&stack, &tenant, false).await;
+    let secret = stack.service_credential(&tenant, false).await;
     let revocable = stack.identity_client_with(&secret);
     revocable
         .users
@@ -256,12 +263,12 @@ async fn a_scim_deactivation_revokes_tokens_and_reaches_watchers() {
     let (stack, tenant) = setup().await;
     let created = tenant.create_user(&unique("leaver")).await;
     let user_id = created["id"].as_str().unwrap().to_owned();
-    let platform = stack.identity_client_with(&service_credential(&stack, &tenant, true).await);
+    let platform = stack.identity_client_with(&stack.service_credential(&tenant, true).await);
     let token = issue_token(&platform, &tenant.org_id, &user_id).await;
     assert!(token.starts_with("idat_"), "{token}");
 
     // a separate consumer (its own credential and connection) introspects and watches
-    let consumer = stack.identity_client_with(&service_credential(&stack, &tenant, false).await);
+    let consumer = stack.identity_client_with(&stack.service_credential(&tenant, false).await);
     let active = introspect(&consumer, &token).await;
     assert!(active.active, "{active:?}");
     assert_eq!(active.user_id, user_id);
@@ -276,16 +283,7 @@ async fn a_scim_deactivation_revokes_tokens_and_reaches_watchers() {
         "{active:?}"
     );
     let cursor = latest_sequence(&consumer, &tenant.org_id).await;
-    let mut stream = consumer
-        .changes
-        .clone()
-        .watch_changes(pb::WatchChangesRequest {
-            organization_id: tenant.org_id.clone(),
-            after_sequence: cursor,
-        })
-        .await
-        .expect("WatchChanges")
-        .into_inner();
+    let mut stream = watch(&consumer, &tenant.org_id, cursor).await;
 
     expect_patched(
         &tenant
@@ -303,11 +301,7 @@ async fn a_scim_deactivation_revokes_tokens_and_reaches_watchers() {
         "inactive answers carry nothing else"
     );
 
-    let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("the deactivation within 10 s")
-        .expect("stream open")
-        .expect("no error");
+    let message = next_message(&mut stream).await;
     let change = &message.changes[0];
     assert_eq!(change.sequence, cursor + 1);
     assert_eq!(change.resource_id, user_id);
@@ -344,7 +338,7 @@ async fn tokens_and_role_checks_reject_bad_input_clearly() {
         .as_str()
         .unwrap()
         .to_owned();
-    let platform = stack.identity_client_with(&service_credential(&stack, &tenant, true).await);
+    let platform = stack.identity_client_with(&stack.service_credential(&tenant, true).await);
     let mut tokens = platform.access_tokens.clone();
     let token = issue_token(&platform, &tenant.org_id, &user_id).await;
 
@@ -378,7 +372,7 @@ async fn tokens_and_role_checks_reject_bad_input_clearly() {
         Code::PermissionDenied,
         "PERMISSION_DENIED",
     );
-    let outsider = stack.identity_client_with(&service_credential(&stack, &other, false).await);
+    let outsider = stack.identity_client_with(&stack.service_credential(&other, false).await);
     let mut outsider_tokens = outsider.access_tokens.clone();
     assert_status(
         outsider_tokens
@@ -485,7 +479,7 @@ async fn batch_role_checks_answer_by_id_and_by_name_in_order() {
         .as_str()
         .unwrap()
         .to_owned();
-    let reader = stack.identity_client_with(&service_credential(&stack, &tenant, false).await);
+    let reader = stack.identity_client_with(&stack.service_credential(&tenant, false).await);
     use pb::role_membership_check::Role;
     let check = |user: &str, role: Role| pb::RoleMembershipCheck {
         user_id: user.to_owned(),
@@ -522,11 +516,7 @@ async fn collect_until(
     into: &mut Vec<i64>,
 ) {
     while into.last().copied().unwrap_or(i64::MIN) < until {
-        let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
-            .await
-            .expect("changes within 10 s")
-            .expect("stream open")
-            .expect("no error");
+        let message = next_message(stream).await;
         into.extend(message.changes.iter().map(|c| c.sequence));
     }
 }
@@ -534,24 +524,10 @@ async fn collect_until(
 #[tokio::test]
 async fn a_reconnecting_watcher_loses_and_duplicates_nothing() {
     let (stack, tenant) = setup().await;
-    let reader = stack.identity_client_with(&service_credential(&stack, &tenant, false).await);
+    let reader = stack.identity_client_with(&stack.service_credential(&tenant, false).await);
     let start = latest_sequence(&reader, &tenant.org_id).await;
-    let watch = |after| {
-        let mut changes = reader.changes.clone();
-        let org = tenant.org_id.clone();
-        async move {
-            changes
-                .watch_changes(pb::WatchChangesRequest {
-                    organization_id: org,
-                    after_sequence: after,
-                })
-                .await
-                .expect("WatchChanges")
-                .into_inner()
-        }
-    };
     let mut seen = Vec::new();
-    let mut stream = watch(start).await;
+    let mut stream = watch(&reader, &tenant.org_id, start).await;
     for _ in 0..3 {
         tenant.create_user(&unique("first-wave")).await;
     }
@@ -563,7 +539,7 @@ async fn a_reconnecting_watcher_loses_and_duplicates_nothing() {
         tenant.create_user(&unique("second-wave")).await;
     }
     let resume_from = *seen.last().unwrap();
-    let mut stream = watch(resume_from).await;
+    let mut stream = watch(&reader, &tenant.org_id, resume_from).await;
     for _ in 0..2 {
         tenant.create_user(&unique("third-wave")).await;
     }
@@ -578,26 +554,13 @@ async fn a_change_written_through_one_replica_streams_from_another() {
     let mut stack = Stack::start().await;
     let tenant = stack.new_tenant().await;
     let replica = stack.start_replica().await;
-    let credential = service_credential(&stack, &tenant, false).await;
+    let credential = stack.service_credential(&tenant, false).await;
     let second = IdentityClient::connect_lazy(&format!("http://{replica}"), &credential).unwrap();
     let cursor = latest_sequence(&second, &tenant.org_id).await;
-    let mut stream = second
-        .changes
-        .clone()
-        .watch_changes(pb::WatchChangesRequest {
-            organization_id: tenant.org_id.clone(),
-            after_sequence: cursor,
-        })
-        .await
-        .expect("WatchChanges on the replica")
-        .into_inner();
+    let mut stream = watch(&second, &tenant.org_id, cursor).await;
     // the edge writes through the first core only
     let created = tenant.create_user(&unique("replicated")).await;
-    let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("the change within 10 s")
-        .expect("stream open")
-        .expect("no error");
+    let message = next_message(&mut stream).await;
     assert_eq!(message.changes[0].sequence, cursor + 1);
     assert_eq!(
         message.changes[0].resource_id,
@@ -616,7 +579,7 @@ async fn a_cursor_older_than_retention_is_refused_with_a_resync_hint() {
         .await;
     let tenant = stack.new_tenant().await;
     tenant.create_user(&unique("ephemeral")).await;
-    let reader = stack.identity_client_with(&service_credential(&stack, &tenant, false).await);
+    let reader = stack.identity_client_with(&stack.service_credential(&tenant, false).await);
     let mut changes = reader.changes.clone();
     let request = |after| pb::ListChangesRequest {
         organization_id: tenant.org_id.clone(),
@@ -662,10 +625,6 @@ async fn a_cursor_older_than_retention_is_refused_with_a_resync_hint() {
         .expect("watch from the hint")
         .into_inner();
     tenant.create_user(&unique("after-resync")).await;
-    let message = tokio::time::timeout(Duration::from_secs(10), stream.next())
-        .await
-        .expect("a change within 10 s")
-        .expect("stream open")
-        .expect("no error");
+    let message = next_message(&mut stream).await;
     assert!(message.changes[0].sequence > latest);
 }

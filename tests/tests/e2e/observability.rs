@@ -3,13 +3,28 @@
 //! line of a full run ever holds a secret.
 
 use crate::{expect_patched, setup};
-use identity_proto::admin::v1 as admin;
 use identity_proto::identity::v1 as pb;
 use identity_tests::otlp::Collector;
 use identity_tests::scim::patch;
 use identity_tests::{Stack, unique};
 use serde_json::json;
 use std::time::Duration;
+
+/// The Prometheus text a process serves on `/metrics`.
+async fn metrics_text(addr: std::net::SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body")
+}
+
+/// Whether one sample line holds every needle (metric name and labels).
+fn has_sample(text: &str, needles: &[&str]) -> bool {
+    text.lines()
+        .any(|line| needles.iter().all(|needle| line.contains(needle)))
+}
 
 #[tokio::test]
 async fn a_scim_request_is_one_trace_from_the_edge_into_the_core() {
@@ -76,16 +91,8 @@ async fn the_edge_metrics_count_routes_operations_and_token_failures() {
         .get("/Users")
         .await
         .expect(401);
-    let text = reqwest::get(format!("http://{}/metrics", stack.edge_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let has = |needles: &[&str]| {
-        text.lines()
-            .any(|line| needles.iter().all(|needle| line.contains(needle)))
-    };
+    let text = metrics_text(stack.edge_addr()).await;
+    let has = |needles: &[&str]| has_sample(&text, needles);
     assert!(
         has(&[
             "http_server_request_duration_seconds_count",
@@ -118,19 +125,7 @@ async fn no_secret_ever_reaches_the_logs() {
     let (stack, tenant) = setup().await;
     let user = tenant.create_user(&unique("logged")).await;
     let user_id = user["id"].as_str().unwrap().to_owned();
-    let service_secret = stack
-        .admin_client_with(&tenant.owner_secret)
-        .service_credentials
-        .create_service_credential(admin::CreateServiceCredentialRequest {
-            name: unique("svc"),
-            organization_ids: vec![tenant.org_id.clone()],
-            all_organizations: false,
-            access: admin::ServiceAccess::ReadWrite as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .secret;
+    let service_secret = stack.service_credential(&tenant, true).await;
     let client = stack.identity_client_with(&service_secret);
     let access_token = client
         .access_tokens
@@ -209,16 +204,8 @@ async fn the_core_metrics_count_calls_by_method_and_status_and_show_the_pool() {
         .get(&format!("/Users/{}", uuid::Uuid::now_v7()))
         .await
         .expect(404);
-    let text = reqwest::get(format!("http://{}/metrics", stack.core_metrics_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let has = |needles: &[&str]| {
-        text.lines()
-            .any(|line| needles.iter().all(|needle| line.contains(needle)))
-    };
+    let text = metrics_text(stack.core_metrics_addr()).await;
+    let has = |needles: &[&str]| has_sample(&text, needles);
     assert!(
         has(&[
             "rpc_server_call_duration_seconds_count",

@@ -7,7 +7,6 @@
 //! missing interpreter is a failure, so the contract is always proven there.
 
 use crate::{expect_patched, setup};
-use identity_proto::admin::v1 as admin;
 use identity_proto::identity::v1 as pb;
 use identity_tests::scim::patch;
 use identity_tests::unique;
@@ -42,26 +41,7 @@ async fn the_python_example_reads_checks_introspects_and_follows_the_stream() {
         .to_owned();
     let role_name = unique("py-role");
     tenant.create_group(&role_name, &[&user_id]).await;
-    let credential = |access: admin::ServiceAccess| {
-        let mut client = stack
-            .admin_client_with(&tenant.owner_secret)
-            .service_credentials;
-        let org = tenant.org_id.clone();
-        async move {
-            client
-                .create_service_credential(admin::CreateServiceCredentialRequest {
-                    name: unique("python"),
-                    organization_ids: vec![org],
-                    all_organizations: false,
-                    access: access as i32,
-                })
-                .await
-                .expect("CreateServiceCredential")
-                .into_inner()
-                .secret
-        }
-    };
-    let writer = stack.identity_client_with(&credential(admin::ServiceAccess::ReadWrite).await);
+    let writer = stack.identity_client_with(&stack.service_credential(&tenant, true).await);
     let token = writer
         .access_tokens
         .clone()
@@ -92,7 +72,7 @@ async fn the_python_example_reads_checks_introspects_and_follows_the_stream() {
         // a read-only credential: everything the example does is a read
         .env(
             "IDENTITY_CREDENTIAL",
-            credential(admin::ServiceAccess::Read).await,
+            stack.service_credential(&tenant, false).await,
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
