@@ -51,10 +51,14 @@ pub async fn run(
     let _pool_gauge = crate::metrics::observe_pool(&db);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // reflection v1 and v1alpha: grpcurl before 1.9 and many IDEs only speak v1alpha
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1()?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
     if config.edge_credential.is_none() {
         tracing::warn!(
             "no edge_credential configured: the SCIM edge cannot call identity.v1 (only \
@@ -89,13 +93,19 @@ pub async fn run(
         .add_routes(
             identity_routes
                 .add_service(health_service.clone())
-                .add_service(reflection),
+                .add_service(reflection)
+                .add_service(reflection_v1alpha),
         )
         .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
         .trace_fn(identity_telemetry::grpc_server_span)
         .layer(crate::metrics::GrpcMetricsLayer)
-        .add_routes(admin_grpc::admin_routes(admin_backend).add_service(health_service))
+        .add_routes(
+            admin_grpc::admin_routes(admin_backend)
+                .add_service(health_service)
+                .add_service(reflection_builder().build_v1()?)
+                .add_service(reflection_builder().build_v1alpha()?),
+        )
         .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
 
     let retention = tokio::spawn(run_retention(

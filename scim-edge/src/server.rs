@@ -154,8 +154,10 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
         scim.resource_type = crate::metrics::resource_type(request.uri().path(), "/scim/v2"),
         organization.id = tracing::field::Empty,
         request_id = %request_id,
+        trace_id = tracing::field::Empty,
     );
     identity_telemetry::set_parent_from_headers(&span, request.headers());
+    identity_telemetry::record_trace_id(&span);
     span
 }
 

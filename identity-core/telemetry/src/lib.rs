@@ -149,9 +149,22 @@ pub fn grpc_server_span<B>(request: &http::Request<B>) -> tracing::Span {
         "grpc",
         otel.kind = "server",
         rpc.method = %request.uri().path(),
+        trace_id = tracing::field::Empty,
     );
     set_parent_from_headers(&span, request.headers());
+    record_trace_id(&span);
     span
+}
+
+/// Records the span's W3C trace id in its `trace_id` field (declared empty by the caller), so
+/// every log line inside the span (text or JSON) names the trace a collector shows.
+pub fn record_trace_id(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt;
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        span.record("trace_id", span_context.trace_id().to_string());
+    }
 }
 
 struct MetadataInjector<'a>(&'a mut tonic::metadata::MetadataMap);

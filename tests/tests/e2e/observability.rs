@@ -73,6 +73,14 @@ async fn a_scim_request_is_one_trace_from_the_edge_into_the_core() {
             .map(String::as_str),
         Some("Users")
     );
+    // the logs of both processes name the same trace, so a collector's trace leads to them
+    let trace = &core_span.trace_id;
+    for (process, output) in [("edge", stack.edge_output()), ("core", stack.core_output())] {
+        assert!(
+            output.iter().any(|line| line.contains(trace.as_str())),
+            "no {process} log line names trace {trace}"
+        );
+    }
     let everything = format!("{spans:?}");
     assert!(
         !everything.contains(&tenant.scim_token),
