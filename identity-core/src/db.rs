@@ -32,7 +32,13 @@ pub async fn connect(
                     .create_if_missing(true)
             });
     }
-    let db = Database::connect(options).await?;
+    let mut db = Database::connect(options).await?;
+    let system = match db.get_database_backend() {
+        DbBackend::Sqlite => "sqlite",
+        DbBackend::Postgres => "postgresql",
+        _ => "mysql",
+    };
+    db.set_metric_callback(move |info| crate::metrics::statement_executed(info, system));
     if db.get_database_backend() == DbBackend::Sqlite {
         // checked here because a silently rollback-journal database would serialise readers
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;

@@ -1,5 +1,6 @@
 //! The core's metrics, through the OpenTelemetry API (OTLP when configured, Prometheus text on
-//! the optional metrics listener): every gRPC call by method and status with its latency, and
+//! the optional metrics listener): every gRPC call by method and status with its latency, every
+//! database statement by operation with its latency (and as a span under the call's span), and
 //! the database pool's connections in use and idle.
 //!
 //! Labels are bounded: the method is the gRPC path (a fixed set), the status a gRPC code.
@@ -23,6 +24,63 @@ static CALL_DURATION: LazyLock<Histogram<f64>> = LazyLock::new(|| {
         ])
         .build()
 });
+
+static STATEMENT_DURATION: LazyLock<Histogram<f64>> = LazyLock::new(|| {
+    opentelemetry::global::meter("identity-core")
+        .f64_histogram("db.client.operation.duration")
+        .with_unit("s")
+        .with_description("Database statements by operation, with their latency")
+        .with_boundaries(vec![
+            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+        ])
+        .build()
+});
+
+/// sea-orm's per-statement callback: a histogram sample, and a client span (child of the
+/// current gRPC call's span) covering the statement. Only the operation keyword is recorded:
+/// statements are parameterised, but even their text stays out of telemetry.
+pub fn statement_executed(info: &sea_orm::metric::Info<'_>, system: &'static str) {
+    use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
+    let operation = info
+        .statement
+        .sql
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    let operation = match operation.as_str() {
+        "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "BEGIN" | "COMMIT" | "ROLLBACK" | "PRAGMA"
+        | "WITH" => operation,
+        _ => "OTHER".to_owned(),
+    };
+    STATEMENT_DURATION.record(
+        info.elapsed.as_secs_f64(),
+        &[
+            KeyValue::new("db.system", system),
+            KeyValue::new("db.operation.name", operation.clone()),
+            KeyValue::new("error", info.failed),
+        ],
+    );
+    let parent = identity_telemetry::current_context();
+    if !identity_telemetry::has_valid_span(&parent) {
+        return; // not inside a traced call (start-up, retention): no orphan spans
+    }
+    let tracer = opentelemetry::global::tracer("identity-core");
+    let end = std::time::SystemTime::now();
+    let mut span = tracer
+        .span_builder(operation.clone())
+        .with_kind(SpanKind::Client)
+        .with_start_time(end - info.elapsed)
+        .with_attributes([
+            KeyValue::new("db.system", system),
+            KeyValue::new("db.operation.name", operation),
+        ])
+        .start_with_context(&tracer, &parent);
+    if info.failed {
+        span.set_status(Status::error("statement failed"));
+    }
+    span.end_with_timestamp(end);
+}
 
 /// A `tower::Layer` recording [`CALL_DURATION`] for every call of a tonic server.
 #[derive(Debug, Clone, Copy, Default)]

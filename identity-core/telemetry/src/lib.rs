@@ -130,6 +130,18 @@ pub fn current_trace_id() -> Option<String> {
         .then(|| span_context.trace_id().to_string())
 }
 
+/// The OpenTelemetry context of the current tracing span (to parent spans made with the
+/// OpenTelemetry API directly, such as database statements).
+pub fn current_context() -> opentelemetry::Context {
+    tracing::Span::current().context()
+}
+
+/// Whether `context` holds a valid span to be a parent.
+pub fn has_valid_span(context: &opentelemetry::Context) -> bool {
+    use opentelemetry::trace::TraceContextExt;
+    context.span().span_context().is_valid()
+}
+
 /// Writes the current span's trace context into outgoing gRPC metadata (`traceparent`).
 pub fn inject_current_context(metadata: &mut tonic::metadata::MetadataMap) {
     let context = tracing::Span::current().context();

@@ -73,6 +73,21 @@ async fn a_scim_request_is_one_trace_from_the_edge_into_the_core() {
             .map(String::as_str),
         Some("Users")
     );
+    // the core's database statements are spans in the same trace, under its call
+    let statements: Vec<_> = spans
+        .iter()
+        .filter(|s| {
+            s.service == "identity-core"
+                && s.trace_id == core_span.trace_id
+                && s.attributes.contains_key("db.operation.name")
+        })
+        .collect();
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.name == "INSERT" && s.parent_span_id == core_span.span_id),
+        "no INSERT statement span under the CreateUser call: {statements:#?}"
+    );
     // the logs of both processes name the same trace, so a collector's trace leads to them
     let trace = &core_span.trace_id;
     for (process, output) in [("edge", stack.edge_output()), ("core", stack.core_output())] {
@@ -232,6 +247,13 @@ async fn the_core_metrics_count_calls_by_method_and_status_and_show_the_pool() {
     );
     assert!(
         has(&["db_client_connection_count", "state=\"idle\""]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "db_client_operation_duration_seconds_count",
+            "db_operation_name=\"INSERT\"",
+        ]),
         "{text}"
     );
 }
