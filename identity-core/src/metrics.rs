@@ -140,7 +140,7 @@ where
     }
 }
 
-/// Registers gauges of the store's connection pool (`db.client.connection.count`, by
+/// Registers gauges of the store's connection pool (`db.client.connections.usage`, by
 /// `state` = used | idle). Keep the returned handle alive as long as the pool.
 pub fn observe_pool(
     db: &DatabaseConnection,
@@ -162,7 +162,7 @@ pub fn observe_pool(
     sizes()?;
     Some(
         opentelemetry::global::meter("identity-core")
-            .i64_observable_gauge("db.client.connection.count")
+            .i64_observable_gauge("db.client.connections.usage")
             .with_description("Connections of the store's pool, by state")
             .with_callback(move |observer| {
                 if let Some((size, idle)) = sizes() {

@@ -20,6 +20,42 @@ async fn metrics_text(addr: std::net::SocketAddr) -> String {
         .expect("metrics body")
 }
 
+/// Checks the exposition format with Prometheus' own `promtool check metrics`, named by
+/// `IDENTITY_TEST_PROMTOOL` (CI installs it; elsewhere the check is skipped with a note, and in
+/// CI a missing promtool is a failure).
+fn check_with_promtool(text: &str) {
+    use std::io::Write;
+    let Some(promtool) = std::env::var("IDENTITY_TEST_PROMTOOL")
+        .ok()
+        .filter(|p| !p.is_empty())
+    else {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!in_ci, "CI must check /metrics with promtool: set IDENTITY_TEST_PROMTOOL");
+        eprintln!("IDENTITY_TEST_PROMTOOL is not set: /metrics is not checked with promtool");
+        return;
+    };
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start promtool");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Whether one sample line holds every needle (metric name and labels).
 fn has_sample(text: &str, needles: &[&str]) -> bool {
     text.lines()
@@ -115,6 +151,7 @@ async fn the_edge_metrics_count_routes_operations_and_token_failures() {
         .await
         .expect(401);
     let text = metrics_text(stack.edge_addr()).await;
+    check_with_promtool(&text);
     let has = |needles: &[&str]| has_sample(&text, needles);
     assert!(
         has(&[
@@ -228,6 +265,7 @@ async fn the_core_metrics_count_calls_by_method_and_status_and_show_the_pool() {
         .await
         .expect(404);
     let text = metrics_text(stack.core_metrics_addr()).await;
+    check_with_promtool(&text);
     let has = |needles: &[&str]| has_sample(&text, needles);
     assert!(
         has(&[
@@ -246,7 +284,7 @@ async fn the_core_metrics_count_calls_by_method_and_status_and_show_the_pool() {
         "{text}"
     );
     assert!(
-        has(&["db_client_connection_count", "state=\"idle\""]),
+        has(&["db_client_connections_usage", "state=\"idle\""]),
         "{text}"
     );
     assert!(
