@@ -30,7 +30,10 @@ fn check_with_promtool(text: &str) {
         .filter(|p| !p.is_empty())
     else {
         let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!in_ci, "CI must check /metrics with promtool: set IDENTITY_TEST_PROMTOOL");
+        assert!(
+            !in_ci,
+            "CI must check /metrics with promtool: set IDENTITY_TEST_PROMTOOL"
+        );
         eprintln!("IDENTITY_TEST_PROMTOOL is not set: /metrics is not checked with promtool");
         return;
     };
