@@ -570,6 +570,21 @@ def check_refusals() -> None:
         fail(f"{label}: rendered although it must be refused")
 
 
+def check_edge_credential_rotation() -> None:
+    """While the edge credential is rotated, the core also reads the previous one."""
+    prod = load_values(CHART / "ci" / "postgres-prod-values.yaml")
+    print("- edge credential rotation")
+    docs = render(with_changes(prod, {"edgeCredentialSecret.previousKey": "previous"}))
+    core = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-identity-core"))
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == core["metadata"]["name"])
+    items = [i for v in core["spec"]["template"]["spec"]["volumes"] if v["name"] == "edge-credential" for i in v["secret"]["items"]]
+    if {"key": "previous", "path": "previous"} not in items:
+        fail(f"rotation: the previous key is not mounted: {items}")
+    if config["data"].get("IDENTITY_EDGE_CREDENTIAL_PREVIOUS_FILE") != "/var/run/secrets/identity/edge/previous":
+        fail("rotation: IDENTITY_EDGE_CREDENTIAL_PREVIOUS_FILE is not set")
+    print("  ok previous credential mounted and configured")
+
+
 def main() -> int:
     files = sorted((CHART / "ci").glob("*-values.yaml"))
     if not files:
@@ -578,6 +593,7 @@ def main() -> int:
     for path in files:
         check_values_file(path)
     check_refusals()
+    check_edge_credential_rotation()
     # the ci values files must keep exercising what the chart promises
     print("- coverage")
     required = {

@@ -47,6 +47,10 @@ pub struct Config {
     pub edge_credential: Option<Secret>,
     /// A file holding the edge's credential (a mounted Kubernetes secret).
     pub edge_credential_file: Option<PathBuf>,
+    /// The edge's previous credential, still accepted while it is rotated.
+    pub edge_credential_previous: Option<Secret>,
+    /// A file holding the previous credential.
+    pub edge_credential_previous_file: Option<PathBuf>,
     /// How long change-feed entries (and expired access tokens) are kept, in seconds.
     pub change_retention_secs: u64,
     /// How often retention runs, in seconds.
@@ -70,6 +74,8 @@ impl Default for Config {
             admin_token_file: None,
             edge_credential: None,
             edge_credential_file: None,
+            edge_credential_previous: None,
+            edge_credential_previous_file: None,
             change_retention_secs: 7 * 24 * 3600,
             retention_interval_secs: 300,
             metrics_listen_addr: None,
@@ -170,6 +176,14 @@ impl Config {
             config.edge_credential_file.as_deref(),
         ) {
             Ok(secret) => config.edge_credential = secret,
+            Err(problem) => problems.push(problem.to_string()),
+        }
+        match read_secret(
+            "previous edge",
+            config.edge_credential_previous.take(),
+            config.edge_credential_previous_file.as_deref(),
+        ) {
+            Ok(secret) => config.edge_credential_previous = secret,
             Err(problem) => problems.push(problem.to_string()),
         }
         if config.change_retention_secs < 1 {

@@ -65,11 +65,15 @@ pub async fn run(
              service credentials issued through admin.v1 are accepted)"
         );
     }
-    let caller_auth =
-        admin_grpc::AuthLayer::new(Arc::new(crate::service::caller::CallerAuthenticator::new(
+    let caller_auth = admin_grpc::AuthLayer::new(Arc::new(
+        crate::service::caller::CallerAuthenticator::new(
             db.clone(),
             config.edge_credential.as_ref().map(|s| s.expose()),
-        )));
+        )
+        .with_previous_edge_credential(
+            config.edge_credential_previous.as_ref().map(|s| s.expose()),
+        ),
+    ));
     let identity_routes = crate::service::identity_routes(db.clone(), &caller_auth);
     let admin_backend = Arc::new(crate::admin_backend::CoreAdminBackend::new(
         db.clone(),

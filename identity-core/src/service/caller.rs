@@ -130,15 +130,16 @@ impl Caller {
 /// Resolves identity.v1 bearer credentials (see the module documentation).
 pub struct CallerAuthenticator {
     db: DatabaseConnection,
-    /// SHA-256 of the edge's credential, compared in constant time.
-    edge_hash: Option<[u8; 32]>,
+    /// SHA-256 of the edge's credential and, while it is being rotated, of the previous one;
+    /// compared in constant time.
+    edge_hashes: Vec<[u8; 32]>,
     cache: moka::future::Cache<[u8; 32], Caller>,
 }
 
 impl std::fmt::Debug for CallerAuthenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CallerAuthenticator")
-            .field("edge_credential", &self.edge_hash.map(|_| "[redacted]"))
+            .field("edge_credentials", &self.edge_hashes.len())
             .finish_non_exhaustive()
     }
 }
@@ -148,7 +149,10 @@ impl CallerAuthenticator {
     pub fn new(db: DatabaseConnection, edge_credential: Option<&str>) -> Self {
         Self {
             db,
-            edge_hash: edge_credential.map(|secret| Sha256::digest(secret.as_bytes()).into()),
+            edge_hashes: edge_credential
+                .map(|secret| Sha256::digest(secret.as_bytes()).into())
+                .into_iter()
+                .collect(),
             // moka: a bounded, concurrent cache with per-entry expiry, which a Mutex<HashMap>
             // would have to reimplement
             cache: moka::future::Cache::builder()
@@ -156,6 +160,16 @@ impl CallerAuthenticator {
                 .time_to_live(CREDENTIAL_CACHE_TTL)
                 .build(),
         }
+    }
+
+    /// Also accepts `previous` as the edge's credential: set while rotating it, so edges that
+    /// still present the old one keep working until they restart with the new one.
+    pub fn with_previous_edge_credential(mut self, previous: Option<&str>) -> Self {
+        if let Some(previous) = previous {
+            self.edge_hashes
+                .push(Sha256::digest(previous.as_bytes()).into());
+        }
+        self
     }
 
     async fn resolve(&self, secret: &str) -> CoreResult<Caller> {
@@ -166,9 +180,14 @@ impl CallerAuthenticator {
             return Err(rejected);
         }
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        if let Some(edge) = &self.edge_hash
-            && bool::from(digest.ct_eq(edge))
-        {
+        // every configured hash is compared, so timing does not tell which one matched
+        let is_edge = self
+            .edge_hashes
+            .iter()
+            .fold(subtle::Choice::from(0), |found, edge| {
+                found | digest.ct_eq(edge)
+            });
+        if bool::from(is_edge) {
             return Ok(Caller::Edge);
         }
         if !secret.starts_with(service_credentials::SERVICE_CREDENTIAL_PREFIX) {

@@ -628,3 +628,37 @@ async fn a_cursor_older_than_retention_is_refused_with_a_resync_hint() {
     let message = next_message(&mut stream).await;
     assert!(message.changes[0].sequence > latest);
 }
+
+/// Rotating the edge's credential without downtime: while the core is configured with the
+/// previous one as well, both are accepted as the edge; anything else still is not.
+#[tokio::test]
+async fn the_previous_edge_credential_is_accepted_during_its_rotation() {
+    let previous = format!("previous-edge-{}", uuid::Uuid::new_v4().simple());
+    let stack = Stack::builder()
+        .with_edge(true)
+        .core_env("IDENTITY_EDGE_CREDENTIAL_PREVIOUS", previous.clone())
+        .start()
+        .await;
+    let tenant = stack.new_tenant().await;
+    tenant.create_user(&unique("rotating")).await;
+    let check = |credential: &str| {
+        let mut tokens = pb::token_service_client::TokenServiceClient::new(
+            stack.identity_channel_with(credential),
+        );
+        let token = tenant.scim_token.clone();
+        async move {
+            tokens
+                .authenticate_scim_token(pb::AuthenticateScimTokenRequest { token })
+                .await
+        }
+    };
+    check(stack.edge_credential())
+        .await
+        .expect("the current credential");
+    check(&previous).await.expect("the previous credential");
+    assert_status(
+        check("neither-current-nor-previous").await,
+        Code::Unauthenticated,
+        "UNAUTHENTICATED",
+    );
+}
