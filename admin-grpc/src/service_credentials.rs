@@ -3,7 +3,8 @@
 //!
 //! Who may do what: the bootstrap admin issues any scope (including every organization) and
 //! sees and revokes every credential; an owner issues, sees and revokes only credentials scoped
-//! to exactly its own organization, so an owner can never widen a credential beyond its tenant.
+//! to exactly its own organization, so an owner can never widen a credential beyond its tenant;
+//! other credentials are NOT_FOUND to it, exactly like unknown ids.
 
 use crate::auth::{Principal, parse_uuid};
 use crate::backend::{AdminBackend, NewServiceCredential};
@@ -157,8 +158,12 @@ impl ServiceCredentialService for ServiceCredentialApi {
         let id = parse_uuid("credential_id", &request.get_ref().credential_id)?;
         let credential = self.backend.get_service_credential(id).await?;
         if !may_manage(&principal, &credential) {
-            return Err(status::permission_denied(
-                "the credential is not scoped to exactly this owner's organization",
+            // the same answer as for an unknown id: an owner learns nothing about credentials
+            // of other organizations, not even that they exist
+            return Err(status::with_reason(
+                tonic::Code::NotFound,
+                identity_proto::identity::v1::ErrorReason::TokenNotFound,
+                format!("service credential {id} not found"),
             ));
         }
         let credential = self.backend.revoke_service_credential(id).await?;

@@ -617,8 +617,8 @@ async fn owners_manage_only_service_credentials_of_their_own_organization() {
                 owner,
             ))
             .await,
-        Code::PermissionDenied,
-        "PERMISSION_DENIED",
+        Code::NotFound,
+        "TOKEN_NOT_FOUND",
     );
     assert_reason(
         credentials
