@@ -74,13 +74,15 @@ pub async fn run(
             config.edge_credential_previous.as_ref().map(|s| s.expose()),
         ),
     ));
-    let identity_routes = crate::service::identity_routes(db.clone(), &caller_auth);
     let admin_backend = Arc::new(crate::admin_backend::CoreAdminBackend::new(
         db.clone(),
         config.admin_token.as_ref().map(|s| s.expose().to_owned()),
     ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    // open change streams end as soon as draining starts (see ChangeServiceImpl)
+    let identity_routes =
+        crate::service::identity_routes(db.clone(), &caller_auth, stop_rx.clone());
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };

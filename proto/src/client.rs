@@ -24,6 +24,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! [`IdentityClient::follow_changes`] follows the change feed as one stream that reconnects and
+//! resumes by itself.
+//!
 //! Only UNAVAILABLE is retried: it means the call did not reach a serving core (connection
 //! refused, a replica draining, the store briefly unreachable), so repeating it is safe for
 //! reads and for writes guarded by `expected_version`. Every other status is returned at once.
@@ -33,6 +36,7 @@ use crate::identity::v1::access_token_service_client::AccessTokenServiceClient;
 use crate::identity::v1::change_service_client::ChangeServiceClient;
 use crate::identity::v1::role_service_client::RoleServiceClient;
 use crate::identity::v1::user_service_client::UserServiceClient;
+use crate::identity::v1::{Change, WatchChangesRequest, WatchChangesResponse};
 use backon::{ExponentialBuilder, Retryable};
 use std::future::Future;
 use std::time::Duration;
@@ -154,6 +158,127 @@ impl IdentityClient {
     }
 }
 
+impl IdentityClient {
+    /// Follows an organization's change feed after `after_sequence`, as one stream of changes
+    /// that survives the core going away: on UNAVAILABLE, or when a core replica ends the
+    /// stream (shutdown, rollout), or the connection breaks, it reconnects with `retry`'s backoff
+    /// and resumes after the last change it yielded, so nothing is lost or repeated across
+    /// reconnects.
+    ///
+    /// It ends with an error for anything else, in particular FAILED_PRECONDITION
+    /// `CURSOR_EXPIRED` (the cursor fell behind retention: resynchronise, then follow from the
+    /// `latest_sequence` in the error's `ErrorInfo`), or after `retry.max_retries` failed
+    /// reconnects in a row.
+    pub fn follow_changes(
+        &self,
+        organization_id: impl Into<String>,
+        after_sequence: i64,
+        retry: RetryPolicy,
+    ) -> impl futures_util::Stream<Item = Result<Change, Status>> + Send + 'static {
+        let state = Follow {
+            client: self.changes.clone(),
+            organization_id: organization_id.into(),
+            cursor: after_sequence,
+            stream: None,
+            pending: std::collections::VecDeque::new(),
+            backoff: None,
+            retry,
+            done: false,
+        };
+        futures_util::stream::unfold(state, |mut state| async move {
+            let item = state.next().await?;
+            Some((item, state))
+        })
+    }
+}
+
+/// The state of [`IdentityClient::follow_changes`].
+struct Follow {
+    client: ChangeServiceClient<AuthenticatedChannel>,
+    organization_id: String,
+    /// The last sequence yielded.
+    cursor: i64,
+    stream: Option<tonic::Streaming<WatchChangesResponse>>,
+    pending: std::collections::VecDeque<Change>,
+    /// The delays left before giving up; reset by every successful connect.
+    backoff: Option<backon::ExponentialBackoff>,
+    retry: RetryPolicy,
+    done: bool,
+}
+
+impl Follow {
+    async fn next(&mut self) -> Option<Result<Change, Status>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if let Some(change) = self.pending.pop_front() {
+                self.cursor = change.sequence;
+                return Some(Ok(change));
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                let request = WatchChangesRequest {
+                    organization_id: self.organization_id.clone(),
+                    after_sequence: self.cursor,
+                };
+                match self.client.watch_changes(request).await {
+                    Ok(response) => {
+                        self.stream = Some(response.into_inner());
+                        self.backoff = None;
+                    }
+                    Err(status) => {
+                        if let Some(error) = self.give_up(status).await {
+                            return Some(Err(error));
+                        }
+                    }
+                }
+                continue;
+            };
+            match stream.message().await {
+                Ok(Some(message)) => self.pending.extend(message.changes),
+                // the replica ended the stream (shutdown): resume elsewhere
+                Ok(None) => self.stream = None,
+                Err(status) => {
+                    self.stream = None;
+                    if let Some(error) = self.give_up(status).await {
+                        return Some(Err(error));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits before the next reconnect, or returns the error that ends the stream.
+    async fn give_up(&mut self, status: Status) -> Option<Status> {
+        use backon::BackoffBuilder;
+        let retry = self.retry;
+        let delay = is_transient(&status)
+            .then(|| {
+                self.backoff
+                    .get_or_insert_with(|| retry.builder().build())
+                    .next()
+            })
+            .flatten();
+        match delay {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                None
+            }
+            None => {
+                self.done = true;
+                Some(status)
+            }
+        }
+    }
+}
+
+/// Whether a failed watch is worth reconnecting: the core said UNAVAILABLE, or the connection
+/// itself broke (a status made locally from a transport error, which carries its source; one
+/// the server sent never does).
+fn is_transient(status: &Status) -> bool {
+    status.code() == Code::Unavailable || std::error::Error::source(status).is_some()
+}
+
 /// Retry with exponential backoff and full jitter, on UNAVAILABLE only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -178,6 +303,16 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The backoff schedule: exponential from `initial_backoff`, capped at `max_backoff`, with
+    /// jitter, `max_retries` delays long.
+    fn builder(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+
     /// Runs `call` (which builds a fresh request each time) until it succeeds, fails with
     /// something other than UNAVAILABLE, or the retries are used up.
     pub async fn run<T, F, Fut>(&self, call: F) -> Result<T, Status>
@@ -185,12 +320,7 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.initial_backoff)
-            .with_max_delay(self.max_backoff)
-            .with_max_times(self.max_retries)
-            .with_jitter();
-        call.retry(backoff)
+        call.retry(self.builder())
             .when(|status: &Status| status.code() == Code::Unavailable)
             .await
             .map(tonic::Response::into_inner)
@@ -250,6 +380,21 @@ mod tests {
             .await;
         assert_eq!(down.unwrap_err().code(), Code::Unavailable);
         assert_eq!(attempts.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn only_unavailable_and_broken_connections_are_transient() {
+        assert!(is_transient(&Status::unavailable("draining")));
+        // what the server sends has no source: not retried
+        assert!(!is_transient(&Status::unknown("server said so")));
+        assert!(!is_transient(&Status::failed_precondition(
+            "CURSOR_EXPIRED"
+        )));
+        let broken = Status::from_error(Box::new(std::io::Error::new(
+            std::io::ErrorKind::BrokenPipe,
+            "stream closed",
+        )));
+        assert!(is_transient(&broken));
     }
 
     #[test]

@@ -27,6 +27,10 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+/// A free port on the loopback interface, chosen by the kernel.
+const ANY_PORT: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
 /// How long a freshly started process may take to report healthy.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Interval between health probes while waiting.
@@ -95,6 +99,7 @@ impl StackBuilder {
         let admin_token = format!("idadm_{}", uuid::Uuid::new_v4().simple());
         let edge_credential = format!("idedge_{}", uuid::Uuid::new_v4().simple());
         let (core, identity_addr, admin_addr, core_metrics_addr) = spawn_core(
+            (ANY_PORT, ANY_PORT),
             store.url(),
             &admin_token,
             &edge_credential,
@@ -155,6 +160,7 @@ fn otlp_env(endpoint: &str) -> Vec<(String, String)> {
 
 /// Starts one identity-core over `database_url` and waits until both listeners are healthy.
 async fn spawn_core(
+    listen: (SocketAddr, SocketAddr),
     database_url: &str,
     admin_token: &str,
     edge_credential: &str,
@@ -168,9 +174,9 @@ async fn spawn_core(
         .arg("--database-url")
         .arg(database_url)
         .arg("--listen-addr")
-        .arg("127.0.0.1:0")
+        .arg(listen.0.to_string())
         .arg("--admin-listen-addr")
-        .arg("127.0.0.1:0")
+        .arg(listen.1.to_string())
         .arg("--metrics-listen-addr")
         .arg("127.0.0.1:0")
         // credentials go through the environment so they never show in `ps`
@@ -357,6 +363,7 @@ impl Stack {
     /// and returns its identity.v1 address; it stops with the stack.
     pub async fn start_replica(&mut self) -> SocketAddr {
         let (core, identity_addr, _, _) = spawn_core(
+            (ANY_PORT, ANY_PORT),
             self.store.url(),
             &self.admin_token,
             &self.edge_credential,
@@ -479,6 +486,23 @@ impl Stack {
             .expect("the stack was started without an edge")
             .terminate(Duration::from_secs(30))
             .await
+    }
+
+    /// Stops the core (SIGTERM, drained) and starts a new one on the same addresses and store,
+    /// as a rollout does; clients and the edge reconnect by themselves.
+    pub async fn restart_core(&mut self) {
+        self.core.terminate(Duration::from_secs(30)).await;
+        let (core, _, _, metrics) = spawn_core(
+            (self.identity_addr, self.admin_addr),
+            self.store.url(),
+            &self.admin_token,
+            &self.edge_credential,
+            &self.core_env,
+            "identity-core",
+        )
+        .await;
+        self.core = core;
+        self.core_metrics_addr = metrics;
     }
 
     /// Kills the core at once (to test how the edge behaves when the core is gone).

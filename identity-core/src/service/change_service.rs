@@ -10,7 +10,7 @@ use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::change_service_server::ChangeService;
 use sea_orm::DatabaseConnection;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -27,11 +27,21 @@ const WATCH_BUFFER: usize = 4;
 #[derive(Debug, Clone)]
 pub struct ChangeServiceImpl {
     db: DatabaseConnection,
+    /// Turns true when the server starts draining: open watches then end cleanly, so a
+    /// rollout is not held up by streams that never finish and clients resume elsewhere.
+    draining: watch::Receiver<bool>,
 }
 
 impl ChangeServiceImpl {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, draining: watch::Receiver<bool>) -> Self {
+        Self { db, draining }
+    }
+}
+
+/// Resolves when `draining` turns true; never, if its sender is gone without draining.
+async fn drained(mut draining: watch::Receiver<bool>) {
+    if draining.wait_for(|draining| *draining).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -48,7 +58,10 @@ async fn watch(
     org: OrgId,
     mut cursor: i64,
     tx: mpsc::Sender<Result<pb::WatchChangesResponse, Status>>,
+    draining: watch::Receiver<bool>,
 ) {
+    let drained = drained(draining);
+    tokio::pin!(drained);
     loop {
         let page = match changes::list_changes(&db, org, cursor, WATCH_BATCH).await {
             Ok(page) => page,
@@ -70,6 +83,8 @@ async fn watch(
         tokio::select! {
             () = tokio::time::sleep(WATCH_POLL_INTERVAL) => {}
             () = tx.closed() => return,
+            // dropping `tx` ends the stream with OK: the client resumes from its cursor
+            () = &mut drained => return,
         }
     }
 }
@@ -120,7 +135,13 @@ impl ChangeService for ChangeServiceImpl {
             .into());
         }
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        tokio::spawn(watch(self.db.clone(), org, req.after_sequence, tx));
+        tokio::spawn(watch(
+            self.db.clone(),
+            org,
+            req.after_sequence,
+            tx,
+            self.draining.clone(),
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

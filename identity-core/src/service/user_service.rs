@@ -25,17 +25,21 @@ use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
 /// The identity.v1 servers of this crate over `db`, each behind `auth` (the caller check every
-/// identity.v1 call passes first).
+/// identity.v1 call passes first); open change streams end when `draining` turns true.
 pub fn identity_routes(
     db: DatabaseConnection,
     auth: &admin_grpc::AuthLayer<CallerAuthenticator>,
+    draining: tokio::sync::watch::Receiver<bool>,
 ) -> tonic::service::Routes {
     use tower::Layer;
     tonic::service::Routes::new(
         auth.layer(UserServiceServer::new(UserServiceImpl::new(db.clone()))),
     )
     .add_service(auth.layer(RoleServiceServer::new(RoleServiceImpl::new(db.clone()))))
-    .add_service(auth.layer(ChangeServiceServer::new(ChangeServiceImpl::new(db.clone()))))
+    .add_service(auth.layer(ChangeServiceServer::new(ChangeServiceImpl::new(
+        db.clone(),
+        draining,
+    ))))
     .add_service(
         auth.layer(AccessTokenServiceServer::new(AccessTokenServiceImpl::new(
             db.clone(),

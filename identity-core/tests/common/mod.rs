@@ -43,7 +43,9 @@ pub async fn start_server() -> Server {
             Some(EDGE_CREDENTIAL),
         ),
     ));
-    let routes = identity_core::service::identity_routes(store.db.clone(), &auth);
+    // never draining: the sender is dropped at once
+    let (_, draining) = tokio::sync::watch::channel(false);
+    let routes = identity_core::service::identity_routes(store.db.clone(), &auth, draining);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
