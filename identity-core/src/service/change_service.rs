@@ -105,10 +105,11 @@ impl ChangeService for ChangeServiceImpl {
             changes::MAX_CHANGES_PAGE_SIZE,
         )?;
         let page = changes::list_changes(&self.db, org, req.after_sequence, page_size).await?;
+        let oldest_cursor = changes::oldest_cursor(&self.db, org, page.latest_sequence).await?;
         Ok(Response::new(pb::ListChangesResponse {
             changes: page.changes.iter().map(convert::change_to_proto).collect(),
             latest_sequence: page.latest_sequence,
-            oldest_cursor: page.oldest_cursor,
+            oldest_cursor,
         }))
     }
 

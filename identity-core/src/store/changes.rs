@@ -131,8 +131,6 @@ pub async fn append_change(
 pub struct ChangePage {
     pub changes: Vec<change_event::Model>,
     pub latest_sequence: i64,
-    /// The lowest cursor still accepted (everything at or before it was pruned).
-    pub oldest_cursor: i64,
 }
 
 /// Changes after `after_sequence`, in sequence order; CURSOR_EXPIRED when retention already
@@ -160,31 +158,34 @@ pub async fn list_changes(
         .limit(page_size)
         .all(db)
         .await?;
-    let oldest_cursor = oldest_cursor(db, org, latest_sequence).await?;
     // sequences have no gaps, so a page that does not start right after the cursor (or an
-    // empty page behind the latest sequence) means pruning got there first; checking the page
-    // itself, not only the minimum read before it, also catches a prune racing this read
+    // empty page behind the latest sequence) means retention pruned what follows the cursor;
+    // checking the page itself costs nothing on the watchers' polling path and also catches a
+    // prune racing this read
     let starts_at_cursor = match changes.first() {
         Some(first) => first.sequence == after_sequence + 1,
         None => after_sequence >= latest_sequence,
     };
-    if !starts_at_cursor || after_sequence < oldest_cursor {
+    if !starts_at_cursor {
         return Err(CoreError::CursorExpired {
             after_sequence,
-            oldest_cursor,
+            oldest_cursor: oldest_cursor(db, org, latest_sequence).await?,
             latest_sequence,
         });
     }
     Ok(ChangePage {
         changes,
         latest_sequence,
-        oldest_cursor,
     })
 }
 
 /// The lowest cursor still accepted: one before the oldest retained change, or the latest
 /// sequence when retention pruned everything.
-async fn oldest_cursor<C: ConnectionTrait>(conn: &C, org: OrgId, latest: i64) -> CoreResult<i64> {
+pub async fn oldest_cursor<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    latest: i64,
+) -> CoreResult<i64> {
     let oldest = change_event::Entity::find()
         .select_only()
         .column(change_event::Column::Sequence)

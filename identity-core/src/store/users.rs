@@ -713,7 +713,16 @@ pub async fn create_user(
 
     if adopt_existing && let Some(existing) = find_adoptable(&txn, org, &data).await? {
         data.managed_by = ManagedBy::Scim;
-        let user = write_update(&txn, org, UserId(existing), None, &data, &password, now).await?;
+        let existing = UserId(existing);
+        let was_active = user::Entity::find_by_id(existing.0)
+            .select_only()
+            .column(user::Column::Active)
+            .into_tuple::<bool>()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| CoreError::user_not_found(existing))?;
+        let user =
+            write_update(&txn, org, existing, was_active, None, &data, &password, now).await?;
         add_to_default_role(&txn, org, &user).await?;
         txn.commit().await?;
         return Ok((user, true));
@@ -765,11 +774,15 @@ async fn add_to_default_role(txn: &DatabaseTransaction, org: OrgId, user: &User)
 }
 
 /// Writes `data` over user `id` (which must exist in `org`), bumping its version; the version
-/// check is part of the UPDATE so it holds even without the organization lock.
+/// check is part of the UPDATE so it holds even without the organization lock. `was_active` is
+/// the stored `active` the caller read in this transaction: it decides the change's kind and
+/// whether the user's access tokens are revoked.
+#[allow(clippy::too_many_arguments)]
 async fn write_update(
     txn: &DatabaseTransaction,
     org: OrgId,
     id: UserId,
+    was_active: bool,
     expected_version: Option<i64>,
     data: &UserData,
     password: &PasswordChange,
@@ -777,14 +790,6 @@ async fn write_update(
 ) -> CoreResult<User> {
     ensure_valid(data)?;
     check_unique(txn, org, data, Some(id.0)).await?;
-    let was_active = user::Entity::find_by_id(id.0)
-        .filter(user::Column::OrgId.eq(org.0))
-        .select_only()
-        .column(user::Column::Active)
-        .into_tuple::<bool>()
-        .one(txn)
-        .await?
-        .ok_or_else(|| CoreError::user_not_found(id))?;
     let mut row = active_model(id.0, org, data, now)?;
     // identity columns are never rewritten
     row.id = sea_orm::ActiveValue::NotSet;
@@ -889,7 +894,18 @@ where
         data.managed_by = current.data.managed_by;
     }
     let now = crate::time::now_micros();
-    let user = write_update(&txn, org, id, expected_version, &data, &password, now).await?;
+    let was_active = current.data.active;
+    let user = write_update(
+        &txn,
+        org,
+        id,
+        was_active,
+        expected_version,
+        &data,
+        &password,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(user)
 }
