@@ -163,8 +163,7 @@ pub async fn authenticate(
     };
     tracing::Span::current().record("organization.id", principal.organization_id.as_str());
     let organization = principal.organization_id.clone();
-    let resource_type =
-        crate::metrics::resource_type(request.uri().path(), &state.settings.base_path());
+    let resource_type = crate::metrics::resource_type(request.uri().path());
     let method = request.method().clone();
     request.extensions_mut().insert(principal);
     let response = next.run(request).await;

@@ -72,19 +72,21 @@ pub async fn record_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// The SCIM resource type a path addresses (`Users`, `Groups`, `Bulk`, …), from the segment
-/// after the base path; `other` when there is none.
-pub fn resource_type(path: &str, base_path: &str) -> &'static str {
-    let rest = path.strip_prefix(base_path).unwrap_or(path);
-    match rest.trim_start_matches('/').split('/').next().unwrap_or("") {
-        "Users" => "Users",
-        "Groups" => "Groups",
-        "Bulk" => "Bulk",
-        "Me" => "Me",
-        ".search" => "search",
-        "ServiceProviderConfig" | "ResourceTypes" | "Schemas" => "discovery",
-        _ => "other",
-    }
+/// The SCIM resource type a path addresses (`Users`, `Groups`, `Bulk`, …): its first segment
+/// that names one, whatever base path precedes it (ids are UUIDs, never these names); `other`
+/// when there is none.
+pub fn resource_type(path: &str) -> &'static str {
+    path.split('/')
+        .find_map(|segment| match segment {
+            "Users" => Some("Users"),
+            "Groups" => Some("Groups"),
+            "Bulk" => Some("Bulk"),
+            "Me" => Some("Me"),
+            ".search" => Some("search"),
+            "ServiceProviderConfig" | "ResourceTypes" | "Schemas" => Some("discovery"),
+            _ => None,
+        })
+        .unwrap_or("other")
 }
 
 /// Counts one authenticated SCIM request of `organization`.
@@ -116,15 +118,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn resource_types_come_from_the_first_segment_after_the_base_path() {
-        assert_eq!(resource_type("/scim/v2/Users/abc", "/scim/v2"), "Users");
-        assert_eq!(resource_type("/scim/v2/Groups", "/scim/v2"), "Groups");
-        assert_eq!(resource_type("/scim/v2/.search", "/scim/v2"), "search");
-        assert_eq!(
-            resource_type("/scim/v2/Schemas/urn:x", "/scim/v2"),
-            "discovery"
-        );
-        assert_eq!(resource_type("/Users", ""), "Users");
-        assert_eq!(resource_type("/scim/v2/nope", "/scim/v2"), "other");
+    fn resource_types_come_from_the_first_naming_segment() {
+        assert_eq!(resource_type("/scim/v2/Users/abc"), "Users");
+        assert_eq!(resource_type("/scim/v2/Groups"), "Groups");
+        assert_eq!(resource_type("/scim/v2/.search"), "search");
+        assert_eq!(resource_type("/scim/v2/Schemas/urn:x"), "discovery");
+        assert_eq!(resource_type("/Users"), "Users");
+        assert_eq!(resource_type("/tenant-a/scim/Groups/abc"), "Groups");
+        assert_eq!(resource_type("/scim/v2/nope"), "other");
     }
 }

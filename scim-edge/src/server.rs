@@ -151,7 +151,7 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
         otel.kind = "server",
         http.method = %request.method(),
         http.path = %request.uri().path(),
-        scim.resource_type = crate::metrics::resource_type(request.uri().path(), "/scim/v2"),
+        scim.resource_type = crate::metrics::resource_type(request.uri().path()),
         organization.id = tracing::field::Empty,
         request_id = %request_id,
         trace_id = tracing::field::Empty,

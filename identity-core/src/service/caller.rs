@@ -116,6 +116,19 @@ impl Caller {
         Ok(())
     }
 
+    /// Checks that a write made as `writer` is allowed: writing as the SCIM owner is the edge's
+    /// alone (every other owner passes).
+    pub fn check_writer(
+        &self,
+        writer: identity_proto::identity::v1::ManagedBy,
+        what: &str,
+    ) -> CoreResult<()> {
+        if writer == identity_proto::identity::v1::ManagedBy::Scim {
+            self.require_edge(what)?;
+        }
+        Ok(())
+    }
+
     /// Checks the caller is the SCIM edge (for SCIM token checks and SCIM-owned writes).
     pub fn require_edge(&self, what: &str) -> CoreResult<()> {
         match self {

@@ -31,10 +31,8 @@ pub const MAX_BATCH_CHECKS: usize = 100;
 
 /// A role written as SCIM-owned may only come from the SCIM edge.
 fn check_scim_writer(caller: &Caller, role: Option<&pb::Role>) -> CoreResult<()> {
-    if role.is_some_and(|role| role.managed_by == ManagedBy::Scim as i32) {
-        caller.require_edge("writing a role as its SCIM owner")?;
-    }
-    Ok(())
+    let writer = role.map_or(ManagedBy::Unspecified, pb::Role::managed_by);
+    caller.check_writer(writer, "writing a role as its SCIM owner")
 }
 
 fn role_id(value: &str) -> Result<RoleId, CoreError> {

@@ -195,7 +195,7 @@ impl UserService for UserServiceImpl {
         let proto_user = required_user(req.user.as_ref())?;
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
-        check_scim_writer(&caller, source.managed_by)?;
+        caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         // the mask is checked before any I/O so a bad path never costs a password hash
         let mut probe = source.clone();
@@ -226,7 +226,7 @@ impl UserService for UserServiceImpl {
         let proto_user = required_user(req.user.as_ref())?;
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
-        check_scim_writer(&caller, source.managed_by)?;
+        caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
         let password = password(&req.password, PasswordChange::Keep).await?;
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
@@ -274,7 +274,7 @@ impl UserService for UserServiceImpl {
         let org = caller.org(&req.organization_id, Access::Write)?;
         let id = UserId::parse("user_id", &req.user_id)?;
         let requested_by = req.requested_by();
-        check_scim_writer(&caller, requested_by)?;
+        caller.check_writer(requested_by, WRITE_AS_SCIM)?;
         users::delete_user(&self.db, org, id, req.expected_version, |managed_by| {
             if managed_by == ManagedBy::Scim && requested_by != ManagedBy::Scim {
                 return Err(managed_by_scim("removed"));
@@ -287,13 +287,8 @@ impl UserService for UserServiceImpl {
     }
 }
 
-/// A write made as the user's SCIM owner may only come from the SCIM edge.
-fn check_scim_writer(caller: &Caller, writer: ManagedBy) -> CoreResult<()> {
-    if writer == ManagedBy::Scim {
-        caller.require_edge("writing a user as its SCIM owner")?;
-    }
-    Ok(())
-}
+/// What a platform service is refused when it writes a user as its SCIM owner.
+const WRITE_AS_SCIM: &str = "writing a user as its SCIM owner";
 
 /// While an identity provider owns a user, the platform may edit its profile but not what the
 /// provider is the source of truth for: emails (they identify the person to the provider),

@@ -93,17 +93,18 @@ pub struct ActiveToken {
     pub roles: Vec<(Uuid, String)>,
 }
 
-/// The token whose secret is `secret`, if any (compared again in constant time).
+/// The token whose secret is `secret`, if any.
 pub async fn find_by_secret<C: ConnectionTrait>(
     conn: &C,
     secret: &str,
 ) -> CoreResult<Option<access_token::Model>> {
-    let hash = secret_hash(secret);
-    let row = access_token::Entity::find()
-        .filter(access_token::Column::SecretHash.eq(hash.as_str()))
-        .one(conn)
-        .await?;
-    Ok(row.filter(|row| credentials::hashes_equal(&row.secret_hash, &hash)))
+    credentials::find_by_secret::<access_token::Entity, _>(
+        conn,
+        access_token::Column::SecretHash,
+        secret,
+        |row| &row.secret_hash,
+    )
+    .await
 }
 
 /// The state of a stored token at `now`: revocation wins over expiry.

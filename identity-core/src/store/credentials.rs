@@ -100,19 +100,37 @@ pub async fn insert_scim_token<C: ConnectionTrait>(
     Ok((row, secret))
 }
 
+/// The row of `E` whose `hash_column` holds the SHA-256 of `secret`, if any: one lookup
+/// through the column's unique index, then the stored hash compared again in constant time (a
+/// guard against a collation or backend that compares more loosely than byte equality). Every
+/// kind of secret (SCIM tokens, owner and service credentials, access tokens) is found here.
+pub(crate) async fn find_by_secret<E, C>(
+    conn: &C,
+    hash_column: E::Column,
+    secret: &str,
+    stored_hash: fn(&E::Model) -> &str,
+) -> CoreResult<Option<E::Model>>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let hash = secret_hash(secret);
+    let row = E::find()
+        .filter(hash_column.eq(hash.as_str()))
+        .one(conn)
+        .await?;
+    Ok(row.filter(|row| hashes_equal(stored_hash(row), &hash)))
+}
+
 /// The SCIM token whose secret is `secret`, if any.
 pub async fn find_scim_token_by_secret<C: ConnectionTrait>(
     db: &C,
     secret: &str,
 ) -> CoreResult<Option<scim_token::Model>> {
-    let hash = secret_hash(secret);
-    let row = scim_token::Entity::find()
-        .filter(scim_token::Column::SecretHash.eq(hash.as_str()))
-        .one(db)
-        .await?;
-    // the index lookup already matched; the constant-time comparison guards against a
-    // collation or backend that compares more loosely than byte equality
-    Ok(row.filter(|row| hashes_equal(&row.secret_hash, &hash)))
+    find_by_secret::<scim_token::Entity, _>(db, scim_token::Column::SecretHash, secret, |row| {
+        &row.secret_hash
+    })
+    .await
 }
 
 /// One SCIM token of an organization, or TOKEN_NOT_FOUND.
@@ -325,13 +343,14 @@ pub async fn find_active_owner_credential<C: ConnectionTrait>(
     db: &C,
     secret: &str,
 ) -> CoreResult<Option<owner_credential::Model>> {
-    let hash = secret_hash(secret);
-    let row = owner_credential::Entity::find()
-        .filter(owner_credential::Column::SecretHash.eq(hash.as_str()))
-        .filter(owner_credential::Column::RevokedAt.is_null())
-        .one(db)
-        .await?;
-    Ok(row.filter(|row| hashes_equal(&row.secret_hash, &hash)))
+    let row = find_by_secret::<owner_credential::Entity, _>(
+        db,
+        owner_credential::Column::SecretHash,
+        secret,
+        |row| &row.secret_hash,
+    )
+    .await?;
+    Ok(row.filter(|row| row.revoked_at.is_none()))
 }
 
 /// Revokes an owner credential (idempotent); NOT_FOUND if the organization has no such one.

@@ -6,7 +6,7 @@
 
 use crate::entity::service_credential;
 use crate::error::{CoreError, CoreResult};
-use crate::store::credentials::{generate_secret, hashes_equal, secret_hash};
+use crate::store::credentials::{generate_secret, secret_hash};
 use identity_proto::identity::v1::ErrorReason;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -72,12 +72,13 @@ pub async fn find_by_secret<C: ConnectionTrait>(
     db: &C,
     secret: &str,
 ) -> CoreResult<Option<service_credential::Model>> {
-    let hash = secret_hash(secret);
-    let row = service_credential::Entity::find()
-        .filter(service_credential::Column::SecretHash.eq(hash.as_str()))
-        .one(db)
-        .await?;
-    Ok(row.filter(|row| hashes_equal(&row.secret_hash, &hash)))
+    crate::store::credentials::find_by_secret::<service_credential::Entity, _>(
+        db,
+        service_credential::Column::SecretHash,
+        secret,
+        |row| &row.secret_hash,
+    )
+    .await
 }
 
 fn not_found(id: Uuid) -> CoreError {

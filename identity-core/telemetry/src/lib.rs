@@ -122,8 +122,13 @@ pub fn init(service_name: &'static str) -> anyhow::Result<TelemetryGuard> {
 
 /// The W3C trace id of the current span, if any (for logs and test assertions).
 pub fn current_trace_id() -> Option<String> {
+    trace_id_of(&tracing::Span::current())
+}
+
+/// The W3C trace id of `span`, if it has a valid OpenTelemetry context.
+fn trace_id_of(span: &tracing::Span) -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
-    let context = tracing::Span::current().context();
+    let context = span.context();
     let span_context = context.span().span_context().clone();
     span_context
         .is_valid()
@@ -171,11 +176,8 @@ pub fn grpc_server_span<B>(request: &http::Request<B>) -> tracing::Span {
 /// Records the span's W3C trace id in its `trace_id` field (declared empty by the caller), so
 /// every log line inside the span (text or JSON) names the trace a collector shows.
 pub fn record_trace_id(span: &tracing::Span) {
-    use opentelemetry::trace::TraceContextExt;
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if span_context.is_valid() {
-        span.record("trace_id", span_context.trace_id().to_string());
+    if let Some(trace_id) = trace_id_of(span) {
+        span.record("trace_id", trace_id);
     }
 }
 
