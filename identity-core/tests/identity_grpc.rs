@@ -239,18 +239,7 @@ async fn user_lifecycle_over_grpc() {
     );
 
     // batch get and list
-    let other = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org.clone(),
-            user: Some(user("linus")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let other = srv.create_user(&org, user("linus")).await;
     let missing = uuid::Uuid::now_v7().to_string();
     let batch = srv
         .users
@@ -510,20 +499,7 @@ async fn roles_over_grpc() {
     for n in 0..5 {
         let mut u = user(&format!("member{n}"));
         u.display_name = format!("Member {n}");
-        ids.push(
-            srv.users
-                .create_user(pb::CreateUserRequest {
-                    organization_id: org.clone(),
-                    user: Some(u),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner()
-                .user
-                .unwrap()
-                .id,
-        );
+        ids.push(srv.create_user(&org, u).await.id);
     }
     let created = srv
         .roles
@@ -917,18 +893,7 @@ async fn roles_over_grpc() {
 async fn change_feed_over_grpc() {
     let mut srv = start_server().await;
     let org = srv.store.create_org(true).await.to_string();
-    let u = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org.clone(),
-            user: Some(user("feed")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let u = srv.create_user(&org, user("feed")).await;
     let r = srv
         .roles
         .create_role(pb::CreateRoleRequest {
@@ -1079,18 +1044,7 @@ async fn tenant_isolation_for_every_rpc() {
     let mut ua = user("alpha");
     ua.emails = vec![email("alpha@example.com", true)];
     ua.external_id = "alpha-ext".into();
-    let user_a = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org_a.clone(),
-            user: Some(ua),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let user_a = srv.create_user(&org_a, ua).await;
     let role_a = srv
         .roles
         .create_role(pb::CreateRoleRequest {
@@ -1103,18 +1057,7 @@ async fn tenant_isolation_for_every_rpc() {
         .into_inner()
         .role
         .unwrap();
-    let user_b = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org_b.clone(),
-            user: Some(user("beta")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let user_b = srv.create_user(&org_b, user("beta")).await;
     let role_b = srv
         .roles
         .create_role(pb::CreateRoleRequest {
@@ -1597,18 +1540,7 @@ async fn scim_managed_users_are_guarded_from_platform_writes() {
     let mut provisioned = user("linus");
     provisioned.emails = vec![email("linus@example.com", true)];
     provisioned.managed_by = pb::ManagedBy::Scim as i32;
-    let linus = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org.clone(),
-            user: Some(provisioned),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let linus = srv.create_user(&org, provisioned).await;
     assert_eq!(linus.managed_by, pb::ManagedBy::Scim as i32);
 
     // platform-side writes the provider owns are refused and change nothing
@@ -1760,18 +1692,7 @@ async fn watch_changes_replays_then_follows() {
     let org = srv.store.create_org(true).await.to_string();
     let mut created = Vec::new();
     for name in ["w1", "w2"] {
-        let user = srv
-            .users
-            .create_user(pb::CreateUserRequest {
-                organization_id: org.clone(),
-                user: Some(user(name)),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .user
-            .unwrap();
+        let user = srv.create_user(&org, user(name)).await;
         created.push(user.id);
     }
 
@@ -1795,18 +1716,7 @@ async fn watch_changes_replays_then_follows() {
     assert_eq!(replayed.changes[0].resource_id, created[1]);
 
     // a change committed while watching arrives on the same stream
-    let third = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org.clone(),
-            user: Some(user("w3")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let third = srv.create_user(&org, user("w3")).await;
     let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
         .await
         .expect("the new change within 10 s")
@@ -1844,18 +1754,7 @@ async fn watch_changes_replays_then_follows() {
 async fn change_kinds_name_deactivations_reactivations_and_renames() {
     let mut srv = start_server().await;
     let org = srv.store.create_org(true).await.to_string();
-    let u = srv
-        .users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org.clone(),
-            user: Some(user("kinds")),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let u = srv.create_user(&org, user("kinds")).await;
     for active in [false, true] {
         srv.users
             .set_user_active(pb::SetUserActiveRequest {
@@ -1942,25 +1841,11 @@ async fn retention_prunes_a_prefix_and_expires_older_cursors() {
     let org_id = srv.store.create_org(true).await;
     let org = org_id.to_string();
     for name in ["old-1", "old-2"] {
-        srv.users
-            .create_user(pb::CreateUserRequest {
-                organization_id: org.clone(),
-                user: Some(user(name)),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        srv.create_user(&org, user(name)).await;
     }
     let cutoff = identity_core::time::now_micros() + 1;
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    srv.users
-        .create_user(pb::CreateUserRequest {
-            organization_id: org.clone(),
-            user: Some(user("new-1")),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    srv.create_user(&org, user("new-1")).await;
     let pruned = identity_core::store::retention::prune(&srv.store.db, cutoff, cutoff)
         .await
         .unwrap();

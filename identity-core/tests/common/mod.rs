@@ -35,6 +35,23 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// Creates `user` in `org` as the edge would (full access) and returns it; panics on error.
+    pub async fn create_user(&mut self, org: &str, user: pb::User) -> pb::User {
+        self.users
+            .create_user(pb::CreateUserRequest {
+                organization_id: org.to_owned(),
+                user: Some(user),
+                ..Default::default()
+            })
+            .await
+            .expect("CreateUser")
+            .into_inner()
+            .user
+            .expect("user in response")
+    }
+}
+
 pub async fn start_server() -> Server {
     let store = TestDb::new().await;
     let auth = admin_grpc::AuthLayer::new(Arc::new(
