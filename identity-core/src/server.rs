@@ -51,7 +51,8 @@ pub async fn run(
     let _pool_gauge = crate::metrics::observe_pool(&db);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    // reflection v1 and v1alpha: grpcurl before 1.9 and many IDEs only speak v1alpha
+    // reflection v1 and v1alpha, on both listeners: grpcurl before 1.9 and many IDEs only speak
+    // v1alpha
     let reflection_builder = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
@@ -99,8 +100,8 @@ pub async fn run(
         .add_routes(
             identity_routes
                 .add_service(health_service.clone())
-                .add_service(reflection)
-                .add_service(reflection_v1alpha),
+                .add_service(reflection.clone())
+                .add_service(reflection_v1alpha.clone()),
         )
         .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
@@ -109,8 +110,8 @@ pub async fn run(
         .add_routes(
             admin_grpc::admin_routes(admin_backend)
                 .add_service(health_service)
-                .add_service(reflection_builder().build_v1()?)
-                .add_service(reflection_builder().build_v1alpha()?),
+                .add_service(reflection)
+                .add_service(reflection_v1alpha),
         )
         .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
 
