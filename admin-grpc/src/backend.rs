@@ -120,6 +120,7 @@ pub trait AdminBackend: Send + Sync + 'static {
         organization_id: Uuid,
         description: &str,
         validity: Option<Duration>,
+        connection_id: Option<Uuid>,
     ) -> Result<IssueScimTokenResponse, Status>;
 
     /// Lists tokens newest first.
@@ -164,4 +165,10 @@ pub trait AdminBackend: Send + Sync + 'static {
 
     /// Revokes a service credential (idempotent).
     async fn revoke_service_credential(&self, id: Uuid) -> Result<ServiceCredential, Status>;
+
+    /// Provisioning connections, when the backend has them (`admin.v1.ConnectionService`
+    /// answers UNIMPLEMENTED otherwise).
+    fn connections(&self) -> Option<&dyn crate::connections::ConnectionBackend> {
+        None
+    }
 }

@@ -3,17 +3,19 @@
 //! The crate owns the API surface, not the data: [`AdminBackend`] is the small trait a store
 //! implements (identity-core does, over its database), [`admin_routes`] serves
 //! `admin.v1.OrganizationService`, `admin.v1.ScimService` and
-//! `admin.v1.ServiceCredentialService` over any backend with
+//! `admin.v1.ServiceCredentialService` and `admin.v1.ConnectionService` over any backend with
 //! authentication done once, in the [`auth`] layer, and [`cli`] is the `identity-admin` client.
 //! Nothing here knows SQL or how secrets are stored.
 
 pub mod auth;
 pub mod backend;
 pub mod cli;
+pub mod connections;
 pub mod service;
 pub mod service_credentials;
 pub mod status;
 
 pub use auth::{AuthLayer, Authenticated, Authenticator, Principal};
 pub use backend::{AdminBackend, OrganizationKey, PageRequest};
+pub use connections::{ConnectionApi, ConnectionBackend};
 pub use service::{OrganizationApi, ScimApi, admin_routes};

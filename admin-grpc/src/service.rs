@@ -10,6 +10,7 @@ use crate::backend::{
 };
 use crate::status;
 use identity_proto::admin::v1 as pb;
+use identity_proto::admin::v1::connection_service_server::ConnectionServiceServer;
 use identity_proto::admin::v1::organization_service_server::{
     OrganizationService, OrganizationServiceServer,
 };
@@ -32,7 +33,10 @@ pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
     )
     .add_service(auth.layer(ScimServiceServer::new(ScimApi::new(Arc::clone(&backend)))))
     .add_service(auth.layer(ServiceCredentialServiceServer::new(
-        crate::service_credentials::ServiceCredentialApi::new(backend),
+        crate::service_credentials::ServiceCredentialApi::new(Arc::clone(&backend)),
+    )))
+    .add_service(auth.layer(ConnectionServiceServer::new(
+        crate::connections::ConnectionApi::new(backend),
     )))
 }
 
@@ -280,9 +284,10 @@ impl ScimService for ScimApi {
             Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
         let request = request.into_inner();
         let validity = duration("validity", request.validity)?;
+        let connection = optional_uuid("connection_id", &request.connection_id)?;
         Ok(Response::new(
             self.backend
-                .issue_scim_token(organization_id, &request.description, validity)
+                .issue_scim_token(organization_id, &request.description, validity, connection)
                 .await?,
         ))
     }

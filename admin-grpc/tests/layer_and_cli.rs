@@ -172,6 +172,7 @@ impl AdminBackend for Fake {
         organization_id: Uuid,
         description: &str,
         validity: Option<Duration>,
+        _connection_id: Option<Uuid>,
     ) -> Result<pb::IssueScimTokenResponse, Status> {
         self.record(format!(
             "issue_scim_token {organization_id} {description} {validity:?}"
@@ -439,6 +440,7 @@ async fn owners_are_confined_to_their_organization() {
                 seconds: 60,
                 nanos: 0,
             }),
+            connection_id: String::new(),
         },
         owner,
     ))

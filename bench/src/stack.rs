@@ -391,6 +391,7 @@ pub(crate) async fn create_organization(
                 organization_id: id.clone(),
                 description: "identity-bench".into(),
                 validity: None,
+                connection_id: String::new(),
             })
             .await
             .context("IssueScimToken")?

@@ -44,7 +44,7 @@ pub const MAX_DISPLAY_NAME_CHARS: usize = 256;
 
 /// identity-core's admin backend.
 pub struct CoreAdminBackend {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     /// SHA-256 of the bootstrap admin secret: comparing fixed-size digests in constant time
     /// hides the secret's length as well as its content.
     bootstrap_hash: Option<[u8; 32]>,
@@ -189,6 +189,10 @@ fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimTo
         status: status as i32,
         rotated_from_token_id: row
             .rotated_from_token_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        connection_id: row
+            .connection_id
             .map(|id| id.to_string())
             .unwrap_or_default(),
     }
@@ -370,6 +374,7 @@ impl CoreAdminBackend {
         org: OrgId,
         description: &str,
         validity: Option<Duration>,
+        connection: Option<Uuid>,
     ) -> CoreResult<pb::IssueScimTokenResponse> {
         validate_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
         let validity = duration_micros(
@@ -380,6 +385,9 @@ impl CoreAdminBackend {
             false,
         )?;
         organizations::get(&self.db, org).await?;
+        if let Some(connection) = connection {
+            crate::store::connections::get(&self.db, org, connection).await?;
+        }
         let now = now_micros();
         let (row, secret) = credentials::insert_scim_token(
             &self.db,
@@ -389,6 +397,8 @@ impl CoreAdminBackend {
                 created_at: now,
                 expires_at: now + validity,
                 rotated_from: None,
+                connection_id: connection,
+                grant_id: None,
             },
         )
         .await?;
@@ -478,6 +488,8 @@ impl CoreAdminBackend {
                 created_at: now,
                 expires_at: now + validity,
                 rotated_from: Some(token),
+                connection_id: old.connection_id,
+                grant_id: None,
             },
         )
         .await?;
@@ -625,10 +637,15 @@ impl AdminBackend for CoreAdminBackend {
         organization_id: Uuid,
         description: &str,
         validity: Option<Duration>,
+        connection_id: Option<Uuid>,
     ) -> Result<pb::IssueScimTokenResponse, Status> {
         Ok(self
-            .issue_scim_token_core(OrgId(organization_id), description, validity)
+            .issue_scim_token_core(OrgId(organization_id), description, validity, connection_id)
             .await?)
+    }
+
+    fn connections(&self) -> Option<&dyn admin_grpc::ConnectionBackend> {
+        Some(self)
     }
 
     async fn list_scim_tokens(

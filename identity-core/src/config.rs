@@ -55,6 +55,14 @@ pub struct Config {
     pub change_retention_secs: u64,
     /// How often retention runs, in seconds.
     pub retention_interval_secs: u64,
+    /// Lifetime of OAuth access tokens for SCIM, in seconds.
+    pub oauth_access_token_ttl_secs: u64,
+    /// Lifetime of OAuth refresh tokens, in seconds (each rotation starts a new one).
+    pub oauth_refresh_token_ttl_secs: u64,
+    /// Lifetime of OAuth authorization codes, in seconds.
+    pub oauth_code_ttl_secs: u64,
+    /// How long a consent page stays answerable, in seconds.
+    pub oauth_request_ttl_secs: u64,
     /// Listener for `GET /metrics` (Prometheus text); none serves no metrics endpoint.
     pub metrics_listen_addr: Option<SocketAddr>,
     /// Apply pending migrations at start (local use); production runs `migrate` as a Job.
@@ -78,6 +86,10 @@ impl Default for Config {
             edge_credential_previous_file: None,
             change_retention_secs: 7 * 24 * 3600,
             retention_interval_secs: 300,
+            oauth_access_token_ttl_secs: 3600,
+            oauth_refresh_token_ttl_secs: 90 * 24 * 3600,
+            oauth_code_ttl_secs: 60,
+            oauth_request_ttl_secs: 600,
             metrics_listen_addr: None,
             migrate_on_start: true,
             shutdown_grace_secs: 20,
@@ -123,6 +135,17 @@ pub struct ConfigOverrides {
 }
 
 impl Config {
+    /// The OAuth lifetimes in the store's units.
+    pub fn oauth_settings(&self) -> crate::store::oauth::OAuthSettings {
+        let micros = |secs: u64| i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+        crate::store::oauth::OAuthSettings {
+            access_token_ttl: micros(self.oauth_access_token_ttl_secs),
+            refresh_token_ttl: micros(self.oauth_refresh_token_ttl_secs),
+            code_ttl: micros(self.oauth_code_ttl_secs),
+            request_ttl: micros(self.oauth_request_ttl_secs),
+        }
+    }
+
     /// Merges the layers; `env` is passed in (not read here) so tests need not touch the process
     /// environment.
     pub fn load(
@@ -191,6 +214,22 @@ impl Config {
         }
         if config.retention_interval_secs < 1 {
             problems.push("retention_interval_secs must be at least 1".to_owned());
+        }
+        for (name, value) in [
+            (
+                "oauth_access_token_ttl_secs",
+                config.oauth_access_token_ttl_secs,
+            ),
+            (
+                "oauth_refresh_token_ttl_secs",
+                config.oauth_refresh_token_ttl_secs,
+            ),
+            ("oauth_code_ttl_secs", config.oauth_code_ttl_secs),
+            ("oauth_request_ttl_secs", config.oauth_request_ttl_secs),
+        ] {
+            if value < 1 {
+                problems.push(format!("{name} must be at least 1"));
+            }
         }
         anyhow::ensure!(
             problems.is_empty(),

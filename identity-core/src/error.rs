@@ -68,6 +68,13 @@ pub enum CoreError {
         oldest_cursor: i64,
         latest_sequence: i64,
     },
+    /// An OAuth 2.0 or provisioning-connection failure; the reason selects the gRPC code and
+    /// the description is what the client's error_description says.
+    #[error("{description}")]
+    OAuth {
+        reason: ErrorReason,
+        description: String,
+    },
     #[error("store unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -112,6 +119,13 @@ impl CoreError {
     }
 
     /// The stable reason carried in `ErrorInfo`.
+    pub fn oauth(reason: ErrorReason, description: impl Into<String>) -> Self {
+        Self::OAuth {
+            reason,
+            description: description.into(),
+        }
+    }
+
     pub fn reason(&self) -> ErrorReason {
         match self {
             Self::InvalidArgument(_) => ErrorReason::InvalidArgument,
@@ -121,7 +135,8 @@ impl CoreError {
             | Self::AlreadyExists { reason, .. }
             | Self::FailedPrecondition { reason, .. }
             | Self::PermissionDenied { reason, .. }
-            | Self::Unauthenticated { reason } => *reason,
+            | Self::Unauthenticated { reason }
+            | Self::OAuth { reason, .. } => *reason,
             Self::CursorExpired { .. } => ErrorReason::CursorExpired,
             Self::VersionMismatch { .. } => ErrorReason::VersionMismatch,
             Self::Unavailable(_) => ErrorReason::Unavailable,
@@ -131,6 +146,21 @@ impl CoreError {
 }
 
 /// The reason string of `ErrorInfo`: the enum value's name without its `ERROR_REASON_` prefix.
+/// The gRPC code of an OAuth or connection failure, as documented in ProvisioningService.
+fn oauth_code(reason: ErrorReason) -> Code {
+    match reason {
+        ErrorReason::OauthInvalidClient => Code::Unauthenticated,
+        ErrorReason::OauthInvalidGrant => Code::FailedPrecondition,
+        ErrorReason::OauthUnauthorizedClient
+        | ErrorReason::OwnerCredentialRejected
+        | ErrorReason::RoleOutsideConnection => Code::PermissionDenied,
+        ErrorReason::AuthorizationRequestExpired | ErrorReason::ConnectionNotFound => {
+            Code::NotFound
+        }
+        _ => Code::InvalidArgument,
+    }
+}
+
 pub fn reason_name(reason: ErrorReason) -> &'static str {
     reason
         .as_str_name()
@@ -195,6 +225,7 @@ impl From<CoreError> for Status {
                 );
                 (Code::FailedPrecondition, err.to_string())
             }
+            CoreError::OAuth { reason, .. } => (oauth_code(*reason), err.to_string()),
             CoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "store unavailable");
                 (Code::Unavailable, "store unavailable".into())

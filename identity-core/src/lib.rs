@@ -5,6 +5,7 @@
 //! `error` (the one error type and its one mapping to gRPC). The core knows nothing of SCIM JSON.
 
 pub mod admin_backend;
+pub mod admin_connections;
 pub mod config;
 pub mod db;
 pub mod entity;

@@ -82,8 +82,12 @@ pub async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // open change streams end as soon as draining starts (see ChangeServiceImpl)
-    let identity_routes =
-        crate::service::identity_routes(db.clone(), &caller_auth, stop_rx.clone());
+    let identity_routes = crate::service::identity_routes(
+        db.clone(),
+        &caller_auth,
+        stop_rx.clone(),
+        config.oauth_settings(),
+    );
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };

@@ -25,6 +25,7 @@ async fn issue(
             organization_id: org.to_owned(),
             description: "Okta production".into(),
             validity,
+            connection_id: String::new(),
         })
         .await
         .unwrap()
@@ -213,6 +214,7 @@ async fn expired_tokens_are_rejected_and_listed_as_expired() {
                 organization_id: org.id.clone(),
                 description: String::new(),
                 validity: Some(validity),
+                connection_id: String::new(),
             })
             .await,
             Code::InvalidArgument,
@@ -229,6 +231,7 @@ async fn expired_tokens_are_rejected_and_listed_as_expired() {
             organization_id: org.id.clone(),
             description: String::new(),
             validity: Some(negative),
+            connection_id: String::new(),
         })
         .await,
         Code::InvalidArgument,
@@ -635,6 +638,7 @@ async fn an_owner_cannot_touch_another_organization() {
                 organization_id: org_b.id.clone(),
                 description: String::new(),
                 validity: None,
+                connection_id: String::new(),
             })
             .await,
     );

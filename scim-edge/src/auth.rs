@@ -32,6 +32,8 @@ pub struct Principal {
     pub kind: PrincipalKind,
     /// The user, for a user's own token (`/Me`).
     pub user_id: Option<String>,
+    /// The provisioning connection the token belongs to, if any.
+    pub connection_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,21 +160,98 @@ pub async fn authenticate(
         Some(principal) => principal,
         None => match resolve(&state, token, key).await {
             Ok(principal) => principal,
+            Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => {
+                let detail = error.detail.clone();
+                return with_invalid_token_challenge(error.into_response(), &detail);
+            }
             Err(error) => return error.into_response(),
         },
     };
     tracing::Span::current().record("organization.id", principal.organization_id.as_str());
     let organization = principal.organization_id.clone();
+    let connection = principal.connection_id.clone();
     let resource_type = crate::metrics::resource_type(request.uri().path());
     let method = request.method().clone();
+    // the full path, base path included (this runs inside the nested SCIM router)
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| request.uri().path(), |original| original.path())
+        .to_owned();
     request.extensions_mut().insert(principal);
-    let response = next.run(request).await;
+    let response =
+        crate::core_client::for_connection(connection.as_deref(), next.run(request)).await;
     crate::metrics::scim_operation(
         &organization,
         resource_type,
         method.as_str(),
         response.status().as_u16(),
     );
+    match connection {
+        Some(connection) if response.status().as_u16() >= 400 => {
+            record_failure(&state, organization, connection, method, path, response).await
+        }
+        _ => response,
+    }
+}
+
+/// The largest error body read back to record it.
+const MAX_RECORDED_BODY: usize = 64 * 1024;
+
+/// Records a failed request in its connection's activity, off the request's path: the client
+/// gets its answer whether or not the record is written (it is activity, not data).
+async fn record_failure(
+    state: &AppState,
+    organization_id: String,
+    connection_id: String,
+    method: axum::http::Method,
+    path: String,
+    response: Response,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_RECORDED_BODY).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let error: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let text = |key: &str| {
+        error
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let request = crate::core_client::outgoing_request(
+        identity_proto::identity::v1::RecordProvisioningErrorRequest {
+            organization_id,
+            connection_id,
+            method: method.to_string(),
+            path,
+            status: i32::from(parts.status.as_u16()),
+            scim_type: text("scimType"),
+            detail: text("detail"),
+        },
+    );
+    let mut client = state.core.provisioning.clone();
+    tokio::spawn(async move {
+        if let Err(status) = client.record_provisioning_error(request).await {
+            tracing::debug!(code = ?status.code(), "failed request not recorded in the connection's activity");
+        }
+    });
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// A 401 for a presented token the core refused gets the RFC 6750 §3.1 challenge that tells an
+/// OAuth client to refresh (or an admin to issue a new token).
+fn with_invalid_token_challenge(mut response: Response, detail: &str) -> Response {
+    let challenge = format!(
+        "Bearer realm=\"scim\", error=\"invalid_token\", error_description=\"{}\"",
+        detail.replace(['"', '\\'], "")
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
     response
 }
 
@@ -191,6 +270,8 @@ async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Princip
                 kind,
                 user_id: (!response.principal_user_id.is_empty())
                     .then_some(response.principal_user_id),
+                connection_id: (!response.connection_id.is_empty())
+                    .then_some(response.connection_id),
             };
             state
                 .tokens
@@ -241,6 +322,7 @@ mod tests {
             token_id: "tok".to_owned(),
             kind: PrincipalKind::ProvisioningClient,
             user_id: None,
+            connection_id: None,
         }
     }
 

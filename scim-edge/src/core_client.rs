@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
+use identity_proto::identity::v1::provisioning_service_client::ProvisioningServiceClient;
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
@@ -22,6 +23,7 @@ pub struct CoreClient {
     pub users: UserServiceClient<AuthenticatedChannel>,
     pub roles: RoleServiceClient<AuthenticatedChannel>,
     pub tokens: TokenServiceClient<AuthenticatedChannel>,
+    pub provisioning: ProvisioningServiceClient<AuthenticatedChannel>,
     health: HealthClient<Channel>,
 }
 
@@ -50,7 +52,8 @@ impl CoreClient {
         Ok(Self {
             users: UserServiceClient::with_interceptor(channel.clone(), auth.clone()),
             roles: RoleServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            tokens: TokenServiceClient::with_interceptor(channel.clone(), auth),
+            tokens: TokenServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            provisioning: ProvisioningServiceClient::with_interceptor(channel.clone(), auth),
             health: HealthClient::new(channel),
         })
     }
@@ -72,10 +75,34 @@ impl CoreClient {
     }
 }
 
+/// The metadata entry naming the provisioning connection a call acts for (see
+/// `AuthenticateScimTokenResponse.connection_id`).
+pub const CONNECTION_METADATA: &str = "identity-connection-id";
+
+tokio::task_local! {
+    /// The provisioning connection of the SCIM request being served.
+    static CONNECTION: tonic::metadata::MetadataValue<tonic::metadata::Ascii>;
+}
+
+/// Runs `future` (one SCIM request) so that every call it makes to the core names
+/// `connection`, which the core records on each change and checks group names against.
+pub async fn for_connection<F: Future>(connection: Option<&str>, future: F) -> F::Output {
+    match connection.and_then(|id| id.parse().ok()) {
+        Some(value) => CONNECTION.scope(value, future).await,
+        None => future.await,
+    }
+}
+
 /// Wraps a message for a call to the core, carrying the current trace context (`traceparent`)
-/// in the metadata. Every call of the edge goes through here.
+/// and the request's provisioning connection in the metadata. Every call of the edge goes
+/// through here.
 pub fn outgoing_request<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     identity_telemetry::inject_current_context(request.metadata_mut());
+    if let Ok(connection) = CONNECTION.try_with(Clone::clone) {
+        request
+            .metadata_mut()
+            .insert(CONNECTION_METADATA, connection);
+    }
     request
 }

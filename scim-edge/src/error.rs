@@ -264,6 +264,10 @@ impl From<tonic::Status> for ScimError {
                 | "SCIM_DISABLED",
             ) => Self::unauthorized("authentication failed"),
             Some("PERMISSION_DENIED") => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
+            // the connection's group list is the owner's choice: say which group and why
+            Some("ROLE_OUTSIDE_CONNECTION") => Self::new(StatusCode::FORBIDDEN, None, message),
+            // the token's connection was deleted while the token was still cached
+            Some("CONNECTION_NOT_FOUND") => Self::unauthorized("authentication failed"),
             Some("UNAVAILABLE") => {
                 Self::unavailable("the service is unavailable", RETRY_AFTER_SECS)
             }

@@ -14,6 +14,7 @@ pub mod filter;
 mod handlers;
 pub mod list;
 pub mod metrics;
+pub mod oauth;
 pub mod paging;
 pub mod patch;
 pub mod projection;

@@ -44,6 +44,13 @@ static TOKEN_REJECTIONS: LazyLock<Counter<u64>> = LazyLock::new(|| {
         .build()
 });
 
+static OAUTH_FAILURES: LazyLock<Counter<u64>> = LazyLock::new(|| {
+    meter()
+        .u64_counter("oauth.token.failures")
+        .with_description("Token and revocation requests refused, by RFC 6749 error code")
+        .build()
+});
+
 /// The route label of a request: its matched template, or `unmatched`.
 fn route_of(request: &Request) -> String {
     request
@@ -111,6 +118,11 @@ pub fn scim_operation(organization: &str, resource_type: &'static str, method: &
 /// Counts one refused bearer token; `reason` is one of a fixed set.
 pub fn token_rejected(reason: &'static str) {
     TOKEN_REJECTIONS.add(1, &[KeyValue::new("reason", reason)]);
+}
+
+/// Counts one refused token-endpoint or revocation request; `error` is an RFC 6749 code.
+pub fn oauth_failure(error: &'static str) {
+    OAUTH_FAILURES.add(1, &[KeyValue::new("error", error)]);
 }
 
 #[cfg(test)]

@@ -47,7 +47,9 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        // OAuth 2.0 for identity providers: outside the base path and SCIM bearer auth
+        .merge(crate::oauth::routes());
     let app = if base_path.is_empty() {
         app.merge(scim)
     } else {
@@ -222,7 +224,8 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ScimError::internal().into_response()
 }
 
-/// Rewrites error responses that are not SCIM JSON (axum's 404/405, tower-http's 413, …).
+/// Rewrites error responses that are not SCIM JSON or OAuth's own (axum's 404/405,
+/// tower-http's 413, …).
 async fn scim_error_bodies<B>(response: http::Response<B>) -> Response
 where
     http::Response<B>: IntoResponse,
@@ -231,11 +234,17 @@ where
     if !(status.is_client_error() || status.is_server_error()) {
         return response.into_response();
     }
-    let is_scim = response
+    // SCIM errors, and the OAuth endpoints' own errors (RFC 6749 JSON, HTML pages), are meant
+    let is_deliberate = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(SCIM_JSON.as_bytes()));
-    if is_scim {
+        .is_some_and(|value| {
+            let value = value.as_bytes();
+            value.starts_with(SCIM_JSON.as_bytes())
+                || value.starts_with(b"application/json")
+                || value.starts_with(b"text/html")
+        });
+    if is_deliberate {
         return response.into_response();
     }
     let detail = match status {

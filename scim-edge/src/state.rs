@@ -44,6 +44,15 @@ impl Settings {
         path.trim_end_matches('/').to_owned()
     }
 
+    /// The OAuth issuer (RFC 8414 §2): the base URL's scheme and authority, where the OAuth
+    /// endpoints are served.
+    pub fn issuer(&self) -> String {
+        match url::Url::parse(&self.base_url) {
+            Ok(url) => url.origin().ascii_serialization(),
+            Err(_) => self.base_url.clone(),
+        }
+    }
+
     /// `base_url` + `/Users/{id}` and the like.
     pub fn location(&self, endpoint: &str, id: &str) -> String {
         format!("{}{endpoint}/{id}", self.base_url)

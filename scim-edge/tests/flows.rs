@@ -104,6 +104,7 @@ impl TokenService for FakeCore {
             principal_kind: kind as i32,
             principal_user_id: user_id,
             expires_in_seconds: 0,
+            connection_id: String::new(),
         }))
     }
 }

@@ -68,6 +68,7 @@ impl TokenService for FakeTokens {
             principal_kind: kind as i32,
             principal_user_id: user.to_owned(),
             expires_in_seconds: 3600,
+            connection_id: String::new(),
         }))
     }
 }

@@ -8,6 +8,7 @@
 //! surfaces (gRPC, HTTP, command line), so the tests see what a deployment sees.
 
 mod binaries;
+pub mod oauth;
 pub mod otlp;
 mod process;
 pub mod scim;

@@ -8,6 +8,7 @@ use crate::process::Process;
 use crate::store::Store;
 use crate::tenant::Tenant;
 use identity_proto::admin::v1 as admin;
+use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
@@ -45,6 +46,7 @@ pub struct AdminClients {
     pub orgs: OrganizationServiceClient<AdminChannel>,
     pub scim: ScimServiceClient<AdminChannel>,
     pub service_credentials: ServiceCredentialServiceClient<AdminChannel>,
+    pub connections: ConnectionServiceClient<AdminChannel>,
 }
 
 /// Options of a stack; see [`Stack::builder`].
@@ -389,7 +391,11 @@ impl Stack {
         AdminClients {
             orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
             scim: ScimServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            service_credentials: ServiceCredentialServiceClient::with_interceptor(channel, auth),
+            service_credentials: ServiceCredentialServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone(),
+            ),
+            connections: ConnectionServiceClient::with_interceptor(channel, auth),
         }
     }
 
@@ -438,6 +444,7 @@ impl Stack {
                 organization_id: org_id.clone(),
                 description: "e2e".into(),
                 validity: None,
+                connection_id: String::new(),
             })
             .await
             .expect("IssueScimToken")

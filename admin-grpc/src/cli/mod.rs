@@ -81,6 +81,86 @@ pub enum Command {
     /// Credentials of the platform's internal services for the identity.v1 API
     #[command(subcommand, name = "service-credential", alias = "svc")]
     ServiceCredential(ServiceCredentialCommand),
+    /// Provisioning connections (identity provider integrations), their OAuth clients and grants
+    #[command(subcommand)]
+    Connection(ConnectionCommand),
+}
+
+/// `identity-admin connection …`
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Create a connection; prints its id (the Connection ID to paste into the provider)
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Display name, e.g. "Okta production"
+        #[arg(long)]
+        name: String,
+        /// A group it may sync; repeat for several (default: every group)
+        #[arg(long = "group", value_name = "NAME")]
+        groups: Vec<String>,
+    },
+    /// List connections with their activity counts
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// One connection's activity: last request, counts and the most recent errors
+    Get {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(value_name = "CONNECTION_ID")]
+        connection_id: String,
+    },
+    /// Delete a connection; its tokens, OAuth clients and grants stop working
+    Delete {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(value_name = "CONNECTION_ID")]
+        connection_id: String,
+    },
+    /// Register an OAuth client for a connection; prints the client secret (shown once)
+    RegisterClient {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long, value_name = "CONNECTION_ID")]
+        connection: String,
+        /// Name shown on the consent page, e.g. "Okta"
+        #[arg(long)]
+        name: String,
+        /// An allowed redirect URI (exact match); repeat for several; none for a client that
+        /// only uses client credentials
+        #[arg(long = "redirect-uri", value_name = "URI")]
+        redirect_uris: Vec<String>,
+    },
+    /// List a connection's OAuth clients
+    Clients {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long, value_name = "CONNECTION_ID")]
+        connection: String,
+    },
+    /// Delete an OAuth client and revoke its grants
+    DeleteClient {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(value_name = "CLIENT_ID")]
+        client_id: String,
+    },
+    /// List a connection's OAuth grants
+    Grants {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(long, value_name = "CONNECTION_ID")]
+        connection: String,
+    },
+    /// Revoke an OAuth grant: its refresh and access tokens stop working
+    RevokeGrant {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(value_name = "GRANT_ID")]
+        grant_id: String,
+    },
 }
 
 /// `identity-admin service-credential …`
@@ -228,6 +308,9 @@ pub enum TokenCommand {
         /// Days until the token expires (server default: 365)
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=730))]
         validity_days: Option<u32>,
+        /// The provisioning connection the token belongs to
+        #[arg(long, value_name = "CONNECTION_ID", default_value = "")]
+        connection: String,
     },
     /// List SCIM tokens, newest first (metadata only)
     List {

@@ -2,11 +2,12 @@
 
 use super::render::Printer;
 use super::{
-    Cli, Command, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand,
+    Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand,
     ServiceCredentialCommand, TokenCommand,
 };
 use crate::status::reason_of;
 use identity_proto::admin::v1 as pb;
+use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
@@ -80,6 +81,7 @@ struct Clients {
     orgs: OrganizationServiceClient<Authed>,
     scim: ScimServiceClient<Authed>,
     service_credentials: ServiceCredentialServiceClient<Authed>,
+    connections: ConnectionServiceClient<Authed>,
 }
 
 impl Clients {
@@ -139,7 +141,11 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
     Ok(Clients {
         orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
         scim: ScimServiceClient::with_interceptor(channel.clone(), auth.clone()),
-        service_credentials: ServiceCredentialServiceClient::with_interceptor(channel, auth),
+        service_credentials: ServiceCredentialServiceClient::with_interceptor(
+            channel.clone(),
+            auth.clone(),
+        ),
+        connections: ConnectionServiceClient::with_interceptor(channel, auth),
     })
 }
 
@@ -317,6 +323,7 @@ pub async fn run(
                 org,
                 description,
                 validity_days,
+                connection,
             } => {
                 let organization_id = clients.resolve(&org).await?;
                 let response = clients
@@ -325,6 +332,7 @@ pub async fn run(
                         organization_id,
                         description,
                         validity: days(validity_days),
+                        connection_id: connection,
                     })
                     .await?
                     .into_inner();
@@ -444,6 +452,120 @@ pub async fn run(
                 out.service_credential(response.credential.as_ref())?;
             }
         },
+        Command::Connection(command) => run_connection(command, &mut clients, &mut out).await?,
+    }
+    Ok(())
+}
+
+async fn run_connection(
+    command: ConnectionCommand,
+    clients: &mut Clients,
+    out: &mut Printer<'_, impl Write, impl Write>,
+) -> Result<(), CliError> {
+    let connections = &mut clients.connections.clone();
+    match command {
+        ConnectionCommand::Create { org, name, groups } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .create_connection(pb::CreateConnectionRequest {
+                    organization_id,
+                    name,
+                    allowed_group_names: groups,
+                })
+                .await?
+                .into_inner();
+            out.created_connection(response.connection.as_ref())?;
+        }
+        ConnectionCommand::List { org } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .list_connections(pb::ListConnectionsRequest { organization_id })
+                .await?
+                .into_inner();
+            out.connections(&response.connections)?;
+        }
+        ConnectionCommand::Get { org, connection_id } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .get_connection(pb::GetConnectionRequest {
+                    organization_id,
+                    connection_id,
+                })
+                .await?
+                .into_inner();
+            out.connection(response.connection.as_ref())?;
+        }
+        ConnectionCommand::Delete { org, connection_id } => {
+            let organization_id = clients.resolve(&org).await?;
+            connections
+                .delete_connection(pb::DeleteConnectionRequest {
+                    organization_id,
+                    connection_id: connection_id.clone(),
+                })
+                .await?;
+            out.done(&format!("connection {connection_id} deleted"))?;
+        }
+        ConnectionCommand::RegisterClient {
+            org,
+            connection,
+            name,
+            redirect_uris,
+        } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .register_o_auth_client(pb::RegisterOAuthClientRequest {
+                    organization_id,
+                    connection_id: connection,
+                    name,
+                    redirect_uris,
+                })
+                .await?
+                .into_inner();
+            out.registered_client(&response)?;
+        }
+        ConnectionCommand::Clients { org, connection } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .list_o_auth_clients(pb::ListOAuthClientsRequest {
+                    organization_id,
+                    connection_id: connection,
+                })
+                .await?
+                .into_inner();
+            out.oauth_clients(&response.clients)?;
+        }
+        ConnectionCommand::DeleteClient { org, client_id } => {
+            let organization_id = clients.resolve(&org).await?;
+            connections
+                .delete_o_auth_client(pb::DeleteOAuthClientRequest {
+                    organization_id,
+                    client_id: client_id.clone(),
+                })
+                .await?;
+            out.done(&format!("OAuth client {client_id} deleted"))?;
+        }
+        ConnectionCommand::Grants { org, connection } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .list_grants(pb::ListGrantsRequest {
+                    organization_id,
+                    connection_id: connection,
+                })
+                .await?
+                .into_inner();
+            out.grants(&response.grants)?;
+        }
+        ConnectionCommand::RevokeGrant { org, grant_id } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = connections
+                .revoke_grant(pb::RevokeGrantRequest {
+                    organization_id,
+                    grant_id,
+                })
+                .await?
+                .into_inner();
+            out.grants(response.grant.as_slice())?;
+        }
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod m20261122_000001_create_organizations;
 mod m20261122_000002_create_identities;
 mod m20261122_000003_create_credentials;
 mod m20261201_000004_service_access;
+mod m20261201_000005_connections;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_identities::Migration),
             Box::new(m20261122_000003_create_credentials::Migration),
             Box::new(m20261201_000004_service_access::Migration),
+            Box::new(m20261201_000005_connections::Migration),
         ]
     }
 }

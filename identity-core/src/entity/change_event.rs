@@ -19,6 +19,8 @@ pub struct Model {
     pub member_user_ids: Option<String>,
     /// Microseconds since the Unix epoch.
     pub created_at: i64,
+    /// The provisioning connection whose request made the change.
+    pub connection_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,10 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// The token this one replaced.
     pub rotated_from_token_id: Option<Uuid>,
+    /// The provisioning connection the token belongs to.
+    pub connection_id: Option<Uuid>,
+    /// Set for an OAuth access token: the grant it came from.
+    pub grant_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -283,6 +283,10 @@ pub fn change_to_proto(row: &crate::entity::change_event::Model) -> pb::Change {
         resource_version: row.resource_version,
         member_user_ids: crate::store::changes::member_ids(row),
         create_time: Some(to_timestamp(row.created_at)),
+        connection_id: row
+            .connection_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -75,6 +75,15 @@ impl TokenServiceImpl {
                 LAST_USED_RESOLUTION_MICROS,
             )
             .await?;
+            if let Some(connection) = row.connection_id {
+                crate::store::connections::touch(
+                    &self.db,
+                    connection,
+                    now,
+                    LAST_USED_RESOLUTION_MICROS,
+                )
+                .await?;
+            }
         }
         Ok(AuthenticateScimTokenResponse {
             organization_id: row.org_id.to_string(),
@@ -82,6 +91,10 @@ impl TokenServiceImpl {
             principal_kind: PrincipalKind::ProvisioningClient as i32,
             principal_user_id: String::new(),
             expires_in_seconds: (row.expires_at - now).div_euclid(1_000_000).max(0),
+            connection_id: row
+                .connection_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
         })
     }
 }

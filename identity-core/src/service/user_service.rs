@@ -11,12 +11,14 @@ use crate::service::caller::CallerAuthenticator;
 use crate::service::caller::{Access, Caller};
 use crate::service::change_service::ChangeServiceImpl;
 use crate::service::convert;
+use crate::service::provisioning_service::{ConnectionScope, ProvisioningServiceImpl};
 use crate::service::role_service::RoleServiceImpl;
 use crate::service::token_service::TokenServiceImpl;
 use crate::store::users::{self, LookupKey, PasswordChange};
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::access_token_service_server::AccessTokenServiceServer;
 use identity_proto::identity::v1::change_service_server::ChangeServiceServer;
+use identity_proto::identity::v1::provisioning_service_server::ProvisioningServiceServer;
 use identity_proto::identity::v1::role_service_server::RoleServiceServer;
 use identity_proto::identity::v1::token_service_server::TokenServiceServer;
 use identity_proto::identity::v1::user_service_server::{UserService, UserServiceServer};
@@ -30,12 +32,19 @@ pub fn identity_routes(
     db: DatabaseConnection,
     auth: &admin_grpc::AuthLayer<CallerAuthenticator>,
     draining: tokio::sync::watch::Receiver<bool>,
+    oauth: crate::store::oauth::OAuthSettings,
 ) -> tonic::service::Routes {
     use tower::Layer;
-    tonic::service::Routes::new(
-        auth.layer(UserServiceServer::new(UserServiceImpl::new(db.clone()))),
-    )
-    .add_service(auth.layer(RoleServiceServer::new(RoleServiceImpl::new(db.clone()))))
+    // writes of users and roles may act for a provisioning connection
+    tonic::service::Routes::new(auth.layer(ConnectionScope::new(UserServiceServer::new(
+        UserServiceImpl::new(db.clone()),
+    ))))
+    .add_service(auth.layer(ConnectionScope::new(RoleServiceServer::new(
+        RoleServiceImpl::new(db.clone()),
+    ))))
+    .add_service(auth.layer(ProvisioningServiceServer::new(
+        ProvisioningServiceImpl::new(db.clone(), oauth),
+    )))
     .add_service(auth.layer(ChangeServiceServer::new(ChangeServiceImpl::new(
         db.clone(),
         draining,

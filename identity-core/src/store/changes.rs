@@ -105,6 +105,7 @@ pub async fn append_change(
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))?;
     let sequence: i64 = row.try_get("", "change_seq")?;
+    let connection = super::connections::count_change(txn, change.kind).await?;
     let members = if change.member_user_ids.is_empty() {
         None
     } else {
@@ -120,6 +121,7 @@ pub async fn append_change(
         resource_version: sea_orm::Set(change.resource_version),
         member_user_ids: sea_orm::Set(members),
         created_at: sea_orm::Set(crate::time::now_micros()),
+        connection_id: sea_orm::Set(connection),
     })
     .exec_without_returning(txn)
     .await?;

@@ -75,6 +75,10 @@ pub struct NewScimToken<'a> {
     pub created_at: i64,
     pub expires_at: i64,
     pub rotated_from: Option<TokenId>,
+    /// The provisioning connection it belongs to.
+    pub connection_id: Option<uuid::Uuid>,
+    /// The OAuth grant, for an OAuth access token.
+    pub grant_id: Option<uuid::Uuid>,
 }
 
 /// Stores a new SCIM token and returns its row and its secret (the only time it exists).
@@ -94,6 +98,8 @@ pub async fn insert_scim_token<C: ConnectionTrait>(
         last_used_at: Set(None),
         revoked_at: Set(None),
         rotated_from_token_id: Set(new.rotated_from.map(|id| id.0)),
+        connection_id: Set(new.connection_id),
+        grant_id: Set(new.grant_id),
     }
     .insert(db)
     .await?;
@@ -209,7 +215,10 @@ pub async fn list_scim_tokens<C: ConnectionTrait>(
     after: Option<TokenCursor>,
     page_size: u64,
 ) -> CoreResult<(Vec<scim_token::Model>, Option<TokenCursor>)> {
-    let mut query = scim_token::Entity::find().filter(scim_token::Column::OrgId.eq(org_id.0));
+    // OAuth access tokens are listed with their grants, not here
+    let mut query = scim_token::Entity::find()
+        .filter(scim_token::Column::OrgId.eq(org_id.0))
+        .filter(scim_token::Column::GrantId.is_null());
     if let Some(cursor) = after {
         query = query.filter(
             Expr::col(scim_token::Column::CreatedAt)
@@ -430,6 +439,8 @@ mod tests {
             last_used_at: None,
             revoked_at: None,
             rotated_from_token_id: None,
+            connection_id: None,
+            grant_id: None,
         };
         assert_eq!(TokenState::of(&token, 99), TokenState::Active);
         assert_eq!(TokenState::of(&token, 100), TokenState::Expired);

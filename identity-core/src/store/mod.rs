@@ -2,8 +2,10 @@
 
 pub mod access_tokens;
 pub mod changes;
+pub mod connections;
 pub mod credentials;
 pub mod filter;
+pub mod oauth;
 pub mod organizations;
 pub mod paging;
 pub mod retention;

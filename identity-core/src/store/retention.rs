@@ -1,4 +1,5 @@
-//! Retention: pruning change-feed entries and expired access tokens older than the configured
+//! Retention: pruning change-feed entries, expired access tokens and expired OAuth requests,
+//! codes and refresh tokens older than the configured
 //! horizon. Run periodically by every core replica; the deletes are idempotent, so replicas
 //! racing each other only repeat work.
 //!
@@ -19,6 +20,7 @@ use uuid::Uuid;
 pub struct Pruned {
     pub changes: u64,
     pub access_tokens: u64,
+    pub oauth: u64,
 }
 
 /// Organizations handled per pass, so one pass stays short; the rest wait for the next pass.
@@ -62,5 +64,6 @@ pub async fn prune(
         }
     }
     pruned.access_tokens = access_tokens::prune_expired(db, token_cutoff).await?;
+    pruned.oauth = crate::store::oauth::prune_expired(db, token_cutoff).await?;
     Ok(pruned)
 }

@@ -406,6 +406,13 @@ async fn not_found<C: ConnectionTrait>(conn: &C, org: OrgId, id: RoleId) -> Core
     }
 }
 
+/// Whether a role write must stay inside the acting provisioning connection's groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnectionScope {
+    Checked,
+    Unchecked,
+}
+
 /// Applies `change` to role `id` inside `txn`. Returns `None` when nothing changed (no version
 /// increment, no change-feed row), so the caller can roll back.
 async fn apply(
@@ -414,6 +421,7 @@ async fn apply(
     id: RoleId,
     expected_version: Option<i64>,
     change: RoleChange,
+    scope: ConnectionScope,
 ) -> CoreResult<(Role, Option<(i64, i64)>)> {
     let current = load_role(txn, org, id)
         .await?
@@ -428,6 +436,9 @@ async fn apply(
     }
     let now = crate::time::now_micros();
     let current = to_domain(current);
+    if scope == ConnectionScope::Checked {
+        super::connections::check_role_in_scope(txn, &current.data.display_name).await?;
+    }
     let mut data = current.data.clone();
     let attrs_changed = match change.attributes {
         Some(edit) => {
@@ -436,6 +447,7 @@ async fn apply(
                 data.managed_by = current.data.managed_by;
             }
             ensure_valid(&data)?;
+            super::connections::check_role_in_scope(txn, &data.display_name).await?;
             check_unique(txn, org, &data, Some(id.0)).await?;
             true
         }
@@ -611,7 +623,15 @@ pub async fn modify_role(
         ));
     }
     let txn = changes::begin_org_write(db, org).await?;
-    let (role, changed) = apply(&txn, org, id, expected_version, change).await?;
+    let (role, changed) = apply(
+        &txn,
+        org,
+        id,
+        expected_version,
+        change,
+        ConnectionScope::Checked,
+    )
+    .await?;
     match changed {
         Some((added, removed)) => {
             txn.commit().await?;
@@ -644,7 +664,17 @@ pub(crate) async fn add_member_in_txn(
         add: vec![user_id],
         ..RoleChange::default()
     };
-    match apply(txn, org, RoleId(role_id), None, change).await {
+    // the default role is the organization's choice, not a group the connection pushes
+    match apply(
+        txn,
+        org,
+        RoleId(role_id),
+        None,
+        change,
+        ConnectionScope::Unchecked,
+    )
+    .await
+    {
         Ok(_) => Ok(()),
         Err(CoreError::NotFound {
             reason: ErrorReason::RoleNotFound,
@@ -742,6 +772,7 @@ pub async fn create_role(
     }
     let members = dedupe(members);
     let txn = changes::begin_org_write(db, org).await?;
+    super::connections::check_role_in_scope(&txn, &data.display_name).await?;
     check_unique(&txn, org, &data, None).await?;
     verify_users(&txn, org, &members).await?;
     let id = RoleId::generate();
@@ -811,6 +842,7 @@ pub async fn delete_role(
     let current = load_role(&txn, org, id)
         .await?
         .ok_or_else(|| CoreError::role_not_found(id))?;
+    super::connections::check_role_in_scope(&txn, &current.display_name).await?;
     if changes::default_role_id(&txn, org).await? == Some(id.0) {
         return Err(CoreError::FailedPrecondition {
             reason: ErrorReason::RoleIsDefault,

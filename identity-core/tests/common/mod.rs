@@ -62,7 +62,12 @@ pub async fn start_server() -> Server {
     ));
     // never draining: the sender is dropped at once
     let (_, draining) = tokio::sync::watch::channel(false);
-    let routes = identity_core::service::identity_routes(store.db.clone(), &auth, draining);
+    let routes = identity_core::service::identity_routes(
+        store.db.clone(),
+        &auth,
+        draining,
+        identity_core::store::oauth::OAuthSettings::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {

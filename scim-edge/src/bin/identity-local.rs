@@ -177,6 +177,7 @@ async fn provision(
             organization_id: org_id.clone(),
             description: "identity-local".to_owned(),
             validity: None,
+            connection_id: String::new(),
         })
         .await?
         .into_inner()

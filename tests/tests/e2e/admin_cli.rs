@@ -403,3 +403,135 @@ async fn credential_file_is_read() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
 }
+
+#[tokio::test]
+async fn an_owner_sets_up_a_connection_with_a_token_and_an_oauth_client() {
+    // no token cache at the edge: the deletion at the end shows at once
+    let stack = Stack::builder()
+        .with_edge(true)
+        .token_cache_ttl_secs(0)
+        .start()
+        .await;
+    let tenant = stack.new_tenant().await;
+    let owner = tenant.owner_secret.as_str();
+    let org = tenant.slug.as_str();
+
+    let connection = ok(&cli(
+        &stack,
+        owner,
+        &[
+            "connection",
+            "create",
+            "--org",
+            org,
+            "--name",
+            "Okta production",
+            "--group",
+            "Engineering",
+        ],
+    )
+    .await)
+    .to_owned();
+    assert!(uuid::Uuid::try_parse(&connection).is_ok(), "{connection}");
+    let token = ok(&cli(
+        &stack,
+        owner,
+        &["token", "issue", "--org", org, "--connection", &connection],
+    )
+    .await)
+    .to_owned();
+    tenant.with_token(&token).get("/Users").await.expect(200);
+
+    let secret = ok(&cli(
+        &stack,
+        owner,
+        &[
+            "connection",
+            "register-client",
+            "--org",
+            org,
+            "--connection",
+            &connection,
+            "--name",
+            "Okta",
+            "--redirect-uri",
+            "https://idp.example.com/oauth/callback",
+        ],
+    )
+    .await)
+    .to_owned();
+    assert!(secret.starts_with("idcsec_"), "the secret alone on stdout");
+    let clients = cli(
+        &stack,
+        owner,
+        &[
+            "--output",
+            "json",
+            "connection",
+            "clients",
+            "--org",
+            org,
+            "--connection",
+            &connection,
+        ],
+    )
+    .await;
+    let clients: serde_json::Value = serde_json::from_str(ok(&clients)).unwrap();
+    assert_eq!(
+        clients["clients"][0]["redirectUris"][0],
+        "https://idp.example.com/oauth/callback"
+    );
+
+    let listed = cli(
+        &stack,
+        owner,
+        &["--output", "json", "connection", "list", "--org", org],
+    )
+    .await;
+    let listed: serde_json::Value = serde_json::from_str(ok(&listed)).unwrap();
+    assert_eq!(listed["connections"][0]["id"], connection.as_str());
+    assert_eq!(
+        listed["connections"][0]["allowedGroupNames"],
+        serde_json::json!(["Engineering"])
+    );
+    let shown = ok(&cli(
+        &stack,
+        owner,
+        &["connection", "get", "--org", org, &connection],
+    )
+    .await)
+    .to_owned();
+    assert!(
+        shown.contains("Okta production") && shown.contains("no recent errors"),
+        "{shown}"
+    );
+
+    // an unsafe redirect URI is refused with the field named
+    let refused = cli(
+        &stack,
+        owner,
+        &[
+            "connection",
+            "register-client",
+            "--org",
+            org,
+            "--connection",
+            &connection,
+            "--name",
+            "Okta",
+            "--redirect-uri",
+            "http://idp.example.com/cb",
+        ],
+    )
+    .await;
+    failed(&refused);
+    assert!(refused.stderr.contains("redirect_uris[0]"), "{refused:?}");
+
+    ok(&cli(
+        &stack,
+        owner,
+        &["connection", "delete", "--org", org, &connection],
+    )
+    .await);
+    tenant.with_token(&token).get("/Users").await.expect(401);
+}

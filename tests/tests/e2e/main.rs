@@ -8,11 +8,14 @@
 //! a failure here is a behaviour an identity provider would see.
 
 mod admin_cli;
+mod connections;
 mod core_grpc;
 mod entra_flow;
 mod internal_services;
 mod lifecycle;
 mod normalizations;
+mod oauth;
+mod oauth_clients;
 mod observability;
 mod okta_flow;
 mod provisioning;

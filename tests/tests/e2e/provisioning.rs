@@ -279,6 +279,7 @@ async fn revoked_and_expired_tokens_tell_the_admin_why() {
                 seconds: 1,
                 nanos: 0,
             }),
+            connection_id: String::new(),
         })
         .await
         .unwrap()

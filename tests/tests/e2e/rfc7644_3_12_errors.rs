@@ -120,9 +120,15 @@ async fn missing_or_invalid_tokens_are_401_with_www_authenticate() {
         ] {
             let response = client.get(path).await;
             response.expect_error(401, None);
+            // RFC 6750 §3.1: no error code when no token came, invalid_token when one did
+            let expected = if *label == "none" {
+                "Bearer realm=\"scim\""
+            } else {
+                "Bearer realm=\"scim\", error=\"invalid_token\", error_description=\"authentication failed\""
+            };
             assert_eq!(
                 response.header("www-authenticate"),
-                Some("Bearer realm=\"scim\""),
+                Some(expected),
                 "{label} token on {path}:\n{response}"
             );
         }

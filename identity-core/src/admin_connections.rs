@@ -1,0 +1,166 @@
+//! `admin_grpc::ConnectionBackend` over the store: provisioning connections, OAuth clients and
+//! grants for `admin.v1.ConnectionService`.
+
+use crate::admin_backend::CoreAdminBackend;
+use crate::entity::{connection_error, oauth_client, oauth_grant, provisioning_connection};
+use crate::ids::OrgId;
+use crate::store::{connections, oauth};
+use crate::time::to_timestamp;
+use admin_grpc::ConnectionBackend;
+use identity_proto::admin::v1 as pb;
+use tonic::Status;
+use uuid::Uuid;
+
+fn connection_pb(
+    row: &provisioning_connection::Model,
+    errors: &[connection_error::Model],
+) -> pb::Connection {
+    pb::Connection {
+        id: row.id.to_string(),
+        organization_id: row.org_id.to_string(),
+        name: row.name.clone(),
+        allowed_group_names: row
+            .allowed_groups
+            .as_deref()
+            .map(connections::decode_groups)
+            .unwrap_or_default(),
+        create_time: Some(to_timestamp(row.created_at)),
+        activity: Some(pb::ConnectionActivity {
+            last_request_time: row.last_request_at.map(to_timestamp),
+            creates: row.creates,
+            updates: row.updates,
+            deactivations: row.deactivations,
+            deletes: row.deletes,
+            recent_errors: errors
+                .iter()
+                .map(|error| pb::ConnectionError {
+                    time: Some(to_timestamp(error.occurred_at)),
+                    method: error.method.clone(),
+                    path: error.path.clone(),
+                    status: error.status,
+                    scim_type: error.scim_type.clone(),
+                    detail: error.detail.clone(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+fn client_pb(row: &oauth_client::Model) -> pb::OAuthClient {
+    pb::OAuthClient {
+        client_id: row.client_id.clone(),
+        connection_id: row.connection_id.to_string(),
+        name: row.name.clone(),
+        redirect_uris: oauth::redirect_uris(row),
+        create_time: Some(to_timestamp(row.created_at)),
+    }
+}
+
+fn grant_pb((row, client_id): &(oauth_grant::Model, String)) -> pb::Grant {
+    pb::Grant {
+        id: row.id.to_string(),
+        client_id: client_id.clone(),
+        kind: i32::from(row.kind),
+        scope: row.scope.clone(),
+        create_time: Some(to_timestamp(row.created_at)),
+        last_refresh_time: row.last_refreshed_at.map(to_timestamp),
+        revoke_time: row.revoked_at.map(to_timestamp),
+        revoke_reason: row.revoke_reason.clone().unwrap_or_default(),
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionBackend for CoreAdminBackend {
+    async fn create_connection(
+        &self,
+        organization_id: Uuid,
+        name: &str,
+        allowed_groups: Option<Vec<String>>,
+    ) -> Result<pb::Connection, Status> {
+        let row =
+            connections::create(&self.db, OrgId(organization_id), name, allowed_groups).await?;
+        tracing::info!(target: "audit", org_id = %organization_id, connection_id = %row.id, action = "connection.create", "provisioning connection created");
+        Ok(connection_pb(&row, &[]))
+    }
+
+    async fn list_connections(&self, organization_id: Uuid) -> Result<Vec<pb::Connection>, Status> {
+        let rows = connections::list(&self.db, OrgId(organization_id)).await?;
+        Ok(rows.iter().map(|row| connection_pb(row, &[])).collect())
+    }
+
+    async fn get_connection(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+    ) -> Result<pb::Connection, Status> {
+        let row = connections::get(&self.db, OrgId(organization_id), id).await?;
+        let errors = connections::recent_errors(&self.db, id).await?;
+        Ok(connection_pb(&row, &errors))
+    }
+
+    async fn delete_connection(&self, organization_id: Uuid, id: Uuid) -> Result<(), Status> {
+        connections::delete(&self.db, OrgId(organization_id), id).await?;
+        tracing::info!(target: "audit", org_id = %organization_id, connection_id = %id, action = "connection.delete", "provisioning connection deleted");
+        Ok(())
+    }
+
+    async fn register_oauth_client(
+        &self,
+        organization_id: Uuid,
+        connection_id: Uuid,
+        name: &str,
+        redirect_uris: &[String],
+    ) -> Result<pb::RegisterOAuthClientResponse, Status> {
+        let (row, secret) = oauth::register_client(
+            &self.db,
+            OrgId(organization_id),
+            connection_id,
+            name,
+            redirect_uris,
+        )
+        .await?;
+        tracing::info!(target: "audit", org_id = %organization_id, connection_id = %connection_id, client_id = %row.client_id, action = "oauth_client.register", "OAuth client registered");
+        Ok(pb::RegisterOAuthClientResponse {
+            client: Some(client_pb(&row)),
+            client_secret: secret,
+        })
+    }
+
+    async fn list_oauth_clients(
+        &self,
+        organization_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<Vec<pb::OAuthClient>, Status> {
+        let rows = oauth::list_clients(&self.db, OrgId(organization_id), connection_id).await?;
+        Ok(rows.iter().map(client_pb).collect())
+    }
+
+    async fn delete_oauth_client(
+        &self,
+        organization_id: Uuid,
+        client_id: &str,
+    ) -> Result<(), Status> {
+        oauth::delete_client(&self.db, OrgId(organization_id), client_id).await?;
+        tracing::info!(target: "audit", org_id = %organization_id, client_id = %client_id, action = "oauth_client.delete", "OAuth client deleted");
+        Ok(())
+    }
+
+    async fn list_grants(
+        &self,
+        organization_id: Uuid,
+        connection_id: Uuid,
+    ) -> Result<Vec<pb::Grant>, Status> {
+        let grants = oauth::list_grants(&self.db, OrgId(organization_id), connection_id).await?;
+        Ok(grants.iter().map(grant_pb).collect())
+    }
+
+    async fn revoke_grant(
+        &self,
+        organization_id: Uuid,
+        grant_id: Uuid,
+    ) -> Result<pb::Grant, Status> {
+        let grant = oauth::revoke_grant(&self.db, OrgId(organization_id), grant_id).await?;
+        tracing::info!(target: "audit", org_id = %organization_id, grant_id = %grant_id, action = "oauth_grant.revoke", "OAuth grant revoked");
+        Ok(grant_pb(&grant))
+    }
+}

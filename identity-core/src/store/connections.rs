@@ -1,0 +1,375 @@
+//! Provisioning connections: their rows, the connection a SCIM request acts as, the activity
+//! counters and the groups a connection may touch.
+//!
+//! The connection a call acts as is set by the service layer for the whole call
+//! ([`acting_as`], from the edge's `identity-connection-id` metadata) and read where changes are
+//! recorded, so every store write, however deep, attributes its change-feed rows and bumps the
+//! connection's counters inside its own transaction, without threading a parameter through every
+//! store function.
+
+use crate::entity::{
+    connection_error, oauth_client, oauth_grant, provisioning_connection, scim_token,
+};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::OrgId;
+use identity_proto::identity::v1::{ChangeKind, ErrorReason};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use std::cell::Cell;
+use uuid::Uuid;
+
+/// Failed requests kept per connection.
+pub const RECENT_ERRORS_KEPT: u64 = 20;
+/// The longest connection name.
+pub const MAX_NAME_CHARS: usize = 100;
+/// The most group names a connection may list.
+pub const MAX_ALLOWED_GROUPS: usize = 1000;
+
+/// The connection a call acts as, and the activity counter it already bumped in this call.
+#[derive(Debug)]
+struct Acting {
+    connection: Uuid,
+    counted: Cell<Option<Counter>>,
+}
+
+tokio::task_local! {
+    static ACTING: Acting;
+}
+
+/// Runs `future` acting as `connection`: the changes it records name it and count for it.
+pub async fn acting_as<F: Future>(connection: Uuid, future: F) -> F::Output {
+    ACTING
+        .scope(
+            Acting {
+                connection,
+                counted: Cell::new(None),
+            },
+            future,
+        )
+        .await
+}
+
+/// The connection the current call acts as, if any.
+pub fn acting_connection() -> Option<Uuid> {
+    ACTING.try_with(|acting| acting.connection).ok()
+}
+
+/// An activity counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Counter {
+    Updates,
+    Creates,
+    Deactivations,
+    Deletes,
+}
+
+impl Counter {
+    fn of(kind: ChangeKind) -> Self {
+        match kind {
+            ChangeKind::Created => Self::Creates,
+            ChangeKind::Deleted => Self::Deletes,
+            ChangeKind::Deactivated => Self::Deactivations,
+            _ => Self::Updates,
+        }
+    }
+
+    fn column(self) -> provisioning_connection::Column {
+        match self {
+            Self::Creates => provisioning_connection::Column::Creates,
+            Self::Updates => provisioning_connection::Column::Updates,
+            Self::Deactivations => provisioning_connection::Column::Deactivations,
+            Self::Deletes => provisioning_connection::Column::Deletes,
+        }
+    }
+}
+
+/// Records a change of kind `kind` for the acting connection inside `txn` and returns the
+/// connection to name on the change. One call counts once, as its strongest kind: deleting a
+/// user also removes it from its roles, and that is one delete, not a delete and an update.
+/// Fails with CONNECTION_NOT_FOUND when the connection was deleted meanwhile.
+pub async fn count_change<C: ConnectionTrait>(
+    txn: &C,
+    kind: ChangeKind,
+) -> CoreResult<Option<Uuid>> {
+    let Ok((connection, previous)) =
+        ACTING.try_with(|acting| (acting.connection, acting.counted.get()))
+    else {
+        return Ok(None);
+    };
+    let counter = Counter::of(kind);
+    if previous.is_some_and(|previous| previous >= counter) {
+        return Ok(Some(connection));
+    }
+    let mut update = sea_orm::sea_query::Query::update();
+    update
+        .table(provisioning_connection::Entity)
+        .value(counter.column(), Expr::col(counter.column()).add(1))
+        .and_where(provisioning_connection::Column::Id.eq(connection))
+        .and_where(provisioning_connection::Column::DeletedAt.is_null());
+    if let Some(previous) = previous {
+        update.value(previous.column(), Expr::col(previous.column()).sub(1));
+    }
+    if txn.execute(&update).await?.rows_affected() == 0 {
+        return Err(connection_not_found(connection));
+    }
+    let _ = ACTING.try_with(|acting| acting.counted.set(Some(counter)));
+    Ok(Some(connection))
+}
+
+/// Fails with ROLE_OUTSIDE_CONNECTION unless the acting connection (if any) may manage a group
+/// named `name` (compared without regard to case, as SCIM compares Group displayName).
+pub async fn check_role_in_scope<C: ConnectionTrait>(txn: &C, name: &str) -> CoreResult<()> {
+    let Some(connection) = acting_connection() else {
+        return Ok(());
+    };
+    let allowed = provisioning_connection::Entity::find_by_id(connection)
+        .select_only()
+        .column(provisioning_connection::Column::AllowedGroups)
+        .into_tuple::<Option<String>>()
+        .one(txn)
+        .await?
+        .ok_or_else(|| connection_not_found(connection))?;
+    let Some(allowed) = allowed.as_deref().map(decode_groups) else {
+        return Ok(());
+    };
+    if allowed
+        .iter()
+        .any(|group| group.to_lowercase() == name.to_lowercase())
+    {
+        return Ok(());
+    }
+    Err(CoreError::oauth(
+        ErrorReason::RoleOutsideConnection,
+        format!(
+            "group {name:?} is not in this provisioning connection's groups to sync; add it to \
+             the connection or stop pushing it"
+        ),
+    ))
+}
+
+pub fn connection_not_found(id: Uuid) -> CoreError {
+    CoreError::oauth(
+        ErrorReason::ConnectionNotFound,
+        format!("provisioning connection {id} not found"),
+    )
+}
+
+pub fn decode_groups(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Creates a connection.
+pub async fn create(
+    db: &DatabaseConnection,
+    org: OrgId,
+    name: &str,
+    allowed_groups: Option<Vec<String>>,
+) -> CoreResult<provisioning_connection::Model> {
+    crate::store::changes::ensure_org(db, org).await?;
+    let allowed = allowed_groups
+        .map(|groups| serde_json::to_string(&groups))
+        .transpose()
+        .map_err(|e| CoreError::Internal(e.to_string()))?;
+    Ok(provisioning_connection::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(org.0),
+        name: Set(name.to_owned()),
+        allowed_groups: Set(allowed),
+        created_at: Set(crate::time::now_micros()),
+        deleted_at: Set(None),
+        last_request_at: Set(None),
+        creates: Set(0),
+        updates: Set(0),
+        deactivations: Set(0),
+        deletes: Set(0),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The organization's connections that are not deleted, oldest first.
+pub async fn list(
+    db: &DatabaseConnection,
+    org: OrgId,
+) -> CoreResult<Vec<provisioning_connection::Model>> {
+    crate::store::changes::ensure_org(db, org).await?;
+    Ok(provisioning_connection::Entity::find()
+        .filter(provisioning_connection::Column::OrgId.eq(org.0))
+        .filter(provisioning_connection::Column::DeletedAt.is_null())
+        .order_by_asc(provisioning_connection::Column::CreatedAt)
+        .order_by_asc(provisioning_connection::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// One live connection of `org`, or CONNECTION_NOT_FOUND (also for another tenant's).
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    org: OrgId,
+    id: Uuid,
+) -> CoreResult<provisioning_connection::Model> {
+    provisioning_connection::Entity::find_by_id(id)
+        .filter(provisioning_connection::Column::OrgId.eq(org.0))
+        .filter(provisioning_connection::Column::DeletedAt.is_null())
+        .one(db)
+        .await?
+        .ok_or_else(|| connection_not_found(id))
+}
+
+/// The connection's most recent failed requests, newest first.
+pub async fn recent_errors(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> CoreResult<Vec<connection_error::Model>> {
+    Ok(connection_error::Entity::find()
+        .filter(connection_error::Column::ConnectionId.eq(id))
+        .order_by_desc(connection_error::Column::OccurredAt)
+        .order_by_desc(connection_error::Column::Id)
+        .limit(RECENT_ERRORS_KEPT)
+        .all(db)
+        .await?)
+}
+
+/// Deletes a connection: its SCIM tokens (pasted and OAuth) are revoked, its clients deleted
+/// and its grants revoked, all in one transaction.
+pub async fn delete(db: &DatabaseConnection, org: OrgId, id: Uuid) -> CoreResult<()> {
+    let txn = db.begin().await?;
+    get(&txn, org, id).await?;
+    let now = crate::time::now_micros();
+    provisioning_connection::Entity::update_many()
+        .col_expr(provisioning_connection::Column::DeletedAt, Expr::val(now))
+        .filter(provisioning_connection::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    scim_token::Entity::update_many()
+        .col_expr(scim_token::Column::RevokedAt, Expr::val(now))
+        .filter(scim_token::Column::ConnectionId.eq(id))
+        .filter(scim_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    oauth_client::Entity::update_many()
+        .col_expr(oauth_client::Column::DeletedAt, Expr::val(now))
+        .filter(oauth_client::Column::ConnectionId.eq(id))
+        .filter(oauth_client::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    oauth_grant::Entity::update_many()
+        .col_expr(oauth_grant::Column::RevokedAt, Expr::val(now))
+        .col_expr(
+            oauth_grant::Column::RevokeReason,
+            Expr::val("connection_deleted"),
+        )
+        .filter(oauth_grant::Column::ConnectionId.eq(id))
+        .filter(oauth_grant::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Notes that one of the connection's credentials was accepted at `now`; writes at most once
+/// per `resolution` (micros), like the token's own `last_used_at`.
+pub async fn touch(db: &DatabaseConnection, id: Uuid, now: i64, resolution: i64) -> CoreResult<()> {
+    provisioning_connection::Entity::update_many()
+        .col_expr(
+            provisioning_connection::Column::LastRequestAt,
+            Expr::val(now),
+        )
+        .filter(provisioning_connection::Column::Id.eq(id))
+        .filter(
+            provisioning_connection::Column::LastRequestAt
+                .is_null()
+                .or(provisioning_connection::Column::LastRequestAt.lte(now - resolution)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A failed SCIM request to record.
+#[derive(Debug, Clone)]
+pub struct FailedRequest {
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub scim_type: String,
+    pub detail: String,
+}
+
+/// Records a failed request and drops all but the most recent [`RECENT_ERRORS_KEPT`].
+pub async fn record_error(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: Uuid,
+    failed: FailedRequest,
+) -> CoreResult<()> {
+    let txn = db.begin().await?;
+    get(&txn, org, id).await?;
+    connection_error::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        connection_id: Set(id),
+        occurred_at: Set(crate::time::now_micros()),
+        method: Set(truncate(&failed.method, 16)),
+        path: Set(truncate(&failed.path, 512)),
+        status: Set(failed.status),
+        scim_type: Set(truncate(&failed.scim_type, 64)),
+        detail: Set(truncate(&failed.detail, 1024)),
+    }
+    .insert(&txn)
+    .await?;
+    let keep: Vec<Uuid> = connection_error::Entity::find()
+        .select_only()
+        .column(connection_error::Column::Id)
+        .filter(connection_error::Column::ConnectionId.eq(id))
+        .order_by_desc(connection_error::Column::OccurredAt)
+        .order_by_desc(connection_error::Column::Id)
+        .limit(RECENT_ERRORS_KEPT)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    connection_error::Entity::delete_many()
+        .filter(connection_error::Column::ConnectionId.eq(id))
+        .filter(connection_error::Column::Id.is_not_in(keep))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// `text` cut to at most `max` bytes on a character boundary.
+fn truncate(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strongest_kind_wins() {
+        assert!(Counter::of(ChangeKind::Deleted) > Counter::of(ChangeKind::MembersRemoved));
+        assert!(Counter::of(ChangeKind::Created) > Counter::of(ChangeKind::MembersAdded));
+        assert_eq!(Counter::of(ChangeKind::Renamed), Counter::Updates);
+    }
+
+    #[test]
+    fn truncation_keeps_characters_whole() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[tokio::test]
+    async fn acting_connection_is_scoped_to_the_call() {
+        assert_eq!(acting_connection(), None);
+        let id = Uuid::from_u128(7);
+        assert_eq!(acting_as(id, async { acting_connection() }).await, Some(id));
+        assert_eq!(acting_connection(), None);
+    }
+}
