@@ -6,6 +6,7 @@
 mod core;
 mod drive;
 mod edge;
+mod oauth;
 mod stack;
 mod stats;
 
@@ -33,6 +34,10 @@ enum Command {
     /// Through SCIM HTTP: POST /Users throughput, GET /Users?filter=userName eq at N users,
     /// PATCH add-member on an N-member group vs an empty group
     Edge(EdgeArgs),
+    /// OAuth for provisioning: the token endpoint (client credentials, refresh rotation, the
+    /// code flow) and SCIM requests with an OAuth access token vs a pasted token (--users is
+    /// not used)
+    Oauth(Common),
 }
 
 #[derive(Debug, Args)]
@@ -247,6 +252,55 @@ async fn run_edge(args: EdgeArgs) -> Result<Report> {
     })
 }
 
+async fn run_oauth(common: Common) -> Result<Report> {
+    validate(&common)?;
+    // no token cache at the edge: every SCIM request's token is checked by the core
+    let stack = Stack::start(&StackOptions {
+        bin_dir: common.bin_dir.clone(),
+        database_url: common.database_url.clone(),
+        with_edge: true,
+        edge_args: vec!["--token-cache-ttl-secs".into(), "0".into()],
+    })
+    .await?;
+    let org = stack::create_organization(&stack.admin_endpoint, &stack.admin_token, true)
+        .await
+        .with_context(|| format!("creating the organization (logs: {})", stack.logs()))?;
+    let (client_id, client_secret) =
+        oauth::register_client(&stack.admin_endpoint, &stack.admin_token, &org.id).await?;
+    let scim_url = stack
+        .scim_base_url
+        .clone()
+        .context("the edge was started")?;
+    let issuer = reqwest::Url::parse(&scim_url)?
+        .origin()
+        .ascii_serialization();
+    let plan = oauth::Plan {
+        issuer: issuer.clone(),
+        scim_url,
+        samples: common.samples,
+        concurrency: common.concurrency,
+        client_id,
+        client_secret,
+        owner_credential: org.owner_secret.clone(),
+        pasted_token: org.scim_token.clone().context("SCIM token issued")?,
+    };
+    let outcome = oauth::run(&plan).await;
+    if outcome.is_err() {
+        eprintln!("processes' logs: {}", stack.logs());
+    }
+    let (results, ratios) = outcome?;
+    let store = stack.store.clone();
+    finish(Some(stack), common.keep_logs);
+    Ok(Report {
+        target: format!("oauth {issuer}"),
+        users: 0,
+        concurrency: common.concurrency,
+        store,
+        results,
+        ratios,
+    })
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -258,6 +312,10 @@ async fn main() -> Result<()> {
         Command::Edge(args) => {
             let json = args.common.json;
             (run_edge(args).await?, json)
+        }
+        Command::Oauth(common) => {
+            let json = common.json;
+            (run_oauth(common).await?, json)
         }
     };
     if json {

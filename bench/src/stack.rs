@@ -334,6 +334,8 @@ pub(crate) struct Organization {
     pub(crate) slug: String,
     /// A SCIM token of the organization, when SCIM was enabled.
     pub(crate) scim_token: Option<String>,
+    /// The organization's first owner credential (approves OAuth consent).
+    pub(crate) owner_secret: String,
 }
 
 impl std::fmt::Debug for Organization {
@@ -402,5 +404,6 @@ pub(crate) async fn create_organization(
         id,
         slug,
         scim_token,
+        owner_secret: created.owner_secret,
     })
 }

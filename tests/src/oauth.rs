@@ -267,19 +267,39 @@ impl OAuthClient {
 
     /// The connection as the owner reads it through the admin API.
     pub async fn connection(&self, stack: &Stack) -> admin::Connection {
+        get_connection(stack, &self.tenant, &self.connection_id).await
+    }
+
+    /// The connection's grants, newest first, as the owner lists them.
+    pub async fn grants(&self, stack: &Stack) -> Vec<admin::Grant> {
         stack
             .admin_client_with(&self.tenant.owner_secret)
             .connections
-            .get_connection(admin::GetConnectionRequest {
+            .list_grants(admin::ListGrantsRequest {
                 organization_id: self.tenant.org_id.clone(),
                 connection_id: self.connection_id.clone(),
             })
             .await
-            .expect("GetConnection")
+            .expect("ListGrants")
             .into_inner()
-            .connection
-            .expect("connection")
+            .grants
     }
+}
+
+/// A connection of `tenant` with its activity, as the owner reads it.
+pub async fn get_connection(stack: &Stack, tenant: &Tenant, id: &str) -> admin::Connection {
+    stack
+        .admin_client_with(&tenant.owner_secret)
+        .connections
+        .get_connection(admin::GetConnectionRequest {
+            organization_id: tenant.org_id.clone(),
+            connection_id: id.into(),
+        })
+        .await
+        .expect("GetConnection")
+        .into_inner()
+        .connection
+        .expect("connection")
 }
 
 /// The value of the consent form's hidden `request_id` input.

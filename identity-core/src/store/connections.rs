@@ -219,6 +219,28 @@ pub async fn get<C: ConnectionTrait>(
         .ok_or_else(|| connection_not_found(id))
 }
 
+/// Locks a live connection of `org` for the rest of the transaction, or CONNECTION_NOT_FOUND.
+///
+/// A no-op UPDATE as the transaction's first statement: writers of one connection queue on its
+/// row, and on SQLite a transaction that reads first can fail to upgrade its lock under
+/// contention, while one that writes first waits (as `changes::begin_org_write` does).
+async fn lock_live<C: ConnectionTrait>(txn: &C, org: OrgId, id: Uuid) -> CoreResult<()> {
+    let locked = provisioning_connection::Entity::update_many()
+        .col_expr(
+            provisioning_connection::Column::Name,
+            Expr::col(provisioning_connection::Column::Name),
+        )
+        .filter(provisioning_connection::Column::Id.eq(id))
+        .filter(provisioning_connection::Column::OrgId.eq(org.0))
+        .filter(provisioning_connection::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await?;
+    if locked.rows_affected == 0 {
+        return Err(connection_not_found(id));
+    }
+    Ok(())
+}
+
 /// The connection's most recent failed requests, newest first.
 pub async fn recent_errors(
     db: &DatabaseConnection,
@@ -237,7 +259,7 @@ pub async fn recent_errors(
 /// and its grants revoked, all in one transaction.
 pub async fn delete(db: &DatabaseConnection, org: OrgId, id: Uuid) -> CoreResult<()> {
     let txn = db.begin().await?;
-    get(&txn, org, id).await?;
+    lock_live(&txn, org, id).await?;
     let now = crate::time::now_micros();
     provisioning_connection::Entity::update_many()
         .col_expr(provisioning_connection::Column::DeletedAt, Expr::val(now))
@@ -307,7 +329,7 @@ pub async fn record_error(
     failed: FailedRequest,
 ) -> CoreResult<()> {
     let txn = db.begin().await?;
-    get(&txn, org, id).await?;
+    lock_live(&txn, org, id).await?;
     connection_error::ActiveModel {
         id: Set(Uuid::now_v7()),
         connection_id: Set(id),

@@ -122,6 +122,21 @@ async fn live_client<C: ConnectionTrait>(
     }
 }
 
+/// Locks a client's row for the rest of the transaction: the first statement is a no-op
+/// UPDATE, so concurrent token requests of one client queue on it (and, on SQLite, a
+/// transaction that reads first cannot fail to upgrade its lock under contention).
+async fn lock_client(txn: &DatabaseTransaction, client_pk: Uuid) -> CoreResult<()> {
+    oauth_client::Entity::update_many()
+        .col_expr(
+            oauth_client::Column::Name,
+            Expr::col(oauth_client::Column::Name),
+        )
+        .filter(oauth_client::Column::Id.eq(client_pk))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// Registers a client for a live connection; returns it and its secret (shown once).
 pub async fn register_client(
     db: &DatabaseConnection,
@@ -184,23 +199,30 @@ fn client_not_found(client_id: &str) -> CoreError {
 
 /// Deletes a client of `org` and revokes its grants.
 pub async fn delete_client(db: &DatabaseConnection, org: OrgId, client_id: &str) -> CoreResult<()> {
+    let now = crate::time::now_micros();
     let txn = db.begin().await?;
-    let client = oauth_client::Entity::find()
+    // the write first (see lock_client)
+    let deleted = oauth_client::Entity::update_many()
+        .col_expr(oauth_client::Column::DeletedAt, Expr::val(now))
         .filter(oauth_client::Column::ClientId.eq(client_id))
         .filter(oauth_client::Column::OrgId.eq(org.0))
         .filter(oauth_client::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(client_not_found(client_id));
+    }
+    let client_pk: Uuid = oauth_client::Entity::find()
+        .select_only()
+        .column(oauth_client::Column::Id)
+        .filter(oauth_client::Column::ClientId.eq(client_id))
+        .into_tuple()
         .one(&txn)
         .await?
         .ok_or_else(|| client_not_found(client_id))?;
-    let now = crate::time::now_micros();
-    oauth_client::Entity::update_many()
-        .col_expr(oauth_client::Column::DeletedAt, Expr::val(now))
-        .filter(oauth_client::Column::Id.eq(client.id))
-        .exec(&txn)
-        .await?;
     revoke_grants(
         &txn,
-        oauth_grant::Column::ClientPk.eq(client.id).into(),
+        oauth_grant::Column::ClientPk.eq(client_pk).into(),
         "client_deleted",
         now,
     )
@@ -720,6 +742,8 @@ pub async fn client_credentials(
     let scope = granted_scope(scope)?;
     let now = crate::time::now_micros();
     let txn = db.begin().await?;
+    // concurrent exchanges of one client share its one grant instead of each making one
+    lock_client(&txn, client.id).await?;
     let existing = oauth_grant::Entity::find()
         .filter(oauth_grant::Column::ClientPk.eq(client.id))
         .filter(oauth_grant::Column::Kind.eq(GrantKind::ClientCredentials as i16))
@@ -747,6 +771,7 @@ pub async fn revoke_token(
     }
     let now = crate::time::now_micros();
     let txn = db.begin().await?;
+    lock_client(&txn, client.id).await?;
     // the hint only orders the lookups (RFC 7009 §2.1)
     let refresh_first = hint != "access_token";
     for refresh in [refresh_first, !refresh_first] {

@@ -4,26 +4,11 @@
 
 use identity_proto::admin::v1 as admin;
 use identity_proto::identity::v1 as pb;
-use identity_tests::oauth::{connection_token, create_connection};
+use identity_tests::oauth::{connection_token, create_connection, get_connection};
 use identity_tests::scim::patch;
 use identity_tests::{Stack, unique};
 use serde_json::json;
 use std::time::Duration;
-
-async fn connection(stack: &Stack, org_id: &str, owner: &str, id: &str) -> admin::Connection {
-    stack
-        .admin_client_with(owner)
-        .connections
-        .get_connection(admin::GetConnectionRequest {
-            organization_id: org_id.into(),
-            connection_id: id.into(),
-        })
-        .await
-        .expect("GetConnection")
-        .into_inner()
-        .connection
-        .expect("connection")
-}
 
 #[tokio::test]
 async fn groups_outside_the_connection_are_refused_and_nothing_changes() {
@@ -139,14 +124,13 @@ async fn activity_counts_operations_and_keeps_failed_requests() {
     bad.expect(400);
 
     // errors are recorded off the request path: wait for it
-    let mut summary =
-        connection(&stack, &tenant.org_id, &tenant.owner_secret, &connection_id).await;
+    let mut summary = get_connection(&stack, &tenant, &connection_id).await;
     for _ in 0..50 {
         if !summary.activity.as_ref().unwrap().recent_errors.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        summary = connection(&stack, &tenant.org_id, &tenant.owner_secret, &connection_id).await;
+        summary = get_connection(&stack, &tenant, &connection_id).await;
     }
     let activity = summary.activity.unwrap();
     assert_eq!(

@@ -158,17 +158,7 @@ async fn code_flow_provisions_refreshes_and_reuse_revokes_the_family() {
             && challenge.contains("error=\"invalid_token\""),
         "{challenge}"
     );
-    let grants = stack
-        .admin_client_with(&tenant.owner_secret)
-        .connections
-        .list_grants(admin::ListGrantsRequest {
-            organization_id: tenant.org_id.clone(),
-            connection_id: client.connection_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .grants;
+    let grants = client.grants(&stack).await;
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].revoke_reason, "refresh_token_reuse");
     assert_eq!(grants[0].client_id, client.client_id);
@@ -495,4 +485,24 @@ async fn expired_codes_and_consent_requests_are_refused() {
     assert_eq!(page.status, 400);
     assert!(page.location.is_none());
     assert!(page.text.contains("This request expired"));
+}
+
+#[tokio::test]
+async fn concurrent_client_credentials_all_succeed_and_share_one_grant() {
+    let stack = stack().await;
+    let tenant = stack.new_tenant().await;
+    let client = OAuthClient::register(&stack, &tenant, &[]).await;
+    // found by the oauth benchmark: concurrent exchanges that read before writing failed on
+    // SQLite (lock upgrade) and could each create a grant on PostgreSQL
+    let answers = futures::future::join_all((0..16).map(|_| {
+        let client = client.clone();
+        async move { client.token(&[("grant_type", "client_credentials")]).await }
+    }))
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
+    let grants = client.grants(&stack).await;
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0].kind, admin::GrantKind::ClientCredentials as i32);
 }

@@ -100,17 +100,7 @@ async fn authlib_runs_the_code_flow_provisions_refreshes_and_is_refused_after_re
     assert_eq!(found.body["userName"], user_name);
     let activity = client.connection(&stack).await.activity.unwrap();
     assert_eq!(activity.creates, 1);
-    let grants = stack
-        .admin_client_with(&tenant.owner_secret)
-        .connections
-        .list_grants(identity_proto::admin::v1::ListGrantsRequest {
-            organization_id: tenant.org_id.clone(),
-            connection_id: client.connection_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .grants;
+    let grants = client.grants(&stack).await;
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].revoke_reason, "refresh_token_reuse");
 }
