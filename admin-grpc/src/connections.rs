@@ -41,6 +41,15 @@ pub trait ConnectionBackend: Send + Sync {
         organization_id: Uuid,
         id: Uuid,
     ) -> Result<pb::Connection, Status>;
+    /// Renames a connection (`name` `Some`) and/or replaces its groups (`groups` `Some`, whose
+    /// inner `None` allows every group).
+    async fn update_connection(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        name: Option<String>,
+        groups: Option<Option<Vec<String>>>,
+    ) -> Result<pb::Connection, Status>;
     /// Deletes a connection and revokes everything it holds.
     async fn delete_connection(&self, organization_id: Uuid, id: Uuid) -> Result<(), Status>;
     /// Registers a client; the secret is returned once.
@@ -203,6 +212,32 @@ impl ConnectionService for ConnectionApi {
         let id = parse_uuid("connection_id", &request.get_ref().connection_id)?;
         Ok(Response::new(pb::GetConnectionResponse {
             connection: Some(self.backend()?.get_connection(org, id).await?),
+        }))
+    }
+
+    async fn update_connection(
+        &self,
+        request: Request<pb::UpdateConnectionRequest>,
+    ) -> Result<Response<pb::UpdateConnectionResponse>, Status> {
+        let org = Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let request = request.into_inner();
+        let id = parse_uuid("connection_id", &request.connection_id)?;
+        let name = if request.name.trim().is_empty() {
+            None
+        } else {
+            Some(name("name", &request.name)?)
+        };
+        let groups = if request.update_allowed_groups {
+            Some(allowed_groups(&request.allowed_group_names)?)
+        } else {
+            None
+        };
+        let connection = self
+            .backend()?
+            .update_connection(org, id, name, groups)
+            .await?;
+        Ok(Response::new(pb::UpdateConnectionResponse {
+            connection: Some(connection),
         }))
     }
 

@@ -98,6 +98,18 @@ impl ConnectionBackend for CoreAdminBackend {
         Ok(connection_pb(&row, &errors))
     }
 
+    async fn update_connection(
+        &self,
+        organization_id: Uuid,
+        id: Uuid,
+        name: Option<String>,
+        groups: Option<Option<Vec<String>>>,
+    ) -> Result<pb::Connection, Status> {
+        let row = connections::update(&self.db, OrgId(organization_id), id, name, groups).await?;
+        tracing::info!(target: "audit", org_id = %organization_id, connection_id = %id, action = "connection.update", "provisioning connection updated");
+        Ok(connection_pb(&row, &[]))
+    }
+
     async fn delete_connection(&self, organization_id: Uuid, id: Uuid) -> Result<(), Status> {
         connections::delete(&self.db, OrgId(organization_id), id).await?;
         tracing::info!(target: "audit", org_id = %organization_id, connection_id = %id, action = "connection.delete", "provisioning connection deleted");

@@ -112,6 +112,23 @@ pub enum ConnectionCommand {
         #[arg(value_name = "CONNECTION_ID")]
         connection_id: String,
     },
+    /// Rename a connection or change the groups it may sync; its credentials keep working
+    #[command(group = clap::ArgGroup::new("change").required(true).multiple(true).args(["name", "groups", "all_groups"]))]
+    Update {
+        #[command(flatten)]
+        org: OrgArg,
+        #[arg(value_name = "CONNECTION_ID")]
+        connection_id: String,
+        /// New display name
+        #[arg(long)]
+        name: Option<String>,
+        /// The groups it may sync from now on (replaces the list); repeat for several
+        #[arg(long = "group", value_name = "NAME", conflicts_with = "all_groups")]
+        groups: Vec<String>,
+        /// Let it sync every group
+        #[arg(long)]
+        all_groups: bool,
+    },
     /// Delete a connection; its tokens, OAuth clients and grants stop working
     Delete {
         #[command(flatten)]

@@ -495,6 +495,27 @@ async fn run_connection(
                 .into_inner();
             out.connection(response.connection.as_ref())?;
         }
+        ConnectionCommand::Update {
+            org,
+            connection_id,
+            name,
+            groups,
+            all_groups,
+        } => {
+            let organization_id = clients.resolve(&org).await?;
+            let update_allowed_groups = all_groups || !groups.is_empty();
+            let response = connections
+                .update_connection(pb::UpdateConnectionRequest {
+                    organization_id,
+                    connection_id,
+                    name: name.unwrap_or_default(),
+                    update_allowed_groups,
+                    allowed_group_names: groups,
+                })
+                .await?
+                .into_inner();
+            out.connection(response.connection.as_ref())?;
+        }
         ConnectionCommand::Delete { org, connection_id } => {
             let organization_id = clients.resolve(&org).await?;
             connections

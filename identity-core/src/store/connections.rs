@@ -169,10 +169,7 @@ pub async fn create(
     allowed_groups: Option<Vec<String>>,
 ) -> CoreResult<provisioning_connection::Model> {
     crate::store::changes::ensure_org(db, org).await?;
-    let allowed = allowed_groups
-        .map(|groups| serde_json::to_string(&groups))
-        .transpose()
-        .map_err(|e| CoreError::Internal(e.to_string()))?;
+    let allowed = encode_groups(allowed_groups)?;
     Ok(provisioning_connection::ActiveModel {
         id: Set(Uuid::new_v4()),
         org_id: Set(org.0),
@@ -188,6 +185,40 @@ pub async fn create(
     }
     .insert(db)
     .await?)
+}
+
+fn encode_groups(groups: Option<Vec<String>>) -> CoreResult<Option<String>> {
+    groups
+        .map(|groups| serde_json::to_string(&groups))
+        .transpose()
+        .map_err(|e| CoreError::Internal(e.to_string()))
+}
+
+/// Renames a live connection and/or replaces its groups (`Some(None)` allows every group).
+pub async fn update(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: Uuid,
+    name: Option<String>,
+    groups: Option<Option<Vec<String>>>,
+) -> CoreResult<provisioning_connection::Model> {
+    let txn = db.begin().await?;
+    lock_live(&txn, org, id).await?;
+    let mut update = provisioning_connection::Entity::update_many()
+        .filter(provisioning_connection::Column::Id.eq(id));
+    if let Some(name) = name {
+        update = update.col_expr(provisioning_connection::Column::Name, Expr::val(name));
+    }
+    if let Some(groups) = groups {
+        update = update.col_expr(
+            provisioning_connection::Column::AllowedGroups,
+            Expr::val(encode_groups(groups)?),
+        );
+    }
+    update.exec(&txn).await?;
+    let row = get(&txn, org, id).await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 /// The organization's connections that are not deleted, oldest first.

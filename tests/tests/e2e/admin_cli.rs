@@ -527,6 +527,34 @@ async fn an_owner_sets_up_a_connection_with_a_token_and_an_oauth_client() {
     failed(&refused);
     assert!(refused.stderr.contains("redirect_uris[0]"), "{refused:?}");
 
+    // widen it to every group, keeping its credentials; an update must change something
+    let nothing = cli(
+        &stack,
+        owner,
+        &["connection", "update", "--org", org, &connection],
+    )
+    .await;
+    assert_eq!(nothing.code, Some(2), "a usage error: {nothing:?}");
+    assert!(nothing.stderr.contains("--all-groups"), "{nothing:?}");
+    let updated = cli(
+        &stack,
+        owner,
+        &[
+            "--output",
+            "json",
+            "connection",
+            "update",
+            "--org",
+            org,
+            &connection,
+            "--all-groups",
+        ],
+    )
+    .await;
+    let updated: serde_json::Value = serde_json::from_str(ok(&updated)).unwrap();
+    assert_eq!(updated["allowedGroupNames"], serde_json::json!([]));
+    tenant.with_token(&token).get("/Users").await.expect(200);
+
     ok(&cli(
         &stack,
         owner,

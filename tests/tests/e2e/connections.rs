@@ -253,3 +253,57 @@ async fn connections_are_per_tenant() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert!(status.message().contains("redirect_uris[0]"), "{status:?}");
 }
+
+#[tokio::test]
+async fn an_owner_widens_the_groups_without_replacing_credentials() {
+    let stack = Stack::start().await;
+    let tenant = stack.new_tenant().await;
+    let connection_id = create_connection(&stack, &tenant, "Okta", &["Engineering"]).await;
+    let idp = tenant.with_token(&connection_token(&stack, &tenant, &connection_id).await);
+    let sales = unique("Sales");
+    let group =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": sales});
+    idp.post("/Groups", group.clone())
+        .await
+        .expect_error(403, None);
+
+    let updated = stack
+        .admin_client_with(&tenant.owner_secret)
+        .connections
+        .update_connection(admin::UpdateConnectionRequest {
+            organization_id: tenant.org_id.clone(),
+            connection_id: connection_id.clone(),
+            name: "Okta production".into(),
+            update_allowed_groups: true,
+            allowed_group_names: vec!["Engineering".into(), sales.clone()],
+        })
+        .await
+        .expect("UpdateConnection")
+        .into_inner()
+        .connection
+        .unwrap();
+    assert_eq!(updated.name, "Okta production");
+    assert_eq!(
+        updated.allowed_group_names,
+        ["Engineering".to_owned(), sales.clone()]
+    );
+    // the same token, now allowed
+    idp.post("/Groups", group).await.expect(201);
+
+    // an empty list with update_allowed_groups allows every group
+    stack
+        .admin_client_with(&tenant.owner_secret)
+        .connections
+        .update_connection(admin::UpdateConnectionRequest {
+            organization_id: tenant.org_id.clone(),
+            connection_id,
+            name: String::new(),
+            update_allowed_groups: true,
+            allowed_group_names: vec![],
+        })
+        .await
+        .expect("UpdateConnection");
+    idp.post("/Groups", identity_tests::scim::group(&unique("Any"), &[]))
+        .await
+        .expect(201);
+}
