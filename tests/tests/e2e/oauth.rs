@@ -452,8 +452,8 @@ async fn expired_codes_and_consent_requests_are_refused() {
     let stack = Stack::builder()
         .with_edge(true)
         .token_cache_ttl_secs(0)
-        .core_env("IDENTITY_OAUTH_CODE_TTL_SECS", "1")
-        .core_env("IDENTITY_OAUTH_REQUEST_TTL_SECS", "1")
+        .core_env("IDENTITY_OAUTH_CODE_TTL_SECS", "2")
+        .core_env("IDENTITY_OAUTH_REQUEST_TTL_SECS", "2")
         .start()
         .await;
     let tenant = stack.new_tenant().await;
@@ -461,7 +461,8 @@ async fn expired_codes_and_consent_requests_are_refused() {
     let (code, verifier) = client.code().await;
     let (_, challenge) = pkce();
     let (_, request_id) = client.consent_page(&challenge, "late").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // 2 s lifetimes: long enough for the approval above on a loaded machine
+    tokio::time::sleep(Duration::from_millis(2500)).await;
 
     let late = client
         .token(&[
