@@ -45,7 +45,11 @@ pub(crate) fn client(token: &str, concurrency: usize) -> Result<Client> {
         .build()?)
 }
 
-async fn send(request: reqwest::RequestBuilder, expected: &[StatusCode]) -> Result<Value> {
+/// Sends `request`; the parsed JSON body (Null when empty) if its status is one of `expected`.
+pub(crate) async fn send(
+    request: reqwest::RequestBuilder,
+    expected: &[StatusCode],
+) -> Result<Value> {
     let response = request.send().await?;
     let status = response.status();
     let body = response.text().await?;

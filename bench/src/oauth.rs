@@ -5,8 +5,9 @@
 //! request has its token checked by the core: the comparison is of the authorization paths.
 
 use crate::drive::{concurrent, timed};
+use crate::edge::send;
 use crate::stats::{Ratio, Samples, Summary};
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use identity_proto::admin::v1 as admin;
@@ -71,25 +72,13 @@ pub(crate) async fn register_client(
     ))
 }
 
-async fn json(request: reqwest::RequestBuilder) -> Result<Value> {
-    let response = request.send().await?;
-    let status = response.status();
-    let body = response.text().await?;
-    if status != StatusCode::OK {
-        bail!(
-            "HTTP {status}: {}",
-            body.chars().take(300).collect::<String>()
-        );
-    }
-    Ok(serde_json::from_str(&body)?)
-}
-
 impl Plan {
     async fn token(&self, http: &Client, form: &[(&str, &str)]) -> Result<Value> {
-        json(
+        send(
             http.post(format!("{}/oauth/token", self.issuer))
                 .basic_auth(&self.client_id, Some(&self.client_secret))
                 .form(form),
+            &[StatusCode::OK],
         )
         .await
     }

@@ -68,8 +68,8 @@ pub enum CoreError {
         oldest_cursor: i64,
         latest_sequence: i64,
     },
-    /// An OAuth 2.0 or provisioning-connection failure; the reason selects the gRPC code and
-    /// the description is what the client's error_description says.
+    /// An OAuth 2.0 failure; the reason selects the gRPC code and the description is what the
+    /// client's error_description says.
     #[error("{description}")]
     OAuth {
         reason: ErrorReason,
@@ -118,7 +118,6 @@ impl CoreError {
         }
     }
 
-    /// The stable reason carried in `ErrorInfo`.
     pub fn oauth(reason: ErrorReason, description: impl Into<String>) -> Self {
         Self::OAuth {
             reason,
@@ -126,6 +125,7 @@ impl CoreError {
         }
     }
 
+    /// The stable reason carried in `ErrorInfo`.
     pub fn reason(&self) -> ErrorReason {
         match self {
             Self::InvalidArgument(_) => ErrorReason::InvalidArgument,
@@ -145,22 +145,20 @@ impl CoreError {
     }
 }
 
-/// The reason string of `ErrorInfo`: the enum value's name without its `ERROR_REASON_` prefix.
-/// The gRPC code of an OAuth or connection failure, as documented in ProvisioningService.
+/// The gRPC code of an OAuth failure, as documented in ProvisioningService.
 fn oauth_code(reason: ErrorReason) -> Code {
     match reason {
         ErrorReason::OauthInvalidClient => Code::Unauthenticated,
         ErrorReason::OauthInvalidGrant => Code::FailedPrecondition,
-        ErrorReason::OauthUnauthorizedClient
-        | ErrorReason::OwnerCredentialRejected
-        | ErrorReason::RoleOutsideConnection => Code::PermissionDenied,
-        ErrorReason::AuthorizationRequestExpired | ErrorReason::ConnectionNotFound => {
-            Code::NotFound
+        ErrorReason::OauthUnauthorizedClient | ErrorReason::OwnerCredentialRejected => {
+            Code::PermissionDenied
         }
+        ErrorReason::AuthorizationRequestExpired => Code::NotFound,
         _ => Code::InvalidArgument,
     }
 }
 
+/// The reason string of `ErrorInfo`: the enum value's name without its `ERROR_REASON_` prefix.
 pub fn reason_name(reason: ErrorReason) -> &'static str {
     reason
         .as_str_name()

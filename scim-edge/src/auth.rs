@@ -160,10 +160,6 @@ pub async fn authenticate(
         Some(principal) => principal,
         None => match resolve(&state, token, key).await {
             Ok(principal) => principal,
-            Err(error) if error.status == axum::http::StatusCode::UNAUTHORIZED => {
-                let detail = error.detail.clone();
-                return with_invalid_token_challenge(error.into_response(), &detail);
-            }
             Err(error) => return error.into_response(),
         },
     };
@@ -187,48 +183,38 @@ pub async fn authenticate(
         method.as_str(),
         response.status().as_u16(),
     );
-    match connection {
-        Some(connection) if response.status().as_u16() >= 400 => {
-            record_failure(&state, organization, connection, method, path, response).await
-        }
-        _ => response,
+    if let Some(connection) = connection
+        && response.status().as_u16() >= 400
+    {
+        record_failure(&state, organization, connection, method, path, &response);
     }
+    response
 }
 
-/// The largest error body read back to record it.
-const MAX_RECORDED_BODY: usize = 64 * 1024;
-
 /// Records a failed request in its connection's activity, off the request's path: the client
-/// gets its answer whether or not the record is written (it is activity, not data).
-async fn record_failure(
+/// gets its answer whether or not the record is written (it is activity, not data). The SCIM
+/// error travels on the response as an extension (see `ScimError`'s `IntoResponse`).
+fn record_failure(
     state: &AppState,
     organization_id: String,
     connection_id: String,
     method: axum::http::Method,
     path: String,
-    response: Response,
-) -> Response {
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_RECORDED_BODY).await else {
-        return Response::from_parts(parts, axum::body::Body::empty());
-    };
-    let error: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let text = |key: &str| {
-        error
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    response: &Response,
+) {
+    let error = response.extensions().get::<ScimError>();
     let request = crate::core_client::outgoing_request(
         identity_proto::identity::v1::RecordProvisioningErrorRequest {
             organization_id,
             connection_id,
             method: method.to_string(),
             path,
-            status: i32::from(parts.status.as_u16()),
-            scim_type: text("scimType"),
-            detail: text("detail"),
+            status: i32::from(response.status().as_u16()),
+            scim_type: error
+                .and_then(|e| e.scim_type)
+                .map(|t| t.as_str().to_owned())
+                .unwrap_or_default(),
+            detail: error.map(|e| e.detail.clone()).unwrap_or_default(),
         },
     );
     let mut client = state.core.provisioning.clone();
@@ -237,22 +223,6 @@ async fn record_failure(
             tracing::debug!(code = ?status.code(), "failed request not recorded in the connection's activity");
         }
     });
-    Response::from_parts(parts, axum::body::Body::from(bytes))
-}
-
-/// A 401 for a presented token the core refused gets the RFC 6750 §3.1 challenge that tells an
-/// OAuth client to refresh (or an admin to issue a new token).
-fn with_invalid_token_challenge(mut response: Response, detail: &str) -> Response {
-    let challenge = format!(
-        "Bearer realm=\"scim\", error=\"invalid_token\", error_description=\"{}\"",
-        detail.replace(['"', '\\'], "")
-    );
-    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
 }
 
 async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Principal, ScimError> {
@@ -291,7 +261,7 @@ async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Princip
                 Some("TOKEN_UNKNOWN") => "unknown",
                 _ => "invalid",
             });
-            Err(ScimError::unauthorized(rejection_detail(
+            Err(ScimError::invalid_token(rejection_detail(
                 failure.reason.as_deref(),
             )))
         }

@@ -62,6 +62,9 @@ pub struct ScimError {
     pub detail: String,
     /// Seconds for a `Retry-After` header (503 and 429).
     pub retry_after: Option<u64>,
+    /// A 401 for a presented token that was refused: the challenge carries RFC 6750's
+    /// `error="invalid_token"`, which tells an OAuth client to refresh.
+    pub invalid_token: bool,
 }
 
 impl ScimError {
@@ -71,6 +74,7 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             retry_after: None,
+            invalid_token: false,
         }
     }
 
@@ -111,6 +115,13 @@ impl ScimError {
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, None, detail)
     }
+    /// A 401 for a token that was presented and refused (unknown, expired, revoked).
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        Self {
+            invalid_token: true,
+            ..Self::unauthorized(detail)
+        }
+    }
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::PRECONDITION_FAILED, None, detail)
     }
@@ -144,6 +155,23 @@ impl ScimError {
     }
 }
 
+/// The RFC 6750 §3 challenge of a 401: bare when no token came, `invalid_token` (with the
+/// detail as description) when one was refused.
+fn bearer_challenge(error: &ScimError) -> HeaderValue {
+    if error.invalid_token {
+        let challenge = format!(
+            "Bearer realm=\"scim\", error=\"invalid_token\", error_description=\"{}\"",
+            error.detail.replace(['"', '\\'], "")
+        );
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            return value;
+        }
+    }
+    HeaderValue::from_static("Bearer realm=\"scim\"")
+}
+
+/// The response also carries the error itself as an extension, so middleware (the
+/// connection's activity record) reads it without parsing the body back.
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.to_json()).unwrap_or_default();
@@ -154,14 +182,12 @@ impl IntoResponse for ScimError {
             HeaderValue::from_static("application/scim+json"),
         );
         if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"scim\""),
-            );
+            headers.insert(header::WWW_AUTHENTICATE, bearer_challenge(&self));
         }
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(self);
         response
     }
 }

@@ -6,7 +6,6 @@
 //! connection it names in its `identity-connection-id` metadata.
 
 use crate::error::{CoreError, CoreResult};
-use crate::ids::OrgId;
 use crate::service::caller::{Access, Caller};
 use crate::store::connections;
 use crate::store::oauth::{self, AuthorizationAsk, OAuthSettings};
@@ -221,7 +220,7 @@ impl ProvisioningService for ProvisioningServiceImpl {
             .map_err(|_| CoreError::invalid("connection_id", "must be a UUID"))?;
         connections::record_error(
             &self.db,
-            OrgId(org.0),
+            org,
             connection,
             connections::FailedRequest {
                 method: message.method,

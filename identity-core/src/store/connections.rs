@@ -119,42 +119,57 @@ pub async fn count_change<C: ConnectionTrait>(
     Ok(Some(connection))
 }
 
-/// Fails with ROLE_OUTSIDE_CONNECTION unless the acting connection (if any) may manage a group
-/// named `name` (compared without regard to case, as SCIM compares Group displayName).
-pub async fn check_role_in_scope<C: ConnectionTrait>(txn: &C, name: &str) -> CoreResult<()> {
-    let Some(connection) = acting_connection() else {
-        return Ok(());
-    };
-    let allowed = provisioning_connection::Entity::find_by_id(connection)
-        .select_only()
-        .column(provisioning_connection::Column::AllowedGroups)
-        .into_tuple::<Option<String>>()
-        .one(txn)
-        .await?
-        .ok_or_else(|| connection_not_found(connection))?;
-    let Some(allowed) = allowed.as_deref().map(decode_groups) else {
-        return Ok(());
-    };
-    if allowed
-        .iter()
-        .any(|group| group.to_lowercase() == name.to_lowercase())
-    {
-        return Ok(());
+/// The groups the acting connection may manage, read once per role write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupScope {
+    /// No connection acts, or it lists no groups.
+    Any,
+    /// Only these names, compared without regard to case (as SCIM compares Group
+    /// displayName); stored lowercase.
+    Only(Vec<String>),
+}
+
+impl GroupScope {
+    /// The acting connection's groups (inside the write's transaction).
+    pub async fn of_acting<C: ConnectionTrait>(txn: &C) -> CoreResult<Self> {
+        let Some(connection) = acting_connection() else {
+            return Ok(Self::Any);
+        };
+        let allowed = provisioning_connection::Entity::find_by_id(connection)
+            .select_only()
+            .column(provisioning_connection::Column::AllowedGroups)
+            .into_tuple::<Option<String>>()
+            .one(txn)
+            .await?
+            .ok_or_else(|| connection_not_found(connection))?;
+        Ok(match allowed.as_deref().map(decode_groups) {
+            Some(groups) => Self::Only(groups.iter().map(|g| g.to_lowercase()).collect()),
+            None => Self::Any,
+        })
     }
-    Err(CoreError::oauth(
-        ErrorReason::RoleOutsideConnection,
-        format!(
-            "group {name:?} is not in this provisioning connection's groups to sync; add it to \
-             the connection or stop pushing it"
-        ),
-    ))
+
+    /// Fails with ROLE_OUTSIDE_CONNECTION unless a group named `name` is in scope.
+    pub fn check(&self, name: &str) -> CoreResult<()> {
+        match self {
+            Self::Only(groups) if !groups.contains(&name.to_lowercase()) => {
+                Err(CoreError::PermissionDenied {
+                    reason: ErrorReason::RoleOutsideConnection,
+                    message: format!(
+                        "group {name:?} is not in this provisioning connection's groups to \
+                         sync; add it to the connection or stop pushing it"
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 pub fn connection_not_found(id: Uuid) -> CoreError {
-    CoreError::oauth(
-        ErrorReason::ConnectionNotFound,
-        format!("provisioning connection {id} not found"),
-    )
+    CoreError::NotFound {
+        reason: ErrorReason::ConnectionNotFound,
+        what: format!("provisioning connection {id}"),
+    }
 }
 
 pub fn decode_groups(text: &str) -> Vec<String> {
@@ -410,6 +425,14 @@ mod tests {
         assert!(Counter::of(ChangeKind::Deleted) > Counter::of(ChangeKind::MembersRemoved));
         assert!(Counter::of(ChangeKind::Created) > Counter::of(ChangeKind::MembersAdded));
         assert_eq!(Counter::of(ChangeKind::Renamed), Counter::Updates);
+    }
+
+    #[test]
+    fn group_scope_ignores_case() {
+        let scope = GroupScope::Only(vec!["engineering".into()]);
+        scope.check("Engineering").unwrap();
+        assert!(scope.check("Sales").is_err());
+        GroupScope::Any.check("Sales").unwrap();
     }
 
     #[test]

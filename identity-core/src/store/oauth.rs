@@ -114,7 +114,7 @@ async fn live_client<C: ConnectionTrait>(
     };
     match connections::get(conn, OrgId(client.org_id), client.connection_id).await {
         Ok(connection) => Ok(Some((client, connection))),
-        Err(CoreError::OAuth {
+        Err(CoreError::NotFound {
             reason: ErrorReason::ConnectionNotFound,
             ..
         }) => Ok(None),

@@ -10,6 +10,7 @@ use crate::entity::{role, role_member, user};
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use crate::ids::{OrgId, RoleId, UserId};
 use crate::store::changes::{self, NewChange};
+use crate::store::connections::GroupScope;
 use crate::store::filter::Resource;
 use crate::store::paging::{self, ListQuery, PageToken, SortValue};
 use crate::store::users::{extra_from_text, managed_by_from_db};
@@ -436,9 +437,12 @@ async fn apply(
     }
     let now = crate::time::now_micros();
     let current = to_domain(current);
-    if scope == ConnectionScope::Checked {
-        super::connections::check_role_in_scope(txn, &current.data.display_name).await?;
-    }
+    // read once: a rename checks the old and the new name against the same list
+    let groups = match scope {
+        ConnectionScope::Checked => GroupScope::of_acting(txn).await?,
+        ConnectionScope::Unchecked => GroupScope::Any,
+    };
+    groups.check(&current.data.display_name)?;
     let mut data = current.data.clone();
     let attrs_changed = match change.attributes {
         Some(edit) => {
@@ -447,7 +451,7 @@ async fn apply(
                 data.managed_by = current.data.managed_by;
             }
             ensure_valid(&data)?;
-            super::connections::check_role_in_scope(txn, &data.display_name).await?;
+            groups.check(&data.display_name)?;
             check_unique(txn, org, &data, Some(id.0)).await?;
             true
         }
@@ -772,7 +776,9 @@ pub async fn create_role(
     }
     let members = dedupe(members);
     let txn = changes::begin_org_write(db, org).await?;
-    super::connections::check_role_in_scope(&txn, &data.display_name).await?;
+    GroupScope::of_acting(&txn)
+        .await?
+        .check(&data.display_name)?;
     check_unique(&txn, org, &data, None).await?;
     verify_users(&txn, org, &members).await?;
     let id = RoleId::generate();
@@ -842,7 +848,9 @@ pub async fn delete_role(
     let current = load_role(&txn, org, id)
         .await?
         .ok_or_else(|| CoreError::role_not_found(id))?;
-    super::connections::check_role_in_scope(&txn, &current.display_name).await?;
+    GroupScope::of_acting(&txn)
+        .await?
+        .check(&current.display_name)?;
     if changes::default_role_id(&txn, org).await? == Some(id.0) {
         return Err(CoreError::FailedPrecondition {
             reason: ErrorReason::RoleIsDefault,
