@@ -132,11 +132,7 @@ async fn authenticates(stack: &Stack, token: &str) -> bool {
 #[tokio::test]
 async fn org_scim_token_lifecycle_through_the_cli() {
     // revocation must show at once at the edge: no token cache
-    let stack = Stack::builder()
-        .with_edge(true)
-        .token_cache_ttl_secs(0)
-        .start()
-        .await;
+    let stack = crate::uncached_stack().await;
     let admin_token = stack.admin_token().to_owned();
     let slug = unique("cli");
 
@@ -407,11 +403,7 @@ async fn credential_file_is_read() {
 #[tokio::test]
 async fn an_owner_sets_up_a_connection_with_a_token_and_an_oauth_client() {
     // no token cache at the edge: the deletion at the end shows at once
-    let stack = Stack::builder()
-        .with_edge(true)
-        .token_cache_ttl_secs(0)
-        .start()
-        .await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let owner = tenant.owner_secret.as_str();
     let org = tenant.slug.as_str();

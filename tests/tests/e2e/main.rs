@@ -50,3 +50,12 @@ fn expect_patched(response: &identity_tests::Response) {
         "PATCH must answer 200 or 204; response:\n{response}"
     );
 }
+
+/// A core and an edge without a token cache: revocations reach SCIM at once.
+async fn uncached_stack() -> Stack {
+    Stack::builder()
+        .with_edge(true)
+        .token_cache_ttl_secs(0)
+        .start()
+        .await
+}

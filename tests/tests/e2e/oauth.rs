@@ -12,15 +12,6 @@ use identity_tests::{Stack, unique};
 use serde_json::json;
 use std::time::Duration;
 
-/// A stack whose edge re-checks every token (no cache), so revocations show at once.
-async fn stack() -> Stack {
-    Stack::builder()
-        .with_edge(true)
-        .token_cache_ttl_secs(0)
-        .start()
-        .await
-}
-
 fn user(name: &str) -> serde_json::Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -32,7 +23,7 @@ fn user(name: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn metadata_names_the_endpoints_of_this_issuer() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let answer = client
@@ -65,7 +56,7 @@ async fn metadata_names_the_endpoints_of_this_issuer() {
 
 #[tokio::test]
 async fn code_flow_provisions_refreshes_and_reuse_revokes_the_family() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
 
@@ -166,7 +157,7 @@ async fn code_flow_provisions_refreshes_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn bad_exchanges_give_rfc_errors_and_change_nothing() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let (code, verifier) = client.code().await;
@@ -242,7 +233,7 @@ async fn bad_exchanges_give_rfc_errors_and_change_nothing() {
 
 #[tokio::test]
 async fn authorization_requests_are_checked_before_anything_is_shown() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let (_, challenge) = pkce();
@@ -309,7 +300,7 @@ async fn authorization_requests_are_checked_before_anything_is_shown() {
 
 #[tokio::test]
 async fn another_organizations_owner_or_client_gets_nothing() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let other = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
@@ -360,7 +351,7 @@ async fn another_organizations_owner_or_client_gets_nothing() {
 
 #[tokio::test]
 async fn deleting_the_connection_stops_its_tokens_and_clients() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let (code, verifier) = client.code().await;
@@ -406,7 +397,7 @@ async fn deleting_the_connection_stops_its_tokens_and_clients() {
 
 #[tokio::test]
 async fn client_credentials_for_entra_and_revocation() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     // client_secret_post, as Entra ID sends it
@@ -490,7 +481,7 @@ async fn expired_codes_and_consent_requests_are_refused() {
 
 #[tokio::test]
 async fn concurrent_client_credentials_all_succeed_and_share_one_grant() {
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     // found by the oauth benchmark: concurrent exchanges that read before writing failed on

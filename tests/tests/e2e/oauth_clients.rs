@@ -8,7 +8,7 @@
 //! provides all three. Without them a test says so and passes, unless `CI` is set.
 
 use identity_tests::oauth::{OAuthClient, pkce};
-use identity_tests::{Stack, unique};
+use identity_tests::unique;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -60,20 +60,12 @@ async fn run(mut command: tokio::process::Command, what: &str) -> String {
     stdout
 }
 
-async fn stack() -> Stack {
-    Stack::builder()
-        .with_edge(true)
-        .token_cache_ttl_secs(0)
-        .start()
-        .await
-}
-
 #[tokio::test]
 async fn authlib_runs_the_code_flow_provisions_refreshes_and_is_refused_after_reuse() {
     let Some(python) = tool("IDENTITY_TEST_PYTHON", "the authlib OAuth client") else {
         return;
     };
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let user_name = unique("authlib@example.com");
@@ -114,7 +106,7 @@ async fn the_consent_page_works_in_headless_chromium() {
     else {
         return;
     };
-    let stack = stack().await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let connection = client.connection(&stack).await;

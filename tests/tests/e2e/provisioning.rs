@@ -227,11 +227,7 @@ async fn existing_members_are_found_and_linked_keeping_their_roles() {
 
 #[tokio::test]
 async fn disabling_scim_keeps_users_and_roles_and_hands_them_back() {
-    let stack = Stack::builder()
-        .with_edge(true)
-        .token_cache_ttl_secs(0)
-        .start()
-        .await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let user = tenant.create_user(&unique("stays")).await;
     let id = user["id"].as_str().unwrap().to_owned();
@@ -251,11 +247,7 @@ async fn disabling_scim_keeps_users_and_roles_and_hands_them_back() {
 
 #[tokio::test]
 async fn revoked_and_expired_tokens_tell_the_admin_why() {
-    let stack = Stack::builder()
-        .with_edge(true)
-        .token_cache_ttl_secs(0)
-        .start()
-        .await;
+    let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let mut owner = stack.admin_client_with(&tenant.owner_secret);
 
