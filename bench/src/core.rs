@@ -63,6 +63,7 @@ async fn create_users(
             user: Some(user(plan, kind, i)),
             password: String::new(),
             adopt_existing: false,
+            ..Default::default()
         };
         async move {
             timed(async {
@@ -139,6 +140,7 @@ pub(crate) async fn run(
             key: Some(pb::lookup_user_request::Key::UserName(
                 user_name.to_uppercase(),
             )),
+            ..Default::default()
         };
         let call = Instant::now();
         match client.lookup_user(request).await {

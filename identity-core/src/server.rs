@@ -119,6 +119,13 @@ pub async fn run(
         )
         .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
 
+    // commits on other replicas wake this process's change watchers (PostgreSQL only: SQLite
+    // is one process, whose commits wake its watchers directly)
+    let commit_relay = (db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
+        tokio::spawn(crate::store::changes::relay_postgres_commits(
+            db.get_postgres_connection_pool().clone(),
+        ))
+    });
     let retention = tokio::spawn(run_retention(
         db.clone(),
         Duration::from_secs(config.change_retention_secs),
@@ -151,6 +158,9 @@ pub async fn run(
         }
     }
     retention.abort();
+    if let Some(relay) = commit_relay {
+        relay.abort();
+    }
     if let Some(metrics) = metrics {
         metrics.abort();
     }

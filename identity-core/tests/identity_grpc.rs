@@ -36,6 +36,7 @@ async fn user_lifecycle_over_grpc() {
             user: Some(u),
             password: "correct horse".into(),
             adopt_existing: false,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -53,6 +54,7 @@ async fn user_lifecycle_over_grpc() {
         .get_user(pb::GetUserRequest {
             organization_id: org.clone(),
             user_id: grace.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -71,6 +73,7 @@ async fn user_lifecycle_over_grpc() {
             .lookup_user(pb::LookupUserRequest {
                 organization_id: org.clone(),
                 key: Some(key),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -84,6 +87,7 @@ async fn user_lifecycle_over_grpc() {
             .lookup_user(pb::LookupUserRequest {
                 organization_id: org.clone(),
                 key: Some(Key::ExternalId("EXT-GRACE".into())),
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -94,6 +98,7 @@ async fn user_lifecycle_over_grpc() {
             .lookup_user(pb::LookupUserRequest {
                 organization_id: org.clone(),
                 key: None,
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,
@@ -119,6 +124,7 @@ async fn user_lifecycle_over_grpc() {
             update_mask: mask(&["title", "name.given_name", "password"]),
             expected_version: Some(1),
             password: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -146,6 +152,7 @@ async fn user_lifecycle_over_grpc() {
                 update_mask: mask(&["title", "favourite_colour"]),
                 expected_version: None,
                 password: String::new(),
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,
@@ -163,6 +170,7 @@ async fn user_lifecycle_over_grpc() {
                 update_mask: mask(&["title"]),
                 expected_version: Some(1),
                 password: String::new(),
+                ..Default::default()
             })
             .await,
         Code::Aborted,
@@ -179,6 +187,7 @@ async fn user_lifecycle_over_grpc() {
                 update_mask: mask(&["user_name"]),
                 expected_version: None,
                 password: String::new(),
+                ..Default::default()
             })
             .await,
         Code::InvalidArgument,
@@ -197,6 +206,7 @@ async fn user_lifecycle_over_grpc() {
             user: Some(replacement),
             expected_version: Some(2),
             password: "new password".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -217,6 +227,7 @@ async fn user_lifecycle_over_grpc() {
             user_id: grace.id.clone(),
             active: false,
             expected_version: Some(3),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -232,6 +243,7 @@ async fn user_lifecycle_over_grpc() {
                 user_id: grace.id.clone(),
                 active: true,
                 expected_version: Some(3),
+                ..Default::default()
             })
             .await,
         Code::Aborted,
@@ -375,6 +387,7 @@ async fn user_lifecycle_over_grpc() {
             .get_user(pb::GetUserRequest {
                 organization_id: org.clone(),
                 user_id: grace.id.clone(),
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -1077,6 +1090,7 @@ async fn tenant_isolation_for_every_rpc() {
             .get_user(pb::GetUserRequest {
                 organization_id: b(),
                 user_id: user_a.id.clone(),
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -1092,6 +1106,7 @@ async fn tenant_isolation_for_every_rpc() {
                 .lookup_user(pb::LookupUserRequest {
                     organization_id: b(),
                     key: Some(key),
+                    ..Default::default()
                 })
                 .await,
             Code::NotFound,
@@ -1157,6 +1172,7 @@ async fn tenant_isolation_for_every_rpc() {
                 user_id: user_a.id.clone(),
                 active: false,
                 expected_version: None,
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -1341,6 +1357,7 @@ async fn tenant_isolation_for_every_rpc() {
         .get_user(pb::GetUserRequest {
             organization_id: org_a.clone(),
             user_id: user_a.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1387,6 +1404,7 @@ async fn tenant_isolation_for_every_rpc() {
             .get_user(pb::GetUserRequest {
                 organization_id: ghost_org.clone(),
                 user_id: user_a.id.clone(),
+                ..Default::default()
             })
             .await,
         Code::NotFound,
@@ -1624,6 +1642,7 @@ async fn scim_managed_users_are_guarded_from_platform_writes() {
         .get_user(pb::GetUserRequest {
             organization_id: org.clone(),
             user_id: linus.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1762,6 +1781,7 @@ async fn change_kinds_name_deactivations_reactivations_and_renames() {
                 user_id: u.id.clone(),
                 active,
                 expected_version: None,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -1882,4 +1902,282 @@ async fn retention_prunes_a_prefix_and_expires_older_cursors() {
         .await
         .unwrap();
     assert_eq!(again.changes, 0);
+}
+
+/// USER_VIEW_WITH_ROLES: every read and write answers with the roles the user holds, in the
+/// same call; the basic view leaves them out; an unknown view changes nothing.
+#[tokio::test]
+async fn user_view_with_roles_answers_in_one_call() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let ada = srv.create_user(&org, user("ada")).await;
+    let bob = srv.create_user(&org, user("bob")).await;
+    let mut role_ids = Vec::new();
+    for name in ["Zeta", "Alpha"] {
+        let created = srv
+            .roles
+            .create_role(pb::CreateRoleRequest {
+                organization_id: org.clone(),
+                role: Some(role(name)),
+                member_user_ids: vec![ada.id.clone()],
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .role
+            .unwrap();
+        role_ids.push(created.id);
+    }
+    role_ids.sort();
+    let held =
+        |user: &pb::User| -> Vec<String> { user.roles.iter().map(|r| r.role_id.clone()).collect() };
+    let with_roles = pb::UserView::WithRoles as i32;
+
+    let got = srv
+        .users
+        .get_user(pb::GetUserRequest {
+            organization_id: org.clone(),
+            user_id: ada.id.clone(),
+            view: with_roles,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(held(&got), role_ids, "ordered by role id");
+    let names: Vec<&str> = got.roles.iter().map(|r| r.display_name.as_str()).collect();
+    assert!(names.contains(&"Alpha") && names.contains(&"Zeta"));
+
+    let basic = srv
+        .users
+        .get_user(pb::GetUserRequest {
+            organization_id: org.clone(),
+            user_id: ada.id.clone(),
+            view: pb::UserView::Basic as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert!(basic.roles.is_empty());
+
+    // a page: each user with its own roles
+    let page = srv
+        .users
+        .list_users(pb::ListUsersRequest {
+            organization_id: org.clone(),
+            view: with_roles,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by_name: std::collections::HashMap<String, Vec<String>> = page
+        .users
+        .iter()
+        .map(|u| (u.user_name.clone(), held(u)))
+        .collect();
+    assert_eq!(by_name["ada"], role_ids);
+    assert!(by_name["bob"].is_empty());
+
+    // writes answer with the roles too
+    let mut changed = got.clone();
+    changed.title = "Countess".into();
+    let replaced = srv
+        .users
+        .replace_user(pb::ReplaceUserRequest {
+            organization_id: org.clone(),
+            user: Some(changed),
+            view: with_roles,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(held(&replaced), role_ids);
+    let deactivated = srv
+        .users
+        .set_user_active(pb::SetUserActiveRequest {
+            organization_id: org.clone(),
+            user_id: ada.id.clone(),
+            active: false,
+            view: with_roles,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(held(&deactivated), role_ids);
+
+    // an unknown view is refused before anything is written
+    let status = assert_err(
+        srv.users
+            .set_user_active(pb::SetUserActiveRequest {
+                organization_id: org.clone(),
+                user_id: bob.id.clone(),
+                active: false,
+                view: 99,
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(bad_fields(&status), ["view"]);
+    let bob_now = srv
+        .users
+        .get_user(pb::GetUserRequest {
+            organization_id: org.clone(),
+            user_id: bob.id.clone(),
+            view: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert!(bob_now.active);
+    assert_eq!(bob_now.version, bob.version);
+}
+
+/// An UpdateUser that changes nothing writes nothing: same version, no change in the feed.
+#[tokio::test]
+async fn update_that_changes_nothing_writes_nothing() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let mut u = user("idle");
+    u.title = "Engineer".into();
+    let created = srv.create_user(&org, u).await;
+    let latest = |srv: &mut common::Server| {
+        let mut changes = srv.changes.clone();
+        let org = org.clone();
+        async move {
+            changes
+                .list_changes(pb::ListChangesRequest {
+                    organization_id: org,
+                    after_sequence: 0,
+                    page_size: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .latest_sequence
+        }
+    };
+    let before = latest(&mut srv).await;
+    let mut same = created.clone();
+    same.title = "Engineer".into();
+    let answered = srv
+        .users
+        .update_user(pb::UpdateUserRequest {
+            organization_id: org.clone(),
+            user: Some(same),
+            update_mask: mask(&["title", "active"]),
+            expected_version: Some(created.version),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(answered.version, created.version);
+    assert_eq!(answered.title, "Engineer");
+    assert_eq!(latest(&mut srv).await, before, "no change recorded");
+
+    // a stale version is still refused, change or not
+    let status = assert_err(
+        srv.users
+            .update_user(pb::UpdateUserRequest {
+                organization_id: org.clone(),
+                user: Some(created.clone()),
+                update_mask: mask(&["title"]),
+                expected_version: Some(created.version + 1),
+                ..Default::default()
+            })
+            .await,
+        Code::Aborted,
+        "VERSION_MISMATCH",
+    );
+    assert_eq!(reason(&status), "VERSION_MISMATCH");
+
+    // a real change writes as before
+    let mut retitled = created.clone();
+    retitled.title = "Manager".into();
+    let changed = srv
+        .users
+        .update_user(pb::UpdateUserRequest {
+            organization_id: org.clone(),
+            user: Some(retitled),
+            update_mask: mask(&["title"]),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    assert_eq!(changed.version, created.version + 1);
+    assert_eq!(latest(&mut srv).await, before + 1);
+}
+
+/// Offset paging (SCIM startIndex): a walk in order resumes each page where the previous one
+/// ended, so a user deleted behind the walk does not make it skip a user; totals follow every
+/// write although they are reused between pages.
+#[tokio::test]
+async fn offset_walk_resumes_by_key_and_totals_follow_writes() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        ids.push(srv.create_user(&org, user(&format!("walker{i}"))).await.id);
+    }
+    let page = |srv: &mut common::Server, skip: i32| {
+        let mut users = srv.users.clone();
+        let org = org.clone();
+        async move {
+            let page = users
+                .list_users(pb::ListUsersRequest {
+                    organization_id: org,
+                    page_size: 3,
+                    skip,
+                    include_total_size: true,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let ids: Vec<String> = page.users.into_iter().map(|u| u.id).collect();
+            (ids, page.total_size)
+        }
+    };
+    let (first, total) = page(&mut srv, 0).await;
+    assert_eq!((first.clone(), total), (ids[0..3].to_vec(), 7));
+    // deleting a user the walk has passed: plain OFFSET 3 would now skip ids[3]
+    srv.users
+        .delete_user(pb::DeleteUserRequest {
+            organization_id: org.clone(),
+            user_id: ids[0].clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (second, total) = page(&mut srv, 3).await;
+    assert_eq!(second, ids[3..6].to_vec(), "the walk goes on where it was");
+    assert_eq!(total, 6, "the total follows the delete");
+    srv.create_user(&org, user("late")).await;
+    let (third, total) = page(&mut srv, 6).await;
+    assert_eq!(third.len(), 2, "ids[6] and the late user: {third:?}");
+    assert_eq!(third[0], ids[6]);
+    assert_eq!(total, 7, "the total follows the create");
+    // an offset never reached in order starts with OFFSET
+    let (jump, total) = page(&mut srv, 4).await;
+    assert_eq!(jump, vec![ids[5].clone(), ids[6].clone(), third[1].clone()]);
+    assert_eq!(total, 7);
 }

@@ -16,6 +16,7 @@
 //!                 .lookup_user(LookupUserRequest {
 //!                     organization_id: "…".into(),
 //!                     key: Some(Key::UserName("ada@example.com".into())),
+//!                     ..Default::default()
 //!                 })
 //!                 .await
 //!         }

@@ -59,10 +59,11 @@ impl Settings {
     }
 }
 
-/// The state of the router.
+/// The state of the router. Cloned for every request (axum's `State`, the auth layer), so every
+/// field is behind an `Arc`: cloning the core's four tonic clients costs more than serving a GET.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub core: CoreClient,
+    pub core: Arc<CoreClient>,
     pub tokens: TokenCache,
     pub settings: Arc<Settings>,
 }
@@ -71,7 +72,7 @@ impl AppState {
     /// State over `core` with a token cache bounded by `config`.
     pub fn new(core: CoreClient, config: &Config, bound: std::net::SocketAddr) -> Self {
         Self {
-            core,
+            core: Arc::new(core),
             tokens: TokenCache::new(config.token_cache_ttl, config.token_cache_capacity),
             settings: Arc::new(Settings::from_config(config, bound)),
         }

@@ -53,6 +53,24 @@ struct Store {
     roles: BTreeMap<String, (pb::Role, BTreeSet<String>)>,
 }
 
+impl Store {
+    /// `user` as the core answers it for `view`: with the roles it holds for USER_VIEW_WITH_ROLES.
+    fn present(&self, mut user: pb::User, view: i32) -> pb::User {
+        if view == pb::UserView::WithRoles as i32 {
+            user.roles = self
+                .roles
+                .values()
+                .filter(|(_, members)| members.contains(&user.id))
+                .map(|(role, _)| pb::UserRole {
+                    role_id: role.id.clone(),
+                    display_name: role.display_name.clone(),
+                })
+                .collect();
+        }
+        user
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct FakeCore {
     store: Arc<Mutex<Store>>,
@@ -133,7 +151,7 @@ impl UserService for FakeCore {
         user.has_password = !request.password.is_empty();
         store.users.insert(user.id.clone(), user.clone());
         Ok(GrpcResponse::new(pb::CreateUserResponse {
-            user: Some(user),
+            user: Some(store.present(user, request.view)),
             adopted: false,
         }))
     }
@@ -142,13 +160,16 @@ impl UserService for FakeCore {
         &self,
         request: GrpcRequest<pb::GetUserRequest>,
     ) -> Result<GrpcResponse<pb::GetUserResponse>, Status> {
+        let request = request.into_inner();
         let store = self.store.lock().unwrap();
         let user = store
             .users
-            .get(&request.into_inner().user_id)
+            .get(&request.user_id)
             .cloned()
             .ok_or_else(|| failure(Code::NotFound, "USER_NOT_FOUND"))?;
-        Ok(GrpcResponse::new(pb::GetUserResponse { user: Some(user) }))
+        Ok(GrpcResponse::new(pb::GetUserResponse {
+            user: Some(store.present(user, request.view)),
+        }))
     }
 
     async fn batch_get_users(
@@ -177,7 +198,10 @@ impl UserService for FakeCore {
         let total = all.len() as i64;
         let (users, next) = Self::page(all, request.skip, request.page_size, &request.page_token);
         Ok(GrpcResponse::new(pb::ListUsersResponse {
-            users,
+            users: users
+                .into_iter()
+                .map(|user| store.present(user, request.view))
+                .collect(),
             next_page_token: next,
             total_size: total,
         }))
@@ -185,9 +209,38 @@ impl UserService for FakeCore {
 
     async fn update_user(
         &self,
-        _: GrpcRequest<pb::UpdateUserRequest>,
+        request: GrpcRequest<pb::UpdateUserRequest>,
     ) -> Result<GrpcResponse<pb::UpdateUserResponse>, Status> {
-        Err(Status::unimplemented("fake"))
+        let request = request.into_inner();
+        let source = request.user.unwrap_or_default();
+        let mut store = self.store.lock().unwrap();
+        let current = store
+            .users
+            .get(&source.id)
+            .cloned()
+            .ok_or_else(|| failure(Code::NotFound, "USER_NOT_FOUND"))?;
+        Self::check_version(request.expected_version, current.version)?;
+        let mut user = current.clone();
+        let source_name = source.name.clone().unwrap_or_default();
+        for path in request.update_mask.unwrap_or_default().paths {
+            let name = user.name.get_or_insert_with(Default::default);
+            match path.as_str() {
+                "active" => user.active = source.active,
+                "display_name" => user.display_name = source.display_name.clone(),
+                "title" => user.title = source.title.clone(),
+                "name.given_name" => name.given_name = source_name.given_name.clone(),
+                "name.family_name" => name.family_name = source_name.family_name.clone(),
+                other => return Err(Status::unimplemented(format!("fake mask {other}"))),
+            }
+        }
+        if user != current {
+            user.version = current.version + 1;
+            user.update_time = now();
+            store.users.insert(user.id.clone(), user.clone());
+        }
+        Ok(GrpcResponse::new(pb::UpdateUserResponse {
+            user: Some(store.present(user, request.view)),
+        }))
     }
 
     async fn replace_user(
@@ -217,7 +270,7 @@ impl UserService for FakeCore {
         user.has_password = current.has_password || !request.password.is_empty();
         store.users.insert(user.id.clone(), user.clone());
         Ok(GrpcResponse::new(pb::ReplaceUserResponse {
-            user: Some(user),
+            user: Some(store.present(user, request.view)),
         }))
     }
 
@@ -509,7 +562,7 @@ async fn edge() -> Edge {
     )
     .unwrap();
     let app = router(AppState {
-        core: client,
+        core: Arc::new(client),
         tokens: TokenCache::new(Duration::from_secs(30), 100),
         settings: Arc::new(Settings {
             base_url: BASE.to_owned(),

@@ -126,7 +126,7 @@ fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
     )
     .unwrap();
     router(AppState {
-        core,
+        core: Arc::new(core),
         tokens: TokenCache::new(Duration::from_secs(30), 100),
         settings: Arc::new(settings),
     })

@@ -14,9 +14,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-/// How often a watch looks for new changes when it has caught up: the bound on how late a
-/// consumer hears of a change committed by any replica.
-const WATCH_POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How often a watch that has caught up looks for new changes without being woken. Commits wake
+/// watches at once (on this process directly, on other replicas through PostgreSQL `NOTIFY`);
+/// this poll only bounds the delay of a wake-up that was lost, for example while the
+/// notification listener reconnects.
+const WATCH_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Changes read per query while a watch catches up.
 const WATCH_BATCH: u64 = 500;
 /// Messages buffered per stream: a slow reader fills its buffer and then its own poller waits,
@@ -62,7 +64,10 @@ async fn watch(
 ) {
     let drained = drained(draining);
     tokio::pin!(drained);
+    // subscribed before the first read: a commit after any read wakes the wait that follows it
+    let mut committed = changes::commit_signals::subscribe(org.0);
     loop {
+        committed.mark_unchanged();
         let page = match changes::list_changes(&db, org, cursor, WATCH_BATCH).await {
             Ok(page) => page,
             Err(error) => {
@@ -81,6 +86,7 @@ async fn watch(
             continue;
         }
         tokio::select! {
+            _ = committed.changed() => {}
             () = tokio::time::sleep(WATCH_POLL_INTERVAL) => {}
             () = tx.closed() => return,
             // dropping `tx` ends the stream with OK: the client resumes from its cursor

@@ -135,7 +135,19 @@ pub fn user_to_proto(user: &User) -> pb::User {
         update_time: Some(to_timestamp(user.updated_at)),
         managed_by: d.managed_by as i32,
         has_password: user.has_password,
+        roles: Vec::new(),
     }
+}
+
+/// The roles a user holds, as shown with the user.
+pub fn held_roles_to_proto(roles: Vec<crate::store::roles::HeldRole>) -> Vec<pb::UserRole> {
+    roles
+        .into_iter()
+        .map(|role| pb::UserRole {
+            role_id: role.role_id.to_string(),
+            display_name: role.display_name,
+        })
+        .collect()
 }
 
 /// Copies the fields named by `paths` from `source` into `target`. Returns whether the mask

@@ -5,7 +5,7 @@
 //! connection pool, behind the caller authentication layer.
 
 use crate::error::{CoreError, CoreResult};
-use crate::ids::UserId;
+use crate::ids::{OrgId, UserId};
 use crate::service::access_token_service::AccessTokenServiceImpl;
 use crate::service::caller::CallerAuthenticator;
 use crate::service::caller::{Access, Caller};
@@ -14,6 +14,7 @@ use crate::service::convert;
 use crate::service::provisioning_service::{ConnectionScope, ProvisioningServiceImpl};
 use crate::service::role_service::RoleServiceImpl;
 use crate::service::token_service::TokenServiceImpl;
+use crate::store::roles;
 use crate::store::users::{self, LookupKey, PasswordChange};
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::access_token_service_server::AccessTokenServiceServer;
@@ -69,6 +70,59 @@ impl UserServiceImpl {
     }
 }
 
+/// Whether a request asked for the roles of the users it returns (USER_VIEW_WITH_ROLES). Checked
+/// before any write, so an unknown view changes nothing.
+fn wants_roles(view: i32) -> CoreResult<bool> {
+    match pb::UserView::try_from(view) {
+        Ok(pb::UserView::WithRoles) => Ok(true),
+        Ok(pb::UserView::Unspecified | pb::UserView::Basic) => Ok(false),
+        Err(_) => Err(CoreError::invalid("view", "is not a known UserView")),
+    }
+}
+
+impl UserServiceImpl {
+    /// `users` as the contract presents them, with the roles each holds when `with_roles` (one
+    /// more statement for all of them).
+    async fn present(
+        &self,
+        org: OrgId,
+        users: &[users::User],
+        with_roles: bool,
+    ) -> CoreResult<Vec<pb::User>> {
+        let mut roles = if with_roles && !users.is_empty() {
+            let ids: Vec<uuid::Uuid> = users.iter().map(|user| user.id.0).collect();
+            roles::roles_of_users(&self.db, org, &ids).await?
+        } else {
+            Default::default()
+        };
+        Ok(users
+            .iter()
+            .map(|user| {
+                let mut proto = convert::user_to_proto(user);
+                if let Some(held) = roles.remove(&user.id.0) {
+                    proto.roles = convert::held_roles_to_proto(held);
+                }
+                proto
+            })
+            .collect())
+    }
+
+    /// One user as the contract presents it (see [`Self::present`]).
+    async fn present_one(
+        &self,
+        org: OrgId,
+        user: &users::User,
+        with_roles: bool,
+    ) -> CoreResult<pb::User> {
+        let mut presented = self
+            .present(org, std::slice::from_ref(user), with_roles)
+            .await?;
+        presented
+            .pop()
+            .ok_or_else(|| CoreError::Internal("a presented user vanished".into()))
+    }
+}
+
 fn required_user(user: Option<&pb::User>) -> Result<&pb::User, CoreError> {
     user.ok_or_else(|| CoreError::invalid("user", "is required"))
 }
@@ -94,6 +148,7 @@ impl UserService for UserServiceImpl {
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
         let org = caller.org(&req.organization_id, Access::Write)?;
+        let with_roles = wants_roles(req.view)?;
         let data = convert::user_data_from_proto(required_user(req.user.as_ref())?);
         if data.managed_by == ManagedBy::Scim || req.adopt_existing {
             caller.require_edge("creating or adopting a user as its SCIM owner")?;
@@ -103,7 +158,7 @@ impl UserService for UserServiceImpl {
             users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
         tracing::info!(org_id = %org, user_id = %user.id, adopted, "user created");
         Ok(Response::new(pb::CreateUserResponse {
-            user: Some(convert::user_to_proto(&user)),
+            user: Some(self.present_one(org, &user, with_roles).await?),
             adopted,
         }))
     }
@@ -115,9 +170,10 @@ impl UserService for UserServiceImpl {
         let (caller, req) = Caller::split(request)?;
         let org = caller.org(&req.organization_id, Access::Read)?;
         let id = UserId::parse("user_id", &req.user_id)?;
+        let with_roles = wants_roles(req.view)?;
         let user = users::get_user(&self.db, org, id).await?;
         Ok(Response::new(pb::GetUserResponse {
-            user: Some(convert::user_to_proto(&user)),
+            user: Some(self.present_one(org, &user, with_roles).await?),
         }))
     }
 
@@ -166,9 +222,10 @@ impl UserService for UserServiceImpl {
         if empty {
             return Err(CoreError::invalid(field, "must be 1 to 1024 bytes").into());
         }
+        let with_roles = wants_roles(req.view)?;
         let user = users::lookup_user(&self.db, org, &key).await?;
         Ok(Response::new(pb::LookupUserResponse {
-            user: Some(convert::user_to_proto(&user)),
+            user: Some(self.present_one(org, &user, with_roles).await?),
         }))
     }
 
@@ -187,9 +244,10 @@ impl UserService for UserServiceImpl {
             req.skip,
             req.include_total_size,
         )?;
+        let with_roles = wants_roles(req.view)?;
         let page = users::list_users(&self.db, org, &query).await?;
         Ok(Response::new(pb::ListUsersResponse {
-            users: page.users.iter().map(convert::user_to_proto).collect(),
+            users: self.present(org, &page.users, with_roles).await?,
             next_page_token: page.next_page_token,
             total_size: page.total_size.unwrap_or_default(),
         }))
@@ -205,6 +263,7 @@ impl UserService for UserServiceImpl {
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
         caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
+        let with_roles = wants_roles(req.view)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         // the mask is checked before any I/O so a bad path never costs a password hash
         let mut probe = source.clone();
@@ -215,14 +274,21 @@ impl UserService for UserServiceImpl {
             PasswordChange::Keep
         };
         let sets_password = !matches!(password, PasswordChange::Keep);
-        let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
-            let before = data.clone();
-            convert::apply_user_mask(data, &source, &paths)?;
-            guard_scim_managed(&before, data, source.managed_by, sets_password)
-        })
+        let user = users::modify_user_if_changed(
+            &self.db,
+            org,
+            id,
+            req.expected_version,
+            password,
+            |data| {
+                let before = data.clone();
+                convert::apply_user_mask(data, &source, &paths)?;
+                guard_scim_managed(&before, data, source.managed_by, sets_password)
+            },
+        )
         .await?;
         Ok(Response::new(pb::UpdateUserResponse {
-            user: Some(convert::user_to_proto(&user)),
+            user: Some(self.present_one(org, &user, with_roles).await?),
         }))
     }
 
@@ -236,6 +302,7 @@ impl UserService for UserServiceImpl {
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
         caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
+        let with_roles = wants_roles(req.view)?;
         let password = password(&req.password, PasswordChange::Keep).await?;
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
@@ -246,7 +313,7 @@ impl UserService for UserServiceImpl {
         })
         .await?;
         Ok(Response::new(pb::ReplaceUserResponse {
-            user: Some(convert::user_to_proto(&user)),
+            user: Some(self.present_one(org, &user, with_roles).await?),
         }))
     }
 
@@ -258,6 +325,7 @@ impl UserService for UserServiceImpl {
         let org = caller.org(&req.organization_id, Access::Write)?;
         let id = UserId::parse("user_id", &req.user_id)?;
         let active = req.active;
+        let with_roles = wants_roles(req.view)?;
         let user = users::modify_user(
             &self.db,
             org,
@@ -271,7 +339,7 @@ impl UserService for UserServiceImpl {
         )
         .await?;
         Ok(Response::new(pb::SetUserActiveResponse {
-            user: Some(convert::user_to_proto(&user)),
+            user: Some(self.present_one(org, &user, with_roles).await?),
         }))
     }
 

@@ -74,7 +74,7 @@ pub async fn issue(
     }
     .insert(&txn)
     .await?;
-    txn.commit().await?;
+    changes::commit_org_write(txn, org).await?;
     Ok((row, secret))
 }
 

@@ -22,6 +22,27 @@ pub const DEFAULT_CHANGES_PAGE_SIZE: u64 = 100;
 /// Largest feed page.
 pub const MAX_CHANGES_PAGE_SIZE: u64 = 1000;
 
+/// Commits a transaction opened by [`begin_org_write`], then wakes the organization's change
+/// watchers: on this process directly, on every replica through PostgreSQL `NOTIFY` (sent
+/// inside the transaction, so PostgreSQL delivers it only if and when the commit succeeds).
+/// Every write of the change feed commits through here.
+pub async fn commit_org_write(txn: DatabaseTransaction, org: OrgId) -> CoreResult<()> {
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANGES_CHANNEL.into(), org.0.to_string().into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    commit_signals::committed(org.0);
+    Ok(())
+}
+
+/// The PostgreSQL notification channel of committed changes; the payload is the organization id.
+pub const CHANGES_CHANNEL: &str = "identity_changes";
+
 /// Opens a write transaction holding the organization's lock; NOT_FOUND when it does not exist.
 ///
 /// The no-op update is the first statement on purpose: on SQLite a transaction that reads first
@@ -48,6 +69,80 @@ pub async fn begin_org_write(
     Ok(txn)
 }
 
+/// Wake-ups of change watchers when an organization's changes commit (push, not poll).
+pub mod commit_signals {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    use tokio::sync::watch;
+    use uuid::Uuid;
+
+    /// One signal per organization that has watchers on this process.
+    static SIGNALS: LazyLock<Mutex<HashMap<Uuid, watch::Sender<()>>>> =
+        LazyLock::new(Default::default);
+
+    /// A receiver that changes whenever a change of `org` commits; subscribe before reading the
+    /// feed so that no commit falls between the read and the wait.
+    pub fn subscribe(org: Uuid) -> watch::Receiver<()> {
+        let mut signals = SIGNALS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        signals
+            .entry(org)
+            .or_insert_with(|| watch::channel(()).0)
+            .subscribe()
+    }
+
+    /// Wakes `org`'s watchers; forgets its signal once nobody listens.
+    pub fn committed(org: Uuid) {
+        let mut signals = SIGNALS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(signal) = signals.get(&org)
+            && signal.send(()).is_err()
+        {
+            signals.remove(&org);
+        }
+    }
+}
+
+/// Relays PostgreSQL notifications of commits on any replica to this process's watchers, until
+/// the pool closes. Reconnects after a lost connection (the watchers' fallback poll covers the
+/// gap).
+pub async fn relay_postgres_commits(pool: sea_orm::sqlx::PgPool) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "listening for committed changes failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(CHANGES_CHANNEL).await {
+            tracing::warn!(%error, "LISTEN failed; retrying");
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.recv().await {
+                Ok(notification) => {
+                    if let Ok(org) = notification.payload().parse::<Uuid>() {
+                        commit_signals::committed(org);
+                    }
+                }
+                Err(error) => {
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(%error, "receiving commit notifications failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// Fails with ORGANIZATION_NOT_FOUND unless the organization exists.
 pub async fn ensure_org<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<()> {
     let found = organization::Entity::find_by_id(org.0)
@@ -60,6 +155,18 @@ pub async fn ensure_org<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<
         Some(_) => Ok(()),
         None => Err(CoreError::organization_not_found(org)),
     }
+}
+
+/// The organization's change sequence: it moves with every committed change of its users and
+/// roles, so anything derived from them (a cached total) is current while it stays the same.
+pub async fn change_seq<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<i64> {
+    organization::Entity::find_by_id(org.0)
+        .select_only()
+        .column(organization::Column::ChangeSeq)
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .ok_or_else(|| CoreError::organization_not_found(org))
 }
 
 /// The organization's default SCIM role, if any (read inside the caller's transaction).

@@ -139,21 +139,12 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         query.descending,
     );
 
-    let total_size = if query.include_total_size {
-        let count = Query::select()
-            .expr_as(Expr::col(id_col.clone()).count(), Alias::new("n"))
-            .from(table.clone())
-            .and_where(condition.clone())
-            .to_owned();
-        let row = conn.query_one(&count).await?;
-        Some(match row {
-            Some(row) => row.try_get::<i64>("", "n")?,
-            None => 0,
-        })
+    // an offset-paged walk resumes where the previous page of the same query ended
+    let remembered = if query.page_token.is_empty() && query.skip > 0 {
+        positions().get(&(org.0, hash.clone(), query.skip))
     } else {
         None
     };
-
     let order = if query.descending {
         Order::Desc
     } else {
@@ -164,9 +155,14 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         .column(id_col.clone())
         .expr_as(key.expr.clone(), Alias::new("sort_key"))
         .from(table.clone())
-        .and_where(condition);
-    if !query.page_token.is_empty() {
-        let token = PageToken::decode(&query.page_token, &hash)?;
+        .and_where(condition.clone());
+    let condition_for_count = condition;
+    let resume = if query.page_token.is_empty() {
+        remembered.clone()
+    } else {
+        Some(PageToken::decode(&query.page_token, &hash)?)
+    };
+    if let Some(token) = &resume {
         select.and_where(filter::after_key(
             resource,
             &key,
@@ -183,36 +179,117 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         .limit(query.page_size + 1);
     let rows = conn.query_all(&select).await?;
 
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut next_page_token = String::new();
-    for (index, row) in rows.iter().enumerate() {
-        if index as u64 == query.page_size {
-            // the extra row exists: the page ends at the previous one
-            let last = &rows[index - 1];
-            let key_value = match key.kind {
-                filter::SortKind::Str => SortValue::Str(
-                    last.try_get::<Option<String>>("", "sort_key")?
-                        .unwrap_or_default(),
-                ),
-                filter::SortKind::Int => SortValue::Int(last.try_get::<i64>("", "sort_key")?),
-                filter::SortKind::Bool => SortValue::Bool(last.try_get::<bool>("", "sort_key")?),
-                filter::SortKind::Uuid => SortValue::Uuid(last.try_get::<Uuid>("", "sort_key")?),
-            };
-            next_page_token = PageToken {
-                key: key_value,
-                id: last.try_get::<Uuid>("", "id")?,
-                query: hash.clone(),
-            }
-            .encode();
-            break;
-        }
+    let position = |row: &sea_orm::QueryResult| -> CoreResult<PageToken> {
+        let key = match key.kind {
+            filter::SortKind::Str => SortValue::Str(
+                row.try_get::<Option<String>>("", "sort_key")?
+                    .unwrap_or_default(),
+            ),
+            filter::SortKind::Int => SortValue::Int(row.try_get::<i64>("", "sort_key")?),
+            filter::SortKind::Bool => SortValue::Bool(row.try_get::<bool>("", "sort_key")?),
+            filter::SortKind::Uuid => SortValue::Uuid(row.try_get::<Uuid>("", "sort_key")?),
+        };
+        Ok(PageToken {
+            key,
+            id: row.try_get::<Uuid>("", "id")?,
+            query: hash.clone(),
+        })
+    };
+    let more = rows.len() as u64 > query.page_size;
+    let page = &rows[..rows.len().min(query.page_size as usize)];
+    let mut ids = Vec::with_capacity(page.len());
+    for row in page {
         ids.push(row.try_get::<Uuid>("", "id")?);
     }
+    let last = page.last().map(position).transpose()?;
+    let next_page_token = match (&last, more) {
+        (Some(last), true) => last.encode(),
+        _ => String::new(),
+    };
+    if query.page_token.is_empty()
+        && let Some(last) = last
+    {
+        positions().insert((org.0, hash.clone(), query.skip + page.len() as u64), last);
+    }
+
+    let total_size = if !query.include_total_size {
+        None
+    } else if query.page_token.is_empty()
+        && !more
+        && (query.skip == 0 || (!page.is_empty() && remembered.is_none()))
+    {
+        // the page holds the end of the results at a known offset: nothing left to count
+        Some((query.skip + page.len() as u64) as i64)
+    } else {
+        Some(count(conn, org, &hash, &table, condition_for_count).await?)
+    };
     Ok(IdPage {
         ids,
         next_page_token,
         total_size,
     })
+}
+
+/// Where each page of an offset-paged query ended, keyed by (organization, query hash, offset of
+/// the next row): SCIM clients (Okta, Entra ID) import by walking `startIndex` pages in order,
+/// and each page resumes from the previous one's last row by keyset instead of skipping every
+/// row before it again, so a page costs the same at any offset. Rows deleted behind the walk
+/// therefore never make it skip a row; a jump to an offset never reached starts with OFFSET.
+fn positions() -> &'static moka::sync::Cache<(Uuid, String, u64), PageToken> {
+    static POSITIONS: std::sync::LazyLock<moka::sync::Cache<(Uuid, String, u64), PageToken>> =
+        std::sync::LazyLock::new(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build()
+        });
+    &POSITIONS
+}
+
+/// Counts of (organization, query hash), with the organization's change sequence they were
+/// counted at: a walk through a large collection counts once, not once per page.
+fn totals() -> &'static moka::sync::Cache<(Uuid, String), (i64, i64)> {
+    static TOTALS: std::sync::LazyLock<moka::sync::Cache<(Uuid, String), (i64, i64)>> =
+        std::sync::LazyLock::new(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build()
+        });
+    &TOTALS
+}
+
+/// The number of rows matching `condition`, reused while the organization has not changed.
+async fn count<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    org: crate::ids::OrgId,
+    hash: &str,
+    table: &sea_orm::sea_query::Alias,
+    condition: sea_orm::sea_query::SimpleExpr,
+) -> CoreResult<i64> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    // the sequence is read before counting: a commit in between makes the next read count again
+    let seq = crate::store::changes::change_seq(conn, org).await?;
+    let key = (org.0, hash.to_owned());
+    if let Some((counted_at, total)) = totals().get(&key)
+        && counted_at == seq
+    {
+        return Ok(total);
+    }
+    let statement = Query::select()
+        .expr_as(
+            Expr::col((table.clone(), Alias::new("id"))).count(),
+            Alias::new("n"),
+        )
+        .from(table.clone())
+        .and_where(condition)
+        .to_owned();
+    let total = match conn.query_one(&statement).await? {
+        Some(row) => row.try_get::<i64>("", "n")?,
+        None => 0,
+    };
+    totals().insert(key, (seq, total));
+    Ok(total)
 }
 
 #[cfg(test)]

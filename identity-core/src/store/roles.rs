@@ -638,7 +638,7 @@ pub async fn modify_role(
     .await?;
     match changed {
         Some((added, removed)) => {
-            txn.commit().await?;
+            changes::commit_org_write(txn, org).await?;
             Ok(RoleChangeOutcome {
                 role,
                 added,
@@ -833,7 +833,7 @@ pub async fn create_role(
         .await?
         .map(to_domain)
         .ok_or_else(|| CoreError::Internal("created role vanished".into()))?;
-    txn.commit().await?;
+    changes::commit_org_write(txn, org).await?;
     Ok(role)
 }
 
@@ -893,7 +893,7 @@ pub async fn delete_role(
         },
     )
     .await?;
-    txn.commit().await?;
+    changes::commit_org_write(txn, org).await?;
     Ok(())
 }
 
@@ -1046,6 +1046,69 @@ pub async fn list_user_roles(
     let roles = load_roles(db, org, &ids).await?;
     let next = next_token(more.then(|| ids.last().copied()).flatten(), hash);
     Ok((roles, next))
+}
+
+/// A role a user holds, as shown with the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRole {
+    pub role_id: Uuid,
+    pub display_name: String,
+}
+
+/// The roles each of `users` holds, ordered by role id: one statement (a join of the membership
+/// and role tables) per chunk of users, whatever the number of roles. Users without roles are
+/// absent from the map.
+pub async fn roles_of_users<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    users: &[Uuid],
+) -> CoreResult<HashMap<Uuid, Vec<HeldRole>>> {
+    let mut out: HashMap<Uuid, Vec<HeldRole>> = HashMap::new();
+    for chunk in users.chunks(CHUNK) {
+        use sea_orm::sea_query::{Order, Query};
+        let member = |column: role_member::Column| Expr::col((role_member::Entity, column));
+        let owner = match chunk {
+            // `=` for one user: see `users::load_users` on STAT4 and `IN` lists
+            [one] => member(role_member::Column::UserId).eq(*one),
+            many => member(role_member::Column::UserId).is_in(many.iter().copied()),
+        };
+        let query = Query::select()
+            .column((role_member::Entity, role_member::Column::UserId))
+            .column((role_member::Entity, role_member::Column::RoleId))
+            .column((role::Entity, role::Column::DisplayName))
+            .from(role_member::Entity)
+            .inner_join(
+                role::Entity,
+                Expr::col((role::Entity, role::Column::Id))
+                    .equals((role_member::Entity, role_member::Column::RoleId)),
+            )
+            .and_where(member(role_member::Column::OrgId).eq(org.0))
+            .and_where(owner)
+            .order_by(
+                (role_member::Entity, role_member::Column::UserId),
+                Order::Asc,
+            )
+            .order_by(
+                (role_member::Entity, role_member::Column::RoleId),
+                Order::Asc,
+            )
+            .to_owned();
+        let mut rows = Vec::new();
+        for row in conn.query_all(&query).await? {
+            rows.push((
+                row.try_get::<Uuid>("", "user_id")?,
+                row.try_get::<Uuid>("", "role_id")?,
+                row.try_get::<String>("", "display_name")?,
+            ));
+        }
+        for (user_id, role_id, display_name) in rows {
+            out.entry(user_id).or_default().push(HeldRole {
+                role_id,
+                display_name,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Whether the user holds the role; unknown ids simply are not members.

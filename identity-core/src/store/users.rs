@@ -476,7 +476,12 @@ fn to_domain(row: user::Model, emails: Vec<Contact>, phone_numbers: Vec<Contact>
     }
 }
 
-/// Loads the given users of `org` with their emails and phone numbers, keyed by id.
+/// Loads the given users of `org` with their emails and phone numbers, keyed by id: two
+/// statements per chunk, the rows and then every contact of those rows (emails and phone
+/// numbers in one `UNION ALL`).
+///
+/// A single id is compared with `=`, not `IN (…)`: the bundled SQLite is built with STAT4, which
+/// recompiles a statement whose `IN` list is bound to new values on every execution.
 async fn load_users<C: ConnectionTrait>(
     conn: &C,
     org: OrgId,
@@ -484,50 +489,73 @@ async fn load_users<C: ConnectionTrait>(
 ) -> CoreResult<HashMap<Uuid, User>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BATCH_GET) {
-        let rows = user::Entity::find()
-            .filter(user::Column::OrgId.eq(org.0))
-            .filter(user::Column::Id.is_in(chunk.iter().copied()))
-            .all(conn)
-            .await?;
+        let mut rows = user::Entity::find().filter(user::Column::OrgId.eq(org.0));
+        rows = match chunk {
+            [one] => rows.filter(user::Column::Id.eq(*one)),
+            many => rows.filter(user::Column::Id.is_in(many.iter().copied())),
+        };
+        let rows = rows.all(conn).await?;
         if rows.is_empty() {
             continue;
         }
         let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let mut emails: HashMap<Uuid, Vec<Contact>> = HashMap::new();
-        for e in user_email::Entity::find()
-            .filter(user_email::Column::UserId.is_in(found.iter().copied()))
-            .order_by_asc(user_email::Column::UserId)
-            .order_by_asc(user_email::Column::Position)
-            .all(conn)
-            .await?
-        {
-            emails.entry(e.user_id).or_default().push(contact_from(
-                e.value,
-                e.value_type,
-                e.is_primary,
-                e.display,
-            ));
-        }
-        let mut phones: HashMap<Uuid, Vec<Contact>> = HashMap::new();
-        for p in user_phone::Entity::find()
-            .filter(user_phone::Column::UserId.is_in(found.iter().copied()))
-            .order_by_asc(user_phone::Column::UserId)
-            .order_by_asc(user_phone::Column::Position)
-            .all(conn)
-            .await?
-        {
-            phones.entry(p.user_id).or_default().push(contact_from(
-                p.value,
-                p.value_type,
-                p.is_primary,
-                p.display,
-            ));
-        }
+        let mut contacts = load_contacts(conn, &found).await?;
         for row in rows {
-            let id = row.id;
-            let e = emails.remove(&id).unwrap_or_default();
-            let p = phones.remove(&id).unwrap_or_default();
-            out.insert(id, to_domain(row, e, p));
+            let (emails, phones) = contacts.remove(&row.id).unwrap_or_default();
+            out.insert(row.id, to_domain(row, emails, phones));
+        }
+    }
+    Ok(out)
+}
+
+/// The emails and phone numbers of `users`, each list in stored order: one statement.
+async fn load_contacts<C: ConnectionTrait>(
+    conn: &C,
+    users: &[Uuid],
+) -> CoreResult<HashMap<Uuid, (Vec<Contact>, Vec<Contact>)>> {
+    use sea_orm::sea_query::{Alias, Order, Query, UnionType};
+    // the same columns of both tables, in the same order, under the names read below
+    macro_rules! contacts_of {
+        ($entity:ident, $kind:expr) => {{
+            let owner = Expr::col($entity::Column::UserId);
+            Query::select()
+                .column($entity::Column::UserId)
+                .expr_as(Expr::val($kind), Alias::new("kind"))
+                .column($entity::Column::Position)
+                .column($entity::Column::Value)
+                .expr_as(
+                    Expr::col($entity::Column::ValueType),
+                    Alias::new("value_type"),
+                )
+                .column($entity::Column::IsPrimary)
+                .column($entity::Column::Display)
+                .from($entity::Entity)
+                .and_where(match users {
+                    [one] => owner.eq(*one),
+                    many => owner.is_in(many.iter().copied()),
+                })
+                .to_owned()
+        }};
+    }
+    let query = contacts_of!(user_email, 0)
+        .union(UnionType::All, contacts_of!(user_phone, 1))
+        .order_by(Alias::new("user_id"), Order::Asc)
+        .order_by(Alias::new("kind"), Order::Asc)
+        .order_by(Alias::new("position"), Order::Asc)
+        .to_owned();
+    let mut out: HashMap<Uuid, (Vec<Contact>, Vec<Contact>)> = HashMap::new();
+    for row in conn.query_all(&query).await? {
+        let entry = out.entry(row.try_get("", "user_id")?).or_default();
+        let contact = contact_from(
+            row.try_get("", "value")?,
+            row.try_get("", "value_type")?,
+            row.try_get("", "is_primary")?,
+            row.try_get("", "display")?,
+        );
+        if row.try_get::<i32>("", "kind")? == 0 {
+            entry.0.push(contact);
+        } else {
+            entry.1.push(contact);
         }
     }
     Ok(out)
@@ -721,10 +749,12 @@ pub async fn create_user(
             .one(&txn)
             .await?
             .ok_or_else(|| CoreError::user_not_found(existing))?;
-        let user =
-            write_update(&txn, org, existing, was_active, None, &data, &password, now).await?;
+        let user = write_update(
+            &txn, org, existing, was_active, None, None, &data, &password, now,
+        )
+        .await?;
         add_to_default_role(&txn, org, &user).await?;
-        txn.commit().await?;
+        changes::commit_org_write(txn, org).await?;
         return Ok((user, true));
     }
 
@@ -758,7 +788,7 @@ pub async fn create_user(
         .await?
         .ok_or_else(|| CoreError::Internal("created user vanished".into()))?;
     add_to_default_role(&txn, org, &user).await?;
-    txn.commit().await?;
+    changes::commit_org_write(txn, org).await?;
     Ok((user, false))
 }
 
@@ -776,20 +806,29 @@ async fn add_to_default_role(txn: &DatabaseTransaction, org: OrgId, user: &User)
 /// Writes `data` over user `id` (which must exist in `org`), bumping its version; the version
 /// check is part of the UPDATE so it holds even without the organization lock. `was_active` is
 /// the stored `active` the caller read in this transaction: it decides the change's kind and
-/// whether the user's access tokens are revoked.
+/// whether the user's access tokens are revoked. `current`, when the caller read the whole
+/// user in this transaction, spares the statements whose outcome it already decides: the
+/// uniqueness checks of unchanged keys, rewriting unchanged contacts, reading the user back.
 #[allow(clippy::too_many_arguments)]
 async fn write_update(
     txn: &DatabaseTransaction,
     org: OrgId,
     id: UserId,
     was_active: bool,
+    current: Option<&User>,
     expected_version: Option<i64>,
     data: &UserData,
     password: &PasswordChange,
     now: i64,
 ) -> CoreResult<User> {
     ensure_valid(data)?;
-    check_unique(txn, org, data, Some(id.0)).await?;
+    let keys_changed = current.is_none_or(|current| {
+        current.data.user_name.to_lowercase() != data.user_name.to_lowercase()
+            || current.data.external_id != data.external_id
+    });
+    if keys_changed {
+        check_unique(txn, org, data, Some(id.0)).await?;
+    }
     let mut row = active_model(id.0, org, data, now)?;
     // identity columns are never rewritten
     row.id = sea_orm::ActiveValue::NotSet;
@@ -814,10 +853,31 @@ async fn write_update(
     if result.rows_affected == 0 {
         return Err(version_or_missing(txn, org, id, expected_version).await);
     }
-    write_contacts(txn, org, id.0, data).await?;
-    let user = load_one(txn, org, id)
-        .await?
-        .ok_or_else(|| CoreError::user_not_found(id))?;
+    let contacts_changed = current.is_none_or(|current| {
+        current.data.emails != data.emails || current.data.phone_numbers != data.phone_numbers
+    });
+    if contacts_changed {
+        write_contacts(txn, org, id.0, data).await?;
+    }
+    let user = match current {
+        // what the UPDATE above stored, without reading it back
+        Some(current) => User {
+            id,
+            org,
+            data: data.clone(),
+            has_password: match password {
+                PasswordChange::Keep => current.has_password,
+                PasswordChange::Clear => false,
+                PasswordChange::SetHash(_) => true,
+            },
+            version: current.version + 1,
+            created_at: current.created_at,
+            updated_at: now,
+        },
+        None => load_one(txn, org, id)
+            .await?
+            .ok_or_else(|| CoreError::user_not_found(id))?,
+    };
     let kind = match (was_active, data.active) {
         (true, false) => {
             // in this transaction, so no introspection after the commit sees the tokens active
@@ -876,6 +936,37 @@ pub async fn modify_user<F>(
 where
     F: FnOnce(&mut UserData) -> CoreResult<()>,
 {
+    modify(db, org, id, expected_version, password, change, false).await
+}
+
+/// As [`modify_user`], but a change that leaves the user as it is writes nothing: no new
+/// version, no change in the feed (an update applied twice is answered alike).
+pub async fn modify_user_if_changed<F>(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()>,
+{
+    modify(db, org, id, expected_version, password, change, true).await
+}
+
+async fn modify<F>(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+    unchanged_is_noop: bool,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()>,
+{
     let txn = changes::begin_org_write(db, org).await?;
     let current = load_one(&txn, org, id)
         .await?
@@ -893,6 +984,10 @@ where
     if data.managed_by == ManagedBy::Unspecified {
         data.managed_by = current.data.managed_by;
     }
+    if unchanged_is_noop && data == current.data && matches!(password, PasswordChange::Keep) {
+        // nothing to write: the transaction ends without a change
+        return Ok(current);
+    }
     let now = crate::time::now_micros();
     let was_active = current.data.active;
     let user = write_update(
@@ -900,13 +995,14 @@ where
         org,
         id,
         was_active,
+        Some(&current),
         expected_version,
         &data,
         &password,
         now,
     )
     .await?;
-    txn.commit().await?;
+    changes::commit_org_write(txn, org).await?;
     Ok(user)
 }
 
@@ -961,7 +1057,7 @@ pub async fn delete_user(
         },
     )
     .await?;
-    txn.commit().await?;
+    changes::commit_org_write(txn, org).await?;
     Ok(())
 }
 
@@ -1074,8 +1170,11 @@ pub async fn list_users(
     org: OrgId,
     query: &ListQuery,
 ) -> CoreResult<UserPage> {
-    changes::ensure_org(db, org).await?;
     let page = paging::list_ids(db, Resource::User, org, query).await?;
+    if page.ids.is_empty() {
+        // only an empty page needs to tell an empty organization from a missing one
+        changes::ensure_org(db, org).await?;
+    }
     let mut found = load_users(db, org, &page.ids).await?;
     let users = page.ids.iter().filter_map(|id| found.remove(id)).collect();
     Ok(UserPage {

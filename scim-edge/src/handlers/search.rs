@@ -165,7 +165,12 @@ async fn search_all(state: &AppState, org: &str, params: &ListParams) -> ScimRes
     let with_groups = params.projection.explicitly_requests("groups");
     let mut resources = Vec::with_capacity(users.users.len() + groups.roles.len());
     for user in &users.users {
-        resources.push(render_list_user(state, org, user, &params.projection, with_groups).await?);
+        resources.push(render_list_user(
+            state,
+            user,
+            &params.projection,
+            with_groups,
+        ));
     }
     for role in &groups.roles {
         resources.push(render_list_group(state, org, role, &params.projection).await?);

@@ -1,11 +1,14 @@
 //! `/Users` (RFC 7644 §3.3–3.6): create, retrieve, list, replace, patch and delete users
-//! through the core's UserService; `groups` comes from RoleService.ListUserRoles and is only
-//! loaded when the response will show it.
+//! through the core's UserService, one call per request where nothing has to be read first:
+//! `groups` comes in the same answer (USER_VIEW_WITH_ROLES), asked for only when the response
+//! will show it.
 //!
-//! Concurrency: PUT, PATCH and DELETE pass `If-Match` to the core as `expected_version`. PATCH
-//! reads the user, applies the operations to its SCIM JSON and replaces it with the version it
-//! read, so a concurrent writer is never silently overwritten; without `If-Match` a lost race is
-//! retried a few times, with `If-Match` it is the client's 412.
+//! Concurrency: PUT, PATCH and DELETE pass `If-Match` to the core as `expected_version`. A
+//! PATCH that only sets single-valued attributes (deactivation, names, titles) is one
+//! `UpdateUser` call applied in the core's transaction. Any other PATCH reads the user, applies
+//! the operations to its SCIM JSON and replaces it with the version it read, so a concurrent
+//! writer is never silently overwritten; without `If-Match` a lost race is retried a few times,
+//! with `If-Match` it is the client's 412.
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
@@ -21,7 +24,7 @@ use crate::etag::{etag, if_match, if_none_match};
 use crate::filter::{core_sort_path, to_core_filter};
 use crate::list::{ListParams, Paging, Projection, list_response, parse_query};
 use crate::paging::{decode_cursor, encode_cursor};
-use crate::patch::{apply_patch, parse_patch_request};
+use crate::patch::{UserPatchPlan, apply_patch, parse_patch_request, plan_user_patch};
 use crate::resource::InputMode;
 use crate::resource::user::{user_from_scim, user_to_scim};
 use crate::schema::ResourceKind;
@@ -150,12 +153,12 @@ pub(crate) async fn create_user(
             user: Some(input.user),
             password: input.password.unwrap_or_default(),
             adopt_existing: false,
+            view: user_view(projection) as i32,
         }))
         .await?
         .into_inner();
     let user = response.user.ok_or_else(ScimError::internal)?;
-    let body = render_user(state, org, &user, projection).await?;
-    Ok(Reply::created(body))
+    Ok(Reply::created(render_user(state, &user, projection)))
 }
 
 /// GET /Users/{id}; 304 when `If-None-Match` matches.
@@ -166,13 +169,13 @@ pub(crate) async fn get_user(
     headers: Option<&HeaderMap>,
     projection: &Projection,
 ) -> ScimResult<Reply> {
-    let user = read_user(state, org, id).await?;
+    let user = read_user(state, org, id, user_view(projection)).await?;
     if headers.is_some_and(|headers| if_none_match(headers, user.version)) {
         let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
         reply.etag = Some(etag(user.version));
         return Ok(reply);
     }
-    let body = render_user(state, org, &user, projection).await?;
+    let body = render_user(state, &user, projection);
     Ok(Reply::resource(StatusCode::OK, body))
 }
 
@@ -189,8 +192,16 @@ pub(crate) async fn replace_user(
     let input = user_from_scim(body, InputMode::Request)?;
     let mut user = input.user;
     user.id = id.to_owned();
-    let user = write_user(state, org, user, input.password, expected_version).await?;
-    let body = render_user(state, org, &user, projection).await?;
+    let user = write_user(
+        state,
+        org,
+        user,
+        input.password,
+        expected_version,
+        user_view(projection),
+    )
+    .await?;
+    let body = render_user(state, &user, projection);
     Ok(Reply::resource(StatusCode::OK, body))
 }
 
@@ -204,30 +215,46 @@ pub(crate) async fn patch_user(
     projection: &Projection,
 ) -> ScimResult<Reply> {
     let operations = parse_patch_request(body)?;
+    if let Some(plan) = plan_user_patch(&operations)
+        && let Some(reply) =
+            patch_by_plan(state, org, id, plan, expected_version, projection).await?
+    {
+        return Ok(reply);
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let current = read_user(state, org, id).await?;
+        let current = read_user(state, org, id, user_view(projection)).await?;
         if expected_version.is_some_and(|expected| expected != current.version) {
             return Err(ScimError::precondition_failed(
                 "the resource was changed: version mismatch",
             ));
         }
-        let before = user_to_scim(&current, &state.settings, None);
+        let before = user_to_scim(&current, &state.settings, false);
         let mut patched = before.clone();
         apply_patch(&mut patched, &operations, ResourceKind::User)?;
         if patched == before {
             // nothing changed: no write, no new version
-            let body = render_user(state, org, &current, projection).await?;
+            let body = render_user(state, &current, projection);
             return Ok(Reply::resource(StatusCode::OK, body));
         }
         let input = user_from_scim(&patched, InputMode::Patched)?;
         let mut user = input.user;
         user.id = current.id.clone();
         user.managed_by = current.managed_by;
-        match write_user(state, org, user, input.password, Some(current.version)).await {
+        let view = user_view(projection);
+        match write_user(
+            state,
+            org,
+            user,
+            input.password,
+            Some(current.version),
+            view,
+        )
+        .await
+        {
             Ok(user) => {
-                let body = render_user(state, org, &user, projection).await?;
+                let body = render_user(state, &user, projection);
                 return Ok(Reply::resource(StatusCode::OK, body));
             }
             Err(WriteError::Conflict(status))
@@ -238,6 +265,45 @@ pub(crate) async fn patch_user(
             Err(error) => return Err(error.into()),
         }
     }
+}
+
+/// A planned PATCH (see `crate::patch::plan_user_patch`): one `UpdateUser` call, which the core
+/// applies in its transaction (writing nothing when nothing changes). `None` when the values do
+/// not parse, so the general path answers with its own error.
+async fn patch_by_plan(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    plan: UserPatchPlan,
+    expected_version: Option<i64>,
+    projection: &Projection,
+) -> ScimResult<Option<Reply>> {
+    check_id(id)?;
+    let Ok(input) = user_from_scim(&plan.values, InputMode::Patched) else {
+        return Ok(None);
+    };
+    let mut user = input.user;
+    user.id = id.to_owned();
+    let mut users = state.core.users.clone();
+    let updated = users
+        .update_user(outgoing_request(pb::UpdateUserRequest {
+            organization_id: org.to_owned(),
+            user: Some(user),
+            update_mask: Some(prost_types::FieldMask {
+                paths: plan.mask.iter().map(|path| (*path).to_owned()).collect(),
+            }),
+            expected_version,
+            password: String::new(),
+            view: user_view(projection) as i32,
+        }))
+        .await?
+        .into_inner()
+        .user
+        .ok_or_else(ScimError::internal)?;
+    Ok(Some(Reply::resource(
+        StatusCode::OK,
+        render_user(state, &updated, projection),
+    )))
 }
 
 /// DELETE /Users/{id}: 204.
@@ -261,7 +327,7 @@ pub(crate) async fn delete_user(
 }
 
 /// GET /Users and POST /Users/.search: a ListResponse. `groups` is returned in lists only
-/// when `attributes` names it (one extra call per user).
+/// when `attributes` names it (the core then adds every user's roles with one statement).
 pub(crate) async fn list_users(
     state: &AppState,
     org: &str,
@@ -275,11 +341,11 @@ pub(crate) async fn list_users(
     let page = query
         .page(state, org, params.count, page_token, skip)
         .await?;
-    let with_groups = params.projection.explicitly_requests("groups");
-    let mut resources = Vec::with_capacity(page.users.len());
-    for user in &page.users {
-        resources.push(render_list_user(state, org, user, &params.projection, with_groups).await?);
-    }
+    let resources = page
+        .users
+        .iter()
+        .map(|user| render_list_user(state, user, &params.projection, query.with_groups))
+        .collect();
     let next_cursor = match &params.paging {
         Paging::Cursor { .. } if !page.next_page_token.is_empty() && params.count > 0 => {
             Some(encode_cursor(CURSOR_SCOPE, &page.next_page_token))
@@ -302,6 +368,8 @@ pub(crate) struct UserQuery {
     filter: Option<pb::Filter>,
     order_by: String,
     sort_order: pb::SortOrder,
+    /// Whether the listed users show `groups` (only when `attributes` names it).
+    pub(crate) with_groups: bool,
 }
 
 /// One page of users with the exact total.
@@ -327,6 +395,7 @@ impl UserQuery {
                 .transpose()?
                 .unwrap_or_default(),
             sort_order: params.sort_order,
+            with_groups: params.projection.explicitly_requests("groups"),
         })
     }
 
@@ -352,6 +421,11 @@ impl UserQuery {
                 page_token,
                 skip: i32::try_from(skip).unwrap_or(i32::MAX),
                 include_total_size: true,
+                view: if self.with_groups {
+                    pb::UserView::WithRoles
+                } else {
+                    pb::UserView::Basic
+                } as i32,
             }))
             .await?
             .into_inner();
@@ -367,13 +441,19 @@ impl UserQuery {
     }
 }
 
-pub(crate) async fn read_user(state: &AppState, org: &str, id: &str) -> ScimResult<pb::User> {
+pub(crate) async fn read_user(
+    state: &AppState,
+    org: &str,
+    id: &str,
+    view: pb::UserView,
+) -> ScimResult<pb::User> {
     check_id(id)?;
     let mut users = state.core.users.clone();
     users
         .get_user(outgoing_request(pb::GetUserRequest {
             organization_id: org.to_owned(),
             user_id: id.to_owned(),
+            view: view as i32,
         }))
         .await?
         .into_inner()
@@ -400,6 +480,7 @@ async fn write_user(
     user: pb::User,
     password: Option<String>,
     expected_version: Option<i64>,
+    view: pb::UserView,
 ) -> Result<pb::User, WriteError> {
     let mut users = state.core.users.clone();
     let result = users
@@ -408,6 +489,7 @@ async fn write_user(
             user: Some(user),
             expected_version,
             password: password.unwrap_or_default(),
+            view: view as i32,
         }))
         .await;
     match result {
@@ -420,63 +502,31 @@ async fn write_user(
     }
 }
 
-/// Every role the user holds, following pages.
-pub(crate) async fn user_roles(
-    state: &AppState,
-    org: &str,
-    user_id: &str,
-) -> ScimResult<Vec<pb::Role>> {
-    let mut roles = state.core.roles.clone();
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let response = roles
-            .list_user_roles(outgoing_request(pb::ListUserRolesRequest {
-                organization_id: org.to_owned(),
-                user_id: user_id.to_owned(),
-                page_size: 1000,
-                page_token,
-            }))
-            .await?
-            .into_inner();
-        all.extend(response.roles);
-        if response.next_page_token.is_empty() {
-            return Ok(all);
-        }
-        page_token = response.next_page_token;
+/// What a single-user response needs from the core: its roles too when `groups` will show.
+pub(crate) fn user_view(projection: &Projection) -> pb::UserView {
+    if projection.wants(ResourceKind::User, "groups") {
+        pb::UserView::WithRoles
+    } else {
+        pb::UserView::Basic
     }
 }
 
-/// The projected SCIM JSON of a single user; `groups` is loaded unless the projection drops it.
-pub(crate) async fn render_user(
-    state: &AppState,
-    org: &str,
-    user: &pb::User,
-    projection: &Projection,
-) -> ScimResult<Value> {
-    let groups = if projection.wants(ResourceKind::User, "groups") {
-        Some(user_roles(state, org, &user.id).await?)
-    } else {
-        None
-    };
-    let mut body = user_to_scim(user, &state.settings, groups.as_deref());
+/// The projected SCIM JSON of a single user read with [`user_view`] of `projection`.
+pub(crate) fn render_user(state: &AppState, user: &pb::User, projection: &Projection) -> Value {
+    let with_groups = projection.wants(ResourceKind::User, "groups");
+    let mut body = user_to_scim(user, &state.settings, with_groups);
     projection.apply(&mut body, ResourceKind::User);
-    Ok(body)
+    body
 }
 
-pub(crate) async fn render_list_user(
+/// The projected SCIM JSON of a listed user; `with_groups` as the list asked the core.
+pub(crate) fn render_list_user(
     state: &AppState,
-    org: &str,
     user: &pb::User,
     projection: &Projection,
     with_groups: bool,
-) -> ScimResult<Value> {
-    let groups = if with_groups {
-        Some(user_roles(state, org, &user.id).await?)
-    } else {
-        None
-    };
-    let mut body = user_to_scim(user, &state.settings, groups.as_deref());
+) -> Value {
+    let mut body = user_to_scim(user, &state.settings, with_groups);
     projection.apply(&mut body, ResourceKind::User);
-    Ok(body)
+    body
 }

@@ -16,6 +16,7 @@
 mod apply;
 mod group;
 mod path;
+mod user;
 
 use crate::quirks::Quirk;
 use std::fmt;
@@ -28,6 +29,7 @@ use crate::schema::PATCH_OP_SCHEMA;
 pub use apply::apply_patch;
 pub use group::{GroupPatchPlan, plan_group_patch};
 pub use path::{PatchPath, parse_patch_path};
+pub use user::{UserPatchPlan, plan_user_patch};
 
 /// Most operations accepted in one PATCH request; beyond this the request is refused rather
 /// than processed for an unbounded time.

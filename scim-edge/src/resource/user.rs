@@ -38,8 +38,9 @@ pub struct UserInput {
     pub password: Option<String>,
 }
 
-/// The SCIM JSON of `user`, with `groups` when given.
-pub fn user_to_scim(user: &pb::User, settings: &Settings, groups: Option<&[pb::Role]>) -> Value {
+/// The SCIM JSON of `user`, with `groups` (from `user.roles`, which the core fills when asked for
+/// USER_VIEW_WITH_ROLES) when `with_groups`.
+pub fn user_to_scim(user: &pb::User, settings: &Settings, with_groups: bool) -> Value {
     let mut object = Map::new();
     let mut schemas = vec![json!(USER_SCHEMA)];
     object.insert("id".into(), json!(user.id));
@@ -105,13 +106,14 @@ pub fn user_to_scim(user: &pb::User, settings: &Settings, groups: Option<&[pb::R
             object.insert(ENTERPRISE_USER_SCHEMA.into(), Value::Object(ext));
         }
     }
-    if let Some(groups) = groups {
-        let groups: Vec<Value> = groups
+    if with_groups {
+        let groups: Vec<Value> = user
+            .roles
             .iter()
             .map(|role| {
                 json!({
-                    "value": role.id,
-                    "$ref": settings.location("/Groups", &role.id),
+                    "value": role.role_id,
+                    "$ref": settings.location("/Groups", &role.role_id),
                     "display": role.display_name,
                     "type": "direct",
                 })
@@ -415,7 +417,7 @@ mod tests {
         let mut user = input.user;
         user.id = "u1".to_owned();
         user.version = 3;
-        let json = user_to_scim(&user, &settings(), None);
+        let json = user_to_scim(&user, &settings(), false);
         assert_eq!(json["meta"]["version"], "W/\"3\"");
         assert_eq!(json["meta"]["location"], "https://h/scim/v2/Users/u1");
         assert_eq!(json["addresses"][0]["postalCode"], "12345");
@@ -437,7 +439,7 @@ mod tests {
     #[test]
     fn enterprise_urn_only_with_enterprise_data() {
         let input = user_from_scim(&json!({ "userName": "a" }), InputMode::Request).unwrap();
-        let json = user_to_scim(&input.user, &settings(), None);
+        let json = user_to_scim(&input.user, &settings(), false);
         assert_eq!(json["schemas"], json!([USER_SCHEMA]));
         assert!(json["active"].as_bool().unwrap());
     }

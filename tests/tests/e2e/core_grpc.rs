@@ -40,6 +40,7 @@ async fn scim_user_is_readable_over_grpc() {
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect("GetUser")
@@ -68,6 +69,7 @@ async fn scim_user_is_readable_over_grpc() {
             key: Some(pb::lookup_user_request::Key::UserName(
                 user_name.to_uppercase(),
             )),
+            ..Default::default()
         })
         .await
         .expect("LookupUser")
@@ -83,6 +85,7 @@ async fn scim_user_is_readable_over_grpc() {
         .get_user(pb::GetUserRequest {
             organization_id: other.org_id.clone(),
             user_id: id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("another organization's user");

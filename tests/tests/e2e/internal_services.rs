@@ -33,6 +33,7 @@ fn lookup(org: &str, user_name: &str) -> pb::LookupUserRequest {
     pb::LookupUserRequest {
         organization_id: org.to_owned(),
         key: Some(pb::lookup_user_request::Key::UserName(user_name.to_owned())),
+        ..Default::default()
     }
 }
 

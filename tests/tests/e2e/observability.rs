@@ -233,6 +233,7 @@ async fn no_secret_ever_reaches_the_logs() {
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id,
+            ..Default::default()
         })
         .await;
 

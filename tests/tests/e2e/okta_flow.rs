@@ -64,6 +64,7 @@ async fn okta_user_lifecycle_and_group_push() {
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id: id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -16,6 +16,7 @@ async fn core_user(stack: &Stack, tenant: &Tenant, id: &str) -> Result<pb::User,
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id: id.to_owned(),
+            ..Default::default()
         })
         .await
         .map(|response| response.into_inner().user.expect("user in response"))

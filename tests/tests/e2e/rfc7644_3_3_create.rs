@@ -250,6 +250,7 @@ async fn password_is_accepted_and_never_returned() {
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id: id,
+            ..Default::default()
         })
         .await
         .expect("GetUser")
@@ -397,6 +398,7 @@ async fn create_platform_user(
             }),
             password: String::new(),
             adopt_existing: false,
+            ..Default::default()
         })
         .await
         .expect("CreateUser (platform)")
@@ -426,6 +428,7 @@ async fn post_for_an_existing_member_is_409_and_changes_nothing() {
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id: platform.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -457,6 +460,7 @@ async fn a_matching_email_alone_never_takes_an_account_over() {
         .get_user(pb::GetUserRequest {
             organization_id: tenant.org_id.clone(),
             user_id: platform.id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()

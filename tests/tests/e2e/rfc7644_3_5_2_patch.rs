@@ -504,6 +504,7 @@ async fn large_group_add_one_member_keeps_exact_totals() {
                     }),
                     password: String::new(),
                     adopt_existing: false,
+                    ..Default::default()
                 })
                 .await
                 .expect("CreateUser")
