@@ -75,6 +75,7 @@ impl Store {
 struct FakeCore {
     store: Arc<Mutex<Store>>,
     modify_calls: Arc<AtomicUsize>,
+    get_user_calls: Arc<AtomicUsize>,
 }
 
 impl FakeCore {
@@ -160,6 +161,7 @@ impl UserService for FakeCore {
         &self,
         request: GrpcRequest<pb::GetUserRequest>,
     ) -> Result<GrpcResponse<pb::GetUserResponse>, Status> {
+        self.get_user_calls.fetch_add(1, Ordering::SeqCst);
         let request = request.into_inner();
         let store = self.store.lock().unwrap();
         let user = store
@@ -228,6 +230,17 @@ impl UserService for FakeCore {
                 "active" => user.active = source.active,
                 "display_name" => user.display_name = source.display_name.clone(),
                 "title" => user.title = source.title.clone(),
+                "nick_name" => user.nick_name = source.nick_name.clone(),
+                "external_id" => user.external_id = source.external_id.clone(),
+                "user_name" => user.user_name = source.user_name.clone(),
+                "user_type" => user.user_type = source.user_type.clone(),
+                "locale" => user.locale = source.locale.clone(),
+                "timezone" => user.timezone = source.timezone.clone(),
+                "preferred_language" => {
+                    user.preferred_language = source.preferred_language.clone();
+                }
+                "name.formatted" => name.formatted = source_name.formatted.clone(),
+                "name.middle_name" => name.middle_name = source_name.middle_name.clone(),
                 "name.given_name" => name.given_name = source_name.given_name.clone(),
                 "name.family_name" => name.family_name = source_name.family_name.clone(),
                 other => return Err(Status::unimplemented(format!("fake mask {other}"))),
@@ -683,7 +696,9 @@ async fn user_lifecycle_with_versions() {
     assert_eq!(unchanged.status, StatusCode::NOT_MODIFIED);
     assert_eq!(unchanged.header("etag"), "W/\"1\"");
 
-    // Okta's deactivate: PATCH replace without path, boolean as a string
+    // Okta's deactivate: PATCH replace without path, boolean as a string; one UpdateUser call,
+    // nothing read first
+    let reads = edge.core.get_user_calls.load(Ordering::SeqCst);
     let deactivated = edge
         .call(
             "PATCH",
@@ -700,6 +715,23 @@ async fn user_lifecycle_with_versions() {
     assert_eq!(
         deactivated.body["name"]["givenName"], "Barbara",
         "the rest is kept"
+    );
+    assert_eq!(edge.core.get_user_calls.load(Ordering::SeqCst), reads);
+    let again = edge
+        .call(
+            "PATCH",
+            &path,
+            Some(patch(
+                json!([{ "op": "replace", "path": "active", "value": false }]),
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(
+        again.header("etag"),
+        "W/\"2\"",
+        "a PATCH that changes nothing writes nothing"
     );
 
     let stale = edge

@@ -279,7 +279,7 @@ async fn patch_by_plan(
     projection: &Projection,
 ) -> ScimResult<Option<Reply>> {
     check_id(id)?;
-    let Ok(input) = user_from_scim(&plan.values, InputMode::Patched) else {
+    let Ok(input) = user_from_scim(&plan.values, InputMode::Partial) else {
         return Ok(None);
     };
     let mut user = input.user;

@@ -23,6 +23,9 @@ pub enum InputMode {
     /// The result of applying a PATCH to a stored resource: extension URN keys were put there
     /// by the client's operations on paths naming their schema, so they are accepted as is.
     Patched,
+    /// The values of a planned PATCH (`crate::patch::plan_user_patch`): only the attributes it
+    /// sets, so none is required; otherwise as `Patched`.
+    Partial,
 }
 
 /// RFC 3339 UTC text of a protobuf timestamp, at the store's microsecond precision so that a
@@ -126,7 +129,9 @@ pub(crate) fn check_extension_listed(
     schemas: &[String],
     mode: InputMode,
 ) -> ScimResult<()> {
-    if mode == InputMode::Patched || schemas.iter().any(|s| s.eq_ignore_ascii_case(key)) {
+    if matches!(mode, InputMode::Patched | InputMode::Partial)
+        || schemas.iter().any(|s| s.eq_ignore_ascii_case(key))
+    {
         Ok(())
     } else {
         Err(ScimError::invalid_value(format!(

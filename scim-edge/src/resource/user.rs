@@ -220,7 +220,7 @@ pub fn user_from_scim(body: &Value, mode: InputMode) -> ScimResult<UserInput> {
             }
         }
     }
-    if user.user_name.trim().is_empty() {
+    if user.user_name.trim().is_empty() && mode != InputMode::Partial {
         return Err(ScimError::invalid_value("userName is required"));
     }
     if user.display_name.trim().is_empty() {
