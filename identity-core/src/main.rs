@@ -4,6 +4,10 @@ use clap::{Parser, Subcommand};
 use identity_core::config::{Config, ConfigOverrides};
 use std::path::PathBuf;
 
+/// See the workspace manifest for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     version,

@@ -9,6 +9,10 @@ use scim_edge::config::{Config, Flags};
 use scim_edge::core_client::CoreClient;
 use scim_edge::{AppState, router};
 
+/// See the workspace manifest for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let flags = Flags::parse();
     let config = match Config::load(&flags, std::env::vars()) {

@@ -143,6 +143,30 @@ pub async fn relay_postgres_commits(pool: sea_orm::sqlx::PgPool) {
     }
 }
 
+/// As [`begin_org_write`], and reads the organization's default SCIM role in the same statement
+/// (user creation needs it; one round trip fewer).
+pub async fn begin_org_write_with_default_role(
+    db: &DatabaseConnection,
+    org: OrgId,
+) -> CoreResult<(DatabaseTransaction, Option<Uuid>)> {
+    let txn = db.begin().await?;
+    let row = txn
+        .query_one(
+            Query::update()
+                .table(organization::Entity)
+                .value(
+                    organization::Column::ChangeSeq,
+                    Expr::col(organization::Column::ChangeSeq),
+                )
+                .and_where(organization::Column::Id.eq(org.0))
+                .returning_col(organization::Column::DefaultRoleId),
+        )
+        .await?
+        .ok_or_else(|| CoreError::organization_not_found(org))?;
+    let default_role = row.try_get_by_index::<Option<Uuid>>(0)?;
+    Ok((txn, default_role))
+}
+
 /// Fails with ORGANIZATION_NOT_FOUND unless the organization exists.
 pub async fn ensure_org<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<()> {
     let found = organization::Entity::find_by_id(org.0)

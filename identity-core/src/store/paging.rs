@@ -179,19 +179,20 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         .limit(query.page_size + 1);
     let rows = conn.query_all(&select).await?;
 
+    // columns by position: 0 the id, 1 the sort key (as selected above)
     let position = |row: &sea_orm::QueryResult| -> CoreResult<PageToken> {
         let key = match key.kind {
             filter::SortKind::Str => SortValue::Str(
-                row.try_get::<Option<String>>("", "sort_key")?
+                row.try_get_by_index::<Option<String>>(1)?
                     .unwrap_or_default(),
             ),
-            filter::SortKind::Int => SortValue::Int(row.try_get::<i64>("", "sort_key")?),
-            filter::SortKind::Bool => SortValue::Bool(row.try_get::<bool>("", "sort_key")?),
-            filter::SortKind::Uuid => SortValue::Uuid(row.try_get::<Uuid>("", "sort_key")?),
+            filter::SortKind::Int => SortValue::Int(row.try_get_by_index::<i64>(1)?),
+            filter::SortKind::Bool => SortValue::Bool(row.try_get_by_index::<bool>(1)?),
+            filter::SortKind::Uuid => SortValue::Uuid(row.try_get_by_index::<Uuid>(1)?),
         };
         Ok(PageToken {
             key,
-            id: row.try_get::<Uuid>("", "id")?,
+            id: row.try_get_by_index::<Uuid>(0)?,
             query: hash.clone(),
         })
     };
@@ -199,7 +200,7 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
     let page = &rows[..rows.len().min(query.page_size as usize)];
     let mut ids = Vec::with_capacity(page.len());
     for row in page {
-        ids.push(row.try_get::<Uuid>("", "id")?);
+        ids.push(row.try_get_by_index::<Uuid>(0)?);
     }
     let last = page.last().map(position).transpose()?;
     let next_page_token = match (&last, more) {

@@ -1095,10 +1095,11 @@ pub async fn roles_of_users<C: ConnectionTrait>(
             .to_owned();
         let mut rows = Vec::new();
         for row in conn.query_all(&query).await? {
+            // by position, as selected: user_id, role_id, display_name
             rows.push((
-                row.try_get::<Uuid>("", "user_id")?,
-                row.try_get::<Uuid>("", "role_id")?,
-                row.try_get::<String>("", "display_name")?,
+                row.try_get_by_index::<Uuid>(0)?,
+                row.try_get_by_index::<Uuid>(1)?,
+                row.try_get_by_index::<String>(2)?,
             ));
         }
         for (user_id, role_id, display_name) in rows {
