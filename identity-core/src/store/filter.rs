@@ -678,16 +678,23 @@ pub fn after_key(
         _ => return Err(CoreError::InvalidPageToken),
     };
     let id_col = Expr::col((Alias::new(resource.table()), Alias::new("id")));
+    // the leading `>=` (or `<=`) is implied by the rest but is what lets the database start the
+    // index range at the bound: with the `OR` alone PostgreSQL walks the index from the first row
+    // and filters, so a page cost grew with its position
     Ok(if descending {
-        key.expr
-            .clone()
-            .lt(bound.clone())
-            .or(key.expr.clone().eq(bound).and(id_col.lt(id)))
+        key.expr.clone().lte(bound.clone()).and(
+            key.expr
+                .clone()
+                .lt(bound.clone())
+                .or(key.expr.clone().eq(bound).and(id_col.lt(id))),
+        )
     } else {
-        key.expr
-            .clone()
-            .gt(bound.clone())
-            .or(key.expr.clone().eq(bound).and(id_col.gt(id)))
+        key.expr.clone().gte(bound.clone()).and(
+            key.expr
+                .clone()
+                .gt(bound.clone())
+                .or(key.expr.clone().eq(bound).and(id_col.gt(id))),
+        )
     })
 }
 

@@ -140,8 +140,17 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
     );
 
     // an offset-paged walk resumes where the previous page of the same query ended
+    // (or, when the previous pages are still in flight, as concurrent importers have them, where
+    // one of the few pages before them ended: keyset to there, then a short OFFSET)
     let remembered = if query.page_token.is_empty() && query.skip > 0 {
-        positions().get(&(org.0, hash.clone(), query.skip))
+        (0..=WALK_LOOKBACK)
+            .map(|back| back * query.page_size)
+            .take_while(|&gap| gap < query.skip)
+            .find_map(|gap| {
+                positions()
+                    .get(&(org.0, hash.clone(), query.skip - gap))
+                    .map(|position| (position, gap))
+            })
     } else {
         None
     };
@@ -157,10 +166,13 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         .from(table.clone())
         .and_where(condition.clone());
     let condition_for_count = condition;
-    let resume = if query.page_token.is_empty() {
-        remembered.clone()
+    let (resume, offset) = if query.page_token.is_empty() {
+        match &remembered {
+            Some((position, gap)) => (Some(position.clone()), *gap),
+            None => (None, query.skip),
+        }
     } else {
-        Some(PageToken::decode(&query.page_token, &hash)?)
+        (Some(PageToken::decode(&query.page_token, &hash)?), 0)
     };
     if let Some(token) = &resume {
         select.and_where(filter::after_key(
@@ -170,8 +182,9 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
             token.id,
             query.descending,
         )?);
-    } else if query.skip > 0 {
-        select.offset(query.skip);
+    }
+    if offset > 0 {
+        select.offset(offset);
     }
     select
         .order_by_expr(key.expr.clone(), order.clone())
@@ -230,6 +243,10 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         total_size,
     })
 }
+
+/// How many pages back an offset-paged page looks for a remembered position (the number of pages
+/// a client typically has in flight).
+const WALK_LOOKBACK: u64 = 32;
 
 /// Where each page of an offset-paged query ended, keyed by (organization, query hash, offset of
 /// the next row): SCIM clients (Okta, Entra ID) import by walking `startIndex` pages in order,
