@@ -43,6 +43,18 @@ pub async fn commit_org_write(txn: DatabaseTransaction, org: OrgId) -> CoreResul
 /// The PostgreSQL notification channel of committed changes; the payload is the organization id.
 pub const CHANGES_CHANNEL: &str = "identity_changes";
 
+/// The no-op update of the organization row that takes its write lock.
+fn lock_org(org: OrgId) -> sea_orm::sea_query::UpdateStatement {
+    Query::update()
+        .table(organization::Entity)
+        .value(
+            organization::Column::ChangeSeq,
+            Expr::col(organization::Column::ChangeSeq),
+        )
+        .and_where(organization::Column::Id.eq(org.0))
+        .to_owned()
+}
+
 /// Opens a write transaction holding the organization's lock; NOT_FOUND when it does not exist.
 ///
 /// The no-op update is the first statement on purpose: on SQLite a transaction that reads first
@@ -52,17 +64,7 @@ pub async fn begin_org_write(
     org: OrgId,
 ) -> CoreResult<DatabaseTransaction> {
     let txn = db.begin().await?;
-    let locked = txn
-        .execute(
-            Query::update()
-                .table(organization::Entity)
-                .value(
-                    organization::Column::ChangeSeq,
-                    Expr::col(organization::Column::ChangeSeq),
-                )
-                .and_where(organization::Column::Id.eq(org.0)),
-        )
-        .await?;
+    let locked = txn.execute(&lock_org(org)).await?;
     if locked.rows_affected() == 0 {
         return Err(CoreError::organization_not_found(org));
     }
@@ -151,16 +153,7 @@ pub async fn begin_org_write_with_default_role(
 ) -> CoreResult<(DatabaseTransaction, Option<Uuid>)> {
     let txn = db.begin().await?;
     let row = txn
-        .query_one(
-            Query::update()
-                .table(organization::Entity)
-                .value(
-                    organization::Column::ChangeSeq,
-                    Expr::col(organization::Column::ChangeSeq),
-                )
-                .and_where(organization::Column::Id.eq(org.0))
-                .returning_col(organization::Column::DefaultRoleId),
-        )
+        .query_one(lock_org(org).returning_col(organization::Column::DefaultRoleId))
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))?;
     let default_role = row.try_get_by_index::<Option<Uuid>>(0)?;

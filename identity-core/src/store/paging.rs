@@ -255,12 +255,7 @@ const WALK_LOOKBACK: u64 = 32;
 /// therefore never make it skip a row; a jump to an offset never reached starts with OFFSET.
 fn positions() -> &'static moka::sync::Cache<(Uuid, String, u64), PageToken> {
     static POSITIONS: std::sync::LazyLock<moka::sync::Cache<(Uuid, String, u64), PageToken>> =
-        std::sync::LazyLock::new(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_idle(std::time::Duration::from_secs(600))
-                .build()
-        });
+        std::sync::LazyLock::new(query_cache);
     &POSITIONS
 }
 
@@ -268,13 +263,20 @@ fn positions() -> &'static moka::sync::Cache<(Uuid, String, u64), PageToken> {
 /// counted at: a walk through a large collection counts once, not once per page.
 fn totals() -> &'static moka::sync::Cache<(Uuid, String), (i64, i64)> {
     static TOTALS: std::sync::LazyLock<moka::sync::Cache<(Uuid, String), (i64, i64)>> =
-        std::sync::LazyLock::new(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_idle(std::time::Duration::from_secs(600))
-                .build()
-        });
+        std::sync::LazyLock::new(query_cache);
     &TOTALS
+}
+
+/// A bounded cache of per-query facts, forgotten after ten idle minutes.
+fn query_cache<K, V>() -> moka::sync::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::sync::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_idle(std::time::Duration::from_secs(600))
+        .build()
 }
 
 /// The number of rows matching `condition`, reused while the organization has not changed.
