@@ -44,6 +44,16 @@ pub(crate) async fn taken_in_org<C: ConnectionTrait>(
 }
 
 /// ALREADY_EXISTS for an external id another user or role of the organization holds.
+/// `column` is one of `ids`: `=` for a single id, `IN (…)` otherwise. The bundled SQLite is built
+/// with STAT4, which recompiles a statement whose `IN` list is bound to new values on every
+/// execution, and reading one row by id is the hot path.
+pub(crate) fn one_of(column: Expr, ids: &[uuid::Uuid]) -> Expr {
+    match ids {
+        [one] => column.eq(*one),
+        many => column.is_in(many.iter().copied()),
+    }
+}
+
 pub(crate) fn external_id_taken() -> CoreError {
     CoreError::AlreadyExists {
         reason: ErrorReason::ExternalIdTaken,

@@ -1067,11 +1067,7 @@ pub async fn roles_of_users<C: ConnectionTrait>(
     for chunk in users.chunks(CHUNK) {
         use sea_orm::sea_query::{Order, Query};
         let member = |column: role_member::Column| Expr::col((role_member::Entity, column));
-        let owner = match chunk {
-            // `=` for one user: see `users::load_users` on STAT4 and `IN` lists
-            [one] => member(role_member::Column::UserId).eq(*one),
-            many => member(role_member::Column::UserId).is_in(many.iter().copied()),
-        };
+        let owner = super::one_of(member(role_member::Column::UserId), chunk);
         let query = Query::select()
             .column((role_member::Entity, role_member::Column::UserId))
             .column((role_member::Entity, role_member::Column::RoleId))

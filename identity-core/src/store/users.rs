@@ -559,9 +559,6 @@ fn user_from_row(row: &sea_orm::QueryResult) -> Result<user::Model, DbErr> {
 /// Loads the given users of `org` with their emails and phone numbers, keyed by id: two
 /// statements per chunk, the rows and then every contact of those rows (emails and phone
 /// numbers in one `UNION ALL`).
-///
-/// A single id is compared with `=`, not `IN (…)`: the bundled SQLite is built with STAT4, which
-/// recompiles a statement whose `IN` list is bound to new values on every execution.
 async fn load_users<C: ConnectionTrait>(
     conn: &C,
     org: OrgId,
@@ -569,15 +566,14 @@ async fn load_users<C: ConnectionTrait>(
 ) -> CoreResult<HashMap<Uuid, User>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BATCH_GET) {
-        let id = Expr::col((user::Entity, user::Column::Id));
         let query = sea_orm::sea_query::Query::select()
             .columns(USER_COLUMNS)
             .from(user::Entity)
             .and_where(Expr::col(user::Column::OrgId).eq(org.0))
-            .and_where(match chunk {
-                [one] => id.eq(*one),
-                many => id.is_in(many.iter().copied()),
-            })
+            .and_where(super::one_of(
+                Expr::col((user::Entity, user::Column::Id)),
+                chunk,
+            ))
             .to_owned();
         let rows = conn
             .query_all(&query)
@@ -607,7 +603,6 @@ async fn load_contacts<C: ConnectionTrait>(
     // the same columns of both tables, in the same order, under the names read below
     macro_rules! contacts_of {
         ($entity:ident, $kind:expr) => {{
-            let owner = Expr::col($entity::Column::UserId);
             Query::select()
                 .column($entity::Column::UserId)
                 .expr_as(Expr::val($kind), Alias::new("kind"))
@@ -620,10 +615,7 @@ async fn load_contacts<C: ConnectionTrait>(
                 .column($entity::Column::IsPrimary)
                 .column($entity::Column::Display)
                 .from($entity::Entity)
-                .and_where(match users {
-                    [one] => owner.eq(*one),
-                    many => owner.is_in(many.iter().copied()),
-                })
+                .and_where(super::one_of(Expr::col($entity::Column::UserId), users))
                 .to_owned()
         }};
     }
