@@ -194,3 +194,18 @@ pub async fn serve_prometheus(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+static WRITE_BATCH_SIZE: LazyLock<Histogram<u64>> = LazyLock::new(|| {
+    opentelemetry::global::meter("identity-core")
+        .u64_histogram("identity.write.batch.size")
+        .with_description(
+            "Mutations of one organization committed together in one transaction (group commit)",
+        )
+        .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0])
+        .build()
+});
+
+/// Records one group-commit batch of `mutations` mutations.
+pub fn write_batch(mutations: usize) {
+    WRITE_BATCH_SIZE.record(mutations as u64, &[]);
+}

@@ -163,10 +163,17 @@ async fn password_is_hashed_and_verifiable() {
     );
     // deactivation blocks the password without deleting it; reactivation restores it
     for active in [false, true] {
-        users::modify_user(&db.db, org, user.id, None, PasswordChange::Keep, |data| {
-            data.active = active;
-            Ok(())
-        })
+        users::modify_user(
+            &db.db,
+            org,
+            user.id,
+            None,
+            PasswordChange::Keep,
+            move |data| {
+                data.active = active;
+                Ok(())
+            },
+        )
         .await
         .unwrap();
         assert_eq!(
@@ -845,6 +852,102 @@ async fn concurrent_member_adds_keep_exact_counts() {
     assert_eq!(members.len(), 24);
     let seqs: Vec<i64> = feed(&db, org).await.iter().map(|e| e.0).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+}
+
+/// Group commit: writes of one organization queued behind its lock commit together, each
+/// answered with its own outcome. A failing write (a name taken before the batch, or by an
+/// earlier write of the same batch) leaves nothing behind while the rest commit, and the feed
+/// stays gap-free and in order.
+#[tokio::test]
+async fn queued_writes_of_one_organization_commit_together() {
+    use identity_core::store::org_writes;
+    use sea_orm::{ColumnTrait, QueryFilter, TransactionTrait};
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    create(&db, org, data("taken")).await;
+
+    // hold the organization's lock from outside, as a writer on another replica would
+    let holder = db.db.begin().await.unwrap();
+    organization::Entity::update_many()
+        .col_expr(
+            organization::Column::ChangeSeq,
+            sea_orm::sea_query::Expr::col(organization::Column::ChangeSeq),
+        )
+        .filter(organization::Column::Id.eq(org.0))
+        .exec(&holder)
+        .await
+        .unwrap();
+    let spawn_create = |name: &'static str| {
+        let conn = db.db.clone();
+        tokio::spawn(async move {
+            let created = users::create_user(&conn, org, data(name), PasswordChange::Keep, false)
+                .await
+                .map(|(user, _)| user);
+            (created, identity_core::time::now_micros())
+        })
+    };
+    // the first write's batch opens and waits for the lock
+    let first = spawn_create("first");
+    while org_writes::queued(&db.db, org) != Some(0) {
+        tokio::task::yield_now().await;
+    }
+    let names = ["b1", "b2", "taken", "twin", "b3", "twin", "b4"];
+    let queued: Vec<_> = names.iter().map(|name| spawn_create(name)).collect();
+    while org_writes::queued(&db.db, org) != Some(names.len()) {
+        tokio::task::yield_now().await;
+    }
+    holder.commit().await.unwrap();
+
+    first.await.unwrap().0.unwrap();
+    let mut outcomes = Vec::new();
+    let mut answered = Vec::new();
+    for task in queued {
+        let (created, answered_at) = task.await.unwrap();
+        if let Ok(user) = &created {
+            answered.push((user.clone(), answered_at));
+        }
+        outcomes.push(created.map(|user| user.id));
+    }
+    let failed: Vec<(&str, ErrorReason)> = names
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(name, outcome)| outcome.as_ref().err().map(|e| (*name, reason_of(e))))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("taken", ErrorReason::UserNameTaken),
+            ("twin", ErrorReason::UserNameTaken)
+        ]
+    );
+    // the first "twin" is the one that committed
+    assert!(outcomes[3].is_ok(), "{:?}", outcomes[3]);
+    let created: Vec<Uuid> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().ok())
+        .map(|id| id.0)
+        .collect();
+    assert_eq!(created.len(), 5);
+    let entries = feed(&db, org).await;
+    let seqs: Vec<i64> = entries.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+    // in arrival order after "taken" and "first"
+    let fed: Vec<Uuid> = entries[2..].iter().map(|e| e.2).collect();
+    assert_eq!(fed, created);
+
+    // every answer came after the last write of the batch ran: one commit answered them all
+    let last_run = answered
+        .iter()
+        .map(|(user, _)| user.created_at)
+        .max()
+        .unwrap();
+    for (user, answered_at) in &answered {
+        assert!(
+            *answered_at >= last_run,
+            "{} was answered before the batch's last write ran",
+            user.data.user_name
+        );
+    }
 }
 
 /// Membership lists larger than one statement chunk (500) and one page of the replace walk

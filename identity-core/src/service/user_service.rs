@@ -280,7 +280,7 @@ impl UserService for UserServiceImpl {
             id,
             req.expected_version,
             password,
-            |data| {
+            move |data| {
                 let before = data.clone();
                 convert::apply_user_mask(data, &source, &paths)?;
                 guard_scim_managed(&before, data, source.managed_by, sets_password)
@@ -305,12 +305,19 @@ impl UserService for UserServiceImpl {
         let with_roles = wants_roles(req.view)?;
         let password = password(&req.password, PasswordChange::Keep).await?;
         let sets_password = !matches!(password, PasswordChange::Keep);
-        let user = users::modify_user(&self.db, org, id, req.expected_version, password, |data| {
-            let writer = source.managed_by;
-            guard_scim_managed(data, &source, writer, sets_password)?;
-            *data = source;
-            Ok(())
-        })
+        let user = users::modify_user(
+            &self.db,
+            org,
+            id,
+            req.expected_version,
+            password,
+            move |data| {
+                let writer = source.managed_by;
+                guard_scim_managed(data, &source, writer, sets_password)?;
+                *data = source;
+                Ok(())
+            },
+        )
         .await?;
         Ok(Response::new(pb::ReplaceUserResponse {
             user: Some(self.present_one(org, &user, with_roles).await?),
@@ -332,7 +339,7 @@ impl UserService for UserServiceImpl {
             id,
             req.expected_version,
             PasswordChange::Keep,
-            |data| {
+            move |data| {
                 data.active = active;
                 Ok(())
             },
@@ -352,7 +359,7 @@ impl UserService for UserServiceImpl {
         let id = UserId::parse("user_id", &req.user_id)?;
         let requested_by = req.requested_by();
         caller.check_writer(requested_by, WRITE_AS_SCIM)?;
-        users::delete_user(&self.db, org, id, req.expected_version, |managed_by| {
+        users::delete_user(&self.db, org, id, req.expected_version, move |managed_by| {
             if managed_by == ManagedBy::Scim && requested_by != ManagedBy::Scim {
                 return Err(managed_by_scim("removed"));
             }

@@ -10,7 +10,7 @@ use crate::entity::{access_token, user};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, TokenId, UserId};
 use crate::store::credentials::{self, generate_secret, secret_hash};
-use crate::store::{changes, roles};
+use crate::store::{org_writes, roles};
 use identity_proto::identity::v1::{ErrorReason, InactiveReason};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -45,37 +45,41 @@ pub async fn issue(
     scopes: &[String],
     ttl_micros: i64,
 ) -> CoreResult<(access_token::Model, String)> {
-    let txn = changes::begin_org_write(db, org).await?;
-    let active = user::Entity::find_by_id(user_id.0)
-        .filter(user::Column::OrgId.eq(org.0))
-        .select_only()
-        .column(user::Column::Active)
-        .into_tuple::<bool>()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| CoreError::user_not_found(user_id))?;
-    if !active {
-        return Err(CoreError::FailedPrecondition {
-            reason: ErrorReason::UserInactive,
-            message: format!("user {user_id} is deactivated"),
-        });
-    }
-    let secret = generate_secret(ACCESS_TOKEN_PREFIX);
-    let now = crate::time::now_micros();
-    let row = access_token::ActiveModel {
-        id: Set(TokenId::generate().0),
-        org_id: Set(org.0),
-        user_id: Set(user_id.0),
-        secret_hash: Set(secret_hash(&secret)),
-        scopes: Set(scopes.join(" ")),
-        created_at: Set(now),
-        expires_at: Set(now.saturating_add(ttl_micros)),
-        revoked_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-    changes::commit_org_write(txn, org).await?;
-    Ok((row, secret))
+    let scopes = scopes.join(" ");
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move {
+            let active = user::Entity::find_by_id(user_id.0)
+                .filter(user::Column::OrgId.eq(org.0))
+                .select_only()
+                .column(user::Column::Active)
+                .into_tuple::<bool>()
+                .one(txn)
+                .await?
+                .ok_or_else(|| CoreError::user_not_found(user_id))?;
+            if !active {
+                return Err(CoreError::FailedPrecondition {
+                    reason: ErrorReason::UserInactive,
+                    message: format!("user {user_id} is deactivated"),
+                });
+            }
+            let secret = generate_secret(ACCESS_TOKEN_PREFIX);
+            let now = crate::time::now_micros();
+            let row = access_token::ActiveModel {
+                id: Set(TokenId::generate().0),
+                org_id: Set(org.0),
+                user_id: Set(user_id.0),
+                secret_hash: Set(secret_hash(&secret)),
+                scopes: Set(scopes),
+                created_at: Set(now),
+                expires_at: Set(now.saturating_add(ttl_micros)),
+                revoked_at: Set(None),
+            }
+            .insert(txn)
+            .await?;
+            Ok((row, secret))
+        })
+    })
+    .await
 }
 
 /// What introspection found.

@@ -1,10 +1,8 @@
-//! The change feed (transactional outbox) and the per-organization write lock it relies on.
+//! The change feed (transactional outbox) and the wake-ups of its watchers.
 //!
-//! Every mutation of users, roles and memberships starts with [`begin_org_write`], which touches
-//! the organization row: that takes the row lock on PostgreSQL and the write lock on SQLite, so
-//! writers of one organization run one after the other. Inside that lock, existence and
-//! uniqueness pre-checks are race free and [`append_change`] hands out sequence numbers without
-//! gaps and in commit order. This module must not know about user or role columns.
+//! Every mutation of users, roles and memberships runs through [`super::org_writes::write`],
+//! under the organization's write lock: inside it [`append_change`] hands out sequence numbers
+//! without gaps and in commit order. This module must not know about user or role columns.
 
 use crate::entity::{change_event, organization};
 use crate::error::{CoreError, CoreResult};
@@ -13,7 +11,7 @@ use identity_proto::identity::v1::{ChangeKind, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -22,54 +20,8 @@ pub const DEFAULT_CHANGES_PAGE_SIZE: u64 = 100;
 /// Largest feed page.
 pub const MAX_CHANGES_PAGE_SIZE: u64 = 1000;
 
-/// Commits a transaction opened by [`begin_org_write`], then wakes the organization's change
-/// watchers: on this process directly, on every replica through PostgreSQL `NOTIFY` (sent
-/// inside the transaction, so PostgreSQL delivers it only if and when the commit succeeds).
-/// Every write of the change feed commits through here.
-pub async fn commit_org_write(txn: DatabaseTransaction, org: OrgId) -> CoreResult<()> {
-    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANGES_CHANNEL.into(), org.0.to_string().into()],
-        ))
-        .await?;
-    }
-    txn.commit().await?;
-    commit_signals::committed(org.0);
-    Ok(())
-}
-
 /// The PostgreSQL notification channel of committed changes; the payload is the organization id.
 pub const CHANGES_CHANNEL: &str = "identity_changes";
-
-/// The no-op update of the organization row that takes its write lock.
-fn lock_org(org: OrgId) -> sea_orm::sea_query::UpdateStatement {
-    Query::update()
-        .table(organization::Entity)
-        .value(
-            organization::Column::ChangeSeq,
-            Expr::col(organization::Column::ChangeSeq),
-        )
-        .and_where(organization::Column::Id.eq(org.0))
-        .to_owned()
-}
-
-/// Opens a write transaction holding the organization's lock; NOT_FOUND when it does not exist.
-///
-/// The no-op update is the first statement on purpose: on SQLite a transaction that reads first
-/// and writes later can fail to upgrade its lock under contention, one that writes first waits.
-pub async fn begin_org_write(
-    db: &DatabaseConnection,
-    org: OrgId,
-) -> CoreResult<DatabaseTransaction> {
-    let txn = db.begin().await?;
-    let locked = txn.execute(&lock_org(org)).await?;
-    if locked.rows_affected() == 0 {
-        return Err(CoreError::organization_not_found(org));
-    }
-    Ok(txn)
-}
 
 /// Wake-ups of change watchers when an organization's changes commit (push, not poll).
 pub mod commit_signals {
@@ -143,21 +95,6 @@ pub async fn relay_postgres_commits(pool: sea_orm::sqlx::PgPool) {
             }
         }
     }
-}
-
-/// As [`begin_org_write`], and reads the organization's default SCIM role in the same statement
-/// (user creation needs it; one round trip fewer).
-pub async fn begin_org_write_with_default_role(
-    db: &DatabaseConnection,
-    org: OrgId,
-) -> CoreResult<(DatabaseTransaction, Option<Uuid>)> {
-    let txn = db.begin().await?;
-    let row = txn
-        .query_one(lock_org(org).returning_col(organization::Column::DefaultRoleId))
-        .await?
-        .ok_or_else(|| CoreError::organization_not_found(org))?;
-    let default_role = row.try_get_by_index::<Option<Uuid>>(0)?;
-    Ok((txn, default_role))
 }
 
 /// Fails with ORGANIZATION_NOT_FOUND unless the organization exists.

@@ -269,7 +269,7 @@ pub async fn get<C: ConnectionTrait>(
 ///
 /// A no-op UPDATE as the transaction's first statement: writers of one connection queue on its
 /// row, and on SQLite a transaction that reads first can fail to upgrade its lock under
-/// contention, while one that writes first waits (as `changes::begin_org_write` does).
+/// contention, while one that writes first waits (as `org_writes` does).
 async fn lock_live<C: ConnectionTrait>(txn: &C, org: OrgId, id: Uuid) -> CoreResult<()> {
     let locked = provisioning_connection::Entity::update_many()
         .col_expr(

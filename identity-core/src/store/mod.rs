@@ -6,6 +6,7 @@ pub mod connections;
 pub mod credentials;
 pub mod filter;
 pub mod oauth;
+pub mod org_writes;
 pub mod organizations;
 pub mod paging;
 pub mod retention;

@@ -3,7 +3,7 @@
 //! Membership changes touch only the rows they change: ids are checked and inserted or deleted in
 //! bounded chunks, `member_count` moves by the real delta, and a replace walks the current members
 //! page by page instead of loading them at once. Every write runs in one transaction holding the
-//! organization's write lock (see `changes`) and appends its change-feed rows.
+//! organization's write lock (see `org_writes`) and appends its change-feed rows.
 
 use super::external_id_taken;
 use crate::entity::{role, role_member, user};
@@ -12,6 +12,7 @@ use crate::ids::{OrgId, RoleId, UserId};
 use crate::store::changes::{self, NewChange};
 use crate::store::connections::GroupScope;
 use crate::store::filter::Resource;
+use crate::store::org_writes;
 use crate::store::paging::{self, ListQuery, PageToken, SortValue};
 use crate::store::users::{extra_from_text, managed_by_from_db};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
@@ -415,7 +416,7 @@ enum ConnectionScope {
 }
 
 /// Applies `change` to role `id` inside `txn`. Returns `None` when nothing changed (no version
-/// increment, no change-feed row), so the caller can roll back.
+/// increment, no change-feed row, nothing written).
 async fn apply(
     txn: &DatabaseTransaction,
     org: OrgId,
@@ -626,34 +627,26 @@ pub async fn modify_role(
             format!("must have at most {MAX_REPLACE_IDS} ids"),
         ));
     }
-    let txn = changes::begin_org_write(db, org).await?;
-    let (role, changed) = apply(
-        &txn,
-        org,
-        id,
-        expected_version,
-        change,
-        ConnectionScope::Checked,
-    )
-    .await?;
-    match changed {
-        Some((added, removed)) => {
-            changes::commit_org_write(txn, org).await?;
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move {
+            let (role, changed) = apply(
+                txn,
+                org,
+                id,
+                expected_version,
+                change,
+                ConnectionScope::Checked,
+            )
+            .await?;
+            let (added, removed) = changed.unwrap_or_default();
             Ok(RoleChangeOutcome {
                 role,
                 added,
                 removed,
             })
-        }
-        None => {
-            txn.rollback().await?;
-            Ok(RoleChangeOutcome {
-                role,
-                added: 0,
-                removed: 0,
-            })
-        }
-    }
+        })
+    })
+    .await
 }
 
 /// Adds one user to a role inside the caller's transaction (the default SCIM role on create).
@@ -775,12 +768,23 @@ pub async fn create_role(
         ));
     }
     let members = dedupe(members);
-    let txn = changes::begin_org_write(db, org).await?;
-    GroupScope::of_acting(&txn)
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move { create_in(txn, org, data, members).await })
+    })
+    .await
+}
+
+async fn create_in(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    data: RoleData,
+    members: Vec<Uuid>,
+) -> CoreResult<Role> {
+    GroupScope::of_acting(txn)
         .await?
         .check(&data.display_name)?;
-    check_unique(&txn, org, &data, None).await?;
-    verify_users(&txn, org, &members).await?;
+    check_unique(txn, org, &data, None).await?;
+    verify_users(txn, org, &members).await?;
     let id = RoleId::generate();
     let now = crate::time::now_micros();
     role::Entity::insert(role::ActiveModel {
@@ -797,12 +801,12 @@ pub async fn create_role(
         created_at: Set(now),
         updated_at: Set(now),
     })
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await
     .map_err(map_unique)?;
-    insert_members(&txn, org, id.0, &members, now).await?;
+    insert_members(txn, org, id.0, &members, now).await?;
     changes::append_change(
-        &txn,
+        txn,
         org,
         NewChange {
             resource_type: ResourceType::Role,
@@ -817,7 +821,7 @@ pub async fn create_role(
         let mut sorted = members.clone();
         sorted.sort();
         changes::append_change(
-            &txn,
+            txn,
             org,
             NewChange {
                 resource_type: ResourceType::Role,
@@ -829,11 +833,10 @@ pub async fn create_role(
         )
         .await?;
     }
-    let role = load_role(&txn, org, id)
+    let role = load_role(txn, org, id)
         .await?
         .map(to_domain)
         .ok_or_else(|| CoreError::Internal("created role vanished".into()))?;
-    changes::commit_org_write(txn, org).await?;
     Ok(role)
 }
 
@@ -844,14 +847,26 @@ pub async fn delete_role(
     id: RoleId,
     expected_version: Option<i64>,
 ) -> CoreResult<()> {
-    let txn = changes::begin_org_write(db, org).await?;
-    let current = load_role(&txn, org, id)
+    org_writes::write(db, org, move |txn, state| {
+        Box::pin(async move { delete_in(txn, org, id, expected_version, state.default_role).await })
+    })
+    .await
+}
+
+async fn delete_in(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: RoleId,
+    expected_version: Option<i64>,
+    default_role: Option<Uuid>,
+) -> CoreResult<()> {
+    let current = load_role(txn, org, id)
         .await?
         .ok_or_else(|| CoreError::role_not_found(id))?;
-    GroupScope::of_acting(&txn)
+    GroupScope::of_acting(txn)
         .await?
         .check(&current.display_name)?;
-    if changes::default_role_id(&txn, org).await? == Some(id.0) {
+    if default_role == Some(id.0) {
         return Err(CoreError::FailedPrecondition {
             reason: ErrorReason::RoleIsDefault,
             message: "the role is the organization's default scim role".into(),
@@ -867,7 +882,7 @@ pub async fn delete_role(
     }
     role_member::Entity::delete_many()
         .filter(role_member::Column::RoleId.eq(id.0))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     let mut delete = role::Entity::delete_many()
         .filter(role::Column::Id.eq(id.0))
@@ -875,14 +890,14 @@ pub async fn delete_role(
     if let Some(expected) = expected_version {
         delete = delete.filter(role::Column::Version.eq(expected));
     }
-    if delete.exec(&txn).await?.rows_affected == 0 {
+    if delete.exec(txn).await?.rows_affected == 0 {
         return Err(CoreError::VersionMismatch {
             expected: expected_version.unwrap_or(current.version),
             actual: current.version,
         });
     }
     changes::append_change(
-        &txn,
+        txn,
         org,
         NewChange {
             resource_type: ResourceType::Role,
@@ -893,7 +908,6 @@ pub async fn delete_role(
         },
     )
     .await?;
-    changes::commit_org_write(txn, org).await?;
     Ok(())
 }
 

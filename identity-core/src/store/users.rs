@@ -1,7 +1,7 @@
 //! Users: validation of user data, and every read and write of `identity_user`, `user_email`
 //! and `user_phone`.
 //!
-//! Writes go through [`changes::begin_org_write`], so each runs in one transaction that holds the
+//! Writes go through [`org_writes::write`], so each runs in a transaction that holds the
 //! organization's write lock and appends its change-feed rows; uniqueness is pre-checked inside
 //! that lock (so the error reason is right on every backend) and backed by unique indexes. Reads
 //! never load more than the rows asked for. This module knows nothing of protobuf messages
@@ -14,7 +14,7 @@ use crate::ids::{OrgId, UserId};
 use crate::store::changes::{self, NewChange};
 use crate::store::filter::Resource;
 use crate::store::paging::{self, ListQuery};
-use crate::store::{access_tokens, roles};
+use crate::store::{access_tokens, org_writes, roles};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -820,29 +820,43 @@ pub async fn create_user(
         data.managed_by = ManagedBy::Platform;
     }
     ensure_valid(&data)?;
-    let (txn, default_role) = changes::begin_org_write_with_default_role(db, org).await?;
+    org_writes::write(db, org, move |txn, state| {
+        Box::pin(async move {
+            create_in(txn, org, data, password, adopt_existing, state.default_role).await
+        })
+    })
+    .await
+}
+
+async fn create_in(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    mut data: UserData,
+    password: PasswordChange,
+    adopt_existing: bool,
+    default_role: Option<Uuid>,
+) -> CoreResult<(User, bool)> {
     let now = crate::time::now_micros();
 
-    if adopt_existing && let Some(existing) = find_adoptable(&txn, org, &data).await? {
+    if adopt_existing && let Some(existing) = find_adoptable(txn, org, &data).await? {
         data.managed_by = ManagedBy::Scim;
         let existing = UserId(existing);
         let was_active = user::Entity::find_by_id(existing.0)
             .select_only()
             .column(user::Column::Active)
             .into_tuple::<bool>()
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| CoreError::user_not_found(existing))?;
         let user = write_update(
-            &txn, org, existing, was_active, None, None, &data, &password, now,
+            txn, org, existing, was_active, None, None, &data, &password, now,
         )
         .await?;
-        add_to_default_role(&txn, org, default_role, &user).await?;
-        changes::commit_org_write(txn, org).await?;
+        add_to_default_role(txn, org, default_role, &user).await?;
         return Ok((user, true));
     }
 
-    check_unique(&txn, org, &data, None).await?;
+    check_unique(txn, org, &data, None).await?;
     let id = UserId::generate();
     let mut row = active_model(id.0, org, &data, now)?;
     row.version = Set(1);
@@ -852,12 +866,12 @@ pub async fn create_user(
         PasswordChange::Keep | PasswordChange::Clear => None,
     });
     user::Entity::insert(row)
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await
         .map_err(map_unique)?;
-    write_contacts(&txn, org, id.0, &data).await?;
+    write_contacts(txn, org, id.0, &data).await?;
     changes::append_change(
-        &txn,
+        txn,
         org,
         NewChange {
             resource_type: ResourceType::User,
@@ -878,8 +892,7 @@ pub async fn create_user(
         updated_at: now,
         data,
     };
-    add_to_default_role(&txn, org, default_role, &user).await?;
-    changes::commit_org_write(txn, org).await?;
+    add_to_default_role(txn, org, default_role, &user).await?;
     Ok((user, false))
 }
 
@@ -1031,7 +1044,7 @@ pub async fn modify_user<F>(
     change: F,
 ) -> CoreResult<User>
 where
-    F: FnOnce(&mut UserData) -> CoreResult<()>,
+    F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
 {
     modify(db, org, id, expected_version, password, change, false).await
 }
@@ -1047,7 +1060,7 @@ pub async fn modify_user_if_changed<F>(
     change: F,
 ) -> CoreResult<User>
 where
-    F: FnOnce(&mut UserData) -> CoreResult<()>,
+    F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
 {
     modify(db, org, id, expected_version, password, change, true).await
 }
@@ -1062,10 +1075,38 @@ async fn modify<F>(
     unchanged_is_noop: bool,
 ) -> CoreResult<User>
 where
+    F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
+{
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move {
+            modify_in(
+                txn,
+                org,
+                id,
+                expected_version,
+                password,
+                change,
+                unchanged_is_noop,
+            )
+            .await
+        })
+    })
+    .await
+}
+
+async fn modify_in<F>(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+    unchanged_is_noop: bool,
+) -> CoreResult<User>
+where
     F: FnOnce(&mut UserData) -> CoreResult<()>,
 {
-    let txn = changes::begin_org_write(db, org).await?;
-    let current = load_one(&txn, org, id)
+    let current = load_one(txn, org, id)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
     if let Some(expected) = expected_version
@@ -1082,13 +1123,13 @@ where
         data.managed_by = current.data.managed_by;
     }
     if unchanged_is_noop && data == current.data && matches!(password, PasswordChange::Keep) {
-        // nothing to write: the transaction ends without a change
+        // nothing to write: the mutation leaves no trace in the batch
         return Ok(current);
     }
     let now = crate::time::now_micros();
     let was_active = current.data.active;
-    let user = write_update(
-        &txn,
+    write_update(
+        txn,
         org,
         id,
         was_active,
@@ -1098,9 +1139,7 @@ where
         &password,
         now,
     )
-    .await?;
-    changes::commit_org_write(txn, org).await?;
-    Ok(user)
+    .await
 }
 
 /// Deletes a user, its emails, phone numbers and memberships (each role's count and version
@@ -1110,16 +1149,28 @@ pub async fn delete_user(
     org: OrgId,
     id: UserId,
     expected_version: Option<i64>,
+    allowed: impl FnOnce(ManagedBy) -> CoreResult<()> + Send + 'static,
+) -> CoreResult<()> {
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move { delete_in(txn, org, id, expected_version, allowed).await })
+    })
+    .await
+}
+
+async fn delete_in(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
     allowed: impl FnOnce(ManagedBy) -> CoreResult<()>,
 ) -> CoreResult<()> {
-    let txn = changes::begin_org_write(db, org).await?;
     let (version, managed_by) = user::Entity::find_by_id(id.0)
         .filter(user::Column::OrgId.eq(org.0))
         .select_only()
         .column(user::Column::Version)
         .column(user::Column::ManagedBy)
         .into_tuple::<(i64, i16)>()
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
     allowed(managed_by_from_db(managed_by))?;
@@ -1131,19 +1182,19 @@ pub async fn delete_user(
             actual: version,
         });
     }
-    roles::remove_user_everywhere(&txn, org, id.0).await?;
+    roles::remove_user_everywhere(txn, org, id.0).await?;
     let mut delete = user::Entity::delete_many()
         .filter(user::Column::Id.eq(id.0))
         .filter(user::Column::OrgId.eq(org.0));
     if let Some(expected) = expected_version {
         delete = delete.filter(user::Column::Version.eq(expected));
     }
-    if delete.exec(&txn).await?.rows_affected == 0 {
-        return Err(version_or_missing(&txn, org, id, expected_version).await);
+    if delete.exec(txn).await?.rows_affected == 0 {
+        return Err(version_or_missing(txn, org, id, expected_version).await);
     }
-    access_tokens::revoke_user_tokens(&txn, org, id, crate::time::now_micros()).await?;
+    access_tokens::revoke_user_tokens(txn, org, id, crate::time::now_micros()).await?;
     changes::append_change(
-        &txn,
+        txn,
         org,
         NewChange {
             resource_type: ResourceType::User,
@@ -1154,7 +1205,6 @@ pub async fn delete_user(
         },
     )
     .await?;
-    changes::commit_org_write(txn, org).await?;
     Ok(())
 }
 

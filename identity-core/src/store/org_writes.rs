@@ -1,0 +1,354 @@
+//! Group commit of one organization's writes.
+//!
+//! Every mutation of users, roles, memberships and access tokens runs under the organization's
+//! write lock (an update of its row: the row lock on PostgreSQL, the write lock on SQLite), so
+//! that existence and uniqueness pre-checks are race free and the change feed's sequence numbers
+//! have no gaps and follow commit order. Taken one transaction per mutation, that lock made an
+//! organization's writes commit one at a time, each waiting for the previous one's fsync.
+//!
+//! [`write`] queues the mutation instead. One runner per organization (per database) takes the
+//! queued mutations in arrival order, at most [`MAX_BATCH`] at a time, opens one transaction,
+//! takes the lock once, runs each mutation in a savepoint of its own, commits once and only then
+//! answers each caller. A mutation that fails rolls back to its savepoint and is answered with
+//! its error; the others still commit. When the commit fails, every mutation of the batch is
+//! answered with that error, so nothing is acknowledged that did not commit. A batch of one runs
+//! without a savepoint, so an organization written by one caller at a time pays nothing extra.
+//!
+//! Each mutation sees the writes of the mutations before it in the batch, exactly as if they
+//! had committed one after the other: the guarantees of the single-writer lock are kept, only
+//! the commits (and their fsync) are shared. Replicas on PostgreSQL each batch their own
+//! callers; their batches still take turns on the row lock.
+//!
+//! A queued mutation runs even if its caller goes away, as a committed write whose answer is
+//! lost always could.
+
+use crate::entity::organization;
+use crate::error::{CoreError, CoreResult};
+use crate::ids::OrgId;
+use crate::store::changes::{CHANGES_CHANNEL, commit_signals};
+use crate::store::connections;
+use futures::future::BoxFuture;
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    TransactionTrait,
+};
+use std::collections::{HashMap, VecDeque, hash_map::Entry};
+use std::sync::{Arc, LazyLock, Mutex};
+use tokio::sync::oneshot;
+use tracing::Instrument;
+use uuid::Uuid;
+
+/// The most mutations one transaction commits. Larger batches hold the lock longer before
+/// anyone is answered; past a few dozen the shared fsync no longer dominates.
+pub const MAX_BATCH: usize = 64;
+
+/// What a mutation knows of its organization when it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct OrgState {
+    /// The organization's default SCIM role, read with the lock (no mutation changes it).
+    pub default_role: Option<Uuid>,
+}
+
+/// Runs `mutation` inside the organization's write lock and answers once it has committed:
+/// NOT_FOUND when the organization does not exist, the mutation's own error when it fails (it
+/// then leaves nothing behind), an UNAVAILABLE or INTERNAL error when the commit fails.
+pub async fn write<T, F>(db: &DatabaseConnection, org: OrgId, mutation: F) -> CoreResult<T>
+where
+    T: Send + 'static,
+    F: for<'t> FnOnce(&'t DatabaseTransaction, OrgState) -> BoxFuture<'t, CoreResult<T>>
+        + Send
+        + 'static,
+{
+    let (answer, answered) = oneshot::channel::<CoreResult<T>>();
+    enqueue(
+        db,
+        org,
+        Box::new(Pending {
+            mutation,
+            answer,
+            // the call's context travels with the mutation: the connection it acts as
+            // (counted and named on its changes) and its span (the parent of its statements')
+            acting: connections::acting_connection(),
+            span: tracing::Span::current(),
+        }),
+    );
+    answered.await.unwrap_or_else(|_| {
+        Err(CoreError::Internal(
+            "the organization's write runner stopped before answering".into(),
+        ))
+    })
+}
+
+/// A queued mutation with its caller's context and answer channel.
+struct Pending<T, F> {
+    mutation: F,
+    answer: oneshot::Sender<CoreResult<T>>,
+    acting: Option<Uuid>,
+    span: tracing::Span,
+}
+
+/// A queued mutation, type-erased.
+trait Job: Send {
+    /// Runs the mutation on the batch's transaction; the returned [`Ran`] answers the caller
+    /// once the batch's outcome is known.
+    fn run<'t>(
+        self: Box<Self>,
+        txn: &'t DatabaseTransaction,
+        state: OrgState,
+    ) -> BoxFuture<'t, Ran>;
+    /// Answers the caller with `error` without running.
+    fn fail(self: Box<Self>, error: &CoreError);
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'t> FnOnce(&'t DatabaseTransaction, OrgState) -> BoxFuture<'t, CoreResult<T>>
+        + Send
+        + 'static,
+{
+    fn run<'t>(
+        self: Box<Self>,
+        txn: &'t DatabaseTransaction,
+        state: OrgState,
+    ) -> BoxFuture<'t, Ran> {
+        let Pending {
+            mutation,
+            answer,
+            acting,
+            span,
+        } = *self;
+        Box::pin(
+            async move {
+                let outcome = match acting {
+                    Some(connection) => {
+                        connections::acting_as(connection, mutation(txn, state)).await
+                    }
+                    None => mutation(txn, state).await,
+                };
+                Ran {
+                    succeeded: outcome.is_ok(),
+                    answer: Box::new(move |committed: Result<(), &CoreError>| {
+                        let _ = answer.send(match (outcome, committed) {
+                            (Err(own), _) => Err(own),
+                            (Ok(value), Ok(())) => Ok(value),
+                            (Ok(_), Err(commit)) => Err(commit.clone()),
+                        });
+                    }),
+                }
+            }
+            .instrument(span),
+        )
+    }
+
+    fn fail(self: Box<Self>, error: &CoreError) {
+        let _ = self.answer.send(Err(error.clone()));
+    }
+}
+
+/// A mutation that ran: whether it succeeded, and its answer given the commit's outcome.
+struct Ran {
+    succeeded: bool,
+    answer: Answer,
+}
+
+/// Answers a caller given the outcome of its batch's commit.
+type Answer = Box<dyn FnOnce(Result<(), &CoreError>) + Send>;
+
+/// Queues are per organization and per database (tests run several databases in one process,
+/// with the same organization ids). An entry exists exactly while its runner runs.
+type QueueKey = (Uuid, usize);
+
+/// Each runner's queue of mutations.
+type Queues = HashMap<QueueKey, VecDeque<Box<dyn Job>>>;
+
+static QUEUES: LazyLock<Mutex<Queues>> = LazyLock::new(Default::default);
+
+fn queues() -> std::sync::MutexGuard<'static, Queues> {
+    QUEUES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn enqueue(db: &DatabaseConnection, org: OrgId, job: Box<dyn Job>) {
+    let key = (org.0, database_identity(db));
+    match queues().entry(key) {
+        Entry::Occupied(mut queue) => queue.get_mut().push_back(job),
+        Entry::Vacant(vacant) => {
+            vacant.insert(VecDeque::from([job]));
+            tokio::spawn(run(key, db.clone(), org));
+        }
+    }
+}
+
+/// How many mutations of `org` wait for its runner, not counting the batch in flight; `None`
+/// when no runner runs.
+pub fn queued(db: &DatabaseConnection, org: OrgId) -> Option<usize> {
+    queues()
+        .get(&(org.0, database_identity(db)))
+        .map(VecDeque::len)
+}
+
+/// Which database `db` is: the address of its pool's shared connect options, the same for
+/// every clone of one pool and distinct between pools (sqlx offers no pool identity of its own).
+fn database_identity(db: &DatabaseConnection) -> usize {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            Arc::as_ptr(&db.get_postgres_connection_pool().connect_options()).cast::<()>() as usize
+        }
+        DbBackend::Sqlite => {
+            Arc::as_ptr(&db.get_sqlite_connection_pool().connect_options()).cast::<()>() as usize
+        }
+        DbBackend::MySql => {
+            Arc::as_ptr(&db.get_mysql_connection_pool().connect_options()).cast::<()>() as usize
+        }
+        // a backend added later shares one queue per organization across its databases
+        _ => 0,
+    }
+}
+
+/// Removes the runner's queue if the runner panics, so that the next write starts a new one;
+/// the mutations still queued are dropped and their callers answered INTERNAL.
+struct RunnerExit {
+    key: QueueKey,
+    finished: bool,
+}
+
+impl Drop for RunnerExit {
+    fn drop(&mut self) {
+        if !self.finished {
+            queues().remove(&self.key);
+        }
+    }
+}
+
+/// Commits batches of the organization's queue until it is empty.
+async fn run(key: QueueKey, db: DatabaseConnection, org: OrgId) {
+    let mut exit = RunnerExit {
+        key,
+        finished: false,
+    };
+    loop {
+        let batch: Vec<Box<dyn Job>> = {
+            let mut queues = queues();
+            let Some(queue) = queues.get_mut(&key) else {
+                return;
+            };
+            if queue.is_empty() {
+                // checked and removed under one lock, so no write is queued without a runner
+                queues.remove(&key);
+                exit.finished = true;
+                return;
+            }
+            let take = queue.len().min(MAX_BATCH);
+            queue.drain(..take).collect()
+        };
+        run_batch(&db, org, batch).await;
+    }
+}
+
+/// Runs one batch in one transaction and answers every mutation in it.
+async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>) {
+    crate::metrics::write_batch(batch.len());
+    let (txn, state) = match begin(db, org).await {
+        Ok(opened) => opened,
+        Err(error) => return fail_all(batch, Vec::new(), &error),
+    };
+    if batch.len() == 1 {
+        let job = batch.into_iter().next().expect("one job");
+        let ran = job.run(&txn, state).await;
+        if ran.succeeded {
+            let committed = commit(txn, org).await;
+            (ran.answer)(committed.as_ref().map(|_| ()));
+        } else {
+            // the mutation's own error answers; the transaction holds nothing else
+            let _ = txn.rollback().await;
+            (ran.answer)(Ok(()));
+        }
+        return;
+    }
+    let mut succeeded = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    while let Some(job) = jobs.next() {
+        let settled = async {
+            let savepoint = txn.begin().await?;
+            let ran = job.run(&savepoint, state).await;
+            if ran.succeeded {
+                savepoint.commit().await?;
+            } else {
+                savepoint.rollback().await?;
+            }
+            Ok::<_, CoreError>(ran)
+        }
+        .await;
+        match settled {
+            Ok(ran) if ran.succeeded => succeeded.push(ran),
+            Ok(failed) => (failed.answer)(Ok(())),
+            // a savepoint that cannot be taken or released leaves the transaction unusable
+            Err(error) => return fail_all(jobs.collect(), succeeded, &error),
+        }
+    }
+    let committed = if succeeded.is_empty() {
+        Ok(())
+    } else {
+        commit(txn, org).await
+    };
+    for ran in succeeded {
+        (ran.answer)(committed.as_ref().map(|_| ()));
+    }
+}
+
+/// Answers every mutation of a batch that cannot commit with `error`.
+fn fail_all(not_run: Vec<Box<dyn Job>>, ran: Vec<Ran>, error: &CoreError) {
+    tracing::warn!(%error, "an organization's write batch failed");
+    for job in not_run {
+        job.fail(error);
+    }
+    for ran in ran {
+        (ran.answer)(Err(error));
+    }
+}
+
+/// Opens the batch's transaction holding the organization's lock, reading its default role in
+/// the same statement. The lock is the first statement on purpose: on SQLite a transaction that
+/// reads first and writes later can fail to upgrade its lock under contention, one that writes
+/// first waits.
+async fn begin(db: &DatabaseConnection, org: OrgId) -> CoreResult<(DatabaseTransaction, OrgState)> {
+    let txn = db.begin().await?;
+    let row = txn
+        .query_one(lock_org(org).returning_col(organization::Column::DefaultRoleId))
+        .await?
+        .ok_or_else(|| CoreError::organization_not_found(org))?;
+    let default_role = row.try_get_by_index::<Option<Uuid>>(0)?;
+    Ok((txn, OrgState { default_role }))
+}
+
+/// The no-op update of the organization row that takes its write lock.
+fn lock_org(org: OrgId) -> sea_orm::sea_query::UpdateStatement {
+    Query::update()
+        .table(organization::Entity)
+        .value(
+            organization::Column::ChangeSeq,
+            Expr::col(organization::Column::ChangeSeq),
+        )
+        .and_where(organization::Column::Id.eq(org.0))
+        .to_owned()
+}
+
+/// Commits the batch, then wakes the organization's change watchers: on this process directly,
+/// on every replica through PostgreSQL `NOTIFY` (sent inside the transaction, so PostgreSQL
+/// delivers it only if and when the commit succeeds).
+async fn commit(txn: DatabaseTransaction, org: OrgId) -> CoreResult<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANGES_CHANNEL.into(), org.0.to_string().into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    commit_signals::committed(org.0);
+    Ok(())
+}
