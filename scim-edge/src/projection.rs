@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimResult};
 use crate::filter::{AttrPath, parse_attr_path};
+use crate::resource::is_urn;
 use crate::schema::{self, AttributeDef, ResourceKind, Returned};
 
 /// Attributes returned whatever the request says (see the module documentation for `meta`).
@@ -37,10 +38,6 @@ pub fn parse_attribute_list(input: &str) -> ScimResult<Vec<AttrPath>> {
 
 fn is_always(key: &str) -> bool {
     ALWAYS_RETURNED.iter().any(|a| a.eq_ignore_ascii_case(key))
-}
-
-fn is_urn(key: &str) -> bool {
-    key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:")
 }
 
 /// Whether `path` designates the top-level key `key` of the container `urn` (`None` for the

@@ -461,6 +461,14 @@ async fn malformed_json_is_invalid_syntax() {
     .await;
     assert_scim_error(&reply, 400, Some("invalidValue"));
     assert!(reply.body["detail"].as_str().unwrap().contains("shoeSize"));
+    // a key whose fourth byte falls inside a character once answered 500 (a panic)
+    for key in ["名前", "ürn:x", "urné", "urn:名前"] {
+        let body = json!({ "userName": "a", key: "x" })
+            .to_string()
+            .into_bytes();
+        let reply = send(&app, request("POST", "/Users", Some("good"), Some(body))).await;
+        assert_scim_error(&reply, 400, Some("invalidValue"));
+    }
 }
 
 #[tokio::test]

@@ -146,7 +146,7 @@ fn resolve_values<'v>(
             return None;
         }
         value.as_object()?.iter().find_map(|(key, nested)| {
-            if key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:") {
+            if crate::resource::is_urn(key) {
                 get_ci(nested, &path.attribute)
             } else {
                 None

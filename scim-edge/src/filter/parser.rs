@@ -369,13 +369,13 @@ pub(crate) fn is_attr_name(name: &str) -> bool {
 /// resource, which PATCH may target as a whole.
 pub(crate) fn path_from_lexeme(lexeme: &str) -> Result<AttrPath, String> {
     let invalid = || format!("invalid attribute path {lexeme:?}");
-    let (schema, rest) = if lexeme.len() > 4 && lexeme[..4].eq_ignore_ascii_case("urn:") {
+    let (schema, rest) = if crate::resource::is_urn(lexeme) {
         if schema::is_known_schema(lexeme) {
             return Ok(AttrPath::simple(lexeme));
         }
         let known = schema::ALL_SCHEMAS.iter().find(|s| {
             lexeme.len() > s.id.len() + 1
-                && lexeme[..s.id.len()].eq_ignore_ascii_case(s.id)
+                && lexeme.as_bytes()[..s.id.len()].eq_ignore_ascii_case(s.id.as_bytes())
                 && lexeme.as_bytes()[s.id.len()] == b':'
         });
         let split = match known {
@@ -765,8 +765,16 @@ mod tests {
         }
 
         #[test]
-        fn parser_never_panics(input in "[ -~]{0,80}") {
+        fn parser_never_panics(input in "\\PC{0,80}") {
             let _ = parse_filter(&input);
+        }
+
+        #[test]
+        fn parser_never_panics_on_unicode_around_urns(
+            input in r#"(urn:|urn:ietf:params:scim:schemas:core:2.0:User|名前|é|𝒳|[a-z:.]| |eq |pr|"x")*"#
+        ) {
+            let _ = parse_filter(&input);
+            let _ = parse_attr_path(&input);
         }
 
         #[test]

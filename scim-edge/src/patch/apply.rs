@@ -1045,7 +1045,7 @@ fn normalize(resource: &mut Value, kind: ResourceKind) {
 
     let extension_keys: Vec<String> = root
         .keys()
-        .filter(|k| k.len() > 4 && k[..4].eq_ignore_ascii_case("urn:"))
+        .filter(|k| crate::resource::is_urn(k))
         .cloned()
         .collect();
     let mut present = Vec::new();

@@ -68,7 +68,9 @@ pub(crate) fn put_str(object: &mut Map<String, Value>, key: &str, value: &str) {
 
 /// Whether `key` is a schema URN (extension data key).
 pub(crate) fn is_urn(key: &str) -> bool {
-    key.len() > 4 && key[..4].eq_ignore_ascii_case("urn:")
+    // compared as bytes: request keys may be any Unicode, and a str slice at byte 4 can fall
+    // inside a character
+    key.len() > 4 && key.as_bytes()[..4].eq_ignore_ascii_case(b"urn:")
 }
 
 /// A string attribute; `null` is unassigned.

@@ -425,6 +425,10 @@ fn arb_operation() -> impl Strategy<Value = Value> {
         Just(json!({ "op": "replace", "path": "active", "value": "False" })),
         Just(json!({ "op": "replace", "path": "active", "value": 3 })),
         Just(json!({ "op": "remove", "path": "name.givenName" })),
+        // any Unicode in keys, paths and values: byte offsets never cut a character
+        (any::<String>(), any::<String>()).prop_map(|(k, v)| json!({ "op": "add", "value": { k: v } })),
+        ("\\PC{0,24}", any::<String>()).prop_map(|(p, v)| json!({ "op": "replace", "path": p, "value": v })),
+        "(urn:|名前|é|[a-z:.\\[\\] \"])*".prop_map(|p| json!({ "op": "remove", "path": p })),
     ]
 }
 
@@ -438,7 +442,15 @@ proptest! {
         let meta = resource["meta"].clone();
         for batch in batches {
             let before = resource.clone();
-            let operations = ops(Value::Array(batch));
+            let request = json!({ "schemas": [PATCH_OP_SCHEMA], "Operations": batch });
+            let operations = match parse_patch_request(&request) {
+                Ok(operations) => operations,
+                Err(error) => {
+                    // a request that does not parse is a client error, never a panic or a 500
+                    prop_assert_eq!(error.status, 400, "{}", error);
+                    continue;
+                }
+            };
             match apply_patch(&mut resource, &operations, ResourceKind::User) {
                 Ok(()) => {}
                 Err(error) => {
