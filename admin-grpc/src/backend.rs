@@ -10,8 +10,8 @@ use crate::auth::Principal;
 use identity_proto::admin::v1::{
     CreateOrganizationResponse, CreateOwnerCredentialResponse, CreateServiceCredentialResponse,
     IssueScimTokenResponse, ListOrganizationsResponse, ListScimTokensResponse,
-    ListServiceCredentialsResponse, Organization, OwnerCredential, RotateScimTokenResponse,
-    ScimSettings, ScimToken, ServiceAccess, ServiceCredential,
+    ListServiceCredentialsResponse, Organization, OwnerCredential, RateLimits,
+    RotateScimTokenResponse, ScimSettings, ScimToken, ServiceAccess, ServiceCredential,
 };
 use std::time::Duration;
 use tonic::Status;
@@ -109,6 +109,13 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         organization_id: Uuid,
         default_role_id: Option<Uuid>,
+    ) -> Result<ScimSettings, Status>;
+
+    /// Sets the organization's rate-limit overrides at the SCIM edge (0 keeps a default).
+    async fn set_rate_limits(
+        &self,
+        organization_id: Uuid,
+        limits: RateLimits,
     ) -> Result<ScimSettings, Status>;
 
     /// Disables SCIM.

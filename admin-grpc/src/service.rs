@@ -264,6 +264,22 @@ impl ScimService for ScimApi {
         }))
     }
 
+    async fn set_rate_limits(
+        &self,
+        request: Request<pb::SetRateLimitsRequest>,
+    ) -> Result<Response<pb::SetRateLimitsResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let limits = request.into_inner().rate_limits.unwrap_or_default();
+        let settings = self
+            .backend
+            .set_rate_limits(organization_id, limits)
+            .await?;
+        Ok(Response::new(pb::SetRateLimitsResponse {
+            settings: Some(settings),
+        }))
+    }
+
     async fn disable_scim(
         &self,
         request: Request<pb::DisableScimRequest>,

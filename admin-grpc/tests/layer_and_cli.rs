@@ -151,6 +151,18 @@ impl AdminBackend for Fake {
         Ok(settings(organization_id, true))
     }
 
+    async fn set_rate_limits(
+        &self,
+        organization_id: Uuid,
+        limits: pb::RateLimits,
+    ) -> Result<pb::ScimSettings, Status> {
+        self.record(format!(
+            "set_rate_limits {organization_id} {} {} {}",
+            limits.requests_per_second, limits.burst, limits.max_concurrent_requests
+        ));
+        Ok(settings(organization_id, true))
+    }
+
     async fn set_default_role(
         &self,
         organization_id: Uuid,

@@ -11,7 +11,7 @@ use crate::entity::{organization, owner_credential, scim_token, service_credenti
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, TokenId, UserId};
 use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
-use crate::store::organizations::{self, ScimUpdate};
+use crate::store::organizations::{self, RateLimits, ScimUpdate};
 use crate::store::{service_credentials, users};
 use crate::time::{now_micros, to_timestamp};
 use admin_grpc::backend::NewServiceCredential;
@@ -155,6 +155,15 @@ fn settings_pb(row: &organization::Model) -> pb::ScimSettings {
             .map(|r| r.to_string())
             .unwrap_or_default(),
         update_time: row.scim_updated_at.map(to_timestamp),
+        rate_limits: Some(rate_limits_pb(RateLimits::of(row))),
+    }
+}
+
+fn rate_limits_pb(limits: RateLimits) -> pb::RateLimits {
+    pb::RateLimits {
+        requests_per_second: limits.per_second,
+        burst: limits.burst,
+        max_concurrent_requests: limits.concurrency,
     }
 }
 
@@ -362,6 +371,7 @@ impl CoreAdminBackend {
             action,
             scim_enabled = row.scim_enabled,
             default_role_id = ?row.default_role_id,
+            rate_limits = ?RateLimits::of(&row),
             released_users = released.map(|r| r.0),
             released_roles = released.map(|r| r.1),
             "scim settings changed"
@@ -602,6 +612,7 @@ impl AdminBackend for CoreAdminBackend {
         let update = ScimUpdate {
             enabled: Some(true),
             default_role: default_role_id.map(|r| Some(RoleId(r))),
+            rate_limits: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.enable")
@@ -616,9 +627,29 @@ impl AdminBackend for CoreAdminBackend {
         let update = ScimUpdate {
             enabled: None,
             default_role: Some(default_role_id.map(RoleId)),
+            rate_limits: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.set_default_role")
+            .await?)
+    }
+
+    async fn set_rate_limits(
+        &self,
+        organization_id: Uuid,
+        limits: pb::RateLimits,
+    ) -> Result<pb::ScimSettings, Status> {
+        let update = ScimUpdate {
+            enabled: None,
+            default_role: None,
+            rate_limits: Some(RateLimits {
+                per_second: limits.requests_per_second,
+                burst: limits.burst,
+                concurrency: limits.max_concurrent_requests,
+            }),
+        };
+        Ok(self
+            .update_scim(OrgId(organization_id), update, "scim.set_rate_limits")
             .await?)
     }
 
@@ -626,6 +657,7 @@ impl AdminBackend for CoreAdminBackend {
         let update = ScimUpdate {
             enabled: Some(false),
             default_role: None,
+            rate_limits: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.disable")

@@ -69,6 +69,9 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// How long in-flight calls may take to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// The most writes of one organization committed together (group commit); 1 commits each
+    /// write on its own.
+    pub write_batch_max: usize,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             metrics_listen_addr: None,
             migrate_on_start: true,
             shutdown_grace_secs: 20,
+            write_batch_max: crate::store::org_writes::DEFAULT_MAX_BATCH,
         }
     }
 }
@@ -211,6 +215,9 @@ impl Config {
         }
         if config.change_retention_secs < 1 {
             problems.push("change_retention_secs must be at least 1".to_owned());
+        }
+        if config.write_batch_max < 1 {
+            problems.push("write_batch_max must be at least 1".to_owned());
         }
         if config.retention_interval_secs < 1 {
             problems.push("retention_interval_secs must be at least 1".to_owned());

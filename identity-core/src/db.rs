@@ -11,7 +11,10 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connects to `url` (`sqlite://path?mode=rwc`, `postgres://…`, `mysql://…`).
 ///
 /// SQLite runs in WAL mode (readers never block the writer) with a busy timeout and foreign keys
-/// on; its pool is kept small because SQLite has one writer anyway.
+/// on; its pool is kept small because SQLite has one writer anyway. `synchronous=FULL` syncs the
+/// WAL at every commit, so an acknowledged write survives power loss (`NORMAL` only survives a
+/// crash of the process); group commit (`store::org_writes`) shares that sync between an
+/// organization's concurrent writes.
 pub async fn connect(
     url: &str,
     max_connections: u32,
@@ -26,7 +29,7 @@ pub async fn connect(
             .max_connections(max_connections.min(8))
             .map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
                     .create_if_missing(true)

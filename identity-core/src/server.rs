@@ -30,6 +30,7 @@ pub async fn run(
     on_bound: impl FnOnce(BoundAddrs),
 ) -> anyhow::Result<()> {
     let db = crate::db::connect(config.database_url.expose(), config.max_db_connections).await?;
+    crate::store::org_writes::set_max_batch(config.write_batch_max);
     if config.migrate_on_start {
         crate::db::migrate(&db).await?;
     }

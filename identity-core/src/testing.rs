@@ -60,6 +60,9 @@ impl TestDb {
             scim_updated_at: Set(None),
             change_seq: Set(0),
             created_at: Set(crate::time::now_micros()),
+            rate_limit_per_second: Set(0),
+            rate_limit_burst: Set(0),
+            rate_limit_concurrency: Set(0),
         }
         .insert(&self.db)
         .await

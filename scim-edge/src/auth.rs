@@ -20,6 +20,7 @@ use tonic::Code;
 use crate::core_client::outgoing_request;
 use crate::error::{CoreFailure, ScimError};
 use crate::state::AppState;
+use crate::throttle::{Overrides, client_address};
 
 /// Who is calling, put in the request's extensions by [`authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub struct Principal {
     pub user_id: Option<String>,
     /// The provisioning connection the token belongs to, if any.
     pub connection_id: Option<String>,
+    /// The organization's overrides of the edge's rate limits.
+    pub limits: Overrides,
 }
 
 #[derive(Debug, Clone)]
@@ -158,12 +161,49 @@ pub async fn authenticate(
     let key = token_key(token);
     let principal = match state.tokens.get(&key) {
         Some(principal) => principal,
-        None => match resolve(&state, token, key).await {
-            Ok(principal) => principal,
-            Err(error) => return error.into_response(),
-        },
+        None => {
+            // a token the core refused moments ago is refused again without asking it
+            if let Some(refusal) = state.throttle.recently_refused(&key) {
+                crate::metrics::token_rejected("recently_refused");
+                return refusal.into_response();
+            }
+            // an address that keeps presenting refused tokens is not heard until its budget
+            // refills (see `throttle`)
+            let address = client_address(
+                request.headers(),
+                state.settings.client_address_header.as_ref(),
+                request.extensions(),
+            );
+            if let Err(throttled) = state.throttle.check_address(address) {
+                crate::metrics::throttled("", throttled.reason);
+                return throttled.to_error().into_response();
+            }
+            match resolve(&state, token, key).await {
+                Ok(principal) => principal,
+                Err(error) => {
+                    if error.status == axum::http::StatusCode::UNAUTHORIZED {
+                        state.throttle.remember_refused(key, error.clone());
+                        state.throttle.charge_refusal(address);
+                    }
+                    return error.into_response();
+                }
+            }
+        }
     };
     tracing::Span::current().record("organization.id", principal.organization_id.as_str());
+    // held until the response is built: the organization's slot
+    let _slot = match state.throttle.admit(
+        &principal.organization_id,
+        &principal.token_id,
+        principal.limits,
+    ) {
+        Ok(slot) => slot,
+        Err(throttled) => {
+            crate::metrics::throttled(&principal.organization_id, throttled.reason);
+            tracing::info!(reason = throttled.reason.as_str(), "request throttled");
+            return throttled.to_error().into_response();
+        }
+    };
     let organization = principal.organization_id.clone();
     let connection = principal.connection_id.clone();
     let resource_type = crate::metrics::resource_type(request.uri().path());
@@ -189,6 +229,27 @@ pub async fn authenticate(
         record_failure(&state, organization, connection, method, path, &response);
     }
     response
+}
+
+/// Middleware for endpoints that work before anyone is authenticated (OAuth): each request
+/// spends its source address's budget first, or is answered 429.
+pub async fn budget_unauthenticated(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let address = client_address(
+        request.headers(),
+        state.settings.client_address_header.as_ref(),
+        request.extensions(),
+    );
+    match state.throttle.admit_unauthenticated(address) {
+        Ok(()) => next.run(request).await,
+        Err(throttled) => {
+            crate::metrics::throttled("", throttled.reason);
+            throttled.to_error().into_response()
+        }
+    }
 }
 
 /// Records a failed request in its connection's activity, off the request's path: the client
@@ -242,6 +303,14 @@ async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Princip
                     .then_some(response.principal_user_id),
                 connection_id: (!response.connection_id.is_empty())
                     .then_some(response.connection_id),
+                limits: response
+                    .rate_limits
+                    .map(|limits| Overrides {
+                        per_second: limits.requests_per_second,
+                        burst: limits.burst,
+                        concurrency: limits.max_concurrent_requests,
+                    })
+                    .unwrap_or_default(),
             };
             state
                 .tokens
@@ -293,6 +362,7 @@ mod tests {
             kind: PrincipalKind::ProvisioningClient,
             user_id: None,
             connection_id: None,
+            limits: Overrides::default(),
         }
     }
 

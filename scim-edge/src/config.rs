@@ -84,10 +84,20 @@ struct RawConfig {
     max_concurrent_requests: usize,
     shutdown_grace_secs: u64,
     token_cache_capacity: u64,
+    org_requests_per_second: u32,
+    org_burst: u32,
+    org_max_concurrent_requests: u32,
+    token_requests_per_second: u32,
+    token_burst: u32,
+    unauthenticated_requests_per_second: u32,
+    unauthenticated_burst: u32,
+    refused_token_cache_secs: u64,
+    client_address_header: Option<String>,
 }
 
 impl Default for RawConfig {
     fn default() -> Self {
+        let limits = crate::throttle::Limits::default();
         Self {
             listen_addr: "127.0.0.1:8080".to_owned(),
             core_endpoint: "http://127.0.0.1:50051".to_owned(),
@@ -101,6 +111,15 @@ impl Default for RawConfig {
             max_concurrent_requests: 512,
             shutdown_grace_secs: 25,
             token_cache_capacity: 10_000,
+            org_requests_per_second: limits.organization.per_second,
+            org_burst: limits.organization.burst,
+            org_max_concurrent_requests: limits.organization_concurrency,
+            token_requests_per_second: limits.token.per_second,
+            token_burst: limits.token.burst,
+            unauthenticated_requests_per_second: limits.address.per_second,
+            unauthenticated_burst: limits.address.burst,
+            refused_token_cache_secs: limits.refused_token_ttl.as_secs(),
+            client_address_header: None,
         }
     }
 }
@@ -122,6 +141,11 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub max_concurrent_requests: usize,
     pub shutdown_grace: Duration,
+    /// Rate and concurrency limits (0 in a rate: unlimited).
+    pub throttle: crate::throttle::Limits,
+    /// The header naming the client's address when a proxy in front of the edge sets it (its
+    /// right-most entry is used); `None` uses the connection's peer address.
+    pub client_address_header: Option<http::HeaderName>,
 }
 
 /// The edge's identity.v1 credential; `Debug` never shows it.
@@ -266,6 +290,36 @@ impl Config {
         if raw.max_concurrent_requests == 0 {
             problems.push("max_concurrent_requests must be at least 1".to_owned());
         }
+        let client_address_header = raw
+            .client_address_header
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .and_then(|name| match http::HeaderName::try_from(name) {
+                Ok(name) => Some(name),
+                Err(_) => {
+                    problems.push(format!(
+                        "client_address_header {name:?} is not a header name"
+                    ));
+                    None
+                }
+            });
+        let throttle = crate::throttle::Limits {
+            organization: crate::throttle::Rate {
+                per_second: raw.org_requests_per_second,
+                burst: raw.org_burst,
+            },
+            token: crate::throttle::Rate {
+                per_second: raw.token_requests_per_second,
+                burst: raw.token_burst,
+            },
+            organization_concurrency: raw.org_max_concurrent_requests,
+            address: crate::throttle::Rate {
+                per_second: raw.unauthenticated_requests_per_second,
+                burst: raw.unauthenticated_burst,
+            },
+            refused_token_ttl: Duration::from_secs(raw.refused_token_cache_secs),
+        };
         match (listen_addr, core_credential) {
             (Some(listen_addr), Some(core_credential)) if problems.is_empty() => Ok(Self {
                 listen_addr,
@@ -279,6 +333,8 @@ impl Config {
                 connect_timeout: Duration::from_secs(raw.connect_timeout_secs.max(1)),
                 max_concurrent_requests: raw.max_concurrent_requests,
                 shutdown_grace: Duration::from_secs(raw.shutdown_grace_secs),
+                throttle,
+                client_address_header,
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -373,6 +429,49 @@ fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
             defaults.token_cache_capacity,
             problems,
         ),
+        org_requests_per_second: field(
+            figment,
+            "org_requests_per_second",
+            defaults.org_requests_per_second,
+            problems,
+        ),
+        org_burst: field(figment, "org_burst", defaults.org_burst, problems),
+        org_max_concurrent_requests: field(
+            figment,
+            "org_max_concurrent_requests",
+            defaults.org_max_concurrent_requests,
+            problems,
+        ),
+        token_requests_per_second: field(
+            figment,
+            "token_requests_per_second",
+            defaults.token_requests_per_second,
+            problems,
+        ),
+        token_burst: field(figment, "token_burst", defaults.token_burst, problems),
+        unauthenticated_requests_per_second: field(
+            figment,
+            "unauthenticated_requests_per_second",
+            defaults.unauthenticated_requests_per_second,
+            problems,
+        ),
+        unauthenticated_burst: field(
+            figment,
+            "unauthenticated_burst",
+            defaults.unauthenticated_burst,
+            problems,
+        ),
+        refused_token_cache_secs: field(
+            figment,
+            "refused_token_cache_secs",
+            defaults.refused_token_cache_secs,
+            problems,
+        ),
+        client_address_header: if figment.contains("client_address_header") {
+            field(figment, "client_address_header", None, problems)
+        } else {
+            None
+        },
     }
 }
 

@@ -137,6 +137,13 @@ impl ScimError {
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, None, detail)
         }
     }
+    /// A 429 with `Retry-After` (RFC 6585), for a client over its limits.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, None, detail)
+        }
+    }
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error")
     }
@@ -312,13 +319,13 @@ impl ScimError {
             Code::InvalidArgument | Code::OutOfRange => Self::invalid_value(message),
             Code::Unauthenticated => Self::unauthorized("authentication failed"),
             Code::PermissionDenied => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
-            Code::ResourceExhausted => Self {
-                retry_after: Some(RETRY_AFTER_SECS),
-                ..Self::new(StatusCode::TOO_MANY_REQUESTS, None, "too many requests")
-            },
+            Code::ResourceExhausted => {
+                Self::too_many_requests("too many requests", RETRY_AFTER_SECS)
+            }
             // transport failures (connection refused, reset) arrive as Unavailable / Unknown
-            // without ErrorInfo; a deadline is the core being too slow: all are retryable
-            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+            // without ErrorInfo (the core's own errors always carry one); a deadline is the core
+            // being too slow: all are retryable
+            Code::Unavailable | Code::Unknown | Code::DeadlineExceeded | Code::Cancelled => {
                 Self::unavailable("the identity service is unavailable", RETRY_AFTER_SECS)
             }
             Code::Unimplemented => Self::not_implemented("not implemented"),

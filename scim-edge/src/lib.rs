@@ -23,6 +23,7 @@ pub mod resource;
 pub mod schema;
 pub mod server;
 pub mod state;
+pub mod throttle;
 
 pub use server::router;
 pub use state::AppState;

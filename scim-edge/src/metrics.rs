@@ -44,6 +44,15 @@ static TOKEN_REJECTIONS: LazyLock<Counter<u64>> = LazyLock::new(|| {
         .build()
 });
 
+static THROTTLED: LazyLock<Counter<u64>> = LazyLock::new(|| {
+    meter()
+        .u64_counter("scim.throttled")
+        .with_description(
+            "Requests answered 429, by organization (empty before authentication) and reason",
+        )
+        .build()
+});
+
 static OAUTH_FAILURES: LazyLock<Counter<u64>> = LazyLock::new(|| {
     meter()
         .u64_counter("oauth.token.failures")
@@ -118,6 +127,17 @@ pub fn scim_operation(organization: &str, resource_type: &'static str, method: &
 /// Counts one refused bearer token; `reason` is one of a fixed set.
 pub fn token_rejected(reason: &'static str) {
     TOKEN_REJECTIONS.add(1, &[KeyValue::new("reason", reason)]);
+}
+
+/// Counts one throttled request.
+pub fn throttled(organization: &str, reason: crate::throttle::Reason) {
+    THROTTLED.add(
+        1,
+        &[
+            KeyValue::new("organization", organization.to_owned()),
+            KeyValue::new("reason", reason.as_str()),
+        ],
+    );
 }
 
 /// Counts one refused token-endpoint or revocation request; `error` is an RFC 6749 code.

@@ -48,8 +48,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        // OAuth 2.0 for identity providers: outside the base path and SCIM bearer auth
-        .merge(crate::oauth::routes());
+        // OAuth 2.0 for identity providers: outside the base path and SCIM bearer auth, inside
+        // the budget of unauthenticated work per source address
+        .merge(
+            crate::oauth::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::auth::budget_unauthenticated,
+            )),
+        );
     let app = if base_path.is_empty() {
         app.merge(scim)
     } else {

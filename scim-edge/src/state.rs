@@ -8,6 +8,7 @@ use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::core_client::CoreClient;
 use crate::schema::Limits;
+use crate::throttle::Throttle;
 
 /// Settings fixed at start-up.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Requests served at once.
     pub max_concurrent_requests: usize,
+    /// The header naming the client's address behind a proxy; `None`: the peer address.
+    pub client_address_header: Option<http::HeaderName>,
 }
 
 impl Settings {
@@ -30,6 +33,7 @@ impl Settings {
             limits: config.limits(),
             request_timeout: config.request_timeout,
             max_concurrent_requests: config.max_concurrent_requests,
+            client_address_header: config.client_address_header.clone(),
         }
     }
 
@@ -65,6 +69,7 @@ impl Settings {
 pub struct AppState {
     pub core: Arc<CoreClient>,
     pub tokens: TokenCache,
+    pub throttle: Throttle,
     pub settings: Arc<Settings>,
 }
 
@@ -74,6 +79,7 @@ impl AppState {
         Self {
             core: Arc::new(core),
             tokens: TokenCache::new(config.token_cache_ttl, config.token_cache_capacity),
+            throttle: Throttle::new(config.throttle),
             settings: Arc::new(Settings::from_config(config, bound)),
         }
     }

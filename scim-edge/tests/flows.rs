@@ -20,6 +20,7 @@ use scim_edge::auth::TokenCache;
 use scim_edge::core_client::CoreClient;
 use scim_edge::schema::Limits;
 use scim_edge::state::Settings;
+use scim_edge::throttle::{Limits as ThrottleLimits, Throttle};
 use scim_edge::{AppState, router};
 use serde_json::{Value, json};
 use tonic::{Code, Request as GrpcRequest, Response as GrpcResponse, Status};
@@ -124,6 +125,7 @@ impl TokenService for FakeCore {
             principal_user_id: user_id,
             expires_in_seconds: 0,
             connection_id: String::new(),
+            rate_limits: None,
         }))
     }
 }
@@ -582,7 +584,9 @@ async fn edge() -> Edge {
             limits: Limits::default(),
             request_timeout: Duration::from_secs(10),
             max_concurrent_requests: 16,
+            client_address_header: None,
         }),
+        throttle: Throttle::new(ThrottleLimits::default()),
     });
     Edge { app, core }
 }

@@ -16,6 +16,7 @@ use scim_edge::auth::TokenCache;
 use scim_edge::core_client::CoreClient;
 use scim_edge::schema::Limits;
 use scim_edge::state::Settings;
+use scim_edge::throttle::{Limits as ThrottleLimits, Throttle};
 use scim_edge::{AppState, router};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -69,6 +70,7 @@ impl TokenService for FakeTokens {
             principal_user_id: user.to_owned(),
             expires_in_seconds: 3600,
             connection_id: String::new(),
+            rate_limits: None,
         }))
     }
 }
@@ -114,6 +116,7 @@ fn settings_with(
         },
         request_timeout,
         max_concurrent_requests,
+        client_address_header: None,
     }
 }
 
@@ -128,6 +131,7 @@ fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
     router(AppState {
         core: Arc::new(core),
         tokens: TokenCache::new(Duration::from_secs(30), 100),
+        throttle: Throttle::new(ThrottleLimits::default()),
         settings: Arc::new(settings),
     })
 }

@@ -55,6 +55,7 @@ pub struct StackBuilder {
     edge: bool,
     token_cache_ttl_secs: Option<u64>,
     edge_args: Vec<String>,
+    edge_env: Vec<(String, String)>,
     core_env: Vec<(String, String)>,
     otlp_endpoint: Option<String>,
 }
@@ -75,6 +76,12 @@ impl StackBuilder {
     /// Another command-line argument for the edge (e.g. `--max-body-bytes=1024`).
     pub fn edge_arg(mut self, arg: impl Into<String>) -> Self {
         self.edge_args.push(arg.into());
+        self
+    }
+
+    /// A configuration variable for the edge (e.g. `SCIM_EDGE_ORG_BURST`).
+    pub fn edge_env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.edge_env.push((key.to_owned(), value.into()));
         self
     }
 
@@ -231,6 +238,7 @@ impl Stack {
             command.arg("--token-cache-ttl-secs").arg(ttl.to_string());
         }
         command.args(&options.edge_args);
+        command.envs(options.edge_env.iter().map(|(k, v)| (k, v)));
         let (edge, line) = Process::spawn("scim-edge", command).await;
         let addr = addr_field(&line, "addr", &edge);
         let http = reqwest::Client::new();

@@ -310,6 +310,20 @@ pub enum ScimCommand {
         #[arg(long)]
         clear: bool,
     },
+    /// Set the organization's rate limits at the SCIM edge (0 restores the edge's default)
+    Limits {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Sustained requests per second, shared by all of the organization's tokens
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        requests_per_second: u32,
+        /// Requests that may arrive at once above the sustained rate
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        burst: u32,
+        /// Requests of the organization served at the same time
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+        max_concurrent: u32,
+    },
 }
 
 /// `identity-admin token …`
@@ -542,6 +556,21 @@ mod tests {
             .is_err()
         );
         assert!(parse(&["token", "rotate", "--org", "a"]).is_err());
+    }
+
+    #[test]
+    fn limits_default_to_zero_and_are_bounded() {
+        let cli = parse(&["scim", "limits", "--org", "a", "--burst", "50"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Scim(ScimCommand::Limits {
+                requests_per_second: 0,
+                burst: 50,
+                max_concurrent: 0,
+                ..
+            })
+        ));
+        assert!(parse(&["scim", "limits", "--org", "a", "--max-concurrent", "100001"]).is_err());
     }
 
     #[test]

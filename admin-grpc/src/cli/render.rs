@@ -68,7 +68,21 @@ fn settings_json(s: &pb::ScimSettings) -> Value {
         "enabled": s.enabled,
         "defaultRoleId": s.default_role_id,
         "updateTime": time(s.update_time.as_ref()),
+        "rateLimits": s.rate_limits.map(|l| json!({
+            "requestsPerSecond": l.requests_per_second,
+            "burst": l.burst,
+            "maxConcurrentRequests": l.max_concurrent_requests,
+        })),
     })
+}
+
+/// A rate-limit override for people: 0 is the edge's default.
+fn limit_or_default(value: u32) -> String {
+    if value == 0 {
+        "edge default".to_owned()
+    } else {
+        value.to_string()
+    }
 }
 
 fn token_json(t: &pb::ScimToken) -> Value {
@@ -366,6 +380,18 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                     ),
                     ("default role", or_dash(&s.default_role_id).to_owned()),
                     ("updated", time_or_dash(s.update_time.as_ref())),
+                    (
+                        "requests/s",
+                        limit_or_default(s.rate_limits.unwrap_or_default().requests_per_second),
+                    ),
+                    (
+                        "burst",
+                        limit_or_default(s.rate_limits.unwrap_or_default().burst),
+                    ),
+                    (
+                        "concurrent",
+                        limit_or_default(s.rate_limits.unwrap_or_default().max_concurrent_requests),
+                    ),
                 ],
             ),
         }

@@ -315,6 +315,27 @@ pub async fn run(
                         .into_inner()
                         .settings
                 }
+                ScimCommand::Limits {
+                    org,
+                    requests_per_second,
+                    burst,
+                    max_concurrent,
+                } => {
+                    let organization_id = clients.resolve(&org).await?;
+                    clients
+                        .scim
+                        .set_rate_limits(pb::SetRateLimitsRequest {
+                            organization_id,
+                            rate_limits: Some(pb::RateLimits {
+                                requests_per_second,
+                                burst,
+                                max_concurrent_requests: max_concurrent,
+                            }),
+                        })
+                        .await?
+                        .into_inner()
+                        .settings
+                }
             };
             out.scim_settings(settings.as_ref())?;
         }

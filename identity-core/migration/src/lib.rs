@@ -12,6 +12,7 @@ mod m20261122_000002_create_identities;
 mod m20261122_000003_create_credentials;
 mod m20261201_000004_service_access;
 mod m20261201_000005_connections;
+mod m20261207_000006_rate_limits;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_credentials::Migration),
             Box::new(m20261201_000004_service_access::Migration),
             Box::new(m20261201_000005_connections::Migration),
+            Box::new(m20261207_000006_rate_limits::Migration),
         ]
     }
 }

@@ -18,6 +18,10 @@ pub struct Model {
     pub change_seq: i64,
     /// Microseconds since the Unix epoch.
     pub created_at: i64,
+    /// Overrides of the SCIM edge's rate limits; 0 keeps the edge's default.
+    pub rate_limit_per_second: i32,
+    pub rate_limit_burst: i32,
+    pub rate_limit_concurrency: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

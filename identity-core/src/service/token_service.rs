@@ -12,7 +12,8 @@ use crate::store::organizations;
 use crate::time::now_micros;
 use identity_proto::identity::v1::token_service_server::TokenService;
 use identity_proto::identity::v1::{
-    AuthenticateScimTokenRequest, AuthenticateScimTokenResponse, ErrorReason, PrincipalKind,
+    AuthenticateScimTokenRequest, AuthenticateScimTokenResponse, ErrorReason,
+    OrganizationRateLimits, PrincipalKind,
 };
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
@@ -50,12 +51,15 @@ impl TokenServiceImpl {
             return Err(reject(ErrorReason::TokenUnknown));
         };
         let now = now_micros();
-        let reason = match TokenState::of(&row, now) {
-            TokenState::Revoked => Some(ErrorReason::TokenRevoked),
-            TokenState::Expired => Some(ErrorReason::TokenExpired),
+        let (reason, limits) = match TokenState::of(&row, now) {
+            TokenState::Revoked => (Some(ErrorReason::TokenRevoked), None),
+            TokenState::Expired => (Some(ErrorReason::TokenExpired), None),
             TokenState::Active => {
                 let org = organizations::get(&self.db, OrgId(row.org_id)).await?;
-                (!org.scim_enabled).then_some(ErrorReason::ScimDisabled)
+                (
+                    (!org.scim_enabled).then_some(ErrorReason::ScimDisabled),
+                    Some(organizations::RateLimits::of(&org)),
+                )
             }
         };
         if let Some(reason) = reason {
@@ -95,6 +99,11 @@ impl TokenServiceImpl {
                 .connection_id
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
+            rate_limits: limits.map(|limits| OrganizationRateLimits {
+                requests_per_second: limits.per_second,
+                burst: limits.burst,
+                max_concurrent_requests: limits.concurrency,
+            }),
         })
     }
 }

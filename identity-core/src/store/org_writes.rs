@@ -7,7 +7,7 @@
 //! organization's writes commit one at a time, each waiting for the previous one's fsync.
 //!
 //! [`write`] queues the mutation instead. One runner per organization (per database) takes the
-//! queued mutations in arrival order, at most [`MAX_BATCH`] at a time, opens one transaction,
+//! queued mutations in arrival order, at most [`DEFAULT_MAX_BATCH`] (configurable) at a time, opens one transaction,
 //! takes the lock once, runs each mutation in a savepoint of its own, commits once and only then
 //! answers each caller. A mutation that fails rolls back to its savepoint and is answered with
 //! its error; the others still commit. When the commit fails, every mutation of the batch is
@@ -34,14 +34,23 @@ use sea_orm::{
     TransactionTrait,
 };
 use std::collections::{HashMap, VecDeque, hash_map::Entry};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 use uuid::Uuid;
 
-/// The most mutations one transaction commits. Larger batches hold the lock longer before
-/// anyone is answered; past a few dozen the shared fsync no longer dominates.
-pub const MAX_BATCH: usize = 64;
+/// The most mutations one transaction commits unless configured otherwise. Larger batches hold
+/// the lock longer before anyone is answered; past a few dozen the shared fsync no longer
+/// dominates.
+pub const DEFAULT_MAX_BATCH: usize = 64;
+
+static MAX_BATCH: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_BATCH);
+
+/// Sets the most mutations one transaction commits (at least 1; 1 turns group commit off).
+pub fn set_max_batch(mutations: usize) {
+    MAX_BATCH.store(mutations.max(1), Ordering::Relaxed);
+}
 
 /// What a mutation knows of its organization when it runs.
 #[derive(Debug, Clone, Copy)]
@@ -241,7 +250,7 @@ async fn run(key: QueueKey, db: DatabaseConnection, org: OrgId) {
                 exit.finished = true;
                 return;
             }
-            let take = queue.len().min(MAX_BATCH);
+            let take = queue.len().min(MAX_BATCH.load(Ordering::Relaxed));
             queue.drain(..take).collect()
         };
         run_batch(&db, org, batch).await;

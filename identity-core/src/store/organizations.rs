@@ -34,6 +34,9 @@ pub async fn insert<C: ConnectionTrait>(
         scim_updated_at: Set(None),
         change_seq: Set(0),
         created_at: Set(now),
+        rate_limit_per_second: Set(0),
+        rate_limit_burst: Set(0),
+        rate_limit_concurrency: Set(0),
     };
     match row.insert(db).await {
         Ok(row) => Ok(row),
@@ -121,6 +124,54 @@ pub struct ScimUpdate {
     pub enabled: Option<bool>,
     /// New default role; `None` keeps it, `Some(None)` clears it.
     pub default_role: Option<Option<RoleId>>,
+    /// New rate-limit overrides; `None` keeps them.
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// An organization's overrides of the SCIM edge's rate limits; 0 keeps the edge's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_second: u32,
+    pub burst: u32,
+    pub concurrency: u32,
+}
+
+impl RateLimits {
+    /// The largest value accepted in any field: far above any identity provider's pace, low
+    /// enough that a typo cannot switch limiting off in effect.
+    pub const MAX_VALUE: u32 = 100_000;
+
+    /// INVALID_ARGUMENT for a value above [`Self::MAX_VALUE`].
+    pub fn validate(&self) -> CoreResult<()> {
+        let mut violations = Vec::new();
+        for (field, value) in [
+            ("rate_limits.requests_per_second", self.per_second),
+            ("rate_limits.burst", self.burst),
+            ("rate_limits.max_concurrent_requests", self.concurrency),
+        ] {
+            if value > Self::MAX_VALUE {
+                violations.push(crate::error::FieldViolation::new(
+                    field,
+                    format!("must be at most {}", Self::MAX_VALUE),
+                ));
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(CoreError::InvalidArgument(violations))
+        }
+    }
+
+    /// The overrides stored on `row`.
+    pub fn of(row: &organization::Model) -> Self {
+        let stored = |value: i32| u32::try_from(value).unwrap_or(0);
+        Self {
+            per_second: stored(row.rate_limit_per_second),
+            burst: stored(row.rate_limit_burst),
+            concurrency: stored(row.rate_limit_concurrency),
+        }
+    }
 }
 
 /// Writes SCIM settings; `scim_updated_at` moves only when the enabled flag is written.
@@ -138,6 +189,14 @@ pub async fn update_scim<C: ConnectionTrait>(
     }
     if let Some(role) = update.default_role {
         row.default_role_id = Set(role.map(|r| r.0));
+    }
+    if let Some(limits) = update.rate_limits {
+        limits.validate()?;
+        // validated: each value fits an i32
+        let stored = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+        row.rate_limit_per_second = Set(stored(limits.per_second));
+        row.rate_limit_burst = Set(stored(limits.burst));
+        row.rate_limit_concurrency = Set(stored(limits.concurrency));
     }
     Ok(row.update(db).await?)
 }

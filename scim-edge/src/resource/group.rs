@@ -187,6 +187,7 @@ mod tests {
             limits: Limits::default(),
             request_timeout: std::time::Duration::from_secs(1),
             max_concurrent_requests: 1,
+            client_address_header: None,
         }
     }
 

@@ -192,6 +192,39 @@ async fn org_scim_token_lifecycle_through_the_cli() {
     assert!(settings.enabled);
     assert_eq!(settings.default_role_id, role.id);
 
+    // the organization's own rate limits at the edge, shown with the settings
+    let limits = ok(&cli(
+        &stack,
+        &admin_token,
+        &[
+            "--output",
+            "json",
+            "scim",
+            "limits",
+            "--org",
+            &org,
+            "--requests-per-second",
+            "500",
+            "--burst",
+            "900",
+        ],
+    )
+    .await)
+    .to_owned();
+    let limits: serde_json::Value = serde_json::from_str(&limits).unwrap();
+    assert_eq!(
+        limits["rateLimits"],
+        serde_json::json!({ "requestsPerSecond": 500, "burst": 900, "maxConcurrentRequests": 0 })
+    );
+    // out of range: refused by the command line before any call (clap's usage error)
+    let refused = cli(
+        &stack,
+        &admin_token,
+        &["scim", "limits", "--org", &org, "--burst", "100001"],
+    )
+    .await;
+    assert_eq!(refused.code, Some(2), "{refused:?}");
+
     // the owner credential printed by `org create` administers its organization
     let token = secret(
         &cli(

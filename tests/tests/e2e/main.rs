@@ -32,6 +32,7 @@ mod rfc7644_3_5_2_patch;
 mod rfc7644_3_6_delete;
 mod rfc7644_3_7_bulk;
 mod tenancy;
+mod throttling;
 
 use identity_tests::{Stack, Tenant};
 

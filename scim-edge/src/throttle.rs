@@ -1,0 +1,472 @@
+//! Fairness between tenants: rate limits per organization and per token, a bound on each
+//! organization's requests in flight, and a budget per source address for work done before
+//! anyone is authenticated: OAuth endpoint requests, and token lookups the core refuses.
+//!
+//! A lookup of a valid token is not charged to the address: behind a load balancer that hides
+//! client addresses every tenant would share one budget, and each token is looked up once per
+//! cache lifetime anyway. A refused lookup is charged; an address whose budget is spent has its
+//! uncached lookups answered 429 until it refills, before any call to the core. A refused token
+//! is also remembered for a few seconds and refused again at no cost.
+//!
+//! Buckets are GCRA token buckets from `governor` (one atomic compare-and-swap per check, no
+//! lock, no timer task); each key's limiter lives in a bounded `moka` cache that forgets idle
+//! keys, rather than in governor's keyed store, which grows until it is swept and has one quota
+//! for every key (organizations may have their own). A limiter is keyed by its quota too, so an
+//! organization's new override takes effect with its next token lookup.
+//!
+//! Throttled requests are answered `429` with a SCIM error body and `Retry-After`, which Okta
+//! and Entra ID both honour by backing off.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use moka::sync::Cache;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::error::ScimError;
+
+/// A sustained rate and a burst; `None` rate means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    fn quota(self) -> Option<Quota> {
+        let per_second = NonZeroU32::new(self.per_second)?;
+        let burst = NonZeroU32::new(self.burst).unwrap_or(per_second);
+        Some(Quota::per_second(per_second).allow_burst(burst))
+    }
+}
+
+/// The edge's configured limits; an organization's own overrides replace single fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Per organization, shared by its tokens.
+    pub organization: Rate,
+    /// Per token (one provisioning connection).
+    pub token: Rate,
+    /// Requests of one organization in flight at once; 0 is unlimited.
+    pub organization_concurrency: u32,
+    /// Unauthenticated work per source address.
+    pub address: Rate,
+    /// How long a refused token is answered 401 without asking the core again.
+    pub refused_token_ttl: Duration,
+}
+
+impl Default for Limits {
+    /// Well above what Okta and Entra ID send to one application (Microsoft asks a gallery
+    /// endpoint for at least 25 requests per second per tenant; an Okta import pages one request
+    /// at a time), well below what lets one tenant take a replica.
+    fn default() -> Self {
+        Self {
+            organization: Rate {
+                per_second: 100,
+                burst: 200,
+            },
+            token: Rate {
+                per_second: 100,
+                burst: 200,
+            },
+            organization_concurrency: 32,
+            address: Rate {
+                per_second: 20,
+                burst: 100,
+            },
+            refused_token_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An organization's overrides (0: the edge's default), from the core's token check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Overrides {
+    pub per_second: u32,
+    pub burst: u32,
+    pub concurrency: u32,
+}
+
+/// Why a request was throttled (the metric's `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    OrganizationRate,
+    TokenRate,
+    OrganizationConcurrency,
+    AddressRate,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrganizationRate => "organization_rate",
+            Self::TokenRate => "token_rate",
+            Self::OrganizationConcurrency => "organization_concurrency",
+            Self::AddressRate => "address_rate",
+        }
+    }
+}
+
+/// A throttled request: why, and when to come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub reason: Reason,
+    pub retry_after: Duration,
+}
+
+impl Throttled {
+    /// The 429 answer, `Retry-After` in whole seconds (at least 1).
+    pub fn to_error(self) -> ScimError {
+        let seconds = self.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let detail = match self.reason {
+            Reason::OrganizationRate => "too many requests for this organization",
+            Reason::TokenRate => "too many requests for this token",
+            Reason::OrganizationConcurrency => "too many concurrent requests for this organization",
+            Reason::AddressRate => "too many unauthenticated requests from this address",
+        };
+        ScimError::too_many_requests(format!("{detail}; retry after {seconds} s"), seconds)
+    }
+}
+
+/// Limiters are kept per key while in use; this many keys of each kind at most.
+const MAX_KEYS: u64 = 100_000;
+/// A key unused this long is forgotten (its bucket would be full again by then anyway).
+const IDLE: Duration = Duration::from_secs(600);
+
+/// The edge's limiters. Cheap to clone.
+#[derive(Clone)]
+pub struct Throttle {
+    limits: Limits,
+    rates: Cache<(String, Rate), Arc<DefaultDirectRateLimiter>>,
+    slots: Cache<(String, u32), Arc<Semaphore>>,
+    addresses: Cache<IpAddr, Arc<DefaultDirectRateLimiter>>,
+    /// Addresses whose budget is spent, until when.
+    blocked: Cache<IpAddr, Instant>,
+    refused: Cache<[u8; 32], ScimError>,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cache<K, V>() -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(MAX_KEYS)
+        .time_to_idle(IDLE)
+        .build()
+}
+
+impl Throttle {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            rates: cache(),
+            slots: cache(),
+            addresses: cache(),
+            blocked: cache(),
+            refused: Cache::builder()
+                .max_capacity(MAX_KEYS)
+                .time_to_live(limits.refused_token_ttl.max(Duration::from_millis(1)))
+                .build(),
+        }
+    }
+
+    /// Admits one authenticated request of `organization` with token `token_id`: checks the
+    /// organization's and the token's buckets, then takes one of the organization's slots,
+    /// held until the returned permit is dropped.
+    pub fn admit(
+        &self,
+        organization: &str,
+        token_id: &str,
+        overrides: Overrides,
+    ) -> Result<Option<OwnedSemaphorePermit>, Throttled> {
+        let organization_rate = Rate {
+            per_second: pick(overrides.per_second, self.limits.organization.per_second),
+            burst: pick(overrides.burst, self.limits.organization.burst),
+        };
+        self.spend(
+            format!("org:{organization}"),
+            organization_rate,
+            Reason::OrganizationRate,
+        )?;
+        self.spend(
+            format!("token:{token_id}"),
+            self.limits.token,
+            Reason::TokenRate,
+        )?;
+        let concurrency = pick(overrides.concurrency, self.limits.organization_concurrency);
+        if concurrency == 0 {
+            return Ok(None);
+        }
+        let slots = self
+            .slots
+            .get_with((organization.to_owned(), concurrency), || {
+                Arc::new(Semaphore::new(concurrency as usize))
+            });
+        slots.try_acquire_owned().map(Some).map_err(|_| Throttled {
+            reason: Reason::OrganizationConcurrency,
+            retry_after: Duration::from_secs(1),
+        })
+    }
+
+    /// Spends one unit of `address`'s budget for unauthenticated work (an OAuth request).
+    pub fn admit_unauthenticated(&self, address: Option<IpAddr>) -> Result<(), Throttled> {
+        let Some(quota) = self.limits.address.quota() else {
+            return Ok(());
+        };
+        let limiter = self
+            .addresses
+            .get_with(known(address), || Arc::new(RateLimiter::direct(quota)));
+        check(&limiter, Reason::AddressRate)
+    }
+
+    /// Before a token lookup: refused while `address` has spent its budget on refusals.
+    pub fn check_address(&self, address: Option<IpAddr>) -> Result<(), Throttled> {
+        match self.blocked.get(&known(address)) {
+            Some(until) if until > Instant::now() => Err(Throttled {
+                reason: Reason::AddressRate,
+                retry_after: until - Instant::now(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// After the core refused a token from `address`: spends one unit of its budget, and once
+    /// the budget is spent refuses its lookups until the budget refills.
+    pub fn charge_refusal(&self, address: Option<IpAddr>) {
+        if let Err(throttled) = self.admit_unauthenticated(address) {
+            self.blocked
+                .insert(known(address), Instant::now() + throttled.retry_after);
+        }
+    }
+
+    /// The core's refusal of the token with this hash, if it refused it moments ago.
+    pub fn recently_refused(&self, token_key: &[u8; 32]) -> Option<ScimError> {
+        self.refused.get(token_key)
+    }
+
+    /// Remembers that the core refused the token with this hash, and how.
+    pub fn remember_refused(&self, token_key: [u8; 32], refusal: ScimError) {
+        if !self.limits.refused_token_ttl.is_zero() {
+            self.refused.insert(token_key, refusal);
+        }
+    }
+
+    fn spend(&self, key: String, rate: Rate, reason: Reason) -> Result<(), Throttled> {
+        let Some(quota) = rate.quota() else {
+            return Ok(());
+        };
+        let limiter = self
+            .rates
+            .get_with((key, rate), || Arc::new(RateLimiter::direct(quota)));
+        check(&limiter, reason)
+    }
+}
+
+/// The client's address: the right-most entry of `header` when configured and present (the
+/// address the trusted proxy in front of the edge saw; entries further left are the client's
+/// own claims), else the connection's peer; `None` without either.
+pub fn client_address(
+    headers: &http::HeaderMap,
+    header: Option<&http::HeaderName>,
+    extensions: &http::Extensions,
+) -> Option<IpAddr> {
+    let forwarded = header
+        .and_then(|name| headers.get(name))
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|entry| entry.trim().parse::<IpAddr>().ok());
+    forwarded.or_else(|| {
+        extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip())
+    })
+}
+
+/// Without a known address (no connection information) all such work shares one budget.
+fn known(address: Option<IpAddr>) -> IpAddr {
+    address.unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// An organization's override when set, else the edge's default.
+fn pick(overridden: u32, default: u32) -> u32 {
+    if overridden == 0 { default } else { overridden }
+}
+
+fn check(limiter: &DefaultDirectRateLimiter, reason: Reason) -> Result<(), Throttled> {
+    limiter.check().map_err(|not_until| Throttled {
+        reason,
+        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_second: u32, burst: u32, concurrency: u32) -> Limits {
+        Limits {
+            organization: Rate { per_second, burst },
+            token: Rate {
+                per_second: 0,
+                burst: 0,
+            },
+            organization_concurrency: concurrency,
+            address: Rate {
+                per_second: 1,
+                burst: 2,
+            },
+            refused_token_ttl: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn an_organization_spends_its_own_bucket_only() {
+        let throttle = Throttle::new(limits(1, 3, 0));
+        for _ in 0..3 {
+            throttle.admit("a", "t1", Overrides::default()).unwrap();
+        }
+        let refused = throttle.admit("a", "t2", Overrides::default()).unwrap_err();
+        assert_eq!(refused.reason, Reason::OrganizationRate);
+        assert!(refused.retry_after > Duration::ZERO);
+        assert!(refused.retry_after <= Duration::from_secs(1));
+        // another tenant is untouched
+        throttle.admit("b", "t3", Overrides::default()).unwrap();
+        // an override replaces the default (a new bucket for the new quota)
+        let roomy = Overrides {
+            per_second: 100,
+            burst: 100,
+            concurrency: 0,
+        };
+        throttle.admit("a", "t1", roomy).unwrap();
+    }
+
+    #[test]
+    fn a_token_is_limited_inside_its_organization() {
+        let mut limits = limits(0, 0, 0);
+        limits.token = Rate {
+            per_second: 1,
+            burst: 1,
+        };
+        let throttle = Throttle::new(limits);
+        throttle.admit("a", "t1", Overrides::default()).unwrap();
+        let refused = throttle.admit("a", "t1", Overrides::default()).unwrap_err();
+        assert_eq!(refused.reason, Reason::TokenRate);
+        throttle.admit("a", "t2", Overrides::default()).unwrap();
+    }
+
+    #[test]
+    fn concurrency_is_bounded_per_organization_and_released_with_the_permit() {
+        let throttle = Throttle::new(limits(0, 0, 2));
+        let first = throttle.admit("a", "t", Overrides::default()).unwrap();
+        let _second = throttle.admit("a", "t", Overrides::default()).unwrap();
+        let refused = throttle.admit("a", "t", Overrides::default()).unwrap_err();
+        assert_eq!(refused.reason, Reason::OrganizationConcurrency);
+        throttle.admit("b", "t", Overrides::default()).unwrap();
+        drop(first);
+        throttle.admit("a", "t", Overrides::default()).unwrap();
+        // an organization's own bound
+        let wide = Overrides {
+            concurrency: 10,
+            ..Overrides::default()
+        };
+        assert!(throttle.admit("a", "t", wide).unwrap().is_some());
+    }
+
+    #[test]
+    fn unauthenticated_work_is_budgeted_per_address() {
+        let throttle = Throttle::new(limits(0, 0, 0));
+        let one = Some(IpAddr::from([10, 0, 0, 1]));
+        throttle.admit_unauthenticated(one).unwrap();
+        throttle.admit_unauthenticated(one).unwrap();
+        let refused = throttle.admit_unauthenticated(one).unwrap_err();
+        assert_eq!(refused.reason, Reason::AddressRate);
+        throttle
+            .admit_unauthenticated(Some(IpAddr::from([10, 0, 0, 2])))
+            .unwrap();
+    }
+
+    #[test]
+    fn an_address_that_spends_its_budget_on_refusals_is_refused_lookups() {
+        let throttle = Throttle::new(limits(0, 0, 0));
+        let one = Some(IpAddr::from([10, 0, 0, 1]));
+        let other = Some(IpAddr::from([10, 0, 0, 2]));
+        // the burst of 2 refusals is free
+        for _ in 0..2 {
+            throttle.check_address(one).unwrap();
+            throttle.charge_refusal(one);
+        }
+        throttle.check_address(one).unwrap();
+        // the third refusal finds the budget spent: lookups stop until it refills
+        throttle.charge_refusal(one);
+        let refused = throttle.check_address(one).unwrap_err();
+        assert_eq!(refused.reason, Reason::AddressRate);
+        assert!(refused.retry_after <= Duration::from_secs(1));
+        throttle.check_address(other).unwrap();
+    }
+
+    #[test]
+    fn refused_tokens_are_remembered() {
+        let throttle = Throttle::new(limits(0, 0, 0));
+        assert!(throttle.recently_refused(&[1; 32]).is_none());
+        throttle.remember_refused([1; 32], ScimError::invalid_token("token expired"));
+        assert_eq!(
+            throttle.recently_refused(&[1; 32]).unwrap().detail,
+            "token expired"
+        );
+        assert!(throttle.recently_refused(&[2; 32]).is_none());
+    }
+
+    #[test]
+    fn the_client_address_comes_from_the_proxy_header_or_the_peer() {
+        let mut headers = http::HeaderMap::new();
+        let mut extensions = http::Extensions::new();
+        assert_eq!(client_address(&headers, None, &extensions), None);
+        extensions.insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [10, 0, 0, 9],
+            4000,
+        ))));
+        let peer = Some(IpAddr::from([10, 0, 0, 9]));
+        assert_eq!(client_address(&headers, None, &extensions), peer);
+        let forwarded = http::HeaderName::from_static("x-forwarded-for");
+        // no header: the peer
+        assert_eq!(
+            client_address(&headers, Some(&forwarded), &extensions),
+            peer
+        );
+        // the right-most entry is the one the trusted proxy added
+        headers.insert(&forwarded, "1.2.3.4, 203.0.113.7".parse().unwrap());
+        assert_eq!(
+            client_address(&headers, Some(&forwarded), &extensions),
+            Some(IpAddr::from([203, 0, 113, 7]))
+        );
+        headers.insert(&forwarded, "garbage".parse().unwrap());
+        assert_eq!(
+            client_address(&headers, Some(&forwarded), &extensions),
+            peer
+        );
+    }
+
+    #[test]
+    fn throttled_requests_are_429_with_retry_after() {
+        let error = Throttled {
+            reason: Reason::OrganizationRate,
+            retry_after: Duration::from_millis(1500),
+        }
+        .to_error();
+        assert_eq!(error.status, 429);
+        assert_eq!(error.retry_after, Some(2));
+    }
+}

@@ -1,0 +1,131 @@
+//! Fairness at the edge: one organization over its rate gets `429` with `Retry-After` and a
+//! SCIM error body while another organization is served; an owner's override through admin.v1
+//! lifts the limit; an address that keeps presenting refused tokens stops reaching the core.
+
+use identity_proto::admin::v1 as admin;
+use identity_tests::Stack;
+
+/// Sends `count` GETs of the service provider configuration one after the other and returns
+/// how many answered 200 and the first 429 seen.
+async fn burst(
+    tenant: &identity_tests::Tenant,
+    count: usize,
+) -> (usize, Option<identity_tests::Response>) {
+    let mut ok = 0;
+    let mut throttled = None;
+    for _ in 0..count {
+        let response = tenant.get("/Users?count=1").await;
+        match response.status {
+            200 => ok += 1,
+            429 => {
+                throttled.get_or_insert(response);
+            }
+            other => panic!("unexpected status {other}:\n{response}"),
+        }
+    }
+    (ok, throttled)
+}
+
+#[tokio::test]
+async fn an_organization_over_its_rate_is_throttled_and_others_are_not() {
+    let stack = Stack::builder()
+        .with_edge(true)
+        // every request asks the core, so a new override applies at once
+        .token_cache_ttl_secs(0)
+        .edge_env("SCIM_EDGE_ORG_REQUESTS_PER_SECOND", "1")
+        .edge_env("SCIM_EDGE_ORG_BURST", "5")
+        .start()
+        .await;
+    let noisy = stack.new_tenant().await;
+    let quiet = stack.new_tenant().await;
+
+    let (ok, throttled) = burst(&noisy, 12).await;
+    assert!(
+        (5..=7).contains(&ok),
+        "the burst of 5 (and a refill) passes: {ok}"
+    );
+    let throttled = throttled.expect("the noisy organization is throttled");
+    throttled.expect_error(429, None);
+    let retry_after: u64 = throttled
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+
+    // the other organization is untouched
+    let (ok, throttled) = burst(&quiet, 5).await;
+    assert_eq!((ok, throttled.is_none()), (5, true));
+
+    // the owner lifts the noisy organization's limit
+    let settings = stack
+        .admin_client_with(&noisy.owner_secret)
+        .scim
+        .set_rate_limits(admin::SetRateLimitsRequest {
+            organization_id: noisy.org_id.clone(),
+            rate_limits: Some(admin::RateLimits {
+                requests_per_second: 1000,
+                burst: 1000,
+                max_concurrent_requests: 0,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(settings.rate_limits.unwrap().requests_per_second, 1000);
+    let (ok, throttled) = burst(&noisy, 20).await;
+    assert_eq!((ok, throttled.is_none()), (20, true));
+
+    // another organization's owner cannot change it
+    let denied = stack
+        .admin_client_with(&quiet.owner_secret)
+        .scim
+        .set_rate_limits(admin::SetRateLimitsRequest {
+            organization_id: noisy.org_id.clone(),
+            rate_limits: Some(admin::RateLimits::default()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    // nor set a value no edge could honour sensibly
+    let invalid = stack
+        .admin_client_with(&noisy.owner_secret)
+        .scim
+        .set_rate_limits(admin::SetRateLimitsRequest {
+            organization_id: noisy.org_id.clone(),
+            rate_limits: Some(admin::RateLimits {
+                requests_per_second: 100_001,
+                ..admin::RateLimits::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn refused_tokens_spend_the_address_budget() {
+    let stack = Stack::builder()
+        .with_edge(true)
+        .edge_env("SCIM_EDGE_UNAUTHENTICATED_REQUESTS_PER_SECOND", "1")
+        .edge_env("SCIM_EDGE_UNAUTHENTICATED_BURST", "3")
+        .start()
+        .await;
+    let tenant = stack.new_tenant().await;
+    // a valid token is served (and now cached)
+    tenant.get("/Users?count=1").await.expect(200);
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let guess = tenant.with_token(&format!("idscim_guess{n}"));
+        statuses.push(guess.get("/Users").await.status);
+    }
+    assert_eq!(&statuses[..3], [401, 401, 401], "{statuses:?}");
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    // the same refused token again is answered from memory: 401, not a new lookup
+    let again = tenant.with_token("idscim_guess0").get("/Users").await;
+    again.expect_error(401, None);
+    // the valid, cached token still works
+    tenant.get("/Users?count=1").await.expect(200);
+}
