@@ -59,6 +59,7 @@ pub trait ConnectionBackend: Send + Sync {
         connection_id: Uuid,
         name: &str,
         redirect_uris: &[String],
+        client_credentials: bool,
     ) -> Result<pb::RegisterOAuthClientResponse, Status>;
     /// A connection's clients.
     async fn list_oauth_clients(
@@ -262,7 +263,7 @@ impl ConnectionService for ConnectionApi {
         let uris = redirect_uris(&request.redirect_uris)?;
         Ok(Response::new(
             self.backend()?
-                .register_oauth_client(org, connection, &name, &uris)
+                .register_oauth_client(org, connection, &name, &uris, request.client_credentials)
                 .await?,
         ))
     }

@@ -62,6 +62,7 @@ pub(crate) async fn register_client(
             connection_id: connection.id,
             name: "Benchmark".into(),
             redirect_uris: vec![REDIRECT_URI.into()],
+            client_credentials: true,
         })
         .await
         .context("RegisterOAuthClient")?

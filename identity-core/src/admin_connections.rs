@@ -53,6 +53,7 @@ fn client_pb(row: &oauth_client::Model) -> pb::OAuthClient {
         name: row.name.clone(),
         redirect_uris: oauth::redirect_uris(row),
         create_time: Some(to_timestamp(row.created_at)),
+        client_credentials: row.allows_client_credentials,
     }
 }
 
@@ -122,6 +123,7 @@ impl ConnectionBackend for CoreAdminBackend {
         connection_id: Uuid,
         name: &str,
         redirect_uris: &[String],
+        client_credentials: bool,
     ) -> Result<pb::RegisterOAuthClientResponse, Status> {
         let (row, secret) = oauth::register_client(
             &self.db,
@@ -129,9 +131,10 @@ impl ConnectionBackend for CoreAdminBackend {
             connection_id,
             name,
             redirect_uris,
+            client_credentials,
         )
         .await?;
-        tracing::info!(target: "audit", org_id = %organization_id, connection_id = %connection_id, client_id = %row.client_id, action = "oauth_client.register", "OAuth client registered");
+        tracing::info!(target: "audit", org_id = %organization_id, connection_id = %connection_id, client_id = %row.client_id, client_credentials, action = "oauth_client.register", "OAuth client registered");
         Ok(pb::RegisterOAuthClientResponse {
             client: Some(client_pb(&row)),
             client_secret: secret,

@@ -72,6 +72,28 @@ pub struct Config {
     /// The most writes of one organization committed together (group commit); 1 commits each
     /// write on its own.
     pub write_batch_max: usize,
+    /// Argon2id memory per password hash, in KiB.
+    pub password_hash_memory_kib: u32,
+    /// Argon2id iterations per password hash.
+    pub password_hash_iterations: u32,
+    /// Password hashes computed at once (each holds its memory); 0 means one per CPU.
+    pub password_hash_concurrency: usize,
+}
+
+impl Config {
+    /// The password hashing settings (0 concurrency: one per CPU).
+    pub fn password_hashing(&self) -> crate::store::users::PasswordHashing {
+        let defaults = crate::store::users::PasswordHashing::default();
+        crate::store::users::PasswordHashing {
+            memory_kib: self.password_hash_memory_kib,
+            iterations: self.password_hash_iterations,
+            concurrency: if self.password_hash_concurrency == 0 {
+                defaults.concurrency
+            } else {
+                self.password_hash_concurrency
+            },
+        }
+    }
 }
 
 impl Default for Config {
@@ -97,6 +119,9 @@ impl Default for Config {
             migrate_on_start: true,
             shutdown_grace_secs: 20,
             write_batch_max: crate::store::org_writes::DEFAULT_MAX_BATCH,
+            password_hash_memory_kib: crate::store::users::PasswordHashing::default().memory_kib,
+            password_hash_iterations: crate::store::users::PasswordHashing::default().iterations,
+            password_hash_concurrency: 0,
         }
     }
 }
@@ -215,6 +240,16 @@ impl Config {
         }
         if config.change_retention_secs < 1 {
             problems.push("change_retention_secs must be at least 1".to_owned());
+        }
+        if let Err(problem) = argon2::Params::new(
+            config.password_hash_memory_kib,
+            config.password_hash_iterations,
+            argon2::Params::DEFAULT_P_COST,
+            None,
+        ) {
+            problems.push(format!(
+                "password_hash_memory_kib / password_hash_iterations: {problem}"
+            ));
         }
         if config.write_batch_max < 1 {
             problems.push("write_batch_max must be at least 1".to_owned());

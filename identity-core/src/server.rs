@@ -31,6 +31,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db = crate::db::connect(config.database_url.expose(), config.max_db_connections).await?;
     crate::store::org_writes::set_max_batch(config.write_batch_max);
+    crate::store::users::configure_password_hashing(config.password_hashing())
+        .map_err(anyhow::Error::msg)?;
     if config.migrate_on_start {
         crate::db::migrate(&db).await?;
     }
@@ -52,15 +54,8 @@ pub async fn run(
     let _pool_gauge = crate::metrics::observe_pool(&db);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    // reflection v1 and v1alpha, on both listeners: grpcurl before 1.9 and many IDEs only speak
-    // v1alpha
-    let reflection_builder = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let reflection = reflection_builder().build_v1()?;
-    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
+    let (identity_reflection, identity_reflection_v1alpha) = reflection_of("identity.v1")?;
+    let (admin_reflection, admin_reflection_v1alpha) = reflection_of("admin.v1")?;
     if config.edge_credential.is_none() {
         tracing::warn!(
             "no edge_credential configured: the SCIM edge cannot call identity.v1 (only \
@@ -105,8 +100,8 @@ pub async fn run(
         .add_routes(
             identity_routes
                 .add_service(health_service.clone())
-                .add_service(reflection.clone())
-                .add_service(reflection_v1alpha.clone()),
+                .add_service(identity_reflection)
+                .add_service(identity_reflection_v1alpha),
         )
         .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
@@ -115,8 +110,8 @@ pub async fn run(
         .add_routes(
             admin_grpc::admin_routes(admin_backend)
                 .add_service(health_service)
-                .add_service(reflection)
-                .add_service(reflection_v1alpha),
+                .add_service(admin_reflection)
+                .add_service(admin_reflection_v1alpha),
         )
         .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
 
@@ -219,4 +214,38 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
+}
+
+/// Server reflection for the listener that serves `package`: it lists that package's services
+/// and the health service only (every descriptor stays resolvable). v1 and v1alpha both, since
+/// grpcurl before 1.9 and many IDEs only speak v1alpha.
+fn reflection_of(
+    package: &str,
+) -> anyhow::Result<(
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+)> {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET)?;
+    let services: Vec<String> = set
+        .file
+        .iter()
+        .filter(|file| file.package() == package)
+        .flat_map(|file| file.service.iter())
+        .map(|service| format!("{package}.{}", service.name()))
+        .chain(["grpc.health.v1.Health".to_owned()])
+        .collect();
+    let builder = || {
+        services.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |builder, name| builder.with_service_name(name.clone()),
+        )
+    };
+    Ok((builder().build_v1()?, builder().build_v1alpha()?))
 }

@@ -1033,3 +1033,52 @@ async fn large_member_lists_cross_chunk_boundaries() {
         ]
     );
 }
+
+/// Retention removes OAuth access tokens once expired (they are minted by the thousand by
+/// client-credentials clients); a client not registered for client credentials gets none.
+#[tokio::test]
+async fn expired_oauth_access_tokens_are_pruned_and_client_credentials_need_registration() {
+    use identity_core::entity::scim_token;
+    use identity_core::store::{connections, oauth};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let db = TestDb::new().await;
+    let org = db.create_org(true).await;
+    let connection = connections::create(&db.db, org, "Entra", None)
+        .await
+        .unwrap();
+    let settings = oauth::OAuthSettings::default();
+    let (code_only, _) = oauth::register_client(&db.db, org, connection.id, "Okta", &[], false)
+        .await
+        .unwrap();
+    let refused = oauth::client_credentials(&db.db, &settings, &code_only, "scim")
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&refused), ErrorReason::OauthUnauthorizedClient);
+
+    let (entra, _) = oauth::register_client(&db.db, org, connection.id, "Entra", &[], true)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        oauth::client_credentials(&db.db, &settings, &entra, "scim")
+            .await
+            .unwrap();
+    }
+    let minted = || async {
+        scim_token::Entity::find()
+            .filter(scim_token::Column::OrgId.eq(org.0))
+            .filter(scim_token::Column::GrantId.is_not_null())
+            .count(&db.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(minted().await, 3);
+    // nothing has expired yet
+    oauth::prune_expired(&db.db, identity_core::time::now_micros())
+        .await
+        .unwrap();
+    assert_eq!(minted().await, 3);
+    // past their expiry (an hour) they go
+    let later = identity_core::time::now_micros() + 2 * 3600 * 1_000_000;
+    assert!(oauth::prune_expired(&db.db, later).await.unwrap() >= 3);
+    assert_eq!(minted().await, 0);
+}

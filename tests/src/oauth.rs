@@ -125,8 +125,25 @@ impl OAuthClient {
         Self::register_for(stack, tenant, &connection_id).await
     }
 
-    /// A client for an existing connection.
+    /// A client for an existing connection, allowed both the authorization code and the
+    /// client credentials grants.
     pub async fn register_for(stack: &Stack, tenant: &Tenant, connection_id: &str) -> Self {
+        Self::register_with(stack, tenant, connection_id, true).await
+    }
+
+    /// A client of a new connection that may use the authorization code grant only.
+    pub async fn register_code_only(stack: &Stack, tenant: &Tenant) -> Self {
+        let connection_id =
+            create_connection(stack, tenant, &crate::unique("Okta production"), &[]).await;
+        Self::register_with(stack, tenant, &connection_id, false).await
+    }
+
+    async fn register_with(
+        stack: &Stack,
+        tenant: &Tenant,
+        connection_id: &str,
+        client_credentials: bool,
+    ) -> Self {
         // an ordinary high port: browsers refuse some low ones (9, for instance) outright
         let redirect_uri = format!("http://127.0.0.1:43219/{}/callback", crate::unique("okta"));
         let registered = stack
@@ -137,6 +154,7 @@ impl OAuthClient {
                 connection_id: connection_id.into(),
                 name: "Okta".into(),
                 redirect_uris: vec![redirect_uri.clone()],
+                client_credentials,
             })
             .await
             .expect("RegisterOAuthClient")

@@ -149,6 +149,10 @@ pub enum ConnectionCommand {
         /// only uses client credentials
         #[arg(long = "redirect-uri", value_name = "URI")]
         redirect_uris: Vec<String>,
+        /// Allow the client_credentials grant (Microsoft Entra ID): the secret alone then
+        /// obtains tokens, with no owner's consent
+        #[arg(long)]
+        client_credentials: bool,
     },
     /// List a connection's OAuth clients
     Clients {

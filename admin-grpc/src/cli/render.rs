@@ -133,6 +133,7 @@ fn client_json(c: &pb::OAuthClient) -> Value {
         "connectionId": c.connection_id,
         "name": c.name,
         "redirectUris": c.redirect_uris,
+        "clientCredentials": c.client_credentials,
         "createTime": time(c.create_time.as_ref()),
     })
 }
@@ -614,6 +615,15 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                         ("client id", client.client_id.clone()),
                         ("name", client.name.clone()),
                         ("redirect uris", client.redirect_uris.join(" ")),
+                        (
+                            "client credentials",
+                            if client.client_credentials {
+                                "allowed"
+                            } else {
+                                "no"
+                            }
+                            .to_owned(),
+                        ),
                     ],
                 )?;
                 writeln!(

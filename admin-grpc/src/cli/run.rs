@@ -552,6 +552,7 @@ async fn run_connection(
             connection,
             name,
             redirect_uris,
+            client_credentials,
         } => {
             let organization_id = clients.resolve(&org).await?;
             let response = connections
@@ -560,6 +561,7 @@ async fn run_connection(
                     connection_id: connection,
                     name,
                     redirect_uris,
+                    client_credentials,
                 })
                 .await?
                 .into_inner();

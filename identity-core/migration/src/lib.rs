@@ -13,6 +13,7 @@ mod m20261122_000003_create_credentials;
 mod m20261201_000004_service_access;
 mod m20261201_000005_connections;
 mod m20261207_000006_rate_limits;
+mod m20261207_000007_client_credentials;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_service_access::Migration),
             Box::new(m20261201_000005_connections::Migration),
             Box::new(m20261207_000006_rate_limits::Migration),
+            Box::new(m20261207_000007_client_credentials::Migration),
         ]
     }
 }

@@ -17,6 +17,8 @@ pub struct Model {
     pub redirect_uris: String,
     pub created_at: i64,
     pub deleted_at: Option<i64>,
+    /// Whether the client may use the client_credentials grant.
+    pub allows_client_credentials: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

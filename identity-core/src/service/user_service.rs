@@ -127,6 +127,20 @@ fn required_user(user: Option<&pb::User>) -> Result<&pb::User, CoreError> {
     user.ok_or_else(|| CoreError::invalid("user", "is required"))
 }
 
+/// Before hashing `password` for user `id`: NOT_FOUND unless the user exists, so a write to an
+/// unknown id never costs a hash (nothing to check without a password).
+async fn require_user(
+    db: &sea_orm::DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    password: &str,
+) -> Result<(), CoreError> {
+    if !password.is_empty() && !users::exists(db, org, id.0).await? {
+        return Err(CoreError::user_not_found(id));
+    }
+    Ok(())
+}
+
 /// Hashes a non-empty password (the hash is computed before any transaction starts).
 async fn password(value: &str, empty: PasswordChange) -> Result<PasswordChange, CoreError> {
     if value.is_empty() {
@@ -153,6 +167,8 @@ impl UserService for UserServiceImpl {
         if data.managed_by == ManagedBy::Scim || req.adopt_existing {
             caller.require_edge("creating or adopting a user as its SCIM owner")?;
         }
+        // the cheap checks first: a refused create never costs a password hash
+        users::ensure_valid(&data)?;
         let password = password(&req.password, PasswordChange::Keep).await?;
         let (user, adopted) =
             users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
@@ -269,6 +285,7 @@ impl UserService for UserServiceImpl {
         let mut probe = source.clone();
         let wants_password = convert::apply_user_mask(&mut probe, &source, &paths)?;
         let password = if wants_password {
+            require_user(&self.db, org, id, &req.password).await?;
             password(&req.password, PasswordChange::Clear).await?
         } else {
             PasswordChange::Keep
@@ -303,6 +320,7 @@ impl UserService for UserServiceImpl {
         let source = convert::user_data_from_proto(proto_user);
         caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
         let with_roles = wants_roles(req.view)?;
+        require_user(&self.db, org, id, &req.password).await?;
         let password = password(&req.password, PasswordChange::Keep).await?;
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(

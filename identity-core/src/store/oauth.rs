@@ -6,10 +6,10 @@
 //! - Access tokens are `scim_token` rows with `grant_id` set, so SCIM authenticates them exactly
 //!   like pasted tokens; revoking a grant revokes its access tokens in the same transaction.
 //! - A code or refresh token is consumed by a conditional UPDATE as the transaction's first
-//!   statement, so two concurrent exchanges cannot both succeed, and any later failure rolls the
-//!   consumption back: a request that fails validation changes nothing. Presenting a consumed
-//!   one again is the exception RFC 6749 §4.1.2 and RFC 6819 §5.2.2.3 ask for: the whole grant
-//!   is revoked.
+//!   statement, so two concurrent exchanges cannot both succeed. A code is spent by any exchange
+//!   attempt, failed ones included (a wrong PKCE verifier cannot be retried); a refresh token
+//!   that fails validation is not spent. Presenting a consumed one again is the exception
+//!   RFC 6749 §4.1.2 and RFC 6819 §5.2.2.3 ask for: the whole grant is revoked.
 
 use crate::entity::{
     oauth_authorization_request, oauth_client, oauth_code, oauth_grant, oauth_refresh_token,
@@ -144,6 +144,7 @@ pub async fn register_client(
     connection: Uuid,
     name: &str,
     redirect_uris: &[String],
+    allows_client_credentials: bool,
 ) -> CoreResult<(oauth_client::Model, String)> {
     connections::get(db, org, connection).await?;
     let mut id_bytes = [0_u8; 16];
@@ -164,6 +165,7 @@ pub async fn register_client(
         ),
         created_at: Set(crate::time::now_micros()),
         deleted_at: Set(None),
+        allows_client_credentials: Set(allows_client_credentials),
     }
     .insert(db)
     .await?;
@@ -617,6 +619,13 @@ pub async fn exchange_code(
         .one(&txn)
         .await?
         .ok_or_else(|| invalid_grant("unknown authorization code"))?;
+    if consumed && let Some(refusal) = refuse_exchange(&row, client, redirect_uri, verifier, now) {
+        // the attempt spends the code (RFC 6749 §10.5: a code is for one attempt), so a
+        // guessed verifier or a stolen code cannot be tried again
+        txn.commit().await?;
+        tracing::warn!(target: "audit", client_id = %client.client_id, action = "oauth.code_refused", "authorization code exchange refused: the code is spent");
+        return Err(refusal);
+    }
     if row.client_pk != client.id {
         return Err(invalid_grant("the code was issued to another client"));
     }
@@ -636,19 +645,6 @@ pub async fn exchange_code(
             "the code was already used; the tokens issued for it are revoked",
         ));
     }
-    if row.expires_at <= now {
-        return Err(invalid_grant("the code expired"));
-    }
-    if row.redirect_uri != redirect_uri {
-        return Err(invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    if !pkce_matches(verifier, &row.code_challenge) {
-        return Err(invalid_grant(
-            "code_verifier does not match the code_challenge",
-        ));
-    }
     let grant = insert_grant(&txn, client, GrantKind::AuthorizationCode, &row.scope, now).await?;
     oauth_code::Entity::update_many()
         .col_expr(oauth_code::Column::GrantId, Expr::val(grant.id))
@@ -659,6 +655,33 @@ pub async fn exchange_code(
     txn.commit().await?;
     tracing::info!(target: "audit", org_id = %client.org_id, client_id = %client.client_id, grant_id = %grant.id, action = "oauth.code_exchanged", "authorization code exchanged");
     Ok(tokens)
+}
+
+/// Why a code that was just spent may not be exchanged by `client`, if it may not.
+fn refuse_exchange(
+    row: &oauth_code::Model,
+    client: &oauth_client::Model,
+    redirect_uri: &str,
+    verifier: &str,
+    now: i64,
+) -> Option<CoreError> {
+    if row.client_pk != client.id {
+        return Some(invalid_grant("the code was issued to another client"));
+    }
+    if row.expires_at <= now {
+        return Some(invalid_grant("the code expired"));
+    }
+    if row.redirect_uri != redirect_uri {
+        return Some(invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if !pkce_matches(verifier, &row.code_challenge) {
+        return Some(invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    None
 }
 
 /// The refresh_token grant (RFC 6749 §6) with rotation: the presented token is spent, a new one
@@ -739,6 +762,12 @@ pub async fn client_credentials(
     client: &oauth_client::Model,
     scope: &str,
 ) -> CoreResult<IssuedTokens> {
+    if !client.allows_client_credentials {
+        return Err(oauth(
+            ErrorReason::OauthUnauthorizedClient,
+            "the client is not registered for the client_credentials grant",
+        ));
+    }
     let scope = granted_scope(scope)?;
     let now = crate::time::now_micros();
     let txn = db.begin().await?;
@@ -822,8 +851,8 @@ pub async fn revoke_token(
     Ok(())
 }
 
-/// Removes pending requests, codes and refresh tokens that expired before `cutoff`; a spent
-/// refresh token is kept until then so that its reuse is still recognised.
+/// Removes pending requests, codes, refresh tokens and OAuth access tokens that expired before
+/// `cutoff`; a spent refresh token is kept until then so that its reuse is still recognised.
 pub async fn prune_expired(db: &DatabaseConnection, cutoff: i64) -> CoreResult<u64> {
     let now = crate::time::now_micros();
     let requests = oauth_authorization_request::Entity::delete_many()
@@ -841,7 +870,14 @@ pub async fn prune_expired(db: &DatabaseConnection, cutoff: i64) -> CoreResult<u
         .exec(db)
         .await?
         .rows_affected;
-    Ok(requests + codes + refresh)
+    // access tokens minted by grants (pasted tokens stay listed until an owner removes them)
+    let access = scim_token::Entity::delete_many()
+        .filter(scim_token::Column::GrantId.is_not_null())
+        .filter(scim_token::Column::ExpiresAt.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(requests + codes + refresh + access)
 }
 
 /// A connection's grants, newest first, with each one's public client id.

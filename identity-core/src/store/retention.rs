@@ -1,6 +1,5 @@
 //! Retention: pruning change-feed entries, expired access tokens and expired OAuth requests,
-//! codes and refresh tokens older than the configured
-//! horizon. Run periodically by every core replica; the deletes are idempotent, so replicas
+//! codes, refresh tokens and OAuth access tokens older than the configured horizon. Run periodically by every core replica; the deletes are idempotent, so replicas
 //! racing each other only repeat work.
 //!
 //! The feed is pruned per organization by sequence (everything up to the newest change older

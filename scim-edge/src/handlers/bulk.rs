@@ -312,32 +312,41 @@ fn parse_operation(raw: &Value) -> Result<Operation, Box<(Operation, ScimError)>
         let detail = format!("a {} operation needs data", method.as_str());
         return Err(Box::new((operation, ScimError::invalid_value(detail))));
     }
+    let path = Value::String(operation.path.clone());
     let mut references = Vec::new();
-    collect_references(&Value::String(operation.path.clone()), &mut references);
+    let mut seen = std::collections::HashSet::new();
+    collect_references(&path, &mut references, &mut seen);
     if let Some(data) = &operation.data {
-        collect_references(data, &mut references);
+        collect_references(data, &mut references, &mut seen);
     }
-    references.dedup();
+    drop(seen);
     operation.references = references;
     Ok(operation)
 }
 
-fn collect_references(value: &Value, out: &mut Vec<String>) {
+/// The bulkIds `value` refers to, each once, in the order found (`seen` keeps that linear).
+fn collect_references<'v>(
+    value: &'v Value,
+    out: &mut Vec<String>,
+    seen: &mut std::collections::HashSet<&'v str>,
+) {
     match value {
         Value::String(text) => {
             // in a path the reference is the last segment: /Groups/bulkId:qwerty
             let candidate = text.rsplit('/').next().unwrap_or(text);
             if let Some(id) = candidate.strip_prefix(BULK_ID_PREFIX)
                 && !id.is_empty()
-                && !out.iter().any(|known| known == id)
+                && seen.insert(id)
             {
                 out.push(id.to_owned());
             }
         }
-        Value::Array(items) => items.iter().for_each(|item| collect_references(item, out)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_references(item, out, seen)),
         Value::Object(object) => object
             .values()
-            .for_each(|item| collect_references(item, out)),
+            .for_each(|item| collect_references(item, out, seen)),
         _ => {}
     }
 }

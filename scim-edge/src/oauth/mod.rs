@@ -71,9 +71,14 @@ async fn metadata(State(state): State<AppState>) -> Response {
 /// error, so they are kept as a list rather than collapsed into a map.
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-struct Params(Vec<(String, String)>);
+pub struct Params(Vec<(String, String)>);
 
 impl Params {
+    /// The parameters of an `application/x-www-form-urlencoded` body, as axum's `Form` reads it.
+    pub fn from_form(body: &[u8]) -> Result<Self, String> {
+        serde_urlencoded::from_bytes(body).map_err(|error| error.to_string())
+    }
+
     /// The value of `name`; `Err` when it is repeated.
     fn get(&self, name: &str) -> Result<&str, String> {
         let mut values = self.0.iter().filter(|(key, _)| key == name);
@@ -337,7 +342,7 @@ fn client_auth(headers: &HeaderMap, params: &Params) -> Result<ClientAuth, OAuth
 
 /// An RFC 6749 §5.2 error response.
 #[derive(Debug)]
-struct OAuthError {
+pub struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
@@ -434,7 +439,32 @@ async fn token(
     headers: HeaderMap,
     Form(params): Form<Params>,
 ) -> Result<Response, OAuthError> {
-    let client = client_auth(&headers, &params)?;
+    let (request, basic) = token_request(&headers, &params)?;
+    let mut core = state.core.provisioning.clone();
+    let tokens = core
+        .exchange_token(outgoing_request(request))
+        .await
+        .map_err(|status| OAuthError::from_core(&status, basic))?
+        .into_inner();
+    let mut body = json!({
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in_seconds,
+        "scope": tokens.scope,
+    });
+    if !tokens.refresh_token.is_empty() {
+        body["refresh_token"] = json!(tokens.refresh_token);
+    }
+    Ok((StatusCode::OK, no_store(), body.to_string()).into_response())
+}
+
+/// The token request of `params` with the client's authentication from `headers` or the body
+/// (RFC 6749 §2.3.1), and whether the client used HTTP Basic; the core checks the rest.
+pub fn token_request(
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<(pb::ExchangeTokenRequest, bool), OAuthError> {
+    let client = client_auth(headers, params)?;
     let field = |name| {
         params
             .get(name)
@@ -451,22 +481,7 @@ async fn token(
         refresh_token: field("refresh_token")?,
         scope: field("scope")?,
     };
-    let mut core = state.core.provisioning.clone();
-    let tokens = core
-        .exchange_token(outgoing_request(request))
-        .await
-        .map_err(|status| OAuthError::from_core(&status, client.basic))?
-        .into_inner();
-    let mut body = json!({
-        "access_token": tokens.access_token,
-        "token_type": "Bearer",
-        "expires_in": tokens.expires_in_seconds,
-        "scope": tokens.scope,
-    });
-    if !tokens.refresh_token.is_empty() {
-        body["refresh_token"] = json!(tokens.refresh_token);
-    }
-    Ok((StatusCode::OK, no_store(), body.to_string()).into_response())
+    Ok((request, client.basic))
 }
 
 /// `POST /oauth/revoke` (RFC 7009): 200 for a revoked or unknown token.

@@ -90,48 +90,71 @@ fn is_modelled_group_key(key: &str) -> bool {
     .any(|k| k.eq_ignore_ascii_case(key))
 }
 
+/// The net member change of a PATCH's operations. Every step is O(1) (a PATCH may name tens of
+/// thousands of members), the lists keep the order ids were first given.
 #[derive(Debug, Default)]
 struct Members {
-    replace: Option<Vec<String>>,
-    add: Vec<String>,
-    remove: Vec<String>,
+    replace: Option<IdSet>,
+    add: IdSet,
+    remove: IdSet,
 }
 
 impl Members {
     fn replace_all(&mut self, ids: Vec<String>) {
-        let mut list = Vec::with_capacity(ids.len());
-        for id in ids {
-            push_unique(&mut list, id);
-        }
+        let mut list = IdSet::default();
+        ids.into_iter().for_each(|id| list.insert(id));
         self.replace = Some(list);
-        self.add.clear();
-        self.remove.clear();
+        self.add = IdSet::default();
+        self.remove = IdSet::default();
     }
 
     fn add(&mut self, id: String) {
         match &mut self.replace {
-            Some(list) => push_unique(list, id),
+            Some(list) => list.insert(id),
             None => {
-                self.remove.retain(|r| *r != id);
-                push_unique(&mut self.add, id);
+                self.remove.remove(&id);
+                self.add.insert(id);
             }
         }
     }
 
     fn remove(&mut self, id: String) {
         match &mut self.replace {
-            Some(list) => list.retain(|m| *m != id),
+            Some(list) => list.remove(&id),
             None => {
-                self.add.retain(|a| *a != id);
-                push_unique(&mut self.remove, id);
+                self.add.remove(&id);
+                self.remove.insert(id);
             }
         }
     }
 }
 
-fn push_unique(list: &mut Vec<String>, id: String) {
-    if !list.contains(&id) {
-        list.push(id);
+/// Ids without repeats, in the order first given, with O(1) insert, remove and lookup: removal
+/// only forgets membership, and [`IdSet::into_vec`] skips what is no longer a member.
+#[derive(Debug, Default)]
+struct IdSet {
+    order: Vec<String>,
+    members: std::collections::HashSet<String>,
+}
+
+impl IdSet {
+    fn insert(&mut self, id: String) {
+        if self.members.insert(id.clone()) {
+            self.order.push(id);
+        }
+    }
+
+    fn remove(&mut self, id: &str) {
+        self.members.remove(id);
+    }
+
+    fn into_vec(mut self) -> Vec<String> {
+        // `remove` from the set as each id is taken: an id removed and added again appears
+        // in `order` twice but is taken once
+        self.order
+            .into_iter()
+            .filter(|id| self.members.remove(id))
+            .collect()
     }
 }
 
@@ -272,9 +295,9 @@ pub fn plan_group_patch(ops: &[PatchOperation]) -> ScimResult<GroupPatchPlan> {
     }
     Ok(GroupPatchPlan {
         attribute_ops,
-        replace_members: members.replace,
-        add: members.add,
-        remove: members.remove,
+        replace_members: members.replace.map(IdSet::into_vec),
+        add: members.add.into_vec(),
+        remove: members.remove.into_vec(),
     })
 }
 
@@ -422,5 +445,17 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(p.add, ids(&["u1"]));
+    }
+
+    #[test]
+    fn members_removed_and_added_again_are_added_once() {
+        let p = plan(json!([
+            { "op": "add", "path": "members", "value": [{ "value": "u1" }, { "value": "u2" }, { "value": "u3" }] },
+            { "op": "remove", "path": "members[value eq \"u2\"]" },
+            { "op": "add", "path": "members", "value": [{ "value": "u2" }, { "value": "u1" }] },
+        ]))
+        .unwrap();
+        assert_eq!(p.add, ids(&["u1", "u2", "u3"]));
+        assert!(p.remove.is_empty());
     }
 }

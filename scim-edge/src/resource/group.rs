@@ -137,6 +137,8 @@ pub fn member_ids(value: &Value) -> ScimResult<Vec<String>> {
         _ => return Err(ScimError::invalid_value("members must be an array")),
     };
     let mut ids: Vec<String> = Vec::with_capacity(items.len());
+    // repeats are dropped; a set keeps that linear for groups of tens of thousands
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for item in items {
         let Some(object) = item.as_object() else {
             return Err(ScimError::invalid_value(
@@ -165,7 +167,7 @@ pub fn member_ids(value: &Value) -> ScimResult<Vec<String>> {
         }
         match id {
             Some(id) if !id.trim().is_empty() => {
-                if !ids.contains(&id) {
+                if seen.insert(id.clone()) {
                     ids.push(id);
                 }
             }

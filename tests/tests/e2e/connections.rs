@@ -247,6 +247,7 @@ async fn connections_are_per_tenant() {
             connection_id: uuid::Uuid::new_v4().to_string(),
             name: "Okta".into(),
             redirect_uris: vec!["http://idp.example.com/cb".into()],
+            client_credentials: false,
         })
         .await
         .unwrap_err();

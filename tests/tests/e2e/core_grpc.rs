@@ -286,3 +286,50 @@ async fn watch_changes_delivers_a_scim_deactivation() {
     assert_eq!(change.resource_type, pb::ResourceType::User as i32);
     assert_eq!(change.kind, pb::ChangeKind::Deactivated as i32);
 }
+
+/// Each listener's reflection lists the services that listener serves, and no others.
+#[tokio::test]
+async fn reflection_lists_each_listeners_own_services() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let (stack, _) = setup().await;
+    for (addr, own, foreign) in [
+        (stack.identity_addr(), "identity.v1.", "admin.v1."),
+        (stack.admin_addr(), "admin.v1.", "identity.v1."),
+    ] {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut client = ServerReflectionClient::new(channel);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut answers = client
+            .server_reflection_info(futures::stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let answer = answers.message().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+            panic!("not a service list: {answer:?}");
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(
+            names.iter().any(|n| n.starts_with(own)),
+            "{addr}: {names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n.starts_with(foreign)),
+            "{addr}: {names:?}"
+        );
+        assert!(
+            names.contains(&"grpc.health.v1.Health".to_owned()),
+            "{names:?}"
+        );
+    }
+}

@@ -156,13 +156,14 @@ async fn code_flow_provisions_refreshes_and_reuse_revokes_the_family() {
 }
 
 #[tokio::test]
-async fn bad_exchanges_give_rfc_errors_and_change_nothing() {
+async fn bad_exchanges_give_rfc_errors_and_spend_the_code() {
     let stack = crate::uncached_stack().await;
     let tenant = stack.new_tenant().await;
     let client = OAuthClient::register(&stack, &tenant, &[]).await;
     let (code, verifier) = client.code().await;
 
-    // wrong PKCE verifier: invalid_grant, and the code still works afterwards
+    // wrong PKCE verifier: invalid_grant, and the code is spent (a verifier cannot be guessed
+    // twice with one code)
     let (wrong_verifier, _) = pkce();
     let exchange = |code: String, redirect: String, verifier: String| {
         let client = client.clone();
@@ -184,7 +185,10 @@ async fn bad_exchanges_give_rfc_errors_and_change_nothing() {
         "{}",
         bad.text
     );
-    // redirect URI other than the authorization request's: invalid_grant
+    let spent = exchange(code, client.redirect_uri.clone(), verifier).await;
+    assert_eq!(spent.error(), "invalid_grant", "{}", spent.text);
+    // redirect URI other than the authorization request's: invalid_grant, the code is spent
+    let (code, verifier) = client.code().await;
     let bad = exchange(
         code.clone(),
         format!("{}/other", client.redirect_uri),
@@ -192,6 +196,10 @@ async fn bad_exchanges_give_rfc_errors_and_change_nothing() {
     )
     .await;
     assert_eq!(bad.error(), "invalid_grant");
+    let spent = exchange(code, client.redirect_uri.clone(), verifier).await;
+    assert_eq!(spent.error(), "invalid_grant", "{}", spent.text);
+
+    let (code, verifier) = client.code().await;
     // wrong client secret: invalid_client with a Basic challenge
     let bad = client
         .token_as(
@@ -215,7 +223,7 @@ async fn bad_exchanges_give_rfc_errors_and_change_nothing() {
     let bad = client.token(&[("grant_type", "password")]).await;
     assert_eq!(bad.error(), "unsupported_grant_type");
 
-    // none of that spent the code
+    // failures of the client's own authentication or of the request's form do not spend it
     let tokens = client.exchange(&code, &verifier).await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     tenant.with_token(&access).get("/Users").await.expect(200);
@@ -331,7 +339,17 @@ async fn another_organizations_owner_or_client_gets_nothing() {
         ])
         .await;
     assert_eq!(stolen.error(), "invalid_grant");
-    // ... which changed nothing: the rightful client still gets its tokens
+    // ... which spent it (a stolen code is worth one attempt): the rightful client starts over
+    let spent = client
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &client.redirect_uri),
+            ("code_verifier", &verifier),
+        ])
+        .await;
+    assert_eq!(spent.error(), "invalid_grant");
+    let (code, verifier) = client.code().await;
     let tokens = client.exchange(&code, &verifier).await;
     // and the foreign client cannot revoke them either
     let revoked = foreign
@@ -393,6 +411,17 @@ async fn deleting_the_connection_stops_its_tokens_and_clients() {
     assert_eq!(credentials.error(), "invalid_client");
     // the tenant's own token (no connection) still works
     tenant.get("/Users").await.expect(200);
+}
+
+#[tokio::test]
+async fn client_credentials_only_for_clients_registered_for_it() {
+    let stack = crate::uncached_stack().await;
+    let tenant = stack.new_tenant().await;
+    let client = OAuthClient::register_code_only(&stack, &tenant).await;
+    let refused = client
+        .token(&[("grant_type", "client_credentials"), ("scope", "scim")])
+        .await;
+    assert_eq!(refused.error(), "unauthorized_client", "{}", refused.text);
 }
 
 #[tokio::test]
