@@ -172,9 +172,46 @@ impl From<sea_orm::DbErr> for CoreError {
         match err {
             DbErr::ConnectionAcquire(e) => Self::Unavailable(e.to_string()),
             DbErr::Conn(e) => Self::Unavailable(e.to_string()),
+            other if is_transient(&other) => Self::Unavailable(other.to_string()),
             other => Self::Internal(other.to_string()),
         }
     }
+}
+
+/// Whether a failed statement is worth retrying as it is: the database was busy or lost the
+/// connection, not the request wrong. Such failures are UNAVAILABLE (the edge answers 503 with
+/// `Retry-After`), never INTERNAL: the transaction rolled back, so a retry is safe.
+/// - PostgreSQL: serialization failure (40001), deadlock (40P01), lock not available (55P03),
+///   and connection exceptions (class 08) or an administrator's shutdown (57P01..57P03).
+/// - SQLite: busy (5) and locked (6) with their extended codes (517 busy snapshot, 261 busy
+///   recovery, ...): the primary code is the low byte.
+/// - A connection that broke mid-statement (I/O, protocol, pool closed).
+fn is_transient(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match err {
+        sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx.as_ref() {
+        Sqlx::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+        Sqlx::Io(_) | Sqlx::Protocol(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed => true,
+        _ => false,
+    }
+}
+
+/// See [`is_transient`]: a database error code (PostgreSQL SQLSTATE or SQLite result code).
+fn transient_code(code: &str) -> bool {
+    // a SQLSTATE has five characters (08006 is one); SQLite's codes are shorter numbers
+    if code.len() < 5
+        && let Ok(sqlite) = code.parse::<u32>()
+    {
+        return matches!(sqlite & 0xff, 5 | 6);
+    }
+    matches!(
+        code,
+        "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03"
+    ) || code.starts_with("08")
 }
 
 impl From<CoreError> for Status {
@@ -234,5 +271,32 @@ impl From<CoreError> for Status {
             }
         };
         Status::with_error_details(code, message, details)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_deadlocked_and_disconnected_databases_are_transient() {
+        for code in [
+            "40001", "40P01", "55P03", "08006", "57P01", "5", "6", "517", "261",
+        ] {
+            assert!(transient_code(code), "{code}");
+        }
+        for code in ["23505", "42P01", "1", "19", "2067", "XX000"] {
+            assert!(!transient_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn transient_failures_are_unavailable_not_internal() {
+        let closed = sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(
+            sea_orm::sqlx::Error::PoolClosed.into(),
+        ));
+        assert!(matches!(CoreError::from(closed), CoreError::Unavailable(_)));
+        let other = sea_orm::DbErr::Custom("bug".into());
+        assert!(matches!(CoreError::from(other), CoreError::Internal(_)));
     }
 }

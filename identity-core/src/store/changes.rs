@@ -13,6 +13,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use uuid::Uuid;
 
 /// Feed page size when the caller asks for 0.
@@ -146,26 +148,46 @@ pub struct NewChange<'a> {
     pub member_user_ids: &'a [Uuid],
 }
 
+tokio::task_local! {
+    /// The last sequence number handed out in the current write batch (see `org_writes`).
+    static NUMBERING: Arc<AtomicI64>;
+}
+
+/// Runs `future` (one mutation of a write batch) numbering its changes from `last`, in process:
+/// the batch holds the organization's lock, read the counter when it took it and writes the
+/// final value once before it commits. One UPDATE of the organization row per change would
+/// make a new version of that row per change, in a savepoint of its own, which every insert's
+/// foreign-key check of the organization must then walk.
+pub async fn numbered<F: Future>(last: Arc<AtomicI64>, future: F) -> F::Output {
+    NUMBERING.scope(last, future).await
+}
+
 /// Appends one change with the organization's next sequence number and returns that number.
 pub async fn append_change(
     txn: &DatabaseTransaction,
     org: OrgId,
     change: NewChange<'_>,
 ) -> CoreResult<i64> {
-    let row = txn
-        .query_one(
-            Query::update()
-                .table(organization::Entity)
-                .value(
-                    organization::Column::ChangeSeq,
-                    Expr::col(organization::Column::ChangeSeq).add(1),
+    let sequence = match NUMBERING.try_with(|last| last.fetch_add(1, Ordering::SeqCst) + 1) {
+        Ok(sequence) => sequence,
+        // outside a write batch (releasing SCIM-managed identities): the counter itself
+        Err(_) => {
+            let row = txn
+                .query_one(
+                    Query::update()
+                        .table(organization::Entity)
+                        .value(
+                            organization::Column::ChangeSeq,
+                            Expr::col(organization::Column::ChangeSeq).add(1),
+                        )
+                        .and_where(organization::Column::Id.eq(org.0))
+                        .returning_col(organization::Column::ChangeSeq),
                 )
-                .and_where(organization::Column::Id.eq(org.0))
-                .returning_col(organization::Column::ChangeSeq),
-        )
-        .await?
-        .ok_or_else(|| CoreError::organization_not_found(org))?;
-    let sequence: i64 = row.try_get("", "change_seq")?;
+                .await?
+                .ok_or_else(|| CoreError::organization_not_found(org))?;
+            row.try_get::<i64>("", "change_seq")?
+        }
+    };
     let connection = super::connections::count_change(txn, change.kind).await?;
     let members = if change.member_user_ids.is_empty() {
         None

@@ -25,7 +25,7 @@
 use crate::entity::organization;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
-use crate::store::changes::{CHANGES_CHANNEL, commit_signals};
+use crate::store::changes::{self, CHANGES_CHANNEL, commit_signals};
 use crate::store::connections;
 use futures::future::BoxFuture;
 use sea_orm::sea_query::{Expr, Query};
@@ -34,7 +34,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use std::collections::{HashMap, VecDeque, hash_map::Entry};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use tokio::sync::oneshot;
 use tracing::Instrument;
@@ -105,6 +105,7 @@ trait Job: Send {
         self: Box<Self>,
         txn: &'t DatabaseTransaction,
         state: OrgState,
+        numbering: Arc<AtomicI64>,
     ) -> BoxFuture<'t, Ran>;
     /// Answers the caller with `error` without running.
     fn fail(self: Box<Self>, error: &CoreError);
@@ -121,6 +122,7 @@ where
         self: Box<Self>,
         txn: &'t DatabaseTransaction,
         state: OrgState,
+        numbering: Arc<AtomicI64>,
     ) -> BoxFuture<'t, Ran> {
         let Pending {
             mutation,
@@ -130,11 +132,10 @@ where
         } = *self;
         Box::pin(
             async move {
+                let mutation = changes::numbered(numbering, mutation(txn, state));
                 let outcome = match acting {
-                    Some(connection) => {
-                        connections::acting_as(connection, mutation(txn, state)).await
-                    }
-                    None => mutation(txn, state).await,
+                    Some(connection) => connections::acting_as(connection, mutation).await,
+                    None => mutation.await,
                 };
                 Ran {
                     succeeded: outcome.is_ok(),
@@ -260,15 +261,16 @@ async fn run(key: QueueKey, db: DatabaseConnection, org: OrgId) {
 /// Runs one batch in one transaction and answers every mutation in it.
 async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>) {
     crate::metrics::write_batch(batch.len());
-    let (txn, state) = match begin(db, org).await {
+    let (txn, state, first) = match begin(db, org).await {
         Ok(opened) => opened,
         Err(error) => return fail_all(batch, Vec::new(), &error),
     };
+    let last = Arc::new(AtomicI64::new(first));
     if batch.len() == 1 {
         let job = batch.into_iter().next().expect("one job");
-        let ran = job.run(&txn, state).await;
+        let ran = job.run(&txn, state, last.clone()).await;
         if ran.succeeded {
-            let committed = commit(txn, org).await;
+            let committed = commit(txn, org, first, last.load(Ordering::SeqCst)).await;
             (ran.answer)(committed.as_ref().map(|_| ()));
         } else {
             // the mutation's own error answers; the transaction holds nothing else
@@ -280,9 +282,10 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
     let mut succeeded = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
     while let Some(job) = jobs.next() {
+        let before = last.load(Ordering::SeqCst);
         let settled = async {
             let savepoint = txn.begin().await?;
-            let ran = job.run(&savepoint, state).await;
+            let ran = job.run(&savepoint, state, last.clone()).await;
             if ran.succeeded {
                 savepoint.commit().await?;
             } else {
@@ -293,7 +296,11 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
         .await;
         match settled {
             Ok(ran) if ran.succeeded => succeeded.push(ran),
-            Ok(failed) => (failed.answer)(Ok(())),
+            Ok(failed) => {
+                // its changes were rolled back, so are their numbers
+                last.store(before, Ordering::SeqCst);
+                (failed.answer)(Ok(()));
+            }
             // a savepoint that cannot be taken or released leaves the transaction unusable
             Err(error) => return fail_all(jobs.collect(), succeeded, &error),
         }
@@ -301,7 +308,7 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
     let committed = if succeeded.is_empty() {
         Ok(())
     } else {
-        commit(txn, org).await
+        commit(txn, org, first, last.load(Ordering::SeqCst)).await
     };
     for ran in succeeded {
         (ran.answer)(committed.as_ref().map(|_| ()));
@@ -323,14 +330,27 @@ fn fail_all(not_run: Vec<Box<dyn Job>>, ran: Vec<Ran>, error: &CoreError) {
 /// the same statement. The lock is the first statement on purpose: on SQLite a transaction that
 /// reads first and writes later can fail to upgrade its lock under contention, one that writes
 /// first waits.
-async fn begin(db: &DatabaseConnection, org: OrgId) -> CoreResult<(DatabaseTransaction, OrgState)> {
+async fn begin(
+    db: &DatabaseConnection,
+    org: OrgId,
+) -> CoreResult<(DatabaseTransaction, OrgState, i64)> {
     let txn = db.begin().await?;
     let row = txn
-        .query_one(lock_org(org).returning_col(organization::Column::DefaultRoleId))
+        .query_one(
+            lock_org(org).returning(
+                Query::returning()
+                    .columns([
+                        organization::Column::DefaultRoleId,
+                        organization::Column::ChangeSeq,
+                    ])
+                    .to_owned(),
+            ),
+        )
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))?;
     let default_role = row.try_get_by_index::<Option<Uuid>>(0)?;
-    Ok((txn, OrgState { default_role }))
+    let change_seq = row.try_get_by_index::<i64>(1)?;
+    Ok((txn, OrgState { default_role }, change_seq))
 }
 
 /// The no-op update of the organization row that takes its write lock.
@@ -345,10 +365,22 @@ fn lock_org(org: OrgId) -> sea_orm::sea_query::UpdateStatement {
         .to_owned()
 }
 
-/// Commits the batch, then wakes the organization's change watchers: on this process directly,
+/// Commits the batch (writing the organization's last sequence number `last` when it moved from
+/// `first`), then wakes the organization's change watchers: on this process directly,
 /// on every replica through PostgreSQL `NOTIFY` (sent inside the transaction, so PostgreSQL
 /// delivers it only if and when the commit succeeds).
-async fn commit(txn: DatabaseTransaction, org: OrgId) -> CoreResult<()> {
+async fn commit(txn: DatabaseTransaction, org: OrgId, first: i64, last: i64) -> CoreResult<()> {
+    if last != first {
+        // the sequence numbers handed out in process (see `changes::numbered`)
+        txn.execute(
+            &Query::update()
+                .table(organization::Entity)
+                .value(organization::Column::ChangeSeq, last)
+                .and_where(organization::Column::Id.eq(org.0))
+                .to_owned(),
+        )
+        .await?;
+    }
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(sea_orm::Statement::from_sql_and_values(
             DbBackend::Postgres,
