@@ -20,7 +20,7 @@ use tonic::Code;
 use crate::core_client::outgoing_request;
 use crate::error::{CoreFailure, ScimError};
 use crate::state::AppState;
-use crate::throttle::{Overrides, client_address};
+use crate::throttle::{Overrides, Throttled, client_address};
 
 /// Who is calling, put in the request's extensions by [`authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,14 +169,9 @@ pub async fn authenticate(
             }
             // an address that keeps presenting refused tokens is not heard until its budget
             // refills (see `throttle`)
-            let address = client_address(
-                request.headers(),
-                state.settings.client_address_header.as_ref(),
-                request.extensions(),
-            );
+            let address = address_of(&state, &request);
             if let Err(throttled) = state.throttle.check_address(address) {
-                crate::metrics::throttled("", throttled.reason);
-                return throttled.to_error().into_response();
+                return refuse(throttled, "");
             }
             match resolve(&state, token, key).await {
                 Ok(principal) => principal,
@@ -198,11 +193,7 @@ pub async fn authenticate(
         principal.limits,
     ) {
         Ok(slot) => slot,
-        Err(throttled) => {
-            crate::metrics::throttled(&principal.organization_id, throttled.reason);
-            tracing::info!(reason = throttled.reason.as_str(), "request throttled");
-            return throttled.to_error().into_response();
-        }
+        Err(throttled) => return refuse(throttled, &principal.organization_id),
     };
     let organization = principal.organization_id.clone();
     let connection = principal.connection_id.clone();
@@ -238,18 +229,29 @@ pub async fn budget_unauthenticated(
     request: Request,
     next: Next,
 ) -> Response {
-    let address = client_address(
+    match state
+        .throttle
+        .admit_unauthenticated(address_of(&state, &request))
+    {
+        Ok(()) => next.run(request).await,
+        Err(throttled) => refuse(throttled, ""),
+    }
+}
+
+/// The client's address as the edge is configured to see it.
+fn address_of(state: &AppState, request: &Request) -> Option<std::net::IpAddr> {
+    client_address(
         request.headers(),
         state.settings.client_address_header.as_ref(),
         request.extensions(),
-    );
-    match state.throttle.admit_unauthenticated(address) {
-        Ok(()) => next.run(request).await,
-        Err(throttled) => {
-            crate::metrics::throttled("", throttled.reason);
-            throttled.to_error().into_response()
-        }
-    }
+    )
+}
+
+/// The 429 of a throttled request, counted for `organization` (empty before authentication).
+fn refuse(throttled: Throttled, organization: &str) -> Response {
+    crate::metrics::throttled(organization, throttled.reason);
+    tracing::info!(reason = throttled.reason.as_str(), "request throttled");
+    throttled.to_error().into_response()
 }
 
 /// Records a failed request in its connection's activity, off the request's path: the client

@@ -258,16 +258,20 @@ impl OAuthClient {
 
     /// Exchanges `code` for tokens; panics unless it succeeds.
     pub async fn exchange(&self, code: &str, verifier: &str) -> Value {
-        let answer = self
-            .token(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", &self.redirect_uri),
-                ("code_verifier", verifier),
-            ])
-            .await;
+        let answer = self.try_exchange(code, &self.redirect_uri, verifier).await;
         assert_eq!(answer.status, 200, "token exchange: {}", answer.text);
         answer.json
+    }
+
+    /// Presents `code` to the token endpoint as this client, whatever the outcome.
+    pub async fn try_exchange(&self, code: &str, redirect_uri: &str, verifier: &str) -> HttpAnswer {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ])
+        .await
     }
 
     /// POSTs to the revocation endpoint.

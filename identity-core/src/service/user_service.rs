@@ -127,27 +127,24 @@ fn required_user(user: Option<&pb::User>) -> Result<&pb::User, CoreError> {
     user.ok_or_else(|| CoreError::invalid("user", "is required"))
 }
 
-/// Before hashing `password` for user `id`: NOT_FOUND unless the user exists, so a write to an
-/// unknown id never costs a hash (nothing to check without a password).
-async fn require_user(
-    db: &sea_orm::DatabaseConnection,
-    org: OrgId,
-    id: UserId,
-    password: &str,
-) -> Result<(), CoreError> {
-    if !password.is_empty() && !users::exists(db, org, id.0).await? {
-        return Err(CoreError::user_not_found(id));
-    }
-    Ok(())
-}
-
-/// Hashes a non-empty password (the hash is computed before any transaction starts).
-async fn password(value: &str, empty: PasswordChange) -> Result<PasswordChange, CoreError> {
+/// Hashes a non-empty password before any transaction starts, once the cheap checks pass: its
+/// length and, for a write to user `user` of `org`, that the user exists (a write to an unknown
+/// id never costs a hash).
+async fn password(
+    value: &str,
+    empty: PasswordChange,
+    user: Option<(&sea_orm::DatabaseConnection, OrgId, UserId)>,
+) -> Result<PasswordChange, CoreError> {
     if value.is_empty() {
         return Ok(empty);
     }
     if value.len() > 4096 {
         return Err(CoreError::invalid("password", "must be at most 4096 bytes"));
+    }
+    if let Some((db, org, id)) = user
+        && !users::exists(db, org, id.0).await?
+    {
+        return Err(CoreError::user_not_found(id));
     }
     Ok(PasswordChange::SetHash(
         users::hash_password(value.to_owned()).await?,
@@ -169,7 +166,7 @@ impl UserService for UserServiceImpl {
         }
         // the cheap checks first: a refused create never costs a password hash
         users::ensure_valid(&data)?;
-        let password = password(&req.password, PasswordChange::Keep).await?;
+        let password = password(&req.password, PasswordChange::Keep, None).await?;
         let (user, adopted) =
             users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
         tracing::info!(org_id = %org, user_id = %user.id, adopted, "user created");
@@ -285,8 +282,12 @@ impl UserService for UserServiceImpl {
         let mut probe = source.clone();
         let wants_password = convert::apply_user_mask(&mut probe, &source, &paths)?;
         let password = if wants_password {
-            require_user(&self.db, org, id, &req.password).await?;
-            password(&req.password, PasswordChange::Clear).await?
+            password(
+                &req.password,
+                PasswordChange::Clear,
+                Some((&self.db, org, id)),
+            )
+            .await?
         } else {
             PasswordChange::Keep
         };
@@ -320,8 +321,12 @@ impl UserService for UserServiceImpl {
         let source = convert::user_data_from_proto(proto_user);
         caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
         let with_roles = wants_roles(req.view)?;
-        require_user(&self.db, org, id, &req.password).await?;
-        let password = password(&req.password, PasswordChange::Keep).await?;
+        let password = password(
+            &req.password,
+            PasswordChange::Keep,
+            Some((&self.db, org, id)),
+        )
+        .await?;
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(
             &self.db,

@@ -266,34 +266,27 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
         Err(error) => return fail_all(batch, Vec::new(), &error),
     };
     let last = Arc::new(AtomicI64::new(first));
-    if batch.len() == 1 {
-        let job = batch.into_iter().next().expect("one job");
-        let ran = job.run(&txn, state, last.clone()).await;
-        if ran.succeeded {
-            let committed = commit(txn, org, first, last.load(Ordering::SeqCst)).await;
-            (ran.answer)(committed.as_ref().map(|_| ()));
-        } else {
-            // the mutation's own error answers; the transaction holds nothing else
-            let _ = txn.rollback().await;
-            (ran.answer)(Ok(()));
-        }
-        return;
-    }
+    // a lone mutation needs no savepoint: its failure rolls the whole transaction back
+    let isolate = batch.len() > 1;
     let mut succeeded = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
     while let Some(job) = jobs.next() {
         let before = last.load(Ordering::SeqCst);
-        let settled = async {
-            let savepoint = txn.begin().await?;
-            let ran = job.run(&savepoint, state, last.clone()).await;
-            if ran.succeeded {
-                savepoint.commit().await?;
-            } else {
-                savepoint.rollback().await?;
+        let settled = if isolate {
+            async {
+                let savepoint = txn.begin().await?;
+                let ran = job.run(&savepoint, state, last.clone()).await;
+                if ran.succeeded {
+                    savepoint.commit().await?;
+                } else {
+                    savepoint.rollback().await?;
+                }
+                Ok::<_, CoreError>(ran)
             }
-            Ok::<_, CoreError>(ran)
-        }
-        .await;
+            .await
+        } else {
+            Ok(job.run(&txn, state, last.clone()).await)
+        };
         match settled {
             Ok(ran) if ran.succeeded => succeeded.push(ran),
             Ok(failed) => {
@@ -306,6 +299,7 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
         }
     }
     let committed = if succeeded.is_empty() {
+        let _ = txn.rollback().await;
         Ok(())
     } else {
         commit(txn, org, first, last.load(Ordering::SeqCst)).await

@@ -130,8 +130,9 @@ pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ScimError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request body is empty"));
     }
-    // a syntax error is reported by the real parse below, with its position
-    if count_json_values(bytes) > MAX_JSON_VALUES {
+    // every value takes at least a byte, so only a body longer than the limit is counted (an
+    // ordinary SCIM body is parsed once); a syntax error is reported by the real parse below
+    if bytes.len() > MAX_JSON_VALUES && count_json_values(bytes) > MAX_JSON_VALUES {
         return Err(ScimError::payload_too_large(format!(
             "the request body holds more than {MAX_JSON_VALUES} json values"
         )));

@@ -167,16 +167,7 @@ async fn bad_exchanges_give_rfc_errors_and_spend_the_code() {
     let (wrong_verifier, _) = pkce();
     let exchange = |code: String, redirect: String, verifier: String| {
         let client = client.clone();
-        async move {
-            client
-                .token(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", &redirect),
-                    ("code_verifier", &verifier),
-                ])
-                .await
-        }
+        async move { client.try_exchange(&code, &redirect, &verifier).await }
     };
     let bad = exchange(code.clone(), client.redirect_uri.clone(), wrong_verifier).await;
     assert_eq!(
@@ -331,22 +322,12 @@ async fn another_organizations_owner_or_client_gets_nothing() {
     // a code of this organization's client, presented by the other's: invalid_grant
     let (code, verifier) = client.code().await;
     let stolen = foreign
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &client.redirect_uri),
-            ("code_verifier", &verifier),
-        ])
+        .try_exchange(&code, &client.redirect_uri, &verifier)
         .await;
     assert_eq!(stolen.error(), "invalid_grant");
     // ... which spent it (a stolen code is worth one attempt): the rightful client starts over
     let spent = client
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &client.redirect_uri),
-            ("code_verifier", &verifier),
-        ])
+        .try_exchange(&code, &client.redirect_uri, &verifier)
         .await;
     assert_eq!(spent.error(), "invalid_grant");
     let (code, verifier) = client.code().await;

@@ -26,6 +26,24 @@ async fn burst(
     (ok, throttled)
 }
 
+/// `SetRateLimits` for `org`, as the owner holding `owner_secret`.
+async fn set_limits(
+    stack: &Stack,
+    owner_secret: &str,
+    org: &str,
+    limits: admin::RateLimits,
+) -> Result<admin::ScimSettings, tonic::Status> {
+    stack
+        .admin_client_with(owner_secret)
+        .scim
+        .set_rate_limits(admin::SetRateLimitsRequest {
+            organization_id: org.to_owned(),
+            rate_limits: Some(limits),
+        })
+        .await
+        .map(|response| response.into_inner().settings.unwrap())
+}
+
 #[tokio::test]
 async fn an_organization_over_its_rate_is_throttled_and_others_are_not() {
     let stack = Stack::builder()
@@ -58,48 +76,34 @@ async fn an_organization_over_its_rate_is_throttled_and_others_are_not() {
     assert_eq!((ok, throttled.is_none()), (5, true));
 
     // the owner lifts the noisy organization's limit
-    let settings = stack
-        .admin_client_with(&noisy.owner_secret)
-        .scim
-        .set_rate_limits(admin::SetRateLimitsRequest {
-            organization_id: noisy.org_id.clone(),
-            rate_limits: Some(admin::RateLimits {
-                requests_per_second: 1000,
-                burst: 1000,
-                max_concurrent_requests: 0,
-            }),
-        })
+    let roomy = admin::RateLimits {
+        requests_per_second: 1000,
+        burst: 1000,
+        max_concurrent_requests: 0,
+    };
+    let settings = set_limits(&stack, &noisy.owner_secret, &noisy.org_id, roomy)
         .await
-        .unwrap()
-        .into_inner()
-        .settings
         .unwrap();
     assert_eq!(settings.rate_limits.unwrap().requests_per_second, 1000);
     let (ok, throttled) = burst(&noisy, 20).await;
     assert_eq!((ok, throttled.is_none()), (20, true));
 
     // another organization's owner cannot change it
-    let denied = stack
-        .admin_client_with(&quiet.owner_secret)
-        .scim
-        .set_rate_limits(admin::SetRateLimitsRequest {
-            organization_id: noisy.org_id.clone(),
-            rate_limits: Some(admin::RateLimits::default()),
-        })
-        .await
-        .unwrap_err();
+    let denied = set_limits(
+        &stack,
+        &quiet.owner_secret,
+        &noisy.org_id,
+        admin::RateLimits::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
     // nor set a value no edge could honour sensibly
-    let invalid = stack
-        .admin_client_with(&noisy.owner_secret)
-        .scim
-        .set_rate_limits(admin::SetRateLimitsRequest {
-            organization_id: noisy.org_id.clone(),
-            rate_limits: Some(admin::RateLimits {
-                requests_per_second: 100_001,
-                ..admin::RateLimits::default()
-            }),
-        })
+    let too_fast = admin::RateLimits {
+        requests_per_second: 100_001,
+        ..admin::RateLimits::default()
+    };
+    let invalid = set_limits(&stack, &noisy.owner_secret, &noisy.org_id, too_fast)
         .await
         .unwrap_err();
     assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
