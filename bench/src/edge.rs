@@ -10,10 +10,10 @@ use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const SCIM_JSON: &str = "application/scim+json";
+pub(crate) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
 /// What a scenario needs to know.
 #[derive(Debug, Clone)]

@@ -6,7 +6,9 @@
 mod core;
 mod drive;
 mod edge;
+mod neighbours;
 mod oauth;
+mod soak;
 mod stack;
 mod stats;
 
@@ -38,6 +40,14 @@ enum Command {
     /// code flow) and SCIM requests with an OAuth access token vs a pasted token (--users is
     /// not used)
     Oauth(Common),
+    /// Fault survival: mixed SCIM writes from several organizations while the core and the edge
+    /// are killed (SIGKILL) and restarted and PostgreSQL is restarted; then every acknowledged
+    /// write is read back through identity.v1 (exits non-zero on any loss)
+    Soak(soak::SoakArgs),
+    /// The noisy neighbour: one organization's Okta-style import and push alone, then while
+    /// another sends the most expensive requests it is allowed; the first's p99 and errors
+    /// with and without the other, in one run, under the edge's default limits
+    Neighbours(neighbours::NeighbourArgs),
 }
 
 #[derive(Debug, Args)]
@@ -108,7 +118,7 @@ struct EdgeArgs {
     fill_batch: usize,
 }
 
-fn run_id() -> String {
+pub(crate) fn run_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
@@ -317,6 +327,8 @@ async fn main() -> Result<()> {
             let json = common.json;
             (run_oauth(common).await?, json)
         }
+        Command::Soak(args) => return soak::run(args).await,
+        Command::Neighbours(args) => return neighbours::run(args).await,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

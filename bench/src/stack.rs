@@ -35,7 +35,7 @@ pub(crate) struct Process {
 
 impl Process {
     /// Spawns `command` and returns it with the JSON of its `{"event":"listening",…}` line.
-    async fn spawn(
+    pub(crate) async fn spawn(
         name: &'static str,
         mut command: Command,
         log: PathBuf,
@@ -82,7 +82,12 @@ impl Process {
         }
     }
 
-    fn tail(&self) -> String {
+    /// SIGKILL, and wait until the process is gone.
+    pub(crate) async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    pub(crate) fn tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         let from = lines.len().saturating_sub(40);
@@ -171,22 +176,13 @@ impl Stack {
         };
         let admin_token = format!("idadm_bench_{}", uuid::Uuid::new_v4().simple());
         let edge_credential = format!("idedge_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut command = Command::new(binary(options.bin_dir.as_deref(), "identity-core")?);
-        command
-            .arg("serve")
-            .arg("--listen-addr")
-            .arg("127.0.0.1:0")
-            .arg("--admin-listen-addr")
-            .arg("127.0.0.1:0")
-            // secrets through the environment, so they never show in `ps`
-            .env("IDENTITY_DATABASE_URL", &database_url)
-            .env("IDENTITY_ADMIN_TOKEN", &admin_token)
-            .env("IDENTITY_EDGE_CREDENTIAL", &edge_credential)
-            .env_remove("IDENTITY_CONFIG")
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            );
+        let command = core_command(
+            options.bin_dir.as_deref(),
+            &database_url,
+            &admin_token,
+            &edge_credential,
+            ("127.0.0.1:0", "127.0.0.1:0"),
+        )?;
         let (core, line) = Process::spawn(
             "identity-core",
             command,
@@ -212,20 +208,13 @@ impl Stack {
             _dir: dir,
         };
         if options.with_edge {
-            let mut command = Command::new(binary(options.bin_dir.as_deref(), "scim-edge")?);
-            command
-                .arg("--listen-addr")
-                .arg("127.0.0.1:0")
-                .arg("--core-endpoint")
-                .arg(&stack.identity_endpoint)
-                .args(&options.edge_args)
-                .env("SCIM_EDGE_CORE_CREDENTIAL", &stack.edge_credential)
-                .env_remove("SCIM_EDGE_BASE_URL")
-                .env_remove("SCIM_EDGE_CONFIG")
-                .env(
-                    "RUST_LOG",
-                    std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-                );
+            let mut command = edge_command(
+                options.bin_dir.as_deref(),
+                "127.0.0.1:0",
+                &stack.identity_endpoint,
+                &stack.edge_credential,
+            )?;
+            command.args(&options.edge_args);
             let log = stack._dir.path().join("scim-edge.log");
             let (edge, line) = Process::spawn("scim-edge", command, log).await?;
             let addr = field(&line, "addr")?;
@@ -258,11 +247,59 @@ impl Stack {
     }
 }
 
-fn scheme(url: &str) -> String {
+/// `identity-core serve` on `listen` = (identity.v1, admin.v1) addresses, secrets through the
+/// environment so they never show in `ps`.
+pub(crate) fn core_command(
+    bin_dir: Option<&Path>,
+    database_url: &str,
+    admin_token: &str,
+    edge_credential: &str,
+    listen: (&str, &str),
+) -> Result<Command> {
+    let mut command = Command::new(binary(bin_dir, "identity-core")?);
+    command
+        .arg("serve")
+        .arg("--listen-addr")
+        .arg(listen.0)
+        .arg("--admin-listen-addr")
+        .arg(listen.1)
+        .env("IDENTITY_DATABASE_URL", database_url)
+        .env("IDENTITY_ADMIN_TOKEN", admin_token)
+        .env("IDENTITY_EDGE_CREDENTIAL", edge_credential)
+        .env_remove("IDENTITY_CONFIG")
+        .env("RUST_LOG", log_filter());
+    Ok(command)
+}
+
+/// `scim-edge` on `listen`, calling the core at `core_endpoint` with `edge_credential`.
+pub(crate) fn edge_command(
+    bin_dir: Option<&Path>,
+    listen: &str,
+    core_endpoint: &str,
+    edge_credential: &str,
+) -> Result<Command> {
+    let mut command = Command::new(binary(bin_dir, "scim-edge")?);
+    command
+        .arg("--listen-addr")
+        .arg(listen)
+        .arg("--core-endpoint")
+        .arg(core_endpoint)
+        .env("SCIM_EDGE_CORE_CREDENTIAL", edge_credential)
+        .env_remove("SCIM_EDGE_BASE_URL")
+        .env_remove("SCIM_EDGE_CONFIG")
+        .env("RUST_LOG", log_filter());
+    Ok(command)
+}
+
+fn log_filter() -> String {
+    std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into())
+}
+
+pub(crate) fn scheme(url: &str) -> String {
     url.split(':').next().unwrap_or("unknown").to_owned()
 }
 
-fn field(line: &serde_json::Value, name: &str) -> Result<String> {
+pub(crate) fn field(line: &serde_json::Value, name: &str) -> Result<String> {
     line.get(name)
         .and_then(|v| v.as_str())
         .map(str::to_owned)
@@ -288,7 +325,7 @@ pub(crate) async fn connect(endpoint: &str, credential: &str) -> Result<Authenti
     ))
 }
 
-async fn wait_grpc_healthy(endpoint: &str) -> Result<()> {
+pub(crate) async fn wait_grpc_healthy(endpoint: &str) -> Result<()> {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
         let outcome = async {
@@ -313,7 +350,7 @@ async fn wait_grpc_healthy(endpoint: &str) -> Result<()> {
     }
 }
 
-async fn wait_http_ok(url: &str) -> Result<()> {
+pub(crate) async fn wait_http_ok(url: &str) -> Result<()> {
     let http = reqwest::Client::new();
     let deadline = Instant::now() + START_TIMEOUT;
     loop {

@@ -28,6 +28,12 @@ impl Samples {
         self.errors += 1;
     }
 
+    /// Adds another set of samples of the same operation.
+    pub(crate) fn merge(&mut self, other: Self) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+    }
+
     /// Percentiles of the successful calls; `wall` turns the count into a throughput.
     pub(crate) fn summarize(&self, name: &str, wall: Duration) -> Summary {
         let mut sorted = self.latencies.clone();

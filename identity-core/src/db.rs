@@ -8,6 +8,11 @@ use std::time::Duration;
 /// under concurrent load.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// PostgreSQL's `lock_timeout` on every connection: a write batch waiting for its organization's
+/// row lock (held by another replica) fails after this long (UNAVAILABLE, nothing changed)
+/// instead of waiting without bound, so every write is answered in bounded time.
+const POSTGRES_LOCK_TIMEOUT: &str = "10s";
+
 /// Connects to `url` (`sqlite://path?mode=rwc`, `postgres://…`, `mysql://…`).
 ///
 /// SQLite runs in WAL mode (readers never block the writer) with a busy timeout and foreign keys
@@ -34,6 +39,10 @@ pub async fn connect(
                     .foreign_keys(true)
                     .create_if_missing(true)
             });
+    }
+    if url.starts_with("postgres") {
+        options
+            .map_sqlx_postgres_opts(|opts| opts.options([("lock_timeout", POSTGRES_LOCK_TIMEOUT)]));
     }
     let mut db = Database::connect(options).await?;
     let system = match db.get_database_backend() {

@@ -6,7 +6,7 @@
 //! Labels are bounded: the method is the gRPC path (a fixed set), the status a gRPC code.
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::Histogram;
+use opentelemetry::metrics::{Counter, Histogram};
 use sea_orm::DatabaseConnection;
 use std::future::Future;
 use std::pin::Pin;
@@ -208,4 +208,18 @@ static WRITE_BATCH_SIZE: LazyLock<Histogram<u64>> = LazyLock::new(|| {
 /// Records one group-commit batch of `mutations` mutations.
 pub fn write_batch(mutations: usize) {
     WRITE_BATCH_SIZE.record(mutations as u64, &[]);
+}
+
+static WRITES_ABANDONED: LazyLock<Counter<u64>> = LazyLock::new(|| {
+    opentelemetry::global::meter("identity-core")
+        .u64_counter("identity.write.abandoned")
+        .with_description(
+            "Queued mutations dropped unrun because their caller stopped waiting before their batch started",
+        )
+        .build()
+});
+
+/// Counts one queued mutation dropped because its caller had gone.
+pub fn write_abandoned() {
+    WRITES_ABANDONED.add(1, &[]);
 }

@@ -854,19 +854,10 @@ async fn concurrent_member_adds_keep_exact_counts() {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
 }
 
-/// Group commit: writes of one organization queued behind its lock commit together, each
-/// answered with its own outcome. A failing write (a name taken before the batch, or by an
-/// earlier write of the same batch) leaves nothing behind while the rest commit, and the feed
-/// stays gap-free and in order.
-#[tokio::test]
-async fn queued_writes_of_one_organization_commit_together() {
-    use identity_core::store::org_writes;
+/// Holds the organization's write lock from outside, as a writer on another replica would, until
+/// the returned transaction ends.
+async fn hold_org_lock(db: &TestDb, org: OrgId) -> sea_orm::DatabaseTransaction {
     use sea_orm::{ColumnTrait, QueryFilter, TransactionTrait};
-    let db = TestDb::new().await;
-    let org = db.create_org(false).await;
-    create(&db, org, data("taken")).await;
-
-    // hold the organization's lock from outside, as a writer on another replica would
     let holder = db.db.begin().await.unwrap();
     organization::Entity::update_many()
         .col_expr(
@@ -877,6 +868,21 @@ async fn queued_writes_of_one_organization_commit_together() {
         .exec(&holder)
         .await
         .unwrap();
+    holder
+}
+
+/// Group commit: writes of one organization queued behind its lock commit together, each
+/// answered with its own outcome. A failing write (a name taken before the batch, or by an
+/// earlier write of the same batch) leaves nothing behind while the rest commit, and the feed
+/// stays gap-free and in order.
+#[tokio::test]
+async fn queued_writes_of_one_organization_commit_together() {
+    use identity_core::store::org_writes;
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    create(&db, org, data("taken")).await;
+
+    let holder = hold_org_lock(&db, org).await;
     let spawn_create = |name: &'static str| {
         let conn = db.db.clone();
         tokio::spawn(async move {
@@ -948,6 +954,46 @@ async fn queued_writes_of_one_organization_commit_together() {
             user.data.user_name
         );
     }
+}
+
+/// A queued write whose caller stopped waiting before its batch started (a cancelled call, a
+/// client that gave up) is dropped unrun: the caller was told it failed, so it must not commit.
+#[tokio::test]
+async fn queued_write_whose_caller_left_is_not_committed() {
+    use identity_core::store::org_writes;
+    let db = TestDb::new().await;
+    let org = db.create_org(false).await;
+    let holder = hold_org_lock(&db, org).await;
+    let spawn_create = |name: &'static str| {
+        let conn = db.db.clone();
+        tokio::spawn(async move {
+            users::create_user(&conn, org, data(name), PasswordChange::Keep, false).await
+        })
+    };
+    let first = spawn_create("first");
+    while org_writes::queued(&db.db, org) != Some(0) {
+        tokio::task::yield_now().await;
+    }
+    let gone = spawn_create("gone");
+    while org_writes::queued(&db.db, org) != Some(1) {
+        tokio::task::yield_now().await;
+    }
+    let kept = spawn_create("kept");
+    while org_writes::queued(&db.db, org) != Some(2) {
+        tokio::task::yield_now().await;
+    }
+    gone.abort();
+    assert!(gone.await.unwrap_err().is_cancelled());
+    holder.commit().await.unwrap();
+
+    first.await.unwrap().unwrap();
+    kept.await.unwrap().unwrap();
+    let err = users::lookup_user(&db.db, org, &LookupKey::UserName("gone".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
+    let seqs: Vec<i64> = feed(&db, org).await.iter().map(|e| e.0).collect();
+    assert_eq!(seqs, [1, 2]);
 }
 
 /// Membership lists larger than one statement chunk (500) and one page of the replace walk

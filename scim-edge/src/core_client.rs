@@ -2,10 +2,18 @@
 //! UserService, RoleService, TokenService and health clients. Every identity.v1 call carries the
 //! edge's credential (through the proto crate's client helper); the health check needs none.
 //!
-//! Every outgoing call is built by [`outgoing_request`], the one place that writes the current
-//! trace context into the call's metadata, so a request is one trace across the edge and the
-//! core. Nothing here interprets results: handlers do, and errors map through `ScimError`.
+//! Every outgoing call is built by [`outgoing_request`] (reads, with a deadline) or
+//! [`outgoing_write`] (writes, without one), the one place that writes the current trace context
+//! into the call's metadata, so a request is one trace across the edge and the core. Nothing here
+//! interprets results: handlers do, and errors map through `ScimError`.
+//!
+//! Why writes have no deadline: a write the edge stops waiting for may still commit in the core,
+//! and the client, told 503, would retry into a 409 or a second change. The core bounds every
+//! write itself (a write that cannot start within its queue limit, or cannot get its
+//! organization's lock, is refused UNAVAILABLE with nothing changed), so the edge waits for the
+//! true answer.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
@@ -29,16 +37,16 @@ pub struct CoreClient {
 
 impl CoreClient {
     /// A client for `endpoint` that connects on first use, so the edge starts (and answers
-    /// `/healthz`) while the core is still coming up. `call_timeout` bounds each call.
+    /// `/healthz`) while the core is still coming up. `call_timeout` bounds each read.
     pub fn connect_lazy(
         endpoint: &str,
         credential: &str,
         connect_timeout: Duration,
         call_timeout: Duration,
     ) -> anyhow::Result<Self> {
+        let _ = READ_DEADLINE.set(call_timeout);
         let channel = Endpoint::from_shared(endpoint.to_owned())?
             .connect_timeout(connect_timeout)
-            .timeout(call_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true)
@@ -93,10 +101,22 @@ pub async fn for_connection<F: Future>(connection: Option<&str>, future: F) -> F
     }
 }
 
-/// Wraps a message for a call to the core, carrying the current trace context (`traceparent`)
-/// and the request's provisioning connection in the metadata. Every call of the edge goes
-/// through here.
+/// The deadline of every read call (the configured request timeout; set once at start).
+static READ_DEADLINE: OnceLock<Duration> = OnceLock::new();
+const DEFAULT_READ_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Wraps a message for a read call to the core (or a write that is safe to give up on), with a
+/// deadline the core also sees (`grpc-timeout`).
 pub fn outgoing_request<T>(message: T) -> tonic::Request<T> {
+    let mut request = outgoing_write(message);
+    request.set_timeout(*READ_DEADLINE.get().unwrap_or(&DEFAULT_READ_DEADLINE));
+    request
+}
+
+/// Wraps a message for a write call to the core: no deadline, the core bounds the write and
+/// answers (see the module's comment). Carries the current trace context (`traceparent`) and
+/// the request's provisioning connection in the metadata.
+pub fn outgoing_write<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     identity_telemetry::inject_current_context(request.metadata_mut());
     if let Ok(connection) = CONNECTION.try_with(Clone::clone) {

@@ -7,15 +7,20 @@
 //! normalizing layer rewrites any other error response that is not SCIM JSON.
 
 use std::any::Any;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tower::ServiceBuilder;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -210,13 +215,76 @@ async fn unknown_route(request: Request) -> ScimError {
     ScimError::not_found(format!("no resource at {}", request.uri().path()))
 }
 
+/// The request timeout. A read cut short changes nothing, so it is answered 503 (with
+/// Retry-After) at the limit, and so is a write whose body has not fully arrived by then. A write
+/// whose request has arrived is finished and answered however long the core takes: a 503 must
+/// never hide a write that then commits, which the client would retry into a 409 or a second
+/// change. The core bounds every write itself (one it cannot start in time is refused
+/// UNAVAILABLE, unchanged), so the wait is bounded.
 async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let (request, arrived) = if request.method().is_safe() {
+        (request, None)
+    } else {
+        let arrived = Arc::new(AtomicBool::new(false));
+        let (parts, body) = request.into_parts();
+        let watched = Body::new(ArrivalWatch::new(body, arrived.clone()));
+        (Request::from_parts(parts, watched), Some(arrived))
+    };
+    let mut response = std::pin::pin!(next.run(request));
+    match tokio::time::timeout(limit, &mut response).await {
         Ok(response) => response,
+        Err(_) if arrived.is_some_and(|arrived| arrived.load(Ordering::Acquire)) => {
+            tracing::info!(
+                timeout_ms = limit.as_millis() as u64,
+                "a write outlasted the request timeout; finishing it"
+            );
+            response.await
+        }
         Err(_) => {
             tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
             ScimError::unavailable("the request timed out", RETRY_AFTER_SECS).into_response()
         }
+    }
+}
+
+/// A request body that records when it has been read to its end.
+struct ArrivalWatch {
+    inner: Body,
+    arrived: Arc<AtomicBool>,
+}
+
+impl ArrivalWatch {
+    fn new(inner: Body, arrived: Arc<AtomicBool>) -> Self {
+        // an empty body (a DELETE) has arrived already
+        if inner.is_end_stream() {
+            arrived.store(true, Ordering::Release);
+        }
+        Self { inner, arrived }
+    }
+}
+
+impl HttpBody for ArrivalWatch {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || this.inner.is_end_stream() {
+            this.arrived.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -296,6 +296,12 @@ impl Stack {
     }
 
     /// The URL the core was started with (never printed: it may hold a password).
+    /// Blocks every write of the store for `hold` from outside (see `Store::hold_write_lock`);
+    /// returns once the lock is held.
+    pub async fn hold_write_lock(&self, hold: Duration) -> tokio::task::JoinHandle<()> {
+        self.store.hold_write_lock(hold).await
+    }
+
     pub fn database_url(&self) -> &str {
         self.store.url()
     }

@@ -2,7 +2,8 @@
 //! `IDENTITY_TEST_DATABASE_URL` names a PostgreSQL server (CI) — a database created for the
 //! stack and dropped with it, so stacks never see each other's rows.
 
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// Environment variable naming a PostgreSQL server to test against (a maintenance database URL).
@@ -67,6 +68,35 @@ impl Store {
     pub(crate) fn url(&self) -> &str {
         match self {
             Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Store {
+    /// Takes the store's write lock (SQLite: the database's; PostgreSQL: the organization
+    /// table's, which every write batch locks a row of) as a long transaction elsewhere would,
+    /// and releases it after `hold`. Returns once the lock is held; the task ends on release.
+    pub(crate) async fn hold_write_lock(&self, hold: Duration) -> tokio::task::JoinHandle<()> {
+        match self {
+            Self::Sqlite { url, .. } => {
+                let mut conn = SqliteConnection::connect(url).await.expect("open SQLite");
+                conn.execute("BEGIN IMMEDIATE").await.expect("lock SQLite");
+                tokio::spawn(async move {
+                    tokio::time::sleep(hold).await;
+                    conn.execute("COMMIT").await.expect("unlock SQLite");
+                })
+            }
+            Self::Postgres { url, .. } => {
+                let mut conn = PgConnection::connect(url).await.expect("open PostgreSQL");
+                conn.execute("BEGIN").await.expect("begin");
+                conn.execute("LOCK TABLE organization IN EXCLUSIVE MODE")
+                    .await
+                    .expect("lock the organization table");
+                tokio::spawn(async move {
+                    tokio::time::sleep(hold).await;
+                    conn.execute("COMMIT").await.expect("unlock PostgreSQL");
+                })
+            }
         }
     }
 }

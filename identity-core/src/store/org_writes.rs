@@ -19,8 +19,12 @@
 //! the commits (and their fsync) are shared. Replicas on PostgreSQL each batch their own
 //! callers; their batches still take turns on the row lock.
 //!
-//! A queued mutation runs even if its caller goes away, as a committed write whose answer is
-//! lost always could.
+//! A queued mutation whose caller has gone away before its batch starts (the client gave up, its
+//! call was cancelled) is dropped, not run: the caller was told it failed, so it must not commit.
+//! One that waited longer than [`MAX_QUEUE_WAIT`] is answered UNAVAILABLE without running, so a
+//! caller learns "nothing changed, retry" in bounded time instead of giving up on a write that
+//! may still commit. Once a batch has started, it commits and answers whether or not the caller
+//! still listens.
 
 use crate::entity::organization;
 use crate::error::{CoreError, CoreResult};
@@ -36,6 +40,7 @@ use sea_orm::{
 use std::collections::{HashMap, VecDeque, hash_map::Entry};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -44,6 +49,9 @@ use uuid::Uuid;
 /// the lock longer before anyone is answered; past a few dozen the shared fsync no longer
 /// dominates.
 pub const DEFAULT_MAX_BATCH: usize = 64;
+
+/// The longest a mutation waits in its organization's queue before it is refused unrun.
+pub const MAX_QUEUE_WAIT: Duration = Duration::from_secs(10);
 
 static MAX_BATCH: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_BATCH);
 
@@ -80,6 +88,7 @@ where
             // (counted and named on its changes) and its span (the parent of its statements')
             acting: connections::acting_connection(),
             span: tracing::Span::current(),
+            queued_at: Instant::now(),
         }),
     );
     answered.await.unwrap_or_else(|_| {
@@ -95,6 +104,7 @@ struct Pending<T, F> {
     answer: oneshot::Sender<CoreResult<T>>,
     acting: Option<Uuid>,
     span: tracing::Span,
+    queued_at: Instant,
 }
 
 /// A queued mutation, type-erased.
@@ -109,6 +119,10 @@ trait Job: Send {
     ) -> BoxFuture<'t, Ran>;
     /// Answers the caller with `error` without running.
     fn fail(self: Box<Self>, error: &CoreError);
+    /// Whether the caller stopped waiting for the answer.
+    fn abandoned(&self) -> bool;
+    /// When the mutation was queued.
+    fn queued_at(&self) -> Instant;
 }
 
 impl<T, F> Job for Pending<T, F>
@@ -129,6 +143,7 @@ where
             answer,
             acting,
             span,
+            ..
         } = *self;
         Box::pin(
             async move {
@@ -154,6 +169,14 @@ where
 
     fn fail(self: Box<Self>, error: &CoreError) {
         let _ = self.answer.send(Err(error.clone()));
+    }
+
+    fn abandoned(&self) -> bool {
+        self.answer.is_closed()
+    }
+
+    fn queued_at(&self) -> Instant {
+        self.queued_at
     }
 }
 
@@ -254,8 +277,30 @@ async fn run(key: QueueKey, db: DatabaseConnection, org: OrgId) {
             let take = queue.len().min(MAX_BATCH.load(Ordering::Relaxed));
             queue.drain(..take).collect()
         };
-        run_batch(&db, org, batch).await;
+        let batch = runnable(batch);
+        if !batch.is_empty() {
+            run_batch(&db, org, batch).await;
+        }
     }
+}
+
+/// The jobs of a batch that should still run: a job whose caller is gone is dropped, one that
+/// waited too long is refused (UNAVAILABLE, nothing changed).
+fn runnable(batch: Vec<Box<dyn Job>>) -> Vec<Box<dyn Job>> {
+    let mut runnable = Vec::with_capacity(batch.len());
+    for job in batch {
+        if job.abandoned() {
+            crate::metrics::write_abandoned();
+        } else if job.queued_at().elapsed() > MAX_QUEUE_WAIT {
+            job.fail(&CoreError::Unavailable(format!(
+                "the organization's writes are backed up (queued over {}s); nothing was changed",
+                MAX_QUEUE_WAIT.as_secs()
+            )));
+        } else {
+            runnable.push(job);
+        }
+    }
+    runnable
 }
 
 /// Runs one batch in one transaction and answers every mutation in it.

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::users::check_id;
 use super::{Reply, ScimBody};
 use crate::auth::Principal;
-use crate::core_client::outgoing_request;
+use crate::core_client::{outgoing_request, outgoing_write};
 use crate::error::{ScimError, ScimResult, is_version_mismatch};
 use crate::etag::{etag, if_match, if_none_match};
 use crate::filter::{core_sort_path, to_core_filter};
@@ -139,7 +139,7 @@ pub(crate) async fn create_group(
     let has_members = input.members.as_ref().is_some_and(|m| !m.is_empty());
     let mut roles = state.core.roles.clone();
     let role = roles
-        .create_role(outgoing_request(pb::CreateRoleRequest {
+        .create_role(outgoing_write(pb::CreateRoleRequest {
             organization_id: org.to_owned(),
             role: Some(input.role),
             member_user_ids: input.members.unwrap_or_default(),
@@ -326,7 +326,7 @@ pub(crate) async fn delete_group(
     check_id(id)?;
     let mut roles = state.core.roles.clone();
     roles
-        .delete_role(outgoing_request(pb::DeleteRoleRequest {
+        .delete_role(outgoing_write(pb::DeleteRoleRequest {
             organization_id: org.to_owned(),
             role_id: id.to_owned(),
             expected_version,
@@ -458,7 +458,7 @@ async fn modify_role(
 ) -> Result<pb::Role, tonic::Status> {
     let mut roles = state.core.roles.clone();
     roles
-        .modify_role(outgoing_request(request))
+        .modify_role(outgoing_write(request))
         .await?
         .into_inner()
         .role

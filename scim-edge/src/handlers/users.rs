@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{Reply, ScimBody};
 use crate::auth::Principal;
-use crate::core_client::outgoing_request;
+use crate::core_client::{outgoing_request, outgoing_write};
 use crate::error::{ScimError, ScimResult, is_version_mismatch};
 use crate::etag::{etag, if_match, if_none_match};
 use crate::filter::{core_sort_path, to_core_filter};
@@ -148,7 +148,7 @@ pub(crate) async fn create_user(
     let input = user_from_scim(body, InputMode::Request)?;
     let mut users = state.core.users.clone();
     let response = users
-        .create_user(outgoing_request(pb::CreateUserRequest {
+        .create_user(outgoing_write(pb::CreateUserRequest {
             organization_id: org.to_owned(),
             user: Some(input.user),
             password: input.password.unwrap_or_default(),
@@ -286,7 +286,7 @@ async fn patch_by_plan(
     user.id = id.to_owned();
     let mut users = state.core.users.clone();
     let updated = users
-        .update_user(outgoing_request(pb::UpdateUserRequest {
+        .update_user(outgoing_write(pb::UpdateUserRequest {
             organization_id: org.to_owned(),
             user: Some(user),
             update_mask: Some(prost_types::FieldMask {
@@ -316,7 +316,7 @@ pub(crate) async fn delete_user(
     check_id(id)?;
     let mut users = state.core.users.clone();
     users
-        .delete_user(outgoing_request(pb::DeleteUserRequest {
+        .delete_user(outgoing_write(pb::DeleteUserRequest {
             organization_id: org.to_owned(),
             user_id: id.to_owned(),
             expected_version,
@@ -484,7 +484,7 @@ async fn write_user(
 ) -> Result<pb::User, WriteError> {
     let mut users = state.core.users.clone();
     let result = users
-        .replace_user(outgoing_request(pb::ReplaceUserRequest {
+        .replace_user(outgoing_write(pb::ReplaceUserRequest {
             organization_id: org.to_owned(),
             user: Some(user),
             expected_version,

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tonic::Code;
 
-use crate::core_client::outgoing_request;
+use crate::core_client::{outgoing_request, outgoing_write};
 use crate::error::CoreFailure;
 use crate::state::AppState;
 
@@ -442,7 +442,7 @@ async fn token(
     let (request, basic) = token_request(&headers, &params)?;
     let mut core = state.core.provisioning.clone();
     let tokens = core
-        .exchange_token(outgoing_request(request))
+        .exchange_token(outgoing_write(request))
         .await
         .map_err(|status| OAuthError::from_core(&status, basic))?
         .into_inner();

@@ -9,6 +9,8 @@
 //! new primary clears the others), read-only attributes unchanged, extension URNs in `schemas`
 //! exactly for the extension objects present.
 
+use std::collections::{HashMap, VecDeque};
+
 use crate::quirks::Quirk;
 use serde_json::{Map, Value};
 
@@ -500,21 +502,10 @@ fn apply_multi(
         PatchOpKind::Add => {
             let new = coerce_multi(def, value)?;
             let items = array_slot(container, key);
+            let mut known = ElementIndex::new(def, items);
             let mut winner = None;
             for element in new {
-                let index = match items
-                    .iter()
-                    .position(|item| same_element(def, item, &element))
-                {
-                    Some(index) => {
-                        merge_element(def, &mut items[index], element);
-                        index
-                    }
-                    None => {
-                        items.push(element);
-                        items.len() - 1
-                    }
-                };
+                let index = known.add(items, element);
                 if is_primary(&items[index]) {
                     winner = Some(index);
                 }
@@ -546,8 +537,8 @@ fn apply_multi(
                 listed => {
                     Quirk::RemoveListedValues.seen();
                     let listed = coerce_multi(def, listed)?;
-                    let items = array_slot(container, key);
-                    items.retain(|item| !listed.iter().any(|gone| same_element(def, item, gone)));
+                    let gone = ElementIndex::new(def, &listed);
+                    array_slot(container, key).retain(|item| !gone.contains(item));
                 }
             }
         }
@@ -592,9 +583,10 @@ fn apply_filtered(
                     }
                 }
                 None => {
+                    // `matched` is ascending: a binary search keeps this O(n log n).
                     let mut index = 0;
                     items.retain(|_| {
-                        let keep = !matched.contains(&index);
+                        let keep = matched.binary_search(&index).is_err();
                         index += 1;
                         keep
                     });
@@ -799,33 +791,121 @@ fn coerce_multi(def: &AttributeDef, value: &Value) -> ScimResult<Vec<Value>> {
 
 // === multi-valued helpers ===
 
-fn string_eq(def: Option<&AttributeDef>, a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::String(a), Value::String(b)) => {
-            if def.is_some_and(|d| d.case_exact) {
-                a == b
-            } else {
-                a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
-            }
-        }
-        _ => a == b,
+/// A value as `def` compares it, as a hashable key: strings lower-cased unless caseExact, other
+/// values as they are. (Strings equal ignoring ASCII case also have equal `to_lowercase`.)
+fn fold(def: Option<&AttributeDef>, value: &Value) -> Value {
+    match value {
+        Value::String(s) if !def.is_some_and(|d| d.case_exact) => Value::String(s.to_lowercase()),
+        other => other.clone(),
     }
 }
 
-/// Whether two elements are the same value (RFC 7644 §3.5.2.1: adding an existing value
-/// changes nothing): same `value` (and same `type` when both have one), or equal as JSON when
-/// the attribute has no `value` sub-attribute (addresses).
-fn same_element(def: &AttributeDef, a: &Value, b: &Value) -> bool {
-    let value_def = def.sub_attribute("value");
-    match (get_ci(a, "value"), get_ci(b, "value")) {
-        (Some(va), Some(vb)) => {
-            let types_agree = match (get_ci(a, "type"), get_ci(b, "type")) {
-                (Some(ta), Some(tb)) => string_eq(None, ta, tb),
-                _ => true,
-            };
-            string_eq(value_def, va, vb) && types_agree
+/// The identity of an element (RFC 7644 §3.5.2.1: adding an existing value changes nothing).
+#[derive(PartialEq, Eq, Hash)]
+enum ElementKey {
+    /// Its `value`, folded as the `value` sub-attribute says.
+    Value(Value),
+    /// The whole element, for elements without a `value` (addresses, simple values).
+    Whole(Value),
+}
+
+/// An element's key and its `type` folded case-insensitively. Two elements are the same value
+/// when their keys are equal and, if both have a `type`, their types are too. That last part
+/// is not an equivalence (an untyped element equals a "work" one and a "home" one), so
+/// [`ElementIndex`] keeps types beside the key rather than in it; no element needs a scan.
+fn element_key(def: &AttributeDef, element: &Value) -> (ElementKey, Option<Value>) {
+    match get_ci(element, "value") {
+        Some(value) => (
+            ElementKey::Value(fold(def.sub_attribute("value"), value)),
+            get_ci(element, "type").map(|kind| fold(None, kind)),
+        ),
+        None => (ElementKey::Whole(element.clone()), None),
+    }
+}
+
+/// The elements of one key: the first, the untyped ones in order, the first of each type.
+#[derive(Default)]
+struct Slot {
+    first: Option<usize>,
+    untyped: VecDeque<usize>,
+    typed: HashMap<Value, usize>,
+}
+
+impl Slot {
+    fn record(&mut self, position: usize, kind: Option<Value>) {
+        self.first.get_or_insert(position);
+        match kind {
+            None => self.untyped.push_back(position),
+            Some(kind) => {
+                self.typed.entry(kind).or_insert(position);
+            }
         }
-        _ => a == b,
+    }
+
+    /// The first element equal to one of this key with type `kind`.
+    fn first_match(&self, kind: Option<&Value>) -> Option<usize> {
+        match kind {
+            None => self.first,
+            Some(kind) => self
+                .untyped
+                .front()
+                .into_iter()
+                .chain(self.typed.get(kind))
+                .min()
+                .copied(),
+        }
+    }
+}
+
+/// The elements of a multi-valued attribute by identity. Bounded work per request: a PATCH
+/// with n values costs O(n) expected, not O(n²) pairwise comparisons.
+struct ElementIndex<'d> {
+    def: &'d AttributeDef,
+    slots: HashMap<ElementKey, Slot>,
+}
+
+impl<'d> ElementIndex<'d> {
+    fn new(def: &'d AttributeDef, items: &[Value]) -> Self {
+        let mut index = Self {
+            def,
+            slots: HashMap::new(),
+        };
+        for (position, item) in items.iter().enumerate() {
+            let (key, kind) = element_key(def, item);
+            index.slots.entry(key).or_default().record(position, kind);
+        }
+        index
+    }
+
+    /// Whether some indexed element is the same value as `element`.
+    fn contains(&self, element: &Value) -> bool {
+        let (key, kind) = element_key(self.def, element);
+        self.slots
+            .get(&key)
+            .is_some_and(|slot| slot.first_match(kind.as_ref()).is_some())
+    }
+
+    /// Merges `element` into the first equal element of `items` (indexed by `self`), or appends
+    /// it; returns its position.
+    fn add(&mut self, items: &mut Vec<Value>, element: Value) -> usize {
+        let (key, kind) = element_key(self.def, &element);
+        let slot = self.slots.entry(key).or_default();
+        if let Some(position) = slot.first_match(kind.as_ref()) {
+            merge_element(self.def, &mut items[position], element);
+            // Merging keeps the key (equal values; a whole element merged with itself). An
+            // untyped element merged with a typed one takes its type; the first untyped element
+            // is the only one a typed element can match before the first of its type.
+            if let Some(kind) = kind
+                && slot.untyped.front() == Some(&position)
+            {
+                slot.untyped.pop_front();
+                slot.typed.insert(kind, position);
+            }
+            return position;
+        }
+        slot.record(items.len(), kind);
+        items.push(element);
+        items.len() - 1
     }
 }
 
@@ -847,11 +927,9 @@ fn merge_element(def: &AttributeDef, existing: &mut Value, new: Value) {
 
 fn dedupe(def: &AttributeDef, items: &mut Vec<Value>) {
     let mut kept: Vec<Value> = Vec::with_capacity(items.len());
+    let mut known = ElementIndex::new(def, &kept);
     for item in items.drain(..) {
-        match kept.iter().position(|k| same_element(def, k, &item)) {
-            Some(index) => merge_element(def, &mut kept[index], item),
-            None => kept.push(item),
-        }
+        known.add(&mut kept, item);
     }
     *items = kept;
 }

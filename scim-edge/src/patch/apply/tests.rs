@@ -391,6 +391,315 @@ fn new_primary_clears_the_others() {
     assert_eq!(r["emails"][0]["primary"], false);
 }
 
+// === multi-valued identity (the hash index behaves as the pairwise comparison it replaced) ===
+
+#[test]
+fn replace_merges_duplicates_differing_in_case() {
+    let r = patch(
+        &user(),
+        json!([{ "op": "replace", "path": "emails", "value": [
+        { "value": "A@x.com", "type": "work" },
+        { "value": "b@x.com" },
+        { "value": "a@x.com", "display": "A", "primary": true },
+        { "value": "a@X.com", "type": "home" },
+    ] }]),
+    )
+    .unwrap();
+    // The first one stays in place and takes the later value's spelling and sub-attributes.
+    assert_eq!(
+        r["emails"],
+        json!([
+            { "value": "a@x.com", "type": "work", "display": "A", "primary": true },
+            { "value": "b@x.com" },
+            { "value": "a@X.com", "type": "home" },
+        ])
+    );
+}
+
+#[test]
+fn add_merges_into_existing_elements() {
+    let r = patch(
+        &user(),
+        json!([{ "op": "add", "path": "emails", "value": [
+        { "value": "BJENSEN@EXAMPLE.COM", "display": "B" },
+        { "value": "babs@jensen.org", "type": "HOME", "primary": true },
+        { "value": "babs@jensen.org", "type": "other" },
+    ] }]),
+    )
+    .unwrap();
+    assert_eq!(
+        r["emails"],
+        json!([
+            { "value": "BJENSEN@EXAMPLE.COM", "type": "work", "primary": false, "display": "B" },
+            { "value": "babs@jensen.org", "type": "HOME", "primary": true },
+            { "value": "babs@jensen.org", "type": "other" },
+        ])
+    );
+    // An untyped element takes the type of the first typed value merged into it; a value of
+    // another type is then a new element.
+    let mut resource = user();
+    resource["emails"] = json!([{ "value": "u@x.com" }, { "value": "U@x.com" }]);
+    let r = patch(
+        &resource,
+        json!([{ "op": "add", "path": "emails", "value": [
+        { "value": "U@X.com", "type": "work" },
+        { "value": "u@x.com", "type": "home" },
+        { "value": "u@x.com", "type": "other" },
+        { "value": "u@x.com", "type": "Home", "display": "h" },
+    ] }]),
+    )
+    .unwrap();
+    assert_eq!(
+        r["emails"],
+        json!([
+            { "value": "U@X.com", "type": "work" },
+            { "value": "u@x.com", "type": "Home", "display": "h" },
+            { "value": "u@x.com", "type": "other" },
+        ])
+    );
+}
+
+#[test]
+fn remove_listed_values_by_identity() {
+    let mut resource = user();
+    resource["emails"] = json!([
+        { "value": "A@x.com", "type": "work" },
+        { "value": "a@x.com", "type": "home" },
+        { "value": "b@x.com" },
+        { "value": "c@x.com", "type": "work" },
+    ]);
+    let r = patch(
+        &resource,
+        json!([{ "op": "remove", "path": "emails", "value": [
+        { "value": "a@X.com", "type": "WORK" },
+        { "value": "B@x.com", "type": "home" },
+        { "value": "c@x.com", "type": "home" },
+    ] }]),
+    )
+    .unwrap();
+    assert_eq!(
+        r["emails"],
+        json!([{ "value": "a@x.com", "type": "home" }, { "value": "c@x.com", "type": "work" }])
+    );
+    // Member ids are caseExact: "U1" does not remove "u1".
+    let group = json!({ "schemas": [GROUP_SCHEMA], "id": "g", "displayName": "G",
+        "members": [{ "value": "u1" }, { "value": "u2" }] });
+    let mut resource = group.clone();
+    apply_patch(
+        &mut resource,
+        &ops(json!([{ "op": "remove", "path": "members", "value": [{ "value": "U1" }, { "value": "u2" }] }])),
+        ResourceKind::Group,
+    )
+    .unwrap();
+    assert_eq!(resource["members"], json!([{ "value": "u1" }]));
+}
+
+// Tens of thousands of values in one PATCH: correct, and fast only because the work is linear
+// (pairwise comparison would take minutes in a debug build). No timing is asserted.
+#[test]
+fn many_values_in_one_patch() {
+    const N: usize = 20_000;
+    let emails: Vec<Value> = (0..N)
+        .map(|i| json!({ "value": format!("user{i}@example.com"), "type": "work" }))
+        .collect();
+    let r = patch(
+        &user(),
+        json!([{ "op": "add", "path": "emails", "value": emails }]),
+    )
+    .unwrap();
+    assert_eq!(r["emails"].as_array().unwrap().len(), N + 2);
+    assert_eq!(primaries(&r, "emails"), 1);
+    // The same values again, upper-cased: all merge, none is added.
+    let shouted: Vec<Value> = (0..N)
+        .map(|i| json!({ "value": format!("USER{i}@EXAMPLE.COM") }))
+        .collect();
+    let r = patch(
+        &r,
+        json!([{ "op": "add", "path": "emails", "value": shouted }]),
+    )
+    .unwrap();
+    assert_eq!(r["emails"].as_array().unwrap().len(), N + 2);
+    assert_eq!(
+        r["emails"][N + 1]["value"],
+        format!("USER{}@EXAMPLE.COM", N - 1)
+    );
+    let listed: Vec<Value> = (0..N)
+        .map(|i| json!({ "value": format!("user{i}@example.com") }))
+        .collect();
+    let r = patch(
+        &r,
+        json!([{ "op": "remove", "path": "emails", "value": listed }]),
+    )
+    .unwrap();
+    assert_eq!(r["emails"], user()["emails"]);
+    // One value under many types: each type is its own element.
+    let typed: Vec<Value> = (0..N)
+        .map(|i| json!({ "value": "same@example.com", "type": format!("t{i}") }))
+        .collect();
+    let r = patch(
+        &user(),
+        json!([{ "op": "replace", "path": "emails", "value": typed }]),
+    )
+    .unwrap();
+    assert_eq!(r["emails"].as_array().unwrap().len(), N);
+}
+
+// The pairwise definitions the index replaced, kept as the oracle.
+fn pairwise_string_eq(def: Option<&AttributeDef>, a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => {
+            if def.is_some_and(|d| d.case_exact) {
+                a == b
+            } else {
+                a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+            }
+        }
+        _ => a == b,
+    }
+}
+
+fn pairwise_same_element(def: &AttributeDef, a: &Value, b: &Value) -> bool {
+    let value_def = def.sub_attribute("value");
+    match (get_ci(a, "value"), get_ci(b, "value")) {
+        (Some(va), Some(vb)) => {
+            let types_agree = match (get_ci(a, "type"), get_ci(b, "type")) {
+                (Some(ta), Some(tb)) => pairwise_string_eq(None, ta, tb),
+                _ => true,
+            };
+            pairwise_string_eq(value_def, va, vb) && types_agree
+        }
+        _ => a == b,
+    }
+}
+
+fn pairwise_add(def: &AttributeDef, items: &mut Vec<Value>, element: Value) -> usize {
+    match items
+        .iter()
+        .position(|item| pairwise_same_element(def, item, &element))
+    {
+        Some(index) => {
+            merge_element(def, &mut items[index], element);
+            index
+        }
+        None => {
+            items.push(element);
+            items.len() - 1
+        }
+    }
+}
+
+fn multi_def(name: &str) -> &'static AttributeDef {
+    match name {
+        "members" => crate::schema::GROUP_SCHEMA_DEF.attribute(name),
+        _ => crate::schema::USER_SCHEMA_DEF.attribute(name),
+    }
+    .unwrap()
+}
+
+/// Elements that collide often: values and types differing in case (ASCII and not), numbers,
+/// elements without a value, bare strings, non-canonical key spellings.
+fn arb_element() -> impl Strategy<Value = Value> {
+    let values = prop::sample::select(vec![
+        json!("a@x.com"),
+        json!("A@X.com"),
+        json!("b@x.com"),
+        json!("ǅ"),
+        json!("ǆ"),
+        json!("ΟΔΟΣ"),
+        json!("οδος"),
+        json!(1),
+        json!("1"),
+        json!(null),
+    ]);
+    let kinds = prop::sample::select(vec![
+        json!("work"),
+        json!("WORK"),
+        json!("home"),
+        json!("Home"),
+        json!(7),
+        json!(null),
+    ]);
+    prop_oneof![
+        8 => (
+            prop::option::of(values),
+            prop::option::of(kinds),
+            prop::option::of(prop::sample::select(vec!["d1", "d2"])),
+            any::<bool>(),
+            prop::sample::select(vec!["value", "Value"]),
+        )
+            .prop_map(|(value, kind, display, primary, value_key)| {
+                let mut element = Map::new();
+                if let Some(value) = value {
+                    element.insert(value_key.to_owned(), value);
+                }
+                if let Some(kind) = kind {
+                    element.insert("type".to_owned(), kind);
+                }
+                if let Some(display) = display {
+                    element.insert("display".to_owned(), json!(display));
+                }
+                if primary {
+                    element.insert("primary".to_owned(), json!(true));
+                }
+                Value::Object(element)
+            }),
+        1 => prop::sample::select(vec![json!("s"), json!("S"), json!(2)]),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn index_agrees_with_pairwise_comparison(
+        attribute in prop::sample::select(vec!["emails", "members", "addresses", "roles"]),
+        existing in prop::collection::vec(arb_element(), 0..12),
+        new in prop::collection::vec(arb_element(), 0..12),
+    ) {
+        let def = multi_def(attribute);
+        // add: same positions, same merged elements
+        let (mut indexed, mut pairwise) = (existing.clone(), existing.clone());
+        let mut known = ElementIndex::new(def, &indexed);
+        for element in new.clone() {
+            let at = known.add(&mut indexed, element.clone());
+            prop_assert_eq!(at, pairwise_add(def, &mut pairwise, element));
+        }
+        prop_assert_eq!(&indexed, &pairwise);
+        // dedupe
+        let mut deduped = new.clone();
+        dedupe(def, &mut deduped);
+        let mut expected = Vec::new();
+        for element in new.clone() {
+            pairwise_add(def, &mut expected, element);
+        }
+        prop_assert_eq!(&deduped, &expected);
+        // remove listed values
+        let gone = ElementIndex::new(def, &new);
+        for item in &existing {
+            let pairwise = new.iter().any(|g| pairwise_same_element(def, item, g));
+            prop_assert_eq!(gone.contains(item), pairwise, "{}", item);
+        }
+    }
+
+    #[test]
+    fn fold_agrees_with_string_eq(
+        a in "\\PC{0,8}",
+        flips in prop::collection::vec(any::<bool>(), 0..8),
+        other in "\\PC{0,8}",
+        case_exact in any::<bool>(),
+    ) {
+        // `a` with some ASCII letters' case flipped, and an unrelated string
+        let flipped: String = a
+            .chars()
+            .zip(flips.iter().chain(std::iter::repeat(&false)))
+            .map(|(c, &flip)| if flip && c.is_ascii_uppercase() { c.to_ascii_lowercase() } else if flip { c.to_ascii_uppercase() } else { c })
+            .collect();
+        let def = if case_exact { multi_def("members").sub_attribute("value") } else { None };
+        for b in [flipped, other, a.to_lowercase(), a.to_uppercase()] {
+            let (a, b) = (json!(a), json!(b));
+            prop_assert_eq!(pairwise_string_eq(def, &a, &b), fold(def, &a) == fold(def, &b));
+        }
+    }
+}
+
 // === property tests ===
 
 fn arb_email() -> impl Strategy<Value = Value> {
