@@ -25,19 +25,28 @@ use uuid::Uuid;
 /// The admin services, each behind the authentication layer, ready for
 /// `Server::builder().add_routes(..)` on the admin listener.
 pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
+    use identity_proto::with_message_limits;
     let auth = AuthLayer::new(Arc::clone(&backend));
     tonic::service::Routes::new(
-        auth.layer(OrganizationServiceServer::new(OrganizationApi::new(
-            Arc::clone(&backend),
+        auth.layer(with_message_limits!(OrganizationServiceServer::new(
+            OrganizationApi::new(Arc::clone(&backend))
         ))),
     )
-    .add_service(auth.layer(ScimServiceServer::new(ScimApi::new(Arc::clone(&backend)))))
-    .add_service(auth.layer(ServiceCredentialServiceServer::new(
-        crate::service_credentials::ServiceCredentialApi::new(Arc::clone(&backend)),
-    )))
-    .add_service(auth.layer(ConnectionServiceServer::new(
-        crate::connections::ConnectionApi::new(backend),
-    )))
+    .add_service(
+        auth.layer(with_message_limits!(ScimServiceServer::new(ScimApi::new(
+            Arc::clone(&backend)
+        )))),
+    )
+    .add_service(
+        auth.layer(with_message_limits!(ServiceCredentialServiceServer::new(
+            crate::service_credentials::ServiceCredentialApi::new(Arc::clone(&backend)),
+        ))),
+    )
+    .add_service(
+        auth.layer(with_message_limits!(ConnectionServiceServer::new(
+            crate::connections::ConnectionApi::new(backend)
+        ))),
+    )
 }
 
 /// `admin.v1.OrganizationService` over a backend.

@@ -151,10 +151,21 @@ impl IdentityClient {
     pub fn with_channel(channel: Channel, credential: &str) -> Result<Self, ClientError> {
         let auth = BearerCredential::new(credential)?;
         Ok(Self {
-            users: UserServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            roles: RoleServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            changes: ChangeServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            access_tokens: AccessTokenServiceClient::with_interceptor(channel, auth),
+            users: crate::with_message_limits!(UserServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone()
+            )),
+            roles: crate::with_message_limits!(RoleServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone()
+            )),
+            changes: crate::with_message_limits!(ChangeServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone()
+            )),
+            access_tokens: crate::with_message_limits!(AccessTokenServiceClient::with_interceptor(
+                channel, auth
+            )),
         })
     }
 }

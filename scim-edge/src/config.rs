@@ -284,6 +284,14 @@ impl Config {
                 raw.max_body_bytes
             ));
         }
+        // every body becomes one gRPC message to the core (with some overhead)
+        if raw.max_body_bytes > identity_proto::LIST_RESPONSE_BUDGET {
+            problems.push(format!(
+                "max_body_bytes {} is above the maximum of {} (half the largest gRPC message)",
+                raw.max_body_bytes,
+                identity_proto::LIST_RESPONSE_BUDGET
+            ));
+        }
         if raw.request_timeout_secs == 0 {
             problems.push("request_timeout_secs must be at least 1".to_owned());
         }

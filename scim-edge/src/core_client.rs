@@ -21,6 +21,7 @@ use identity_proto::identity::v1::provisioning_service_client::ProvisioningServi
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
+use identity_proto::with_message_limits;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
@@ -58,10 +59,22 @@ impl CoreClient {
     pub fn new(channel: Channel, credential: &str) -> anyhow::Result<Self> {
         let auth = BearerCredential::new(credential)?;
         Ok(Self {
-            users: UserServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            roles: RoleServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            tokens: TokenServiceClient::with_interceptor(channel.clone(), auth.clone()),
-            provisioning: ProvisioningServiceClient::with_interceptor(channel.clone(), auth),
+            users: with_message_limits!(UserServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone()
+            )),
+            roles: with_message_limits!(RoleServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone()
+            )),
+            tokens: with_message_limits!(TokenServiceClient::with_interceptor(
+                channel.clone(),
+                auth.clone()
+            )),
+            provisioning: with_message_limits!(ProvisioningServiceClient::with_interceptor(
+                channel.clone(),
+                auth
+            )),
             health: HealthClient::new(channel),
         })
     }

@@ -316,7 +316,12 @@ impl ScimError {
             Code::NotFound => Self::not_found("resource not found"),
             Code::AlreadyExists => Self::uniqueness(message),
             Code::Aborted | Code::FailedPrecondition => Self::precondition_failed(message),
-            Code::InvalidArgument | Code::OutOfRange => Self::invalid_value(message),
+            Code::InvalidArgument => Self::invalid_value(message),
+            // the core never answers OUT_OF_RANGE itself: it is gRPC's message size limit, which
+            // the core's shortened pages keep lists under; the client asked for too much at once
+            Code::OutOfRange => Self::too_many(
+                "the response would be too large; ask for fewer results (count) or fewer attributes",
+            ),
             Code::Unauthenticated => Self::unauthorized("authentication failed"),
             Code::PermissionDenied => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
             Code::ResourceExhausted => {
@@ -411,6 +416,17 @@ mod tests {
         }
         let unavailable = ScimError::from(status(Code::Unavailable, "UNAVAILABLE"));
         assert_eq!(unavailable.retry_after, Some(RETRY_AFTER_SECS));
+    }
+
+    #[test]
+    fn an_oversized_message_is_too_many_not_the_clients_bad_value() {
+        // what tonic answers when a message passes the size limit
+        let oversized = tonic::Status::out_of_range(
+            "Error, decoded message length too large: found 20000000 bytes, the limit is: 16777216 bytes",
+        );
+        let error = ScimError::from(oversized);
+        assert_eq!(error.status.as_u16(), 400);
+        assert_eq!(error.scim_type, Some(ScimType::TooMany));
     }
 
     #[test]

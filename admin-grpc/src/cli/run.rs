@@ -12,6 +12,7 @@ use identity_proto::admin::v1::organization_service_client::OrganizationServiceC
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
+use identity_proto::with_message_limits;
 use std::io::Write;
 use std::time::Duration;
 use tonic::transport::Endpoint;
@@ -139,13 +140,18 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
         .await
         .map_err(|err| connect_error(error_chain(&err)))?;
     Ok(Clients {
-        orgs: OrganizationServiceClient::with_interceptor(channel.clone(), auth.clone()),
-        scim: ScimServiceClient::with_interceptor(channel.clone(), auth.clone()),
-        service_credentials: ServiceCredentialServiceClient::with_interceptor(
+        orgs: with_message_limits!(OrganizationServiceClient::with_interceptor(
             channel.clone(),
-            auth.clone(),
+            auth.clone()
+        )),
+        scim: with_message_limits!(ScimServiceClient::with_interceptor(
+            channel.clone(),
+            auth.clone()
+        )),
+        service_credentials: with_message_limits!(
+            ServiceCredentialServiceClient::with_interceptor(channel.clone(), auth.clone())
         ),
-        connections: ConnectionServiceClient::with_interceptor(channel, auth),
+        connections: with_message_limits!(ConnectionServiceClient::with_interceptor(channel, auth)),
     })
 }
 

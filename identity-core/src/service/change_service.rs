@@ -112,8 +112,12 @@ impl ChangeService for ChangeServiceImpl {
         )?;
         let page = changes::list_changes(&self.db, org, req.after_sequence, page_size).await?;
         let oldest_cursor = changes::oldest_cursor(&self.db, org, page.latest_sequence).await?;
+        let mut listed: Vec<pb::Change> =
+            page.changes.iter().map(convert::change_to_proto).collect();
+        // a page too large for one message ends early: the client resumes from its last change
+        listed.truncate(convert::fitting(&listed));
         Ok(Response::new(pb::ListChangesResponse {
-            changes: page.changes.iter().map(convert::change_to_proto).collect(),
+            changes: listed,
             latest_sequence: page.latest_sequence,
             oldest_cursor,
         }))

@@ -324,6 +324,22 @@ pub fn parse_user_ids(field: &str, ids: &[String]) -> CoreResult<Vec<Uuid>> {
 }
 
 /// Fails unless `count` ids are at most `max`.
+/// How many of `items`, in order, fit in one list response: their encoded size is summed until
+/// it would pass `LIST_RESPONSE_BUDGET` (at least one item is always kept; one item is at most a
+/// request body, far below the budget). The caller ends its page there.
+pub fn fitting<M: prost::Message>(items: &[M]) -> usize {
+    let mut total = 0;
+    for (index, item) in items.iter().enumerate() {
+        let len = item.encoded_len();
+        // the field's tag and length prefix
+        total += 1 + prost::length_delimiter_len(len) + len;
+        if total > identity_proto::LIST_RESPONSE_BUDGET && index > 0 {
+            return index;
+        }
+    }
+    items.len()
+}
+
 pub fn at_most(field: &str, count: usize, max: usize) -> CoreResult<()> {
     if count > max {
         Err(CoreError::invalid(
@@ -373,4 +389,26 @@ pub fn list_query(
         skip: skip as u64,
         include_total_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_is_cut_where_it_would_pass_the_response_budget() {
+        let user = |bytes: usize| pb::User {
+            display_name: "x".repeat(bytes),
+            ..Default::default()
+        };
+        // 1 MiB each: the eighth would pass 8 MiB with its framing
+        let big: Vec<pb::User> = (0..10).map(|_| user(1 << 20)).collect();
+        assert_eq!(identity_proto::LIST_RESPONSE_BUDGET, 8 << 20);
+        assert_eq!(fitting(&big), 7);
+        // small items are never cut, and one item is always kept
+        let small: Vec<pb::User> = (0..1000).map(|_| user(100)).collect();
+        assert_eq!(fitting(&small), 1000);
+        assert_eq!(fitting(&[user(9 << 20)]), 1);
+        assert_eq!(fitting::<pb::User>(&[]), 0);
+    }
 }

@@ -14,8 +14,8 @@ use crate::service::convert;
 use crate::service::provisioning_service::{ConnectionScope, ProvisioningServiceImpl};
 use crate::service::role_service::RoleServiceImpl;
 use crate::service::token_service::TokenServiceImpl;
-use crate::store::roles;
 use crate::store::users::{self, LookupKey, PasswordChange};
+use crate::store::{paging, roles};
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::access_token_service_server::AccessTokenServiceServer;
 use identity_proto::identity::v1::change_service_server::ChangeServiceServer;
@@ -37,25 +37,29 @@ pub fn identity_routes(
 ) -> tonic::service::Routes {
     use tower::Layer;
     // writes of users and roles may act for a provisioning connection
-    tonic::service::Routes::new(auth.layer(ConnectionScope::new(UserServiceServer::new(
-        UserServiceImpl::new(db.clone()),
+    use identity_proto::with_message_limits;
+    tonic::service::Routes::new(auth.layer(ConnectionScope::new(with_message_limits!(
+        UserServiceServer::new(UserServiceImpl::new(db.clone()))
     ))))
-    .add_service(auth.layer(ConnectionScope::new(RoleServiceServer::new(
-        RoleServiceImpl::new(db.clone()),
-    ))))
-    .add_service(auth.layer(ProvisioningServiceServer::new(
-        ProvisioningServiceImpl::new(db.clone(), oauth),
-    )))
-    .add_service(auth.layer(ChangeServiceServer::new(ChangeServiceImpl::new(
-        db.clone(),
-        draining,
+    .add_service(auth.layer(ConnectionScope::new(with_message_limits!(
+        RoleServiceServer::new(RoleServiceImpl::new(db.clone()))
     ))))
     .add_service(
-        auth.layer(AccessTokenServiceServer::new(AccessTokenServiceImpl::new(
-            db.clone(),
+        auth.layer(with_message_limits!(ProvisioningServiceServer::new(
+            ProvisioningServiceImpl::new(db.clone(), oauth)
         ))),
     )
-    .add_service(auth.layer(TokenServiceServer::new(TokenServiceImpl::new(db))))
+    .add_service(auth.layer(with_message_limits!(ChangeServiceServer::new(
+        ChangeServiceImpl::new(db.clone(), draining)
+    ))))
+    .add_service(
+        auth.layer(with_message_limits!(AccessTokenServiceServer::new(
+            AccessTokenServiceImpl::new(db.clone())
+        ))),
+    )
+    .add_service(auth.layer(with_message_limits!(TokenServiceServer::new(
+        TokenServiceImpl::new(db)
+    ))))
 }
 
 /// The UserService handlers.
@@ -259,9 +263,21 @@ impl UserService for UserServiceImpl {
         )?;
         let with_roles = wants_roles(req.view)?;
         let page = users::list_users(&self.db, org, &query).await?;
+        let mut listed = self.present(org, &page.users, with_roles).await?;
+        let mut next_page_token = page.next_page_token;
+        // a page too large for one message ends early; the token resumes after its last user
+        let fit = convert::fitting(&listed);
+        if fit < listed.len() {
+            listed.truncate(fit);
+            let resume = &page.positions[fit - 1];
+            next_page_token = resume.encode();
+            if query.page_token.is_empty() {
+                paging::remember_walk(org, resume, query.skip + fit as u64);
+            }
+        }
         Ok(Response::new(pb::ListUsersResponse {
-            users: self.present(org, &page.users, with_roles).await?,
-            next_page_token: page.next_page_token,
+            users: listed,
+            next_page_token,
             total_size: page.total_size.unwrap_or_default(),
         }))
     }

@@ -109,6 +109,8 @@ pub struct ListQuery {
 #[derive(Debug, Clone, Default)]
 pub struct IdPage {
     pub ids: Vec<Uuid>,
+    /// Where the list resumes after each id (a page ended early continues from there).
+    pub positions: Vec<PageToken>,
     /// Empty on the last page.
     pub next_page_token: String,
     pub total_size: Option<i64>,
@@ -212,10 +214,12 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
     let more = rows.len() as u64 > query.page_size;
     let page = &rows[..rows.len().min(query.page_size as usize)];
     let mut ids = Vec::with_capacity(page.len());
+    let mut resumes = Vec::with_capacity(page.len());
     for row in page {
         ids.push(row.try_get_by_index::<Uuid>(0)?);
+        resumes.push(position(row)?);
     }
-    let last = page.last().map(position).transpose()?;
+    let last = resumes.last().cloned();
     let next_page_token = match (&last, more) {
         (Some(last), true) => last.encode(),
         _ => String::new(),
@@ -239,9 +243,19 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
     };
     Ok(IdPage {
         ids,
+        positions: resumes,
         next_page_token,
         total_size,
     })
+}
+
+/// Records that an offset-paged walk of `org` continues after `position` at offset
+/// `next_offset`, for a page that was ended early (see `IdPage::positions`).
+pub fn remember_walk(org: crate::ids::OrgId, position: &PageToken, next_offset: u64) {
+    positions().insert(
+        (org.0, position.query.clone(), next_offset),
+        position.clone(),
+    );
 }
 
 /// How many pages back an offset-paged page looks for a remembered position (the number of pages

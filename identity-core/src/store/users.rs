@@ -1376,6 +1376,8 @@ pub async fn lookup_user(db: &DatabaseConnection, org: OrgId, key: &LookupKey) -
 #[derive(Debug, Clone, Default)]
 pub struct UserPage {
     pub users: Vec<User>,
+    /// Where the list resumes after each user.
+    pub positions: Vec<paging::PageToken>,
     pub next_page_token: String,
     pub total_size: Option<i64>,
 }
@@ -1392,9 +1394,16 @@ pub async fn list_users(
         changes::ensure_org(db, org).await?;
     }
     let mut found = load_users(db, org, &page.ids).await?;
-    let users = page.ids.iter().filter_map(|id| found.remove(id)).collect();
+    // a user deleted since the ids were read is left out, with its position
+    let (users, positions) = page
+        .ids
+        .iter()
+        .zip(page.positions)
+        .filter_map(|(id, position)| found.remove(id).map(|user| (user, position)))
+        .unzip();
     Ok(UserPage {
         users,
+        positions,
         next_page_token: page.next_page_token,
         total_size: page.total_size,
     })
