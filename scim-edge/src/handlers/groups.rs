@@ -34,6 +34,9 @@ use crate::state::AppState;
 pub(crate) const CURSOR_SCOPE: &str = "Groups";
 /// Members per ListRoleMembers page (the core's maximum).
 const MEMBER_PAGE: i32 = 10_000;
+/// The most members one list response carries (`GET /Groups?attributes=members`): the edge holds
+/// a page's members in memory to render them, so this, not the tenant's memberships, bounds it.
+pub(crate) const MAX_LISTED_MEMBERS: i64 = 100_000;
 /// Attempts of a PATCH changing attributes that loses a race (no `If-Match` given).
 const PATCH_ATTEMPTS: usize = 3;
 
@@ -349,8 +352,10 @@ pub(crate) async fn list_groups(
     let page = query
         .page(state, org, params.count, page_token, skip)
         .await?;
-    let mut resources = Vec::with_capacity(page.roles.len());
-    for role in &page.roles {
+    let shortened = matches!(params.paging, Paging::Index { .. });
+    let listed = listed_with_members(&page.roles, &params.projection, shortened)?;
+    let mut resources = Vec::with_capacity(listed);
+    for role in &page.roles[..listed] {
         resources.push(render_list_group(state, org, role, &params.projection).await?);
     }
     let next_cursor = match &params.paging {
@@ -503,6 +508,37 @@ fn render(
     body
 }
 
+/// How many of a page's groups to render. With members asked for, their member counts may sum to
+/// at most [`MAX_LISTED_MEMBERS`]: a longer page ends early where `may_shorten` (startIndex
+/// paging: `itemsPerPage` tells the client, who walks on from there) and is refused `tooMany`
+/// otherwise (a cursor cannot resume inside a page), as is a first group larger than the budget.
+pub(crate) fn listed_with_members(
+    roles: &[pb::Role],
+    projection: &Projection,
+    may_shorten: bool,
+) -> ScimResult<usize> {
+    if !projection.explicitly_requests("members") {
+        return Ok(roles.len());
+    }
+    let mut members = 0;
+    for (index, role) in roles.iter().enumerate() {
+        members += role.member_count;
+        if members > MAX_LISTED_MEMBERS {
+            return match index {
+                0 => Err(ScimError::too_many(format!(
+                    "group {} has {} members, more than a list returns ({MAX_LISTED_MEMBERS}); read it with GET /Groups/{}",
+                    role.id, role.member_count, role.id
+                ))),
+                _ if may_shorten => Ok(index),
+                _ => Err(ScimError::too_many(format!(
+                    "the page's groups have more than {MAX_LISTED_MEMBERS} members together; ask for fewer groups (count) or leave out members"
+                ))),
+            };
+        }
+    }
+    Ok(roles.len())
+}
+
 /// A group of a list: members only when `attributes` names them.
 pub(crate) async fn render_list_group(
     state: &AppState,
@@ -516,4 +552,47 @@ pub(crate) async fn render_list_group(
         None
     };
     Ok(render(state, role, members.as_deref(), projection))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projection::parse_attribute_list;
+
+    fn roles(counts: &[i64]) -> Vec<pb::Role> {
+        counts
+            .iter()
+            .enumerate()
+            .map(|(i, &member_count)| pb::Role {
+                id: format!("r{i}"),
+                member_count,
+                ..Default::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_page_of_groups_carries_a_bounded_number_of_members() {
+        let members = Projection {
+            attributes: parse_attribute_list("members").unwrap(),
+            excluded: Vec::new(),
+        };
+        let plain = Projection::default();
+        let half = MAX_LISTED_MEMBERS / 2;
+        let page = roles(&[half, half, 1, 5]);
+        // without members, any page is listed whole
+        assert_eq!(listed_with_members(&page, &plain, false).unwrap(), 4);
+        // with them, a startIndex page ends before the group that passes the budget
+        assert_eq!(listed_with_members(&page, &members, true).unwrap(), 2);
+        // a cursor page cannot end early: tooMany
+        let refused = listed_with_members(&page, &members, false).unwrap_err();
+        assert_eq!(refused.scim_type, Some(crate::error::ScimType::TooMany));
+        // nor can a first group over the budget be listed
+        let huge = roles(&[MAX_LISTED_MEMBERS + 1]);
+        assert!(listed_with_members(&huge, &members, true).is_err());
+        assert_eq!(
+            listed_with_members(&roles(&[half, half]), &members, false).unwrap(),
+            2
+        );
+    }
 }

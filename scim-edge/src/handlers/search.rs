@@ -172,7 +172,8 @@ async fn search_all(state: &AppState, org: &str, params: &ListParams) -> ScimRes
             with_groups,
         ));
     }
-    for role in &groups.roles {
+    let listed = groups::listed_with_members(&groups.roles, &params.projection, false)?;
+    for role in &groups.roles[..listed] {
         resources.push(render_list_group(state, org, role, &params.projection).await?);
     }
     Ok(list_response(
