@@ -195,6 +195,12 @@ pub async fn authenticate(
         Ok(slot) => slot,
         Err(throttled) => return refuse(throttled, &principal.organization_id),
     };
+    // a costly request also waits for a heavy-work slot, shared fairly between organizations
+    let _heavy = if crate::fair::is_heavy(&request) {
+        state.throttle.heavy_slot(&principal.organization_id).await
+    } else {
+        None
+    };
     let organization = principal.organization_id.clone();
     let connection = principal.connection_id.clone();
     let resource_type = crate::metrics::resource_type(request.uri().path());

@@ -93,6 +93,7 @@ struct RawConfig {
     unauthenticated_burst: u32,
     refused_token_cache_secs: u64,
     client_address_header: Option<String>,
+    heavy_request_slots: usize,
 }
 
 impl Default for RawConfig {
@@ -120,6 +121,7 @@ impl Default for RawConfig {
             unauthenticated_burst: limits.address.burst,
             refused_token_cache_secs: limits.refused_token_ttl.as_secs(),
             client_address_header: None,
+            heavy_request_slots: limits.heavy_slots,
         }
     }
 }
@@ -327,6 +329,7 @@ impl Config {
                 burst: raw.unauthenticated_burst,
             },
             refused_token_ttl: Duration::from_secs(raw.refused_token_cache_secs),
+            heavy_slots: raw.heavy_request_slots,
         };
         match (listen_addr, core_credential) {
             (Some(listen_addr), Some(core_credential)) if problems.is_empty() => Ok(Self {
@@ -461,6 +464,12 @@ fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
             figment,
             "unauthenticated_requests_per_second",
             defaults.unauthenticated_requests_per_second,
+            problems,
+        ),
+        heavy_request_slots: field(
+            figment,
+            "heavy_request_slots",
+            defaults.heavy_request_slots,
             problems,
         ),
         unauthenticated_burst: field(

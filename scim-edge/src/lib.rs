@@ -10,6 +10,7 @@ pub mod config;
 pub mod core_client;
 pub mod error;
 pub mod etag;
+pub mod fair;
 pub mod filter;
 mod handlers;
 pub mod list;

@@ -57,6 +57,9 @@ pub struct Limits {
     pub address: Rate,
     /// How long a refused token is answered 401 without asking the core again.
     pub refused_token_ttl: Duration,
+    /// Heavy requests (`fair::is_heavy`) of every organization in the handlers at once, shared
+    /// fairly between organizations; 0 is unlimited.
+    pub heavy_slots: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +82,9 @@ impl Default for Limits {
                 burst: 100,
             },
             refused_token_ttl: Duration::from_secs(10),
+            // half the CPUs: the other half stays free for everyone's cheap requests
+            heavy_slots: std::thread::available_parallelism()
+                .map_or(1, |cpus| (cpus.get() / 2).max(1)),
         }
     }
 }
@@ -147,6 +153,7 @@ pub struct Throttle {
     /// Addresses whose budget is spent, until when.
     blocked: Cache<IpAddr, Instant>,
     refused: Cache<[u8; 32], ScimError>,
+    heavy: Option<crate::fair::FairGate>,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -180,6 +187,7 @@ impl Throttle {
                 .max_capacity(MAX_KEYS)
                 .time_to_live(limits.refused_token_ttl.max(Duration::from_millis(1)))
                 .build(),
+            heavy: crate::fair::FairGate::new(limits.heavy_slots),
         }
     }
 
@@ -219,6 +227,15 @@ impl Throttle {
             reason: Reason::OrganizationConcurrency,
             retry_after: Duration::from_secs(1),
         })
+    }
+
+    /// Waits for one of the heavy-work slots for `organization` (see `fair`); `None` when
+    /// heavy work is not limited.
+    pub async fn heavy_slot(&self, organization: &str) -> Option<crate::fair::HeavySlot> {
+        match &self.heavy {
+            Some(gate) => Some(gate.acquire(organization).await),
+            None => None,
+        }
     }
 
     /// Spends one unit of `address`'s budget for unauthenticated work (an OAuth request).
@@ -329,6 +346,7 @@ mod tests {
                 burst: 2,
             },
             refused_token_ttl: Duration::from_secs(10),
+            heavy_slots: 0,
         }
     }
 
