@@ -31,6 +31,10 @@ pub(crate) struct NeighbourArgs {
     /// A's requests in flight
     #[arg(long, default_value_t = 64)]
     flood: usize,
+    /// A waits as told by `Retry-After` after a 429, as identity providers do (default: A
+    /// ignores it and sends again at once, as a hostile client would)
+    #[arg(long)]
+    polite: bool,
     /// B's requests per second (Okta and Entra stay well below the default 100/s limit)
     #[arg(long, default_value_t = 40)]
     rate: u64,
@@ -77,7 +81,13 @@ pub(crate) async fn run(args: NeighbourArgs) -> Result<()> {
     let alone = push(&b, &b_group, args.rate, phase, &format!("{run_id}-alone")).await;
     eprintln!("neighbours: B with A flooding for {phase:?}");
     let stop = Arc::new(AtomicBool::new(false));
-    let flood = tokio::spawn(flood_with(a.clone(), a_group, args.flood, stop.clone()));
+    let flood = tokio::spawn(flood_with(
+        a.clone(),
+        a_group,
+        args.flood,
+        args.polite,
+        stop.clone(),
+    ));
     let with_a = push(&b, &b_group, args.rate, phase, &format!("{run_id}-with-a")).await;
     stop.store(true, Ordering::Relaxed);
     let a_counts = flood.await.context("the flood panicked")?;
@@ -87,6 +97,7 @@ pub(crate) async fn run(args: NeighbourArgs) -> Result<()> {
         seconds: args.seconds,
         b_rate: args.rate,
         a_in_flight: args.flood,
+        a_polite: args.polite,
         a_users: args.users,
         alone: alone.summarize("B alone", phase),
         with_a: with_a.summarize("B with A", phase),
@@ -205,6 +216,7 @@ async fn flood_with(
     a: Org,
     group: String,
     in_flight: usize,
+    polite: bool,
     stop: Arc<AtomicBool>,
 ) -> Arc<FloodCounts> {
     let counts = Arc::new(FloodCounts::default());
@@ -225,9 +237,21 @@ async fn flood_with(
                     _ => a.request(Method::GET, "/Groups?attributes=members", None),
                 };
                 turn += 1;
-                match request.send().await.map(|r| r.status()) {
+                let answered = request.send().await;
+                let retry_after = answered
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.headers().get(reqwest::header::RETRY_AFTER))
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                match answered.map(|r| r.status()) {
                     Ok(status) if status.is_success() => &counts.served,
-                    Ok(StatusCode::TOO_MANY_REQUESTS) => &counts.throttled,
+                    Ok(StatusCode::TOO_MANY_REQUESTS) => {
+                        if polite {
+                            let wait = Duration::from_secs(retry_after.unwrap_or(1));
+                            tokio::time::sleep(wait).await;
+                        }
+                        &counts.throttled
+                    }
                     _ => &counts.other,
                 }
                 .fetch_add(1, Ordering::Relaxed);
@@ -341,6 +365,7 @@ struct Report {
     seconds: u64,
     b_rate: u64,
     a_in_flight: usize,
+    a_polite: bool,
     a_users: usize,
     alone: Summary,
     with_a: Summary,
@@ -363,12 +388,17 @@ impl Report {
             )
         };
         format!(
-            "noisy neighbour ({}, {} s per phase; B at {}/s; A: {} users, {} in flight)\n{}{}  B's p99 with A / alone: {ratio:.2}× (target ≤ 2×), B's errors with A: {} (target 0)\n  A: {} served, {} throttled (429), {} other\n",
+            "noisy neighbour ({}, {} s per phase; B at {}/s; A: {} users, {} in flight, {})\n{}{}  B's p99 with A / alone: {ratio:.2}× (target ≤ 2×), B's errors with A: {} (target 0)\n  A: {} served, {} throttled (429), {} other\n",
             self.store,
             self.seconds,
             self.b_rate,
             self.a_users,
             self.a_in_flight,
+            if self.a_polite {
+                "honouring Retry-After"
+            } else {
+                "ignoring Retry-After"
+            },
             row(&self.alone),
             row(&self.with_a),
             self.with_a.errors,
