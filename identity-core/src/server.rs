@@ -127,6 +127,7 @@ pub async fn run(
         Duration::from_secs(config.change_retention_secs),
         Duration::from_secs(config.retention_interval_secs),
     ));
+    let planner_stats = tokio::spawn(crate::store::planner_stats::bootstrap(db.clone()));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let signal = async move {
@@ -154,6 +155,7 @@ pub async fn run(
         }
     }
     retention.abort();
+    planner_stats.abort();
     if let Some(relay) = commit_relay {
         relay.abort();
     }

@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod org_writes;
 pub mod organizations;
 pub mod paging;
+pub mod planner_stats;
 pub mod retention;
 pub mod roles;
 pub mod service_credentials;

@@ -734,6 +734,7 @@ async fn not_found<C: ConnectionTrait>(
     }
 }
 
+/// Replaces a user's emails and phone numbers.
 async fn write_contacts(
     txn: &DatabaseTransaction,
     org: OrgId,
@@ -748,6 +749,17 @@ async fn write_contacts(
         .filter(user_phone::Column::UserId.eq(id))
         .exec(txn)
         .await?;
+    insert_contacts(txn, org, id, data).await
+}
+
+/// Stores the emails and phone numbers of a user that has none yet (a new one): no statement
+/// when there are none.
+async fn insert_contacts(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: Uuid,
+    data: &UserData,
+) -> CoreResult<()> {
     if !data.emails.is_empty() {
         user_email::Entity::insert_many(data.emails.iter().enumerate().map(|(i, c)| {
             user_email::ActiveModel {
@@ -938,7 +950,7 @@ async fn create_in(
         .exec_without_returning(txn)
         .await
         .map_err(map_unique)?;
-    write_contacts(txn, org, id.0, &data).await?;
+    insert_contacts(txn, org, id.0, &data).await?;
     changes::append_change(
         txn,
         org,
