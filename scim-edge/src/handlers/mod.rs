@@ -30,6 +30,8 @@ pub(crate) const SCIM_JSON: &str = "application/scim+json";
 pub(crate) struct Reply {
     pub(crate) status: StatusCode,
     pub(crate) body: Option<Value>,
+    /// The body already encoded (a large list, rendered off the async workers).
+    pub(crate) encoded: Option<Vec<u8>>,
     pub(crate) etag: Option<String>,
     pub(crate) location: Option<String>,
 }
@@ -40,8 +42,27 @@ impl Reply {
         Self {
             status: StatusCode::OK,
             body: Some(body),
+            encoded: None,
             etag: None,
             location: None,
+        }
+    }
+
+    /// 200 with the list `render` builds. A large list (`large`) takes milliseconds of CPU to
+    /// render and encode, so that runs on a blocking thread: the async workers go on serving
+    /// other requests (other organizations' included) meanwhile.
+    pub(crate) async fn list(large: bool, render: impl FnOnce() -> Value + Send + 'static) -> Self {
+        if !large {
+            return Self::ok(render());
+        }
+        let encoded = tokio::task::spawn_blocking(move || serde_json::to_vec(&render()))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Self {
+            encoded: Some(encoded),
+            ..Self::empty(StatusCode::OK)
         }
     }
 
@@ -51,6 +72,7 @@ impl Reply {
         Self {
             status,
             body: Some(body),
+            encoded: None,
             etag,
             location: None,
         }
@@ -70,6 +92,7 @@ impl Reply {
         Self {
             status,
             body: None,
+            encoded: None,
             etag: None,
             location: None,
         }
@@ -78,9 +101,13 @@ impl Reply {
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut response = match &self.body {
-            Some(body) => {
-                let bytes = serde_json::to_vec(body).unwrap_or_default();
+        let encoded = match (self.encoded, &self.body) {
+            (Some(encoded), _) => Some(encoded),
+            (None, Some(body)) => Some(serde_json::to_vec(body).unwrap_or_default()),
+            (None, None) => None,
+        };
+        let mut response = match encoded {
+            Some(bytes) => {
                 let mut response = (self.status, bytes).into_response();
                 response
                     .headers_mut()

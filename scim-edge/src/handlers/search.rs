@@ -29,9 +29,7 @@ pub(crate) async fn users(
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
     let params = ListParams::from_search_body(&body, &state.settings.limits)?;
-    users::list_users(&state, &principal.organization_id, &params)
-        .await
-        .map(Reply::ok)
+    users::list_users(&state, &principal.organization_id, &params).await
 }
 
 pub(crate) async fn groups(

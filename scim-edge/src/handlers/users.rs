@@ -78,9 +78,7 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
 ) -> ScimResult<Reply> {
     let params = ListParams::from_query(&parse_query(query.as_deref())?, &state.settings.limits)?;
-    list_users(&state, &principal.organization_id, &params)
-        .await
-        .map(Reply::ok)
+    list_users(&state, &principal.organization_id, &params).await
 }
 
 pub(crate) async fn put(
@@ -332,7 +330,7 @@ pub(crate) async fn list_users(
     state: &AppState,
     org: &str,
     params: &ListParams,
-) -> ScimResult<Value> {
+) -> ScimResult<Reply> {
     let query = UserQuery::new(params)?;
     let (page_token, skip) = match &params.paging {
         Paging::Index { start_index } => (String::new(), start_index - 1),
@@ -341,24 +339,32 @@ pub(crate) async fn list_users(
     let page = query
         .page(state, org, params.count, page_token, skip)
         .await?;
-    let resources = page
-        .users
-        .iter()
-        .map(|user| render_list_user(state, user, &params.projection, query.with_groups))
-        .collect();
     let next_cursor = match &params.paging {
         Paging::Cursor { .. } if !page.next_page_token.is_empty() && params.count > 0 => {
             Some(encode_cursor(CURSOR_SCOPE, &page.next_page_token))
         }
         _ => None,
     };
-    Ok(list_response(
-        page.total,
-        &params.paging,
-        resources,
-        next_cursor,
-    ))
+    let large = page.users.len() > LARGE_LIST;
+    let (state, projection, paging) = (
+        state.clone(),
+        params.projection.clone(),
+        params.paging.clone(),
+    );
+    let with_groups = query.with_groups;
+    Ok(Reply::list(large, move || {
+        let resources = page
+            .users
+            .iter()
+            .map(|user| render_list_user(&state, user, &projection, with_groups))
+            .collect();
+        list_response(page.total, &paging, resources, next_cursor)
+    })
+    .await)
 }
+
+/// A list of more users than this is rendered off the async workers (see `Reply::list`).
+const LARGE_LIST: usize = 100;
 
 // === core calls ===
 
