@@ -74,7 +74,7 @@ pub(crate) async fn run(args: NeighbourArgs) -> Result<()> {
         args.users
     );
     let a_group = fill(&a, args.users, &run_id).await?;
-    let b_group = a_group_of(&b, &format!("push-{run_id}")).await?;
+    let b_group = create_group(&b, &format!("push-{run_id}"), &[]).await?;
     let phase = Duration::from_secs(args.seconds);
 
     eprintln!("neighbours: B alone for {phase:?}");
@@ -181,19 +181,13 @@ async fn fill(a: &Org, users: usize, run_id: &str) -> Result<String> {
             ids.push(location.rsplit('/').next().unwrap_or_default().to_owned());
         }
     }
-    let members: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": format!("everyone-{run_id}"), "members": members});
-    let created = crate::edge::send(
-        a.request(Method::POST, "/Groups", Some(&body)),
-        &[StatusCode::CREATED],
-    )
-    .await
-    .context("POST /Groups")?;
-    Ok(created["id"].as_str().context("group id")?.to_owned())
+    create_group(a, &format!("everyone-{run_id}"), &ids).await
 }
 
-async fn a_group_of(org: &Org, name: &str) -> Result<String> {
-    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
+/// Creates a group holding `members`; returns its id.
+async fn create_group(org: &Org, name: &str, members: &[String]) -> Result<String> {
+    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+    let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": members});
     let created = crate::edge::send(
         org.request(Method::POST, "/Groups", Some(&body)),
         &[StatusCode::CREATED],
