@@ -187,16 +187,18 @@ pub async fn authenticate(
     };
     tracing::Span::current().record("organization.id", principal.organization_id.as_str());
     // held until the response is built: the organization's slot
+    let heavy = crate::fair::is_heavy(&request);
     let _slot = match state.throttle.admit(
         &principal.organization_id,
         &principal.token_id,
         principal.limits,
+        heavy,
     ) {
         Ok(slot) => slot,
         Err(throttled) => return refuse(throttled, &principal.organization_id),
     };
     // a costly request also waits for a heavy-work slot, shared fairly between organizations
-    let _heavy = if crate::fair::is_heavy(&request) {
+    let heavy_slot = if heavy {
         state.throttle.heavy_slot(&principal.organization_id).await
     } else {
         None
@@ -212,8 +214,12 @@ pub async fn authenticate(
         .map_or_else(|| request.uri().path(), |original| original.path())
         .to_owned();
     request.extensions_mut().insert(principal);
-    let response =
-        crate::core_client::for_connection(connection.as_deref(), next.run(request)).await;
+    let response = crate::fair::holding(
+        heavy_slot.is_some(),
+        crate::core_client::for_connection(connection.as_deref(), next.run(request)),
+    )
+    .await;
+    drop(heavy_slot);
     crate::metrics::scim_operation(
         &organization,
         resource_type,

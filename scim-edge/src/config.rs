@@ -94,6 +94,7 @@ struct RawConfig {
     refused_token_cache_secs: u64,
     client_address_header: Option<String>,
     heavy_request_slots: usize,
+    heavy_request_cost: u32,
 }
 
 impl Default for RawConfig {
@@ -122,6 +123,7 @@ impl Default for RawConfig {
             refused_token_cache_secs: limits.refused_token_ttl.as_secs(),
             client_address_header: None,
             heavy_request_slots: limits.heavy_slots,
+            heavy_request_cost: limits.heavy_cost,
         }
     }
 }
@@ -330,6 +332,7 @@ impl Config {
             },
             refused_token_ttl: Duration::from_secs(raw.refused_token_cache_secs),
             heavy_slots: raw.heavy_request_slots,
+            heavy_cost: raw.heavy_request_cost,
         };
         match (listen_addr, core_credential) {
             (Some(listen_addr), Some(core_credential)) if problems.is_empty() => Ok(Self {
@@ -470,6 +473,12 @@ fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
             figment,
             "heavy_request_slots",
             defaults.heavy_request_slots,
+            problems,
+        ),
+        heavy_request_cost: field(
+            figment,
+            "heavy_request_cost",
+            defaults.heavy_request_cost,
             problems,
         ),
         unauthenticated_burst: field(

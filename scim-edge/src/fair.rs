@@ -53,6 +53,27 @@ pub fn is_heavy<B>(request: &Request<B>) -> bool {
     })
 }
 
+tokio::task_local! {
+    /// Set while the request being served holds a heavy-work slot: work inside it that would
+    /// take one (a large group's members) must not wait for a second, which with one slot would
+    /// never come.
+    static HOLDING: ();
+}
+
+/// Runs `request` marked as holding a heavy-work slot when `holding`.
+pub async fn holding<F: std::future::Future>(holding: bool, request: F) -> F::Output {
+    if holding {
+        HOLDING.scope((), request).await
+    } else {
+        request.await
+    }
+}
+
+/// Whether the request being served already holds a heavy-work slot.
+pub fn holds_slot() -> bool {
+    HOLDING.try_with(|_| ()).is_ok()
+}
+
 /// The heavy-work slots, shared fairly between organizations. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct FairGate {
@@ -231,6 +252,15 @@ mod tests {
         drop((b, a3));
         assert_eq!(gate.state().free, 2);
         assert!(gate.state().held.is_empty());
+    }
+
+    /// Work inside a request that holds a slot does not wait for a second one (with one slot it
+    /// would wait forever).
+    #[tokio::test]
+    async fn a_request_holding_a_slot_is_known_to_hold_it() {
+        assert!(!holds_slot());
+        assert!(holding(true, async { holds_slot() }).await);
+        assert!(!holding(false, async { holds_slot() }).await);
     }
 
     /// A waiter that gave up never takes a slot; the slot goes on to the next one.

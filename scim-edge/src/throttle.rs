@@ -60,6 +60,9 @@ pub struct Limits {
     /// Heavy requests (`fair::is_heavy`) of every organization in the handlers at once, shared
     /// fairly between organizations; 0 is unlimited.
     pub heavy_slots: usize,
+    /// What a heavy request spends of its organization's and its token's rate (a light one
+    /// spends 1).
+    pub heavy_cost: u32,
 }
 
 impl Default for Limits {
@@ -85,6 +88,8 @@ impl Default for Limits {
             // half the CPUs: the other half stays free for everyone's cheap requests
             heavy_slots: std::thread::available_parallelism()
                 .map_or(1, |cpus| (cpus.get() / 2).max(1)),
+            // a page of 1,000 users costs the core and the edge about what ten point requests do
+            heavy_cost: 10,
         }
     }
 }
@@ -191,15 +196,22 @@ impl Throttle {
         }
     }
 
-    /// Admits one authenticated request of `organization` with token `token_id`: checks the
-    /// organization's and the token's buckets, then takes one of the organization's slots,
-    /// held until the returned permit is dropped.
+    /// Admits one authenticated request of `organization` with token `token_id`: spends its
+    /// cost (1, or the heavy cost for a heavy request) from the organization's and the token's
+    /// buckets, then takes one of the organization's slots, held until the returned permit is
+    /// dropped.
     pub fn admit(
         &self,
         organization: &str,
         token_id: &str,
         overrides: Overrides,
+        heavy: bool,
     ) -> Result<Option<OwnedSemaphorePermit>, Throttled> {
+        let cost = if heavy {
+            self.limits.heavy_cost.max(1)
+        } else {
+            1
+        };
         let organization_rate = Rate {
             per_second: pick(overrides.per_second, self.limits.organization.per_second),
             burst: pick(overrides.burst, self.limits.organization.burst),
@@ -208,11 +220,13 @@ impl Throttle {
             format!("org:{organization}"),
             organization_rate,
             Reason::OrganizationRate,
+            cost,
         )?;
         self.spend(
             format!("token:{token_id}"),
             self.limits.token,
             Reason::TokenRate,
+            cost,
         )?;
         let concurrency = pick(overrides.concurrency, self.limits.organization_concurrency);
         if concurrency == 0 {
@@ -281,14 +295,23 @@ impl Throttle {
         }
     }
 
-    fn spend(&self, key: String, rate: Rate, reason: Reason) -> Result<(), Throttled> {
+    fn spend(&self, key: String, rate: Rate, reason: Reason, cost: u32) -> Result<(), Throttled> {
         let Some(quota) = rate.quota() else {
             return Ok(());
         };
         let limiter = self
             .rates
             .get_with((key, rate), || Arc::new(RateLimiter::direct(quota)));
-        check(&limiter, reason)
+        // never more than the burst, which could never be spent at once
+        let cost = NonZeroU32::new(cost.min(quota.burst_size().get())).unwrap_or(NonZeroU32::MIN);
+        match limiter.check_n(cost) {
+            Ok(outcome) => outcome.map_err(|not_until| Throttled {
+                reason,
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            }),
+            // unreachable: the cost is at most the burst
+            Err(_) => Ok(()),
+        }
     }
 }
 
@@ -347,6 +370,7 @@ mod tests {
             },
             refused_token_ttl: Duration::from_secs(10),
             heavy_slots: 0,
+            heavy_cost: 10,
         }
     }
 
@@ -354,21 +378,47 @@ mod tests {
     fn an_organization_spends_its_own_bucket_only() {
         let throttle = Throttle::new(limits(1, 3, 0));
         for _ in 0..3 {
-            throttle.admit("a", "t1", Overrides::default()).unwrap();
+            throttle
+                .admit("a", "t1", Overrides::default(), false)
+                .unwrap();
         }
-        let refused = throttle.admit("a", "t2", Overrides::default()).unwrap_err();
+        let refused = throttle
+            .admit("a", "t2", Overrides::default(), false)
+            .unwrap_err();
         assert_eq!(refused.reason, Reason::OrganizationRate);
         assert!(refused.retry_after > Duration::ZERO);
         assert!(refused.retry_after <= Duration::from_secs(1));
         // another tenant is untouched
-        throttle.admit("b", "t3", Overrides::default()).unwrap();
+        throttle
+            .admit("b", "t3", Overrides::default(), false)
+            .unwrap();
         // an override replaces the default (a new bucket for the new quota)
         let roomy = Overrides {
             per_second: 100,
             burst: 100,
             concurrency: 0,
         };
-        throttle.admit("a", "t1", roomy).unwrap();
+        throttle.admit("a", "t1", roomy, false).unwrap();
+    }
+
+    #[test]
+    fn a_heavy_request_spends_its_cost() {
+        // 1 per second, a burst of 30: three heavy requests (10 each), then nothing, not even a
+        // light one, until the bucket refills
+        let throttle = Throttle::new(limits(1, 30, 0));
+        for _ in 0..3 {
+            throttle
+                .admit("a", "t", Overrides::default(), true)
+                .unwrap();
+        }
+        let refused = throttle
+            .admit("a", "t", Overrides::default(), false)
+            .unwrap_err();
+        assert_eq!(refused.reason, Reason::OrganizationRate);
+        // a cost above the burst spends the whole burst instead of being refused forever
+        let tiny = Throttle::new(limits(1, 5, 0));
+        tiny.admit("b", "t", Overrides::default(), true).unwrap();
+        assert!(tiny.admit("b", "t", Overrides::default(), false).is_err());
     }
 
     #[test]
@@ -379,28 +429,44 @@ mod tests {
             burst: 1,
         };
         let throttle = Throttle::new(limits);
-        throttle.admit("a", "t1", Overrides::default()).unwrap();
-        let refused = throttle.admit("a", "t1", Overrides::default()).unwrap_err();
+        throttle
+            .admit("a", "t1", Overrides::default(), false)
+            .unwrap();
+        let refused = throttle
+            .admit("a", "t1", Overrides::default(), false)
+            .unwrap_err();
         assert_eq!(refused.reason, Reason::TokenRate);
-        throttle.admit("a", "t2", Overrides::default()).unwrap();
+        throttle
+            .admit("a", "t2", Overrides::default(), false)
+            .unwrap();
     }
 
     #[test]
     fn concurrency_is_bounded_per_organization_and_released_with_the_permit() {
         let throttle = Throttle::new(limits(0, 0, 2));
-        let first = throttle.admit("a", "t", Overrides::default()).unwrap();
-        let _second = throttle.admit("a", "t", Overrides::default()).unwrap();
-        let refused = throttle.admit("a", "t", Overrides::default()).unwrap_err();
+        let first = throttle
+            .admit("a", "t", Overrides::default(), false)
+            .unwrap();
+        let _second = throttle
+            .admit("a", "t", Overrides::default(), false)
+            .unwrap();
+        let refused = throttle
+            .admit("a", "t", Overrides::default(), false)
+            .unwrap_err();
         assert_eq!(refused.reason, Reason::OrganizationConcurrency);
-        throttle.admit("b", "t", Overrides::default()).unwrap();
+        throttle
+            .admit("b", "t", Overrides::default(), false)
+            .unwrap();
         drop(first);
-        throttle.admit("a", "t", Overrides::default()).unwrap();
+        throttle
+            .admit("a", "t", Overrides::default(), false)
+            .unwrap();
         // an organization's own bound
         let wide = Overrides {
             concurrency: 10,
             ..Overrides::default()
         };
-        assert!(throttle.admit("a", "t", wide).unwrap().is_some());
+        assert!(throttle.admit("a", "t", wide, false).unwrap().is_some());
     }
 
     #[test]

@@ -37,6 +37,8 @@ const MEMBER_PAGE: i32 = 10_000;
 /// The most members one list response carries (`GET /Groups?attributes=members`): the edge holds
 /// a page's members in memory to render them, so this, not the tenant's memberships, bounds it.
 pub(crate) const MAX_LISTED_MEMBERS: i64 = 100_000;
+/// A group with more members than this costs about what a page of 1,000 users does to read.
+const LARGE_GROUP: i64 = 1_000;
 /// Attempts of a PATCH changing attributes that loses a race (no `If-Match` given).
 const PATCH_ATTEMPTS: usize = 3;
 
@@ -155,7 +157,7 @@ pub(crate) async fn create_group(
     let members = if !projection.wants(ResourceKind::Group, "members") {
         None
     } else if has_members {
-        Some(role_members(state, org, &role.id).await?)
+        Some(role_members(state, org, &role).await?)
     } else {
         Some(Vec::new())
     };
@@ -182,7 +184,7 @@ pub(crate) async fn get_group(
         return Ok(reply);
     }
     let members = if projection.wants(ResourceKind::Group, "members") {
-        Some(role_members(state, org, &role.id).await?)
+        Some(role_members(state, org, &role).await?)
     } else {
         None
     };
@@ -227,7 +229,7 @@ pub(crate) async fn replace_group(
         .await
         .map_err(ScimError::from_member_reference)?;
     let members = if projection.wants(ResourceKind::Group, "members") {
-        Some(role_members(state, org, &role.id).await?)
+        Some(role_members(state, org, &role).await?)
     } else {
         None
     };
@@ -309,7 +311,7 @@ pub(crate) async fn patch_group(
     let members = if projection.explicitly_requests("members")
         && projection.wants(ResourceKind::Group, "members")
     {
-        Some(role_members(state, org, &role.id).await?)
+        Some(role_members(state, org, &role).await?)
     } else {
         None
     };
@@ -470,12 +472,19 @@ async fn modify_role(
         .ok_or_else(|| tonic::Status::internal("modify returned no role"))
 }
 
-/// Every member of a role, following pages.
+/// Every member of a role, following pages. A large group is heavy work (see `fair`): its
+/// members are read holding a heavy-work slot.
 pub(crate) async fn role_members(
     state: &AppState,
     org: &str,
-    role_id: &str,
+    role: &pb::Role,
 ) -> ScimResult<Vec<pb::RoleMember>> {
+    let _heavy = if role.member_count > LARGE_GROUP && !crate::fair::holds_slot() {
+        state.throttle.heavy_slot(org).await
+    } else {
+        None
+    };
+    let role_id = &role.id;
     let mut roles = state.core.roles.clone();
     let mut all = Vec::new();
     let mut page_token = String::new();
@@ -547,7 +556,7 @@ pub(crate) async fn render_list_group(
     projection: &Projection,
 ) -> ScimResult<Value> {
     let members = if projection.explicitly_requests("members") {
-        Some(role_members(state, org, &role.id).await?)
+        Some(role_members(state, org, role).await?)
     } else {
         None
     };
