@@ -53,6 +53,17 @@ static THROTTLED: LazyLock<Counter<u64>> = LazyLock::new(|| {
         .build()
 });
 
+static HEAVY_WAIT: LazyLock<Histogram<f64>> = LazyLock::new(|| {
+    meter()
+        .f64_histogram("scim.heavy.wait")
+        .with_unit("s")
+        .with_description(
+            "Time heavy requests waited for a heavy-work slot, by organization (see fair.rs)",
+        )
+        .with_boundaries(vec![0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+        .build()
+});
+
 static OAUTH_FAILURES: LazyLock<Counter<u64>> = LazyLock::new(|| {
     meter()
         .u64_counter("oauth.token.failures")
@@ -130,6 +141,14 @@ pub fn token_rejected(reason: &'static str) {
 }
 
 /// Counts one throttled request.
+/// Records how long a heavy request of `organization` waited for its slot.
+pub fn heavy_wait(organization: &str, waited: std::time::Duration) {
+    HEAVY_WAIT.record(
+        waited.as_secs_f64(),
+        &[KeyValue::new("organization", organization.to_owned())],
+    );
+}
+
 pub fn throttled(organization: &str, reason: crate::throttle::Reason) {
     THROTTLED.add(
         1,

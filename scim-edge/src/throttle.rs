@@ -246,10 +246,11 @@ impl Throttle {
     /// Waits for one of the heavy-work slots for `organization` (see `fair`); `None` when
     /// heavy work is not limited.
     pub async fn heavy_slot(&self, organization: &str) -> Option<crate::fair::HeavySlot> {
-        match &self.heavy {
-            Some(gate) => Some(gate.acquire(organization).await),
-            None => None,
-        }
+        let gate = self.heavy.as_ref()?;
+        let asked = std::time::Instant::now();
+        let slot = gate.acquire(organization).await;
+        crate::metrics::heavy_wait(organization, asked.elapsed());
+        Some(slot)
     }
 
     /// Spends one unit of `address`'s budget for unauthenticated work (an OAuth request).

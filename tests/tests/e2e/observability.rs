@@ -148,6 +148,8 @@ async fn the_edge_metrics_count_routes_operations_and_token_failures() {
     let (stack, tenant) = setup().await;
     tenant.create_user(&unique("metered")).await;
     tenant.get("/Users?count=1").await.expect(200);
+    // a heavy request (a page over 100) waits for a heavy-work slot, and the wait is recorded
+    tenant.get("/Users?count=500").await.expect(200);
     tenant
         .with_token("idscim_not-a-token")
         .get("/Users")
@@ -176,6 +178,13 @@ async fn the_edge_metrics_count_routes_operations_and_token_failures() {
     );
     assert!(
         has(&["scim_token_rejections_total", "reason=\"unknown\""]),
+        "{text}"
+    );
+    assert!(
+        has(&[
+            "scim_heavy_wait_seconds_count",
+            &format!("organization=\"{}\"", tenant.org_id),
+        ]),
         "{text}"
     );
 }
