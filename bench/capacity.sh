@@ -25,7 +25,7 @@ cd "$WORK/kit"
 # sends far more than the defaults allow, by design): the kit's run-ours.sh passes the
 # environment on to the edge
 export SCIM_EDGE_ORG_REQUESTS_PER_SECOND=0 SCIM_EDGE_TOKEN_REQUESTS_PER_SECOND=0 \
-  SCIM_EDGE_ORG_MAX_CONCURRENT_REQUESTS=0
+  SCIM_EDGE_ORG_MAX_CONCURRENT_REQUESTS=0 SCIM_EDGE_HEAVY_REQUEST_SLOTS=0
 bash limits/run-limits.sh "$REPS" "$DUR"
 MAIN=$WORK/main bash run-ours.sh pg "$N" "$REPS" "$DUR"
 MAIN=$WORK/main bash run-ours.sh sqlite "$N" "$REPS" "$DUR"
