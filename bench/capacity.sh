@@ -19,6 +19,13 @@ cp -r "$KIT" "$WORK/kit"
 mkdir -p "$WORK/main"
 ln -s "$TARGET" "$WORK/main/target"
 (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release --workspace --bins)
+# the kit's own Rust tools (the driver and the hello-world limit), built into the shared target
+# directory so later sittings reuse them
+for tool in scimbench limits/hello-hyper; do
+  dir="$TARGET/kit-$(basename "$tool")"
+  (cd "$WORK/kit/$tool" && CARGO_TARGET_DIR="$dir" cargo build --release)
+  ln -sfn "$dir" "$WORK/kit/$tool/target"
+done
 bash "$WORK/kit/peers/install.sh"
 cd "$WORK/kit"
 # the capacity of the stack, not the per-organization limits of the edge (one bench organization
