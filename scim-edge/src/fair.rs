@@ -38,17 +38,20 @@ pub fn is_heavy<B>(request: &Request<B>) -> bool {
     let Some(query) = request.uri().query() else {
         return false;
     };
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-    pairs.iter().any(|(key, value)| {
-        let key = key.to_ascii_lowercase();
-        let value = value.to_ascii_lowercase();
-        match key.as_str() {
-            "count" => value.trim().parse::<i64>().map_or(true, |n| n > LIGHT_PAGE),
-            "attributes" => value.contains("members") || value.contains("groups"),
-            "filter" => [" co ", " ew ", " sw "]
+    // on every list request: borrowed pairs, and only the values that matter lower-cased
+    url::form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
+        if key.eq_ignore_ascii_case("count") {
+            value.trim().parse::<i64>().map_or(true, |n| n > LIGHT_PAGE)
+        } else if key.eq_ignore_ascii_case("attributes") {
+            let value = value.to_ascii_lowercase();
+            value.contains("members") || value.contains("groups")
+        } else if key.eq_ignore_ascii_case("filter") {
+            let value = value.to_ascii_lowercase();
+            [" co ", " ew ", " sw "]
                 .iter()
-                .any(|operator| value.contains(operator)),
-            _ => false,
+                .any(|operator| value.contains(operator))
+        } else {
+            false
         }
     })
 }
@@ -188,6 +191,12 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// A task waiting for a slot for `organization`.
+    fn waiter(gate: &FairGate, organization: &'static str) -> tokio::task::JoinHandle<HeavySlot> {
+        let gate = gate.clone();
+        tokio::spawn(async move { gate.acquire(organization).await })
+    }
+
     fn get(uri: &str) -> Request<()> {
         Request::get(uri).body(()).unwrap()
     }
@@ -228,15 +237,9 @@ mod tests {
         let gate = FairGate::new(2).unwrap();
         let a1 = gate.acquire("a").await;
         let a2 = gate.acquire("a").await;
-        let waiting_a = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.acquire("a").await }
-        });
+        let waiting_a = waiter(&gate, "a");
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let waiting_b = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.acquire("b").await }
-        });
+        let waiting_b = waiter(&gate, "b");
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(a1);
         let b = tokio::time::timeout(Duration::from_secs(5), waiting_b)
@@ -268,17 +271,11 @@ mod tests {
     async fn a_waiter_that_gave_up_does_not_keep_a_slot() {
         let gate = FairGate::new(1).unwrap();
         let held = gate.acquire("a").await;
-        let gone = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.acquire("b").await }
-        });
+        let gone = waiter(&gate, "b");
         tokio::time::sleep(Duration::from_millis(20)).await;
         gone.abort();
         let _ = gone.await;
-        let next = tokio::spawn({
-            let gate = gate.clone();
-            async move { gate.acquire("c").await }
-        });
+        let next = waiter(&gate, "c");
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(held);
         let c = tokio::time::timeout(Duration::from_secs(5), next)

@@ -261,7 +261,7 @@ impl Throttle {
         let limiter = self
             .addresses
             .get_with(known(address), || Arc::new(RateLimiter::direct(quota)));
-        check(&limiter, Reason::AddressRate)
+        check(&limiter, Reason::AddressRate, 1)
     }
 
     /// Before a token lookup: refused while `address` has spent its budget on refusals.
@@ -303,16 +303,7 @@ impl Throttle {
         let limiter = self
             .rates
             .get_with((key, rate), || Arc::new(RateLimiter::direct(quota)));
-        // never more than the burst, which could never be spent at once
-        let cost = NonZeroU32::new(cost.min(quota.burst_size().get())).unwrap_or(NonZeroU32::MIN);
-        match limiter.check_n(cost) {
-            Ok(outcome) => outcome.map_err(|not_until| Throttled {
-                reason,
-                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-            }),
-            // unreachable: the cost is at most the burst
-            Err(_) => Ok(()),
-        }
+        check(&limiter, reason, cost)
     }
 }
 
@@ -346,8 +337,17 @@ fn pick(overridden: u32, default: u32) -> u32 {
     if overridden == 0 { default } else { overridden }
 }
 
-fn check(limiter: &DefaultDirectRateLimiter, reason: Reason) -> Result<(), Throttled> {
-    limiter.check().map_err(|not_until| Throttled {
+/// Spends `cost` cells of `limiter`: at most its burst, which could never be spent at once.
+fn check(limiter: &DefaultDirectRateLimiter, reason: Reason, cost: u32) -> Result<(), Throttled> {
+    let cost = NonZeroU32::new(cost).unwrap_or(NonZeroU32::MIN);
+    let spent = match limiter.check_n(cost) {
+        Ok(outcome) => outcome,
+        // more than the burst: spend the whole burst instead
+        Err(governor::InsufficientCapacity(burst)) => limiter
+            .check_n(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+            .unwrap_or(Ok(())),
+    };
+    spent.map_err(|not_until| Throttled {
         reason,
         retry_after: not_until.wait_time_from(DefaultClock::default().now()),
     })
