@@ -9,7 +9,7 @@ use identity_core::error::CoreError;
 use identity_core::ids::OrgId;
 use identity_core::store::paging::ListQuery;
 use identity_core::store::roles::{self, RoleData};
-use identity_core::store::users::{self, Contact, PasswordChange, User, UserData};
+use identity_core::store::users::{self, Contact, Detail, PasswordChange, User, UserData};
 use identity_core::testing::TestDb;
 use identity_proto::identity::v1::{ErrorReason, Filter, ManagedBy, Operator as Op};
 use std::collections::BTreeSet;
@@ -104,7 +104,7 @@ fn query(filter: Option<Filter>) -> ListQuery {
 }
 
 async fn names(f: &Fixture, filter: Filter) -> BTreeSet<String> {
-    users::list_users(&f.db.db, f.org, &query(Some(filter.clone())))
+    users::list_users(&f.db.db, f.org, &query(Some(filter.clone())), Detail::Basic)
         .await
         .unwrap_or_else(|e| panic!("{filter:?}: {e:?}"))
         .users
@@ -118,7 +118,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 async fn refused(f: &Fixture, filter: Filter) -> CoreError {
-    let err = users::list_users(&f.db.db, f.org, &query(Some(filter.clone())))
+    let err = users::list_users(&f.db.db, f.org, &query(Some(filter.clone())), Detail::Basic)
         .await
         .expect_err("filter should be refused");
     assert_eq!(
@@ -334,7 +334,7 @@ async fn sorting_and_keyset_paging() {
         let db = f.db.db.clone();
         let org = f.org;
         async move {
-            users::list_users(&db, org, &q)
+            users::list_users(&db, org, &q, Detail::Basic)
                 .await
                 .unwrap()
                 .users
@@ -360,6 +360,7 @@ async fn sorting_and_keyset_paging() {
             page_size: 10,
             ..ListQuery::default()
         },
+        Detail::Basic,
     )
     .await
     .unwrap_err();
@@ -383,7 +384,9 @@ async fn sorting_and_keyset_paging() {
         };
         let mut seen = Vec::new();
         loop {
-            let page = users::list_users(&f.db.db, f.org, &q).await.unwrap();
+            let page = users::list_users(&f.db.db, f.org, &q, Detail::Basic)
+                .await
+                .unwrap();
             assert_eq!(page.total_size, Some(3));
             seen.extend(page.users.into_iter().map(|u| u.data.user_name));
             if page.next_page_token.is_empty() {
@@ -406,6 +409,7 @@ async fn sorting_and_keyset_paging() {
             page_size: 1,
             ..ListQuery::default()
         },
+        Detail::Basic,
     )
     .await
     .unwrap();
@@ -415,7 +419,7 @@ async fn sorting_and_keyset_paging() {
         order_by: "user_name".into(),
         ..ListQuery::default()
     };
-    let err = users::list_users(&f.db.db, f.org, &other)
+    let err = users::list_users(&f.db.db, f.org, &other, Detail::Basic)
         .await
         .unwrap_err();
     assert_eq!(err.reason(), ErrorReason::InvalidPageToken);
@@ -425,7 +429,7 @@ async fn sorting_and_keyset_paging() {
         ..ListQuery::default()
     };
     assert_eq!(
-        users::list_users(&f.db.db, f.org, &garbage)
+        users::list_users(&f.db.db, f.org, &garbage, Detail::Basic)
             .await
             .unwrap_err()
             .reason(),
@@ -442,6 +446,7 @@ async fn sorting_and_keyset_paging() {
             include_total_size: true,
             ..ListQuery::default()
         },
+        Detail::Basic,
     )
     .await
     .unwrap();
@@ -456,6 +461,7 @@ async fn sorting_and_keyset_paging() {
             include_total_size: true,
             ..ListQuery::default()
         },
+        Detail::Basic,
     )
     .await
     .unwrap();

@@ -7,7 +7,9 @@ use identity_core::ids::{OrgId, RoleId, UserId};
 use identity_core::store::changes;
 use identity_core::store::paging::ListQuery;
 use identity_core::store::roles::{self, RoleChange, RoleData};
-use identity_core::store::users::{self, Contact, LookupKey, PasswordChange, UserData};
+use identity_core::store::users::{
+    self, Contact, Detail, HeldRole, LookupKey, PasswordChange, UserData,
+};
 use identity_core::testing::TestDb;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
@@ -109,7 +111,9 @@ async fn create_get_and_lookup() {
     assert_eq!(created.data, d);
     assert!(!created.has_password);
 
-    let got = users::get_user(&db.db, org, created.id).await.unwrap();
+    let got = users::get_user(&db.db, org, created.id, Detail::Basic)
+        .await
+        .unwrap();
     assert_eq!(got, created);
 
     for key in [
@@ -119,25 +123,124 @@ async fn create_get_and_lookup() {
         LookupKey::ExternalId("Ext-1".into()),
     ] {
         assert_eq!(
-            users::lookup_user(&db.db, org, &key).await.unwrap().id,
+            users::lookup_user(&db.db, org, &key, Detail::Basic)
+                .await
+                .unwrap()
+                .id,
             created.id,
             "{key:?}"
         );
     }
     // external ids are case-exact
-    let err = users::lookup_user(&db.db, org, &LookupKey::ExternalId("ext-1".into()))
-        .await
-        .unwrap_err();
+    let err = users::lookup_user(
+        &db.db,
+        org,
+        &LookupKey::ExternalId("ext-1".into()),
+        Detail::Basic,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
 
-    let err = users::get_user(&db.db, org, UserId::generate())
+    let err = users::get_user(&db.db, org, UserId::generate(), Detail::Basic)
         .await
         .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
-    let err = users::get_user(&db.db, OrgId::generate(), created.id)
+    let err = users::get_user(&db.db, OrgId::generate(), created.id, Detail::Basic)
         .await
         .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::OrganizationNotFound);
+}
+
+/// Every read returns a user's contacts in stored order and, when asked, the roles the user
+/// holds ordered by role id, all read in one statement: text that JSON must escape, several of
+/// each, a user with none, and another organization's role that must not show.
+#[tokio::test]
+async fn reads_return_contacts_in_order_and_roles_when_asked() {
+    let db = TestDb::new().await;
+    let org = db.create_org(true).await;
+    let other_org = db.create_org(true).await;
+    let contact =
+        |value: &str, value_type: Option<&str>, primary: bool, display: Option<&str>| Contact {
+            value: value.into(),
+            value_type: value_type.map(Into::into),
+            primary,
+            display: display.map(Into::into),
+        };
+    let mut d = data("carol");
+    d.emails = vec![
+        contact(
+            "b@example.com",
+            Some("work"),
+            false,
+            Some("\"quoted\" \\ back"),
+        ),
+        contact("a@example.com", None, false, None),
+        contact("名前@example.com", Some("home"), true, Some("名前")),
+    ];
+    d.phone_numbers = vec![
+        contact("+1 555 0101", Some("mobile"), false, None),
+        contact("+1 555 0100", Some("work"), true, Some("desk")),
+    ];
+    let carol = create(&db, org, d.clone()).await;
+    let dave = create(&db, org, data("dave")).await;
+    let mut held = Vec::new();
+    for name in ["zeta \"quoted\"", "alpha", "Ωmega"] {
+        let role = roles::create_role(&db.db, org, role_data(name), &[carol.id.0])
+            .await
+            .unwrap();
+        held.push(HeldRole {
+            role_id: role.id.0,
+            display_name: name.into(),
+        });
+    }
+    held.sort_by_key(|role| role.role_id);
+    let elsewhere = create(&db, other_org, data("carol")).await;
+    roles::create_role(&db.db, other_org, role_data("theirs"), &[elsewhere.id.0])
+        .await
+        .unwrap();
+
+    let basic = users::get_user(&db.db, org, carol.id, Detail::Basic)
+        .await
+        .unwrap();
+    assert_eq!(basic.data, d);
+    assert_eq!(basic.roles, None);
+    let full = users::get_user(&db.db, org, carol.id, Detail::WithRoles)
+        .await
+        .unwrap();
+    assert_eq!(full.data, d);
+    assert_eq!(full.roles.as_deref(), Some(&held[..]));
+    for key in [
+        LookupKey::UserName("CAROL".into()),
+        LookupKey::Email("名前@example.com".into()),
+    ] {
+        let found = users::lookup_user(&db.db, org, &key, Detail::WithRoles)
+            .await
+            .unwrap();
+        assert_eq!((found.id, &found.data), (carol.id, &d), "{key:?}");
+        assert_eq!(found.roles.as_deref(), Some(&held[..]), "{key:?}");
+    }
+    let page = users::list_users(
+        &db.db,
+        org,
+        &ListQuery {
+            page_size: 10,
+            ..ListQuery::default()
+        },
+        Detail::WithRoles,
+    )
+    .await
+    .unwrap();
+    let listed: Vec<_> = page
+        .users
+        .iter()
+        .map(|user| (user.id, user.roles.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(carol.id, Some(held.clone())), (dave.id, Some(Vec::new()))]
+    );
+    assert_eq!(page.users[0].data, d);
 }
 
 #[tokio::test]
@@ -321,7 +424,9 @@ async fn updates_bump_versions_and_check_expected_version() {
     users::delete_user(&db.db, org, user.id, Some(2), |_| Ok(()))
         .await
         .unwrap();
-    let err = users::get_user(&db.db, org, user.id).await.unwrap_err();
+    let err = users::get_user(&db.db, org, user.id, Detail::Basic)
+        .await
+        .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
     let err = users::delete_user(&db.db, org, user.id, None, |_| Ok(()))
         .await
@@ -687,7 +792,11 @@ async fn tenant_isolation_in_the_store() {
     let user_b = create(&db, org_b, data("b-user")).await;
 
     assert_eq!(
-        reason_of(&users::get_user(&db.db, org_b, user_a.id).await.unwrap_err()),
+        reason_of(
+            &users::get_user(&db.db, org_b, user_a.id, Detail::Basic)
+                .await
+                .unwrap_err()
+        ),
         ErrorReason::UserNotFound
     );
     assert_eq!(
@@ -695,7 +804,8 @@ async fn tenant_isolation_in_the_store() {
             &users::lookup_user(
                 &db.db,
                 org_b,
-                &LookupKey::Email("shared@example.com".into())
+                &LookupKey::Email("shared@example.com".into()),
+                Detail::Basic,
             )
             .await
             .unwrap_err()
@@ -774,13 +884,14 @@ async fn tenant_isolation_in_the_store() {
             page_size: 100,
             ..ListQuery::default()
         },
+        Detail::Basic,
     )
     .await
     .unwrap();
     assert_eq!(listed.users.len(), 1);
     assert_eq!(feed(&db, org_b).await.len(), 2);
     assert_eq!(
-        users::get_user(&db.db, org_a, user_a.id)
+        users::get_user(&db.db, org_a, user_a.id, Detail::Basic)
             .await
             .unwrap()
             .version,
@@ -988,9 +1099,14 @@ async fn queued_write_whose_caller_left_is_not_committed() {
 
     first.await.unwrap().unwrap();
     kept.await.unwrap().unwrap();
-    let err = users::lookup_user(&db.db, org, &LookupKey::UserName("gone".into()))
-        .await
-        .unwrap_err();
+    let err = users::lookup_user(
+        &db.db,
+        org,
+        &LookupKey::UserName("gone".into()),
+        Detail::Basic,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::UserNotFound);
     let seqs: Vec<i64> = feed(&db, org).await.iter().map(|e| e.0).collect();
     assert_eq!(seqs, [1, 2]);

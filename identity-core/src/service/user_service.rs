@@ -14,7 +14,7 @@ use crate::service::convert;
 use crate::service::provisioning_service::{ConnectionScope, ProvisioningServiceImpl};
 use crate::service::role_service::RoleServiceImpl;
 use crate::service::token_service::TokenServiceImpl;
-use crate::store::users::{self, LookupKey, PasswordChange};
+use crate::store::users::{self, Detail, LookupKey, PasswordChange};
 use crate::store::{paging, roles};
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::access_token_service_server::AccessTokenServiceServer;
@@ -76,34 +76,46 @@ impl UserServiceImpl {
 
 /// Whether a request asked for the roles of the users it returns (USER_VIEW_WITH_ROLES). Checked
 /// before any write, so an unknown view changes nothing.
-fn wants_roles(view: i32) -> CoreResult<bool> {
+fn detail(view: i32) -> CoreResult<Detail> {
     match pb::UserView::try_from(view) {
-        Ok(pb::UserView::WithRoles) => Ok(true),
-        Ok(pb::UserView::Unspecified | pb::UserView::Basic) => Ok(false),
+        Ok(pb::UserView::WithRoles) => Ok(Detail::WithRoles),
+        Ok(pb::UserView::Unspecified | pb::UserView::Basic) => Ok(Detail::Basic),
         Err(_) => Err(CoreError::invalid("view", "is not a known UserView")),
     }
 }
 
 impl UserServiceImpl {
-    /// `users` as the contract presents them, with the roles each holds when `with_roles` (one
-    /// more statement for all of them).
+    /// `users` as the contract presents them, with the roles each holds for
+    /// [`Detail::WithRoles`]: those a read loaded with the users, and those of written users in
+    /// one more statement for all of them.
     async fn present(
         &self,
         org: OrgId,
         users: &[users::User],
-        with_roles: bool,
+        detail: Detail,
     ) -> CoreResult<Vec<pb::User>> {
-        let mut roles = if with_roles && !users.is_empty() {
-            let ids: Vec<uuid::Uuid> = users.iter().map(|user| user.id.0).collect();
-            roles::roles_of_users(&self.db, org, &ids).await?
-        } else {
+        let unread: Vec<uuid::Uuid> = match detail {
+            Detail::Basic => Vec::new(),
+            Detail::WithRoles => users
+                .iter()
+                .filter(|user| user.roles.is_none())
+                .map(|user| user.id.0)
+                .collect(),
+        };
+        let mut fetched = if unread.is_empty() {
             Default::default()
+        } else {
+            roles::roles_of_users(&self.db, org, &unread).await?
         };
         Ok(users
             .iter()
             .map(|user| {
                 let mut proto = convert::user_to_proto(user);
-                if let Some(held) = roles.remove(&user.id.0) {
+                if detail == Detail::WithRoles {
+                    let held = match &user.roles {
+                        Some(read) => read.clone(),
+                        None => fetched.remove(&user.id.0).unwrap_or_default(),
+                    };
                     proto.roles = convert::held_roles_to_proto(held);
                 }
                 proto
@@ -116,10 +128,10 @@ impl UserServiceImpl {
         &self,
         org: OrgId,
         user: &users::User,
-        with_roles: bool,
+        detail: Detail,
     ) -> CoreResult<pb::User> {
         let mut presented = self
-            .present(org, std::slice::from_ref(user), with_roles)
+            .present(org, std::slice::from_ref(user), detail)
             .await?;
         presented
             .pop()
@@ -163,7 +175,7 @@ impl UserService for UserServiceImpl {
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
         let org = caller.org(&req.organization_id, Access::Write)?;
-        let with_roles = wants_roles(req.view)?;
+        let detail = detail(req.view)?;
         let data = convert::user_data_from_proto(required_user(req.user.as_ref())?);
         if data.managed_by == ManagedBy::Scim || req.adopt_existing {
             caller.require_edge("creating or adopting a user as its SCIM owner")?;
@@ -175,7 +187,7 @@ impl UserService for UserServiceImpl {
             users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
         tracing::info!(org_id = %org, user_id = %user.id, adopted, "user created");
         Ok(Response::new(pb::CreateUserResponse {
-            user: Some(self.present_one(org, &user, with_roles).await?),
+            user: Some(self.present_one(org, &user, detail).await?),
             adopted,
         }))
     }
@@ -187,10 +199,10 @@ impl UserService for UserServiceImpl {
         let (caller, req) = Caller::split(request)?;
         let org = caller.org(&req.organization_id, Access::Read)?;
         let id = UserId::parse("user_id", &req.user_id)?;
-        let with_roles = wants_roles(req.view)?;
-        let user = users::get_user(&self.db, org, id).await?;
+        let detail = detail(req.view)?;
+        let user = users::get_user(&self.db, org, id, detail).await?;
         Ok(Response::new(pb::GetUserResponse {
-            user: Some(self.present_one(org, &user, with_roles).await?),
+            user: Some(self.present_one(org, &user, detail).await?),
         }))
     }
 
@@ -239,10 +251,10 @@ impl UserService for UserServiceImpl {
         if empty {
             return Err(CoreError::invalid(field, "must be 1 to 1024 bytes").into());
         }
-        let with_roles = wants_roles(req.view)?;
-        let user = users::lookup_user(&self.db, org, &key).await?;
+        let detail = detail(req.view)?;
+        let user = users::lookup_user(&self.db, org, &key, detail).await?;
         Ok(Response::new(pb::LookupUserResponse {
-            user: Some(self.present_one(org, &user, with_roles).await?),
+            user: Some(self.present_one(org, &user, detail).await?),
         }))
     }
 
@@ -261,9 +273,9 @@ impl UserService for UserServiceImpl {
             req.skip,
             req.include_total_size,
         )?;
-        let with_roles = wants_roles(req.view)?;
-        let page = users::list_users(&self.db, org, &query).await?;
-        let mut listed = self.present(org, &page.users, with_roles).await?;
+        let detail = detail(req.view)?;
+        let page = users::list_users(&self.db, org, &query, detail).await?;
+        let mut listed = self.present(org, &page.users, detail).await?;
         let mut next_page_token = page.next_page_token;
         // a page too large for one message ends early; the token resumes after its last user
         let fit = convert::fitting(&listed);
@@ -292,7 +304,7 @@ impl UserService for UserServiceImpl {
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
         caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
-        let with_roles = wants_roles(req.view)?;
+        let detail = detail(req.view)?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
         // the mask is checked before any I/O so a bad path never costs a password hash
         let mut probe = source.clone();
@@ -322,7 +334,7 @@ impl UserService for UserServiceImpl {
         )
         .await?;
         Ok(Response::new(pb::UpdateUserResponse {
-            user: Some(self.present_one(org, &user, with_roles).await?),
+            user: Some(self.present_one(org, &user, detail).await?),
         }))
     }
 
@@ -336,7 +348,7 @@ impl UserService for UserServiceImpl {
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
         caller.check_writer(source.managed_by, WRITE_AS_SCIM)?;
-        let with_roles = wants_roles(req.view)?;
+        let detail = detail(req.view)?;
         let password = password(
             &req.password,
             PasswordChange::Keep,
@@ -359,7 +371,7 @@ impl UserService for UserServiceImpl {
         )
         .await?;
         Ok(Response::new(pb::ReplaceUserResponse {
-            user: Some(self.present_one(org, &user, with_roles).await?),
+            user: Some(self.present_one(org, &user, detail).await?),
         }))
     }
 
@@ -371,7 +383,7 @@ impl UserService for UserServiceImpl {
         let org = caller.org(&req.organization_id, Access::Write)?;
         let id = UserId::parse("user_id", &req.user_id)?;
         let active = req.active;
-        let with_roles = wants_roles(req.view)?;
+        let detail = detail(req.view)?;
         let user = users::modify_user(
             &self.db,
             org,
@@ -385,7 +397,7 @@ impl UserService for UserServiceImpl {
         )
         .await?;
         Ok(Response::new(pb::SetUserActiveResponse {
-            user: Some(self.present_one(org, &user, with_roles).await?),
+            user: Some(self.present_one(org, &user, detail).await?),
         }))
     }
 

@@ -124,6 +124,22 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
     org: crate::ids::OrgId,
     query: &ListQuery,
 ) -> CoreResult<IdPage> {
+    Ok(list_page(conn, resource, org, query, |_| {}).await?.0)
+}
+
+/// The columns [`list_page`] selects before those the caller adds: the id and the sort key.
+pub const PAGE_COLUMNS: usize = 2;
+
+/// [`list_ids`], with the columns that `columns` adds to the page's statement (after the first
+/// [`PAGE_COLUMNS`]), so that a page can be read whole in one statement: the page and its rows,
+/// in order.
+pub async fn list_page<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    resource: crate::store::filter::Resource,
+    org: crate::ids::OrgId,
+    query: &ListQuery,
+    columns: impl FnOnce(&mut sea_orm::sea_query::SelectStatement),
+) -> CoreResult<(IdPage, Vec<sea_orm::QueryResult>)> {
     use crate::store::filter;
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 
@@ -167,6 +183,7 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         .expr_as(key.expr.clone(), Alias::new("sort_key"))
         .from(table.clone())
         .and_where(condition.clone());
+    columns(&mut select);
     let condition_for_count = condition;
     let (resume, offset) = if query.page_token.is_empty() {
         match &remembered {
@@ -192,7 +209,7 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         .order_by_expr(key.expr.clone(), order.clone())
         .order_by(id_col, order)
         .limit(query.page_size + 1);
-    let rows = conn.query_all(&select).await?;
+    let mut rows = conn.query_all(&select).await?;
 
     // columns by position: 0 the id, 1 the sort key (as selected above)
     let position = |row: &sea_orm::QueryResult| -> CoreResult<PageToken> {
@@ -212,7 +229,8 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
         })
     };
     let more = rows.len() as u64 > query.page_size;
-    let page = &rows[..rows.len().min(query.page_size as usize)];
+    rows.truncate(query.page_size as usize);
+    let page = &rows[..];
     let mut ids = Vec::with_capacity(page.len());
     let mut resumes = Vec::with_capacity(page.len());
     for row in page {
@@ -241,12 +259,15 @@ pub async fn list_ids<C: sea_orm::ConnectionTrait>(
     } else {
         Some(count(conn, org, &hash, &table, condition_for_count).await?)
     };
-    Ok(IdPage {
-        ids,
-        positions: resumes,
-        next_page_token,
-        total_size,
-    })
+    Ok((
+        IdPage {
+            ids,
+            positions: resumes,
+            next_page_token,
+            total_size,
+        },
+        rows,
+    ))
 }
 
 /// Records that an offset-paged walk of `org` continues after `position` at offset

@@ -14,6 +14,7 @@ use crate::store::connections::GroupScope;
 use crate::store::filter::Resource;
 use crate::store::org_writes;
 use crate::store::paging::{self, ListQuery, PageToken, SortValue};
+pub use crate::store::users::HeldRole;
 use crate::store::users::{extra_from_text, managed_by_from_db};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -1060,13 +1061,6 @@ pub async fn list_user_roles(
     let roles = load_roles(db, org, &ids).await?;
     let next = next_token(more.then(|| ids.last().copied()).flatten(), hash);
     Ok((roles, next))
-}
-
-/// A role a user holds, as shown with the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldRole {
-    pub role_id: Uuid,
-    pub display_name: String,
 }
 
 /// The roles each of `users` holds, ordered by role id: one statement (a join of the membership

@@ -8,7 +8,7 @@
 //! except the shared enums.
 
 use super::external_id_taken;
-use crate::entity::{user, user_email, user_phone};
+use crate::entity::{role, role_member, user, user_email, user_phone};
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use crate::ids::{OrgId, UserId};
 use crate::store::changes::{self, NewChange};
@@ -18,8 +18,9 @@ use crate::store::{access_tokens, org_writes, roles};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityName, EntityTrait, IdenStatic, QueryFilter, QueryOrder, QuerySelect,
+    SqlErr,
 };
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -124,6 +125,25 @@ pub struct User {
     pub created_at: i64,
     /// Microseconds since the Unix epoch.
     pub updated_at: i64,
+    /// The roles the user holds, ordered by role id, when the read asked for them
+    /// ([`Detail::WithRoles`]); `None` when it did not, and after a write.
+    pub roles: Option<Vec<HeldRole>>,
+}
+
+/// A role a user holds, as shown with the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRole {
+    pub role_id: Uuid,
+    pub display_name: String,
+}
+
+/// What a user read returns besides the user's own attributes, emails and phone numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Nothing more.
+    Basic,
+    /// The roles each user holds ([`User::roles`]), read in the same statement.
+    WithRoles,
 }
 
 /// What a write does to the password.
@@ -500,7 +520,12 @@ fn contact_from(
     }
 }
 
-fn to_domain(row: user::Model, emails: Vec<Contact>, phone_numbers: Vec<Contact>) -> User {
+fn to_domain(
+    row: user::Model,
+    emails: Vec<Contact>,
+    phone_numbers: Vec<Contact>,
+    roles: Option<Vec<HeldRole>>,
+) -> User {
     let extra_attributes = extra_from_text(row.extra_attributes.as_deref(), row.id);
     User {
         id: UserId(row.id),
@@ -509,6 +534,7 @@ fn to_domain(row: user::Model, emails: Vec<Contact>, phone_numbers: Vec<Contact>
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        roles,
         data: UserData {
             user_name: row.user_name,
             external_id: row.external_id,
@@ -581,10 +607,11 @@ const USER_COLUMNS: [user::Column; 32] = [
     user::Column::UpdatedAt,
 ];
 
-/// A user row read by position. sea-orm's derived reader formats each column's name into a new
-/// `String` on every row, which was a sixth of the core's cost of listing a page of users.
-fn user_from_row(row: &sea_orm::QueryResult) -> Result<user::Model, DbErr> {
-    let mut index = 0;
+/// A user row read by position, its columns starting at `first`. sea-orm's derived reader
+/// formats each column's name into a new `String` on every row, which was a sixth of the core's
+/// cost of listing a page of users.
+fn user_from_row(row: &sea_orm::QueryResult, first: usize) -> Result<user::Model, DbErr> {
+    let mut index = first;
     let mut next = || {
         index += 1;
         index - 1
@@ -625,90 +652,214 @@ fn user_from_row(row: &sea_orm::QueryResult) -> Result<user::Model, DbErr> {
     })
 }
 
-/// Loads the given users of `org` with their emails and phone numbers, keyed by id: two
-/// statements per chunk, the rows and then every contact of those rows (emails and phone
-/// numbers in one `UNION ALL`).
+/// The users of `org` that `condition` selects (a condition on `identity_user`), with their
+/// emails and phone numbers and, for [`Detail::WithRoles`], their roles: one statement. The
+/// database folds each user's contacts and roles into JSON arrays in the user's own row
+/// (correlated subqueries on the `(user_id, …)` indexes), so a read is one round trip however
+/// many users it returns. On SQLite each statement is a hop to sqlx's worker thread and back,
+/// on PostgreSQL a network round trip: reading a user with three statements (row, contacts,
+/// roles) cost three of those for the work of one.
+async fn select_users<C: ConnectionTrait>(
+    conn: &C,
+    org: OrgId,
+    condition: Expr,
+    detail: Detail,
+) -> CoreResult<Vec<User>> {
+    let mut query = sea_orm::sea_query::Query::select();
+    query
+        .from(user::Entity)
+        .and_where(Expr::col(user::Column::OrgId).eq(org.0))
+        .and_where(condition);
+    select_user_columns(&mut query, conn.get_database_backend(), detail);
+    conn.query_all(&query)
+        .await?
+        .iter()
+        .map(|row| user_with_aggregates(row, 0, detail))
+        .collect()
+}
+
+/// Adds to `query` (over `identity_user`) the columns [`user_with_aggregates`] reads.
+fn select_user_columns(
+    query: &mut sea_orm::sea_query::SelectStatement,
+    backend: DbBackend,
+    detail: Detail,
+) {
+    let sql = AggregateSql::new(backend);
+    query
+        .columns(USER_COLUMNS.map(|column| (user::Entity, column)))
+        .expr(Expr::cust(sql.contacts(user_email::Entity.table_name())))
+        .expr(Expr::cust(sql.contacts(user_phone::Entity.table_name())));
+    if detail == Detail::WithRoles {
+        query.expr(Expr::cust(sql.roles()));
+    }
+}
+
+/// A user of [`select_user_columns`], its columns starting at `first`.
+fn user_with_aggregates(
+    row: &sea_orm::QueryResult,
+    first: usize,
+    detail: Detail,
+) -> CoreResult<User> {
+    let model = user_from_row(row, first)?;
+    let id = model.id;
+    let aggregate = |n: usize| -> CoreResult<Option<String>> {
+        Ok(row.try_get_by_index(first + USER_COLUMNS.len() + n)?)
+    };
+    let emails = contacts_from_json(aggregate(0)?, id)?;
+    let phones = contacts_from_json(aggregate(1)?, id)?;
+    let roles = match detail {
+        Detail::Basic => None,
+        Detail::WithRoles => Some(roles_from_json(aggregate(2)?, id)?),
+    };
+    Ok(to_domain(model, emails, phones, roles))
+}
+
+/// The correlated subqueries of [`select_users`], in each backend's names for a JSON array
+/// aggregate. Elements are arrays read by position; the order is restored after parsing (an
+/// aggregate's order needs syntax that differs by backend, sorting a few elements does not).
+struct AggregateSql {
+    backend: DbBackend,
+}
+
+impl AggregateSql {
+    fn new(backend: DbBackend) -> Self {
+        Self { backend }
+    }
+
+    fn quote(&self, name: &str) -> String {
+        match self.backend {
+            DbBackend::MySql => format!("`{name}`"),
+            _ => format!("\"{name}\""),
+        }
+    }
+
+    /// `elements` (SQL expressions) of the selected rows as a JSON array of arrays, as text;
+    /// NULL or `[]` when there are none.
+    fn array_of_arrays(&self, elements: &str) -> String {
+        match self.backend {
+            DbBackend::Postgres => format!("CAST(json_agg(json_build_array({elements})) AS TEXT)"),
+            DbBackend::MySql => format!("CAST(JSON_ARRAYAGG(JSON_ARRAY({elements})) AS CHAR)"),
+            // SQLite's names, which later backends are likeliest to share
+            _ => format!("json_group_array(json_array({elements}))"),
+        }
+    }
+
+    /// A UUID column as text that [`Uuid::parse_str`] reads (SQLite and MySQL store UUIDs as
+    /// 16 bytes, which JSON cannot hold).
+    fn uuid_text(&self, column: &str) -> String {
+        match self.backend {
+            DbBackend::Postgres => column.to_owned(),
+            _ => format!("hex({column})"),
+        }
+    }
+
+    /// The contacts (`user_email` or `user_phone`) of the outer user row: `[position, value,
+    /// type, primary (0 or 1), display]` each.
+    fn contacts(&self, table: &str) -> String {
+        let q = |name: &str| self.quote(name);
+        let column = |c: user_email::Column| format!("c.{}", q(c.as_str()));
+        use user_email::Column as C;
+        let elements = format!(
+            "{}, {}, {}, CASE WHEN {} THEN 1 ELSE 0 END, {}",
+            column(C::Position),
+            column(C::Value),
+            column(C::ValueType),
+            column(C::IsPrimary),
+            column(C::Display),
+        );
+        format!(
+            "(SELECT {} FROM {} c WHERE {} = {}.{})",
+            self.array_of_arrays(&elements),
+            q(table),
+            column(C::UserId),
+            q(user::Entity.table_name()),
+            q(user::Column::Id.as_str()),
+        )
+    }
+
+    /// The roles of the outer user row: `[role id, display name]` each.
+    fn roles(&self) -> String {
+        let q = |name: &str| self.quote(name);
+        let member = |c: role_member::Column| format!("m.{}", q(c.as_str()));
+        let role = |c: role::Column| format!("r.{}", q(c.as_str()));
+        let outer = |c: user::Column| format!("{}.{}", q(user::Entity.table_name()), q(c.as_str()));
+        let elements = format!(
+            "{}, {}",
+            self.uuid_text(&role(role::Column::Id)),
+            role(role::Column::DisplayName)
+        );
+        format!(
+            "(SELECT {} FROM {} m JOIN {} r ON {} = {} WHERE {} = {} AND {} = {})",
+            self.array_of_arrays(&elements),
+            q(role_member::Entity.table_name()),
+            q(role::Entity.table_name()),
+            role(role::Column::Id),
+            member(role_member::Column::RoleId),
+            member(role_member::Column::OrgId),
+            outer(user::Column::OrgId),
+            member(role_member::Column::UserId),
+            outer(user::Column::Id),
+        )
+    }
+}
+
+/// A stored aggregate that does not parse: the database returned something this code did not
+/// ask for.
+fn bad_aggregate(user: Uuid, what: &str, err: impl std::fmt::Display) -> CoreError {
+    CoreError::Internal(format!(
+        "the {what} read with user {user} do not parse: {err}"
+    ))
+}
+
+/// The contacts of [`AggregateSql::contacts`], in stored order.
+fn contacts_from_json(text: Option<String>, user: Uuid) -> CoreResult<Vec<Contact>> {
+    type Element = (i32, String, Option<String>, i32, Option<String>);
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let mut elements: Vec<Element> =
+        serde_json::from_str(&text).map_err(|e| bad_aggregate(user, "contacts", e))?;
+    elements.sort_unstable_by_key(|element| element.0);
+    Ok(elements
+        .into_iter()
+        .map(|(_, value, value_type, primary, display)| {
+            contact_from(value, value_type, primary != 0, display)
+        })
+        .collect())
+}
+
+/// The roles of [`AggregateSql::roles`], ordered by role id.
+fn roles_from_json(text: Option<String>, user: Uuid) -> CoreResult<Vec<HeldRole>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let elements: Vec<(String, String)> =
+        serde_json::from_str(&text).map_err(|e| bad_aggregate(user, "roles", e))?;
+    let mut roles = elements
+        .into_iter()
+        .map(|(id, display_name)| {
+            Ok(HeldRole {
+                role_id: Uuid::parse_str(&id).map_err(|e| bad_aggregate(user, "roles", e))?,
+                display_name,
+            })
+        })
+        .collect::<CoreResult<Vec<_>>>()?;
+    roles.sort_unstable_by_key(|role| role.role_id);
+    Ok(roles)
+}
+
+/// The given users of `org`, keyed by id (see [`select_users`]): one statement per chunk.
 async fn load_users<C: ConnectionTrait>(
     conn: &C,
     org: OrgId,
     ids: &[Uuid],
+    detail: Detail,
 ) -> CoreResult<HashMap<Uuid, User>> {
     let mut out = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(MAX_BATCH_GET) {
-        let query = sea_orm::sea_query::Query::select()
-            .columns(USER_COLUMNS)
-            .from(user::Entity)
-            .and_where(Expr::col(user::Column::OrgId).eq(org.0))
-            .and_where(super::one_of(
-                Expr::col((user::Entity, user::Column::Id)),
-                chunk,
-            ))
-            .to_owned();
-        let rows = conn
-            .query_all(&query)
-            .await?
-            .iter()
-            .map(user_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        if rows.is_empty() {
-            continue;
-        }
-        let found: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let mut contacts = load_contacts(conn, &found).await?;
-        for row in rows {
-            let (emails, phones) = contacts.remove(&row.id).unwrap_or_default();
-            out.insert(row.id, to_domain(row, emails, phones));
-        }
-    }
-    Ok(out)
-}
-
-/// The emails and phone numbers of `users`, each list in stored order: one statement.
-async fn load_contacts<C: ConnectionTrait>(
-    conn: &C,
-    users: &[Uuid],
-) -> CoreResult<HashMap<Uuid, (Vec<Contact>, Vec<Contact>)>> {
-    use sea_orm::sea_query::{Alias, Order, Query, UnionType};
-    // the same columns of both tables, in the same order, under the names read below
-    macro_rules! contacts_of {
-        ($entity:ident, $kind:expr) => {{
-            Query::select()
-                .column($entity::Column::UserId)
-                .expr_as(Expr::val($kind), Alias::new("kind"))
-                .column($entity::Column::Position)
-                .column($entity::Column::Value)
-                .expr_as(
-                    Expr::col($entity::Column::ValueType),
-                    Alias::new("value_type"),
-                )
-                .column($entity::Column::IsPrimary)
-                .column($entity::Column::Display)
-                .from($entity::Entity)
-                .and_where(super::one_of(Expr::col($entity::Column::UserId), users))
-                .to_owned()
-        }};
-    }
-    let query = contacts_of!(user_email, 0)
-        .union(UnionType::All, contacts_of!(user_phone, 1))
-        .order_by(Alias::new("user_id"), Order::Asc)
-        .order_by(Alias::new("kind"), Order::Asc)
-        .order_by(Alias::new("position"), Order::Asc)
-        .to_owned();
-    let mut out: HashMap<Uuid, (Vec<Contact>, Vec<Contact>)> = HashMap::new();
-    // read by position, in the order selected above (user_id, kind, position, value, type,
-    // is_primary, display)
-    for row in conn.query_all(&query).await? {
-        let entry = out.entry(row.try_get_by_index(0)?).or_default();
-        let contact = contact_from(
-            row.try_get_by_index(3)?,
-            row.try_get_by_index(4)?,
-            row.try_get_by_index(5)?,
-            row.try_get_by_index(6)?,
-        );
-        if row.try_get_by_index::<i32>(1)? == 0 {
-            entry.0.push(contact);
-        } else {
-            entry.1.push(contact);
+        let condition = super::one_of(Expr::col((user::Entity, user::Column::Id)), chunk);
+        for user in select_users(conn, org, condition, detail).await? {
+            out.insert(user.id.0, user);
         }
     }
     Ok(out)
@@ -718,8 +869,10 @@ async fn load_one<C: ConnectionTrait>(
     conn: &C,
     org: OrgId,
     id: UserId,
+    detail: Detail,
 ) -> CoreResult<Option<User>> {
-    Ok(load_users(conn, org, &[id.0]).await?.remove(&id.0))
+    let condition = Expr::col((user::Entity, user::Column::Id)).eq(id.0);
+    Ok(select_users(conn, org, condition, detail).await?.pop())
 }
 
 /// NOT_FOUND for a missing user, or for its organization when that is what is missing.
@@ -972,6 +1125,7 @@ async fn create_in(
         created_at: now,
         updated_at: now,
         data,
+        roles: None,
     };
     add_to_default_role(txn, org, default_role, &user).await?;
     Ok((user, false))
@@ -1064,8 +1218,9 @@ async fn write_update(
             version: current.version + 1,
             created_at: current.created_at,
             updated_at: now,
+            roles: None,
         },
-        None => load_one(txn, org, id)
+        None => load_one(txn, org, id, Detail::Basic)
             .await?
             .ok_or_else(|| CoreError::user_not_found(id))?,
     };
@@ -1187,7 +1342,7 @@ async fn modify_in<F>(
 where
     F: FnOnce(&mut UserData) -> CoreResult<()>,
 {
-    let current = load_one(txn, org, id)
+    let current = load_one(txn, org, id, Detail::Basic)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
     if let Some(expected) = expected_version
@@ -1292,9 +1447,14 @@ async fn delete_in(
 // ---------------------------------------------------------------------------------------------
 // reads
 
-/// One user of `org`.
-pub async fn get_user(db: &DatabaseConnection, org: OrgId, id: UserId) -> CoreResult<User> {
-    match load_one(db, org, id).await? {
+/// One user of `org`: one statement.
+pub async fn get_user(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    detail: Detail,
+) -> CoreResult<User> {
+    match load_one(db, org, id, detail).await? {
         Some(user) => Ok(user),
         None => Err(not_found(db, org, id).await),
     }
@@ -1314,7 +1474,7 @@ pub async fn batch_get_users(
     }
     changes::ensure_org(db, org).await?;
     let raw: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-    let mut found = load_users(db, org, &raw).await?;
+    let mut found = load_users(db, org, &raw, Detail::Basic).await?;
     let mut users = Vec::with_capacity(ids.len());
     let mut missing = Vec::new();
     for id in ids {
@@ -1339,48 +1499,44 @@ pub enum LookupKey {
     Email(String),
 }
 
-/// Finds one user by a unique-ish key. An email shared by several users resolves to the oldest.
-pub async fn lookup_user(db: &DatabaseConnection, org: OrgId, key: &LookupKey) -> CoreResult<User> {
-    let base = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::OrgId.eq(org.0));
-    let found = match key {
-        LookupKey::UserName(name) => {
-            base.filter(user::Column::UserNameLower.eq(name.to_lowercase()))
-                .into_tuple::<Uuid>()
-                .one(db)
-                .await?
-        }
+/// Finds one user by a unique-ish key: one statement. An email shared by several users
+/// resolves to the oldest (user ids are UUIDv7, so the smallest).
+pub async fn lookup_user(
+    db: &DatabaseConnection,
+    org: OrgId,
+    key: &LookupKey,
+    detail: Detail,
+) -> CoreResult<User> {
+    use sea_orm::sea_query::Query;
+    let column = |c: user::Column| Expr::col((user::Entity, c));
+    let condition = match key {
+        LookupKey::UserName(name) => column(user::Column::UserNameLower).eq(name.to_lowercase()),
         LookupKey::ExternalId(external_id) => {
-            base.filter(user::Column::ExternalId.eq(external_id.clone()))
-                .into_tuple::<Uuid>()
-                .one(db)
-                .await?
+            column(user::Column::ExternalId).eq(external_id.as_str())
         }
-        LookupKey::Email(email) => {
-            user_email::Entity::find()
-                .select_only()
+        LookupKey::Email(email) => column(user::Column::Id).in_subquery(
+            Query::select()
                 .column(user_email::Column::UserId)
-                .filter(user_email::Column::OrgId.eq(org.0))
-                .filter(user_email::Column::ValueLower.eq(email.to_lowercase()))
-                .order_by_asc(user_email::Column::UserId)
-                .into_tuple::<Uuid>()
-                .one(db)
-                .await?
-        }
+                .from(user_email::Entity)
+                .and_where(Expr::col(user_email::Column::OrgId).eq(org.0))
+                .and_where(Expr::col(user_email::Column::ValueLower).eq(email.to_lowercase()))
+                .to_owned(),
+        ),
     };
-    let what = match key {
-        LookupKey::UserName(v) => format!("with user name {v:?}"),
-        LookupKey::ExternalId(v) => format!("with external id {v:?}"),
-        LookupKey::Email(v) => format!("with email {v:?}"),
-    };
+    let found = select_users(db, org, condition, detail)
+        .await?
+        .into_iter()
+        .min_by_key(|user| user.id.0);
     match found {
-        Some(id) => match load_one(db, org, UserId(id)).await? {
-            Some(user) => Ok(user),
-            None => Err(CoreError::user_not_found(what)),
-        },
-        None => Err(not_found(db, org, what).await),
+        Some(user) => Ok(user),
+        None => {
+            let what = match key {
+                LookupKey::UserName(v) => format!("with user name {v:?}"),
+                LookupKey::ExternalId(v) => format!("with external id {v:?}"),
+                LookupKey::Email(v) => format!("with email {v:?}"),
+            };
+            Err(not_found(db, org, what).await)
+        }
     }
 }
 
@@ -1399,20 +1555,23 @@ pub async fn list_users(
     db: &DatabaseConnection,
     org: OrgId,
     query: &ListQuery,
+    detail: Detail,
 ) -> CoreResult<UserPage> {
-    let page = paging::list_ids(db, Resource::User, org, query).await?;
+    // the page's rows carry the users whole: one statement for the page
+    let backend = db.get_database_backend();
+    let (page, rows) = paging::list_page(db, Resource::User, org, query, |select| {
+        select_user_columns(select, backend, detail)
+    })
+    .await?;
     if page.ids.is_empty() {
         // only an empty page needs to tell an empty organization from a missing one
         changes::ensure_org(db, org).await?;
     }
-    let mut found = load_users(db, org, &page.ids).await?;
-    // a user deleted since the ids were read is left out, with its position
-    let (users, positions) = page
-        .ids
+    let users = rows
         .iter()
-        .zip(page.positions)
-        .filter_map(|(id, position)| found.remove(id).map(|user| (user, position)))
-        .unzip();
+        .map(|row| user_with_aggregates(row, paging::PAGE_COLUMNS, detail))
+        .collect::<CoreResult<Vec<_>>>()?;
+    let positions = page.positions;
     Ok(UserPage {
         users,
         positions,
