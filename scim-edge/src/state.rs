@@ -64,12 +64,13 @@ impl Settings {
 }
 
 /// The state of the router. Cloned for every request (axum's `State`, the auth layer), so every
-/// field is behind an `Arc`: cloning the core's four tonic clients costs more than serving a GET.
+/// field is behind an `Arc`: cloning the core's four tonic clients costs more than serving a GET,
+/// and cloning the token and throttle caches (several `Arc`s each) was 6 % of the edge's CPU.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub core: Arc<CoreClient>,
-    pub tokens: TokenCache,
-    pub throttle: Throttle,
+    pub tokens: Arc<TokenCache>,
+    pub throttle: Arc<Throttle>,
     pub settings: Arc<Settings>,
 }
 
@@ -78,8 +79,11 @@ impl AppState {
     pub fn new(core: CoreClient, config: &Config, bound: std::net::SocketAddr) -> Self {
         Self {
             core: Arc::new(core),
-            tokens: TokenCache::new(config.token_cache_ttl, config.token_cache_capacity),
-            throttle: Throttle::new(config.throttle),
+            tokens: Arc::new(TokenCache::new(
+                config.token_cache_ttl,
+                config.token_cache_capacity,
+            )),
+            throttle: Arc::new(Throttle::new(config.throttle)),
             settings: Arc::new(Settings::from_config(config, bound)),
         }
     }

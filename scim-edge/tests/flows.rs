@@ -578,7 +578,7 @@ async fn edge() -> Edge {
     .unwrap();
     let app = router(AppState {
         core: Arc::new(client),
-        tokens: TokenCache::new(Duration::from_secs(30), 100),
+        tokens: Arc::new(TokenCache::new(Duration::from_secs(30), 100)),
         settings: Arc::new(Settings {
             base_url: BASE.to_owned(),
             limits: Limits::default(),
@@ -586,7 +586,7 @@ async fn edge() -> Edge {
             max_concurrent_requests: 16,
             client_address_header: None,
         }),
-        throttle: Throttle::new(ThrottleLimits::default()),
+        throttle: Arc::new(Throttle::new(ThrottleLimits::default())),
     });
     Edge { app, core }
 }

@@ -130,8 +130,8 @@ fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
     .unwrap();
     router(AppState {
         core: Arc::new(core),
-        tokens: TokenCache::new(Duration::from_secs(30), 100),
-        throttle: Throttle::new(ThrottleLimits::default()),
+        tokens: Arc::new(TokenCache::new(Duration::from_secs(30), 100)),
+        throttle: Arc::new(Throttle::new(ThrottleLimits::default())),
         settings: Arc::new(settings),
     })
 }

@@ -9,6 +9,7 @@
 use crate::entity::{access_token, user};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, TokenId, UserId};
+use crate::store::ByKey;
 use crate::store::credentials::{self, generate_secret, secret_hash};
 use crate::store::{org_writes, roles};
 use identity_proto::identity::v1::{ErrorReason, InactiveReason};
@@ -53,7 +54,7 @@ pub async fn issue(
                 .select_only()
                 .column(user::Column::Active)
                 .into_tuple::<bool>()
-                .one(txn)
+                .by_key(txn)
                 .await?
                 .ok_or_else(|| CoreError::user_not_found(user_id))?;
             if !active {
@@ -137,7 +138,7 @@ pub async fn introspect(db: &DatabaseConnection, secret: &str) -> CoreResult<Int
         .column(user::Column::UserName)
         .column(user::Column::Active)
         .into_tuple::<(String, bool)>()
-        .one(db)
+        .by_key(db)
         .await?;
     // belt and braces: deactivation revokes tokens in its transaction, so this only matters
     // for rows written by something that bypassed the store
@@ -165,7 +166,7 @@ pub async fn revoke(db: &DatabaseConnection, org: OrgId, key: TokenKey<'_>) -> C
         TokenKey::Id(id) => {
             access_token::Entity::find_by_id(id.0)
                 .filter(access_token::Column::OrgId.eq(org.0))
-                .one(db)
+                .by_key(db)
                 .await?
         }
         TokenKey::Secret(secret) => find_by_secret(db, secret)

@@ -7,6 +7,7 @@
 use crate::entity::{change_event, organization};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
+use crate::store::ByKey;
 use identity_proto::identity::v1::{ChangeKind, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -105,7 +106,7 @@ pub async fn ensure_org<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<
         .select_only()
         .column(organization::Column::Id)
         .into_tuple::<Uuid>()
-        .one(conn)
+        .by_key(conn)
         .await?;
     match found {
         Some(_) => Ok(()),
@@ -120,7 +121,7 @@ pub async fn change_seq<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<
         .select_only()
         .column(organization::Column::ChangeSeq)
         .into_tuple::<i64>()
-        .one(conn)
+        .by_key(conn)
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))
 }
@@ -131,7 +132,7 @@ pub async fn default_role_id<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreRe
         .select_only()
         .column(organization::Column::DefaultRoleId)
         .into_tuple::<Option<Uuid>>()
-        .one(conn)
+        .by_key(conn)
         .await?;
     Ok(found.flatten())
 }
@@ -230,7 +231,7 @@ pub async fn list_changes(
         .select_only()
         .column(organization::Column::ChangeSeq)
         .into_tuple::<i64>()
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))?;
     let changes = change_event::Entity::find()

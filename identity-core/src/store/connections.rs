@@ -12,6 +12,7 @@ use crate::entity::{
 };
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
+use crate::store::ByKey;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -139,7 +140,7 @@ impl GroupScope {
             .select_only()
             .column(provisioning_connection::Column::AllowedGroups)
             .into_tuple::<Option<String>>()
-            .one(txn)
+            .by_key(txn)
             .await?
             .ok_or_else(|| connection_not_found(connection))?;
         Ok(match allowed.as_deref().map(decode_groups) {
@@ -260,7 +261,7 @@ pub async fn get<C: ConnectionTrait>(
     provisioning_connection::Entity::find_by_id(id)
         .filter(provisioning_connection::Column::OrgId.eq(org.0))
         .filter(provisioning_connection::Column::DeletedAt.is_null())
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| connection_not_found(id))
 }

@@ -9,6 +9,7 @@
 use crate::entity::{owner_credential, scim_token};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, TokenId};
+use crate::store::ByKey;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use identity_proto::identity::v1::ErrorReason;
@@ -147,7 +148,7 @@ pub async fn get_scim_token<C: ConnectionTrait>(
 ) -> CoreResult<scim_token::Model> {
     scim_token::Entity::find_by_id(token_id.0)
         .filter(scim_token::Column::OrgId.eq(org_id.0))
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| token_not_found(token_id))
 }
@@ -163,7 +164,7 @@ pub async fn lock_scim_token<C: ConnectionTrait>(
     scim_token::Entity::find_by_id(token_id.0)
         .filter(scim_token::Column::OrgId.eq(org_id.0))
         .lock_exclusive()
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| token_not_found(token_id))
 }
@@ -378,7 +379,7 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
         .await?;
     owner_credential::Entity::find_by_id(credential_id.0)
         .filter(owner_credential::Column::OrgId.eq(org_id.0))
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| CoreError::NotFound {
             reason: ErrorReason::TokenNotFound,

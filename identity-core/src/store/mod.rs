@@ -37,7 +37,6 @@ pub(crate) async fn taken_in_org<C: ConnectionTrait>(
         .from(table)
         .and_where(Expr::col("org_id").eq(org.0))
         .and_where(Expr::col(column).eq(value.into()))
-        .limit(1)
         .to_owned();
     if let Some(id) = except {
         statement.and_where(Expr::col("id").ne(id));
@@ -53,6 +52,38 @@ pub(crate) fn one_of(column: Expr, ids: &[uuid::Uuid]) -> Expr {
     match ids {
         [one] => column.eq(*one),
         many => column.is_in(many.iter().copied()),
+    }
+}
+
+/// sea-orm's `one()` adds a bound `LIMIT 1`. SQLite reads a bound LIMIT's value when it plans
+/// (since 3.47), so a statement with one is parsed and planned again at every execution (see
+/// `paging::with_limit`). A select by a unique key returns at most one row without it: `by_key`
+/// is `one()` for those.
+pub(crate) trait ByKey: Sized {
+    type Row;
+    async fn by_key<C: sea_orm::ConnectionTrait>(
+        self,
+        conn: &C,
+    ) -> Result<Option<Self::Row>, sea_orm::DbErr>;
+}
+
+impl<S: sea_orm::SelectorTrait> ByKey for sea_orm::Selector<S> {
+    type Row = S::Item;
+    async fn by_key<C: sea_orm::ConnectionTrait>(
+        self,
+        conn: &C,
+    ) -> Result<Option<S::Item>, sea_orm::DbErr> {
+        Ok(self.all(conn).await?.into_iter().next())
+    }
+}
+
+impl<E: sea_orm::EntityTrait> ByKey for sea_orm::Select<E> {
+    type Row = E::Model;
+    async fn by_key<C: sea_orm::ConnectionTrait>(
+        self,
+        conn: &C,
+    ) -> Result<Option<E::Model>, sea_orm::DbErr> {
+        Ok(self.all(conn).await?.into_iter().next())
     }
 }
 

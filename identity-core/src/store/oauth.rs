@@ -17,6 +17,7 @@ use crate::entity::{
 };
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
+use crate::store::ByKey;
 use crate::store::credentials::{self, NewScimToken};
 use crate::store::{connections, organizations};
 use base64::Engine;
@@ -381,7 +382,7 @@ pub async fn describe_authorization(
 ) -> CoreResult<PendingAuthorization> {
     let request = oauth_authorization_request::Entity::find_by_id(request_id)
         .filter(oauth_authorization_request::Column::ExpiresAt.gt(crate::time::now_micros()))
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(request_expired)?;
     let (client, connection) =
@@ -436,7 +437,7 @@ pub async fn complete_authorization(
         return Err(request_expired());
     }
     let request = oauth_authorization_request::Entity::find_by_id(request_id)
-        .one(&txn)
+        .by_key(&txn)
         .await?
         .ok_or_else(request_expired)?;
     let Some((client, _)) =
@@ -616,7 +617,7 @@ pub async fn exchange_code(
         .rows_affected
         == 1;
     let row = oauth_code::Entity::find_by_id(hash)
-        .one(&txn)
+        .by_key(&txn)
         .await?
         .ok_or_else(|| invalid_grant("unknown authorization code"))?;
     if consumed && let Some(refusal) = refuse_exchange(&row, client, redirect_uri, verifier, now) {
@@ -712,11 +713,11 @@ pub async fn refresh(
         .rows_affected
         == 1;
     let row = oauth_refresh_token::Entity::find_by_id(hash)
-        .one(&txn)
+        .by_key(&txn)
         .await?
         .ok_or_else(|| invalid_grant("unknown refresh token"))?;
     let grant = oauth_grant::Entity::find_by_id(row.grant_id)
-        .one(&txn)
+        .by_key(&txn)
         .await?
         .ok_or_else(|| invalid_grant("unknown refresh token"))?;
     if grant.client_pk != client.id {
@@ -806,7 +807,7 @@ pub async fn revoke_token(
     for refresh in [refresh_first, !refresh_first] {
         let grant_id = if refresh {
             oauth_refresh_token::Entity::find_by_id(credentials::secret_hash(token))
-                .one(&txn)
+                .by_key(&txn)
                 .await?
                 .map(|row| row.grant_id)
         } else {
@@ -821,7 +822,7 @@ pub async fn revoke_token(
             .select_only()
             .column(oauth_grant::Column::ClientPk)
             .into_tuple::<Uuid>()
-            .one(&txn)
+            .by_key(&txn)
             .await?;
         if owner != Some(client.id) {
             return Err(oauth(
@@ -930,7 +931,7 @@ pub async fn revoke_grant(
     let txn = db.begin().await?;
     let found = oauth_grant::Entity::find_by_id(grant_id)
         .filter(oauth_grant::Column::OrgId.eq(org.0))
-        .one(&txn)
+        .by_key(&txn)
         .await?;
     if found.is_none() {
         return Err(CoreError::NotFound {
@@ -946,7 +947,7 @@ pub async fn revoke_grant(
     )
     .await?;
     let grant = oauth_grant::Entity::find_by_id(grant_id)
-        .one(&txn)
+        .by_key(&txn)
         .await?
         .ok_or_else(|| CoreError::Internal("revoked grant vanished".into()))?;
     txn.commit().await?;

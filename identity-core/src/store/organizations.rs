@@ -8,6 +8,7 @@
 use crate::entity::organization;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId};
+use crate::store::ByKey;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
@@ -54,7 +55,7 @@ pub async fn insert<C: ConnectionTrait>(
 /// The organization with this id, or ORGANIZATION_NOT_FOUND.
 pub async fn get<C: ConnectionTrait>(db: &C, id: OrgId) -> CoreResult<organization::Model> {
     organization::Entity::find_by_id(id.0)
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| CoreError::organization_not_found(id))
 }

@@ -9,6 +9,7 @@ use super::external_id_taken;
 use crate::entity::{role, role_member, user};
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use crate::ids::{OrgId, RoleId, UserId};
+use crate::store::ByKey;
 use crate::store::changes::{self, NewChange};
 use crate::store::connections::GroupScope;
 use crate::store::filter::Resource;
@@ -398,7 +399,7 @@ async fn load_role<C: ConnectionTrait>(
 ) -> CoreResult<Option<role::Model>> {
     Ok(role::Entity::find_by_id(id.0)
         .filter(role::Column::OrgId.eq(org.0))
-        .one(conn)
+        .by_key(conn)
         .await?)
 }
 
@@ -1131,7 +1132,7 @@ pub async fn check_membership(
         .filter(role_member::Column::RoleId.eq(role_id.0))
         .filter(role_member::Column::UserId.eq(user_id.0))
         .into_tuple::<Uuid>()
-        .one(db)
+        .by_key(db)
         .await?
         .is_some())
 }

@@ -6,6 +6,7 @@
 
 use crate::entity::service_credential;
 use crate::error::{CoreError, CoreResult};
+use crate::store::ByKey;
 use crate::store::credentials::{generate_secret, secret_hash};
 use identity_proto::identity::v1::ErrorReason;
 use sea_orm::sea_query::Expr;
@@ -91,7 +92,7 @@ fn not_found(id: Uuid) -> CoreError {
 /// One credential, or TOKEN_NOT_FOUND.
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> CoreResult<service_credential::Model> {
     service_credential::Entity::find_by_id(id)
-        .one(db)
+        .by_key(db)
         .await?
         .ok_or_else(|| not_found(id))
 }

@@ -11,6 +11,7 @@ use super::external_id_taken;
 use crate::entity::{role, role_member, user, user_email, user_phone};
 use crate::error::{CoreError, CoreResult, FieldViolation};
 use crate::ids::{OrgId, UserId};
+use crate::store::ByKey;
 use crate::store::changes::{self, NewChange};
 use crate::store::filter::Resource;
 use crate::store::paging::{self, ListQuery};
@@ -258,7 +259,7 @@ pub async fn verify_password(
         .select_only()
         .column(user::Column::PasswordHash)
         .into_tuple::<Option<String>>()
-        .one(db)
+        .by_key(db)
         .await?
         .flatten();
     let Some(hash) = hash else { return Ok(false) };
@@ -1010,7 +1011,7 @@ async fn find_adoptable(
         .filter(user::Column::UserNameLower.eq(data.user_name.to_lowercase()))
         .filter(user::Column::ManagedBy.eq(platform))
         .into_tuple::<Uuid>()
-        .one(txn)
+        .by_key(txn)
         .await?;
     if by_name.is_some() || data.emails.is_empty() {
         return Ok(by_name);
@@ -1079,7 +1080,7 @@ async fn create_in(
             .select_only()
             .column(user::Column::Active)
             .into_tuple::<bool>()
-            .one(txn)
+            .by_key(txn)
             .await?
             .ok_or_else(|| CoreError::user_not_found(existing))?;
         let user = write_update(
@@ -1260,7 +1261,7 @@ async fn version_or_missing(
         .select_only()
         .column(user::Column::Version)
         .into_tuple::<i64>()
-        .one(txn)
+        .by_key(txn)
         .await;
     match (stored, expected) {
         (Ok(Some(actual)), Some(expected)) => CoreError::VersionMismatch { expected, actual },
@@ -1406,7 +1407,7 @@ async fn delete_in(
         .column(user::Column::Version)
         .column(user::Column::ManagedBy)
         .into_tuple::<(i64, i16)>()
-        .one(txn)
+        .by_key(txn)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
     allowed(managed_by_from_db(managed_by))?;
@@ -1612,7 +1613,7 @@ pub async fn exists<C: ConnectionTrait>(conn: &C, org: OrgId, id: Uuid) -> CoreR
         .select_only()
         .column(user::Column::Id)
         .into_tuple::<Uuid>()
-        .one(conn)
+        .by_key(conn)
         .await?
         .is_some())
 }
