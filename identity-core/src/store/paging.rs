@@ -276,8 +276,8 @@ pub async fn list_page<C: sea_orm::ConnectionTrait>(
 /// `select` with `LIMIT limit OFFSET offset`, as a statement for `backend`. SQLite reads the
 /// value bound to a `LIMIT ?` when it plans (since 3.47), so binding a new value expires the
 /// statement and every execution parsed and planned it again: 58 % of the core's instructions
-/// for a filtered list of users. On SQLite the numbers are therefore written into the SQL (a
-/// statement per page size, of which clients use few); elsewhere they stay bound.
+/// for a filtered list of users. On SQLite the limit is therefore written into the SQL (a
+/// statement per page size, of which clients use few); elsewhere it stays bound.
 fn with_limit(
     backend: sea_orm::DbBackend,
     select: &mut sea_orm::sea_query::SelectStatement,
@@ -294,7 +294,13 @@ fn with_limit(
     let mut statement = backend.build(&*select);
     statement.sql.push_str(&format!(" LIMIT {limit}"));
     if offset > 0 {
-        statement.sql.push_str(&format!(" OFFSET {offset}"));
+        // a bound OFFSET is not read when planning: one statement serves every offset
+        statement.sql.push_str(" OFFSET ?");
+        statement
+            .values
+            .get_or_insert_with(|| sea_orm::Values(Vec::new()))
+            .0
+            .push(offset.into());
     }
     statement
 }

@@ -522,7 +522,7 @@ fn contact_from(
 }
 
 fn to_domain(
-    row: user::Model,
+    row: StoredUser,
     emails: Vec<Contact>,
     phone_numbers: Vec<Contact>,
     roles: Option<Vec<HeldRole>>,
@@ -531,7 +531,7 @@ fn to_domain(
     User {
         id: UserId(row.id),
         org: OrgId(row.org_id),
-        has_password: row.password_hash.is_some(),
+        has_password: row.has_password,
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -572,12 +572,51 @@ fn to_domain(
     }
 }
 
-/// The columns of a user row, in the order [`user_from_row`] reads them.
-const USER_COLUMNS: [user::Column; 32] = [
-    user::Column::Id,
-    user::Column::OrgId,
+/// A user row as the database renders it, one JSON object per user
+/// ([`AggregateSql::user_object`]): one value per row instead of 32. sqlx copies every value of
+/// every SQLite row into an allocation of its own, and sea-orm checks each column's type as it
+/// reads it; for a page of 100 users those were most of the core's work.
+#[derive(serde::Deserialize)]
+struct StoredUser {
+    id: Uuid,
+    org_id: Uuid,
+    user_name: String,
+    external_id: Option<String>,
+    display_name: Option<String>,
+    name_formatted: Option<String>,
+    name_family_name: Option<String>,
+    name_given_name: Option<String>,
+    name_middle_name: Option<String>,
+    name_honorific_prefix: Option<String>,
+    name_honorific_suffix: Option<String>,
+    nick_name: Option<String>,
+    title: Option<String>,
+    user_type: Option<String>,
+    preferred_language: Option<String>,
+    locale: Option<String>,
+    timezone: Option<String>,
+    #[serde(deserialize_with = "flag")]
+    active: bool,
+    employee_number: Option<String>,
+    cost_center: Option<String>,
+    enterprise_organization: Option<String>,
+    division: Option<String>,
+    department: Option<String>,
+    manager_id: Option<String>,
+    manager_display_name: Option<String>,
+    extra_attributes: Option<String>,
+    #[serde(deserialize_with = "flag")]
+    has_password: bool,
+    managed_by: i16,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The columns of [`StoredUser`] read as they are stored (all but the UUIDs, the flags and
+/// `has_password`, which [`AggregateSql::user_object`] writes itself).
+const PLAIN_COLUMNS: [user::Column; 27] = [
     user::Column::UserName,
-    user::Column::UserNameLower,
     user::Column::ExternalId,
     user::Column::DisplayName,
     user::Column::NameFormatted,
@@ -592,7 +631,6 @@ const USER_COLUMNS: [user::Column; 32] = [
     user::Column::PreferredLanguage,
     user::Column::Locale,
     user::Column::Timezone,
-    user::Column::Active,
     user::Column::EmployeeNumber,
     user::Column::CostCenter,
     user::Column::EnterpriseOrganization,
@@ -601,56 +639,32 @@ const USER_COLUMNS: [user::Column; 32] = [
     user::Column::ManagerId,
     user::Column::ManagerDisplayName,
     user::Column::ExtraAttributes,
-    user::Column::PasswordHash,
     user::Column::ManagedBy,
     user::Column::Version,
     user::Column::CreatedAt,
     user::Column::UpdatedAt,
 ];
 
-/// A user row read by position, its columns starting at `first`. sea-orm's derived reader
-/// formats each column's name into a new `String` on every row, which was a sixth of the core's
-/// cost of listing a page of users.
-fn user_from_row(row: &sea_orm::QueryResult, first: usize) -> Result<user::Model, DbErr> {
-    let mut index = first;
-    let mut next = || {
-        index += 1;
-        index - 1
-    };
-    Ok(user::Model {
-        id: row.try_get_by_index(next())?,
-        org_id: row.try_get_by_index(next())?,
-        user_name: row.try_get_by_index(next())?,
-        user_name_lower: row.try_get_by_index(next())?,
-        external_id: row.try_get_by_index(next())?,
-        display_name: row.try_get_by_index(next())?,
-        name_formatted: row.try_get_by_index(next())?,
-        name_family_name: row.try_get_by_index(next())?,
-        name_given_name: row.try_get_by_index(next())?,
-        name_middle_name: row.try_get_by_index(next())?,
-        name_honorific_prefix: row.try_get_by_index(next())?,
-        name_honorific_suffix: row.try_get_by_index(next())?,
-        nick_name: row.try_get_by_index(next())?,
-        title: row.try_get_by_index(next())?,
-        user_type: row.try_get_by_index(next())?,
-        preferred_language: row.try_get_by_index(next())?,
-        locale: row.try_get_by_index(next())?,
-        timezone: row.try_get_by_index(next())?,
-        active: row.try_get_by_index(next())?,
-        employee_number: row.try_get_by_index(next())?,
-        cost_center: row.try_get_by_index(next())?,
-        enterprise_organization: row.try_get_by_index(next())?,
-        division: row.try_get_by_index(next())?,
-        department: row.try_get_by_index(next())?,
-        manager_id: row.try_get_by_index(next())?,
-        manager_display_name: row.try_get_by_index(next())?,
-        extra_attributes: row.try_get_by_index(next())?,
-        password_hash: row.try_get_by_index(next())?,
-        managed_by: row.try_get_by_index(next())?,
-        version: row.try_get_by_index(next())?,
-        created_at: row.try_get_by_index(next())?,
-        updated_at: row.try_get_by_index(next())?,
-    })
+/// A boolean as a backend's JSON writes it: `true`/`false`, or 1/0 where booleans are integers
+/// (SQLite, MySQL).
+fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct Flag;
+    impl serde::de::Visitor<'_> for Flag {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a boolean, 0 or 1")
+        }
+        fn visit_bool<E>(self, value: bool) -> Result<bool, E> {
+            Ok(value)
+        }
+        fn visit_i64<E>(self, value: i64) -> Result<bool, E> {
+            Ok(value != 0)
+        }
+        fn visit_u64<E>(self, value: u64) -> Result<bool, E> {
+            Ok(value != 0)
+        }
+    }
+    deserializer.deserialize_any(Flag)
 }
 
 /// The users of `org` that `condition` selects (a condition on `identity_user`), with their
@@ -679,7 +693,8 @@ async fn select_users<C: ConnectionTrait>(
         .collect()
 }
 
-/// Adds to `query` (over `identity_user`) the columns [`user_with_aggregates`] reads.
+/// Adds to `query` (over `identity_user`) the columns [`user_with_aggregates`] reads: the user
+/// as one JSON object, its emails, its phone numbers and, for [`Detail::WithRoles`], its roles.
 fn select_user_columns(
     query: &mut sea_orm::sea_query::SelectStatement,
     backend: DbBackend,
@@ -687,7 +702,7 @@ fn select_user_columns(
 ) {
     let sql = AggregateSql::new(backend);
     query
-        .columns(USER_COLUMNS.map(|column| (user::Entity, column)))
+        .expr(Expr::cust(sql.user_object()))
         .expr(Expr::cust(sql.contacts(user_email::Entity.table_name())))
         .expr(Expr::cust(sql.contacts(user_phone::Entity.table_name())));
     if detail == Detail::WithRoles {
@@ -701,18 +716,18 @@ fn user_with_aggregates(
     first: usize,
     detail: Detail,
 ) -> CoreResult<User> {
-    let model = user_from_row(row, first)?;
-    let id = model.id;
-    let aggregate = |n: usize| -> CoreResult<Option<String>> {
-        Ok(row.try_get_by_index(first + USER_COLUMNS.len() + n)?)
-    };
-    let emails = contacts_from_json(aggregate(0)?, id)?;
-    let phones = contacts_from_json(aggregate(1)?, id)?;
+    let text = |n: usize| -> CoreResult<Option<String>> { Ok(row.try_get_by_index(first + n)?) };
+    let object = text(0)?.unwrap_or_default();
+    let stored: StoredUser = serde_json::from_str(&object)
+        .map_err(|e| CoreError::Internal(format!("a user row read as JSON does not parse: {e}")))?;
+    let id = stored.id;
+    let emails = contacts_from_json(text(1)?, id)?;
+    let phones = contacts_from_json(text(2)?, id)?;
     let roles = match detail {
         Detail::Basic => None,
-        Detail::WithRoles => Some(roles_from_json(aggregate(2)?, id)?),
+        Detail::WithRoles => Some(roles_from_json(text(3)?, id)?),
     };
-    Ok(to_domain(model, emails, phones, roles))
+    Ok(to_domain(stored, emails, phones, roles))
 }
 
 /// The correlated subqueries of [`select_users`], in each backend's names for a JSON array
@@ -751,6 +766,33 @@ impl AggregateSql {
         match self.backend {
             DbBackend::Postgres => column.to_owned(),
             _ => format!("hex({column})"),
+        }
+    }
+
+    /// The outer user row as one JSON object with the fields of [`StoredUser`].
+    fn user_object(&self) -> String {
+        let q = |name: &str| self.quote(name);
+        let column =
+            |c: user::Column| format!("{}.{}", q(user::Entity.table_name()), q(c.as_str()));
+        let mut members = vec![
+            format!("'id', {}", self.uuid_text(&column(user::Column::Id))),
+            format!("'org_id', {}", self.uuid_text(&column(user::Column::OrgId))),
+            format!("'active', {}", column(user::Column::Active)),
+            format!(
+                "'has_password', CASE WHEN {} IS NULL THEN 0 ELSE 1 END",
+                column(user::Column::PasswordHash)
+            ),
+        ];
+        members.extend(
+            PLAIN_COLUMNS
+                .iter()
+                .map(|&c| format!("'{}', {}", c.as_str(), column(c))),
+        );
+        let members = members.join(", ");
+        match self.backend {
+            DbBackend::Postgres => format!("CAST(json_build_object({members}) AS TEXT)"),
+            DbBackend::MySql => format!("CAST(JSON_OBJECT({members}) AS CHAR)"),
+            _ => format!("json_object({members})"),
         }
     }
 
