@@ -700,13 +700,45 @@ fn select_user_columns(
     backend: DbBackend,
     detail: Detail,
 ) {
-    let sql = AggregateSql::new(backend);
+    let sql = UserSql::of(backend);
     query
-        .expr(Expr::cust(sql.user_object()))
-        .expr(Expr::cust(sql.contacts(user_email::Entity.table_name())))
-        .expr(Expr::cust(sql.contacts(user_phone::Entity.table_name())));
+        .expr(Expr::cust(sql.object.as_str()))
+        .expr(Expr::cust(sql.emails.as_str()))
+        .expr(Expr::cust(sql.phones.as_str()));
     if detail == Detail::WithRoles {
-        query.expr(Expr::cust(sql.roles()));
+        query.expr(Expr::cust(sql.roles.as_str()));
+    }
+}
+
+/// The SQL of [`select_user_columns`] for one backend, written once: formatting it for every
+/// read cost more than the statement it builds.
+struct UserSql {
+    object: String,
+    emails: String,
+    phones: String,
+    roles: String,
+}
+
+impl UserSql {
+    fn of(backend: DbBackend) -> &'static UserSql {
+        use std::sync::OnceLock;
+        static POSTGRES: OnceLock<UserSql> = OnceLock::new();
+        static MYSQL: OnceLock<UserSql> = OnceLock::new();
+        static OTHER: OnceLock<UserSql> = OnceLock::new();
+        let cell = match backend {
+            DbBackend::Postgres => &POSTGRES,
+            DbBackend::MySql => &MYSQL,
+            _ => &OTHER,
+        };
+        cell.get_or_init(|| {
+            let sql = AggregateSql::new(backend);
+            UserSql {
+                object: sql.user_object(),
+                emails: sql.contacts(user_email::Entity.table_name()),
+                phones: sql.contacts(user_phone::Entity.table_name()),
+                roles: sql.roles(),
+            }
+        })
     }
 }
 
