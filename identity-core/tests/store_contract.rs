@@ -872,6 +872,20 @@ async fn tenant_isolation_in_the_store() {
             .await
             .unwrap()
     );
+    assert!(
+        roles::check_membership(&db.db, org_a, role_a.id, user_a.id)
+            .await
+            .unwrap()
+    );
+    // a missing organization is told apart from a "no", whatever the ids
+    assert_eq!(
+        reason_of(
+            &roles::check_membership(&db.db, OrgId::generate(), role_a.id, user_a.id)
+                .await
+                .unwrap_err()
+        ),
+        ErrorReason::OrganizationNotFound
+    );
     let (batch, missing) = users::batch_get_users(&db.db, org_b, &[user_a.id, user_b.id])
         .await
         .unwrap();
