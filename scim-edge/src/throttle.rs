@@ -357,6 +357,18 @@ fn check(limiter: &DefaultDirectRateLimiter, reason: Reason, cost: u32) -> Resul
 mod tests {
     use super::*;
 
+    type Admitted = Result<Option<OwnedSemaphorePermit>, Throttled>;
+
+    /// A light request of `organization` with token `token`, without overrides.
+    fn light(throttle: &Throttle, organization: &str, token: &str) -> Admitted {
+        throttle.admit(organization, token, Overrides::default(), false)
+    }
+
+    /// A heavy request of `organization` with token `token`, without overrides.
+    fn heavy(throttle: &Throttle, organization: &str, token: &str) -> Admitted {
+        throttle.admit(organization, token, Overrides::default(), true)
+    }
+
     fn limits(per_second: u32, burst: u32, concurrency: u32) -> Limits {
         Limits {
             organization: Rate { per_second, burst },
@@ -379,20 +391,14 @@ mod tests {
     fn an_organization_spends_its_own_bucket_only() {
         let throttle = Throttle::new(limits(1, 3, 0));
         for _ in 0..3 {
-            throttle
-                .admit("a", "t1", Overrides::default(), false)
-                .unwrap();
+            light(&throttle, "a", "t1").unwrap();
         }
-        let refused = throttle
-            .admit("a", "t2", Overrides::default(), false)
-            .unwrap_err();
+        let refused = light(&throttle, "a", "t2").unwrap_err();
         assert_eq!(refused.reason, Reason::OrganizationRate);
         assert!(refused.retry_after > Duration::ZERO);
         assert!(refused.retry_after <= Duration::from_secs(1));
         // another tenant is untouched
-        throttle
-            .admit("b", "t3", Overrides::default(), false)
-            .unwrap();
+        light(&throttle, "b", "t3").unwrap();
         // an override replaces the default (a new bucket for the new quota)
         let roomy = Overrides {
             per_second: 100,
@@ -408,18 +414,14 @@ mod tests {
         // light one, until the bucket refills
         let throttle = Throttle::new(limits(1, 30, 0));
         for _ in 0..3 {
-            throttle
-                .admit("a", "t", Overrides::default(), true)
-                .unwrap();
+            heavy(&throttle, "a", "t").unwrap();
         }
-        let refused = throttle
-            .admit("a", "t", Overrides::default(), false)
-            .unwrap_err();
+        let refused = light(&throttle, "a", "t").unwrap_err();
         assert_eq!(refused.reason, Reason::OrganizationRate);
         // a cost above the burst spends the whole burst instead of being refused forever
         let tiny = Throttle::new(limits(1, 5, 0));
-        tiny.admit("b", "t", Overrides::default(), true).unwrap();
-        assert!(tiny.admit("b", "t", Overrides::default(), false).is_err());
+        heavy(&tiny, "b", "t").unwrap();
+        assert!(light(&tiny, "b", "t").is_err());
     }
 
     #[test]
@@ -430,38 +432,22 @@ mod tests {
             burst: 1,
         };
         let throttle = Throttle::new(limits);
-        throttle
-            .admit("a", "t1", Overrides::default(), false)
-            .unwrap();
-        let refused = throttle
-            .admit("a", "t1", Overrides::default(), false)
-            .unwrap_err();
+        light(&throttle, "a", "t1").unwrap();
+        let refused = light(&throttle, "a", "t1").unwrap_err();
         assert_eq!(refused.reason, Reason::TokenRate);
-        throttle
-            .admit("a", "t2", Overrides::default(), false)
-            .unwrap();
+        light(&throttle, "a", "t2").unwrap();
     }
 
     #[test]
     fn concurrency_is_bounded_per_organization_and_released_with_the_permit() {
         let throttle = Throttle::new(limits(0, 0, 2));
-        let first = throttle
-            .admit("a", "t", Overrides::default(), false)
-            .unwrap();
-        let _second = throttle
-            .admit("a", "t", Overrides::default(), false)
-            .unwrap();
-        let refused = throttle
-            .admit("a", "t", Overrides::default(), false)
-            .unwrap_err();
+        let first = light(&throttle, "a", "t").unwrap();
+        let _second = light(&throttle, "a", "t").unwrap();
+        let refused = light(&throttle, "a", "t").unwrap_err();
         assert_eq!(refused.reason, Reason::OrganizationConcurrency);
-        throttle
-            .admit("b", "t", Overrides::default(), false)
-            .unwrap();
+        light(&throttle, "b", "t").unwrap();
         drop(first);
-        throttle
-            .admit("a", "t", Overrides::default(), false)
-            .unwrap();
+        light(&throttle, "a", "t").unwrap();
         // an organization's own bound
         let wide = Overrides {
             concurrency: 10,

@@ -234,16 +234,18 @@ pub async fn list_changes(
         .by_key(db)
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))?;
-    let changes = change_event::Entity::find()
-        .filter(change_event::Column::OrgId.eq(org.0))
-        .filter(change_event::Column::Sequence.gt(after_sequence))
-        // a change committed after the counter was read would make the page inconsistent with
-        // latest_sequence, so the page stops at it
-        .filter(change_event::Column::Sequence.lte(latest_sequence))
-        .order_by_asc(change_event::Column::Sequence)
-        .limit(page_size)
-        .all(db)
-        .await?;
+    let changes = crate::store::all_limited(
+        db,
+        change_event::Entity::find()
+            .filter(change_event::Column::OrgId.eq(org.0))
+            .filter(change_event::Column::Sequence.gt(after_sequence))
+            // a change committed after the counter was read would make the page inconsistent
+            // with latest_sequence, so the page stops at it
+            .filter(change_event::Column::Sequence.lte(latest_sequence))
+            .order_by_asc(change_event::Column::Sequence),
+        page_size,
+    )
+    .await?;
     // sequences have no gaps, so a page that does not start right after the cursor (or an
     // empty page behind the latest sequence) means retention pruned what follows the cursor;
     // checking the page itself costs nothing on the watchers' polling path and also catches a

@@ -55,9 +55,54 @@ pub(crate) fn one_of(column: Expr, ids: &[uuid::Uuid]) -> Expr {
     }
 }
 
+/// `select` with `LIMIT limit OFFSET offset`, as a statement for `backend`. SQLite reads the
+/// value bound to a `LIMIT ?` when it plans (since 3.47), so binding a new value expires the
+/// statement and every execution parsed and planned it again: 58 % of the core's instructions
+/// for a filtered list of users. On SQLite the limit is therefore written into the SQL (a
+/// statement per page size, of which clients use few); elsewhere it stays bound.
+pub(crate) fn limited(
+    backend: sea_orm::DbBackend,
+    select: &mut sea_orm::sea_query::SelectStatement,
+    limit: u64,
+    offset: u64,
+) -> sea_orm::Statement {
+    if backend != sea_orm::DbBackend::Sqlite {
+        select.limit(limit);
+        if offset > 0 {
+            select.offset(offset);
+        }
+        return backend.build(&*select);
+    }
+    let mut statement = backend.build(&*select);
+    statement.sql.push_str(&format!(" LIMIT {limit}"));
+    if offset > 0 {
+        // a bound OFFSET is not read when planning: one statement serves every offset
+        statement.sql.push_str(" OFFSET ?");
+        statement
+            .values
+            .get_or_insert_with(|| sea_orm::Values(Vec::new()))
+            .0
+            .push(offset.into());
+    }
+    statement
+}
+
+/// `select.limit(limit).all(conn)` for a select of models, with the limit written as
+/// [`limited`] writes it.
+pub(crate) async fn all_limited<E: sea_orm::EntityTrait, C: ConnectionTrait>(
+    conn: &C,
+    select: sea_orm::Select<E>,
+    limit: u64,
+) -> Result<Vec<E::Model>, sea_orm::DbErr> {
+    use sea_orm::QueryTrait;
+    let mut query = select.into_query();
+    let statement = limited(conn.get_database_backend(), &mut query, limit, 0);
+    E::find().from_raw_sql(statement).all(conn).await
+}
+
 /// sea-orm's `one()` adds a bound `LIMIT 1`. SQLite reads a bound LIMIT's value when it plans
 /// (since 3.47), so a statement with one is parsed and planned again at every execution (see
-/// `paging::with_limit`). A select by a unique key returns at most one row without it: `by_key`
+/// [`limited`]). A select by a unique key returns at most one row without it: `by_key`
 /// is `one()` for those.
 pub(crate) trait ByKey: Sized {
     type Row;

@@ -206,7 +206,7 @@ pub async fn list_page<C: sea_orm::ConnectionTrait>(
         .order_by_expr(key.expr.clone(), order.clone())
         .order_by(id_col, order);
     let mut rows = conn
-        .query_all_raw(with_limit(
+        .query_all_raw(crate::store::limited(
             conn.get_database_backend(),
             &mut select,
             query.page_size + 1,
@@ -271,38 +271,6 @@ pub async fn list_page<C: sea_orm::ConnectionTrait>(
         },
         rows,
     ))
-}
-
-/// `select` with `LIMIT limit OFFSET offset`, as a statement for `backend`. SQLite reads the
-/// value bound to a `LIMIT ?` when it plans (since 3.47), so binding a new value expires the
-/// statement and every execution parsed and planned it again: 58 % of the core's instructions
-/// for a filtered list of users. On SQLite the limit is therefore written into the SQL (a
-/// statement per page size, of which clients use few); elsewhere it stays bound.
-fn with_limit(
-    backend: sea_orm::DbBackend,
-    select: &mut sea_orm::sea_query::SelectStatement,
-    limit: u64,
-    offset: u64,
-) -> sea_orm::Statement {
-    if backend != sea_orm::DbBackend::Sqlite {
-        select.limit(limit);
-        if offset > 0 {
-            select.offset(offset);
-        }
-        return backend.build(&*select);
-    }
-    let mut statement = backend.build(&*select);
-    statement.sql.push_str(&format!(" LIMIT {limit}"));
-    if offset > 0 {
-        // a bound OFFSET is not read when planning: one statement serves every offset
-        statement.sql.push_str(" OFFSET ?");
-        statement
-            .values
-            .get_or_insert_with(|| sea_orm::Values(Vec::new()))
-            .0
-            .push(offset.into());
-    }
-    statement
 }
 
 /// Records that an offset-paged walk of `org` continues after `position` at offset

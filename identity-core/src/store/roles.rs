@@ -1006,12 +1006,11 @@ pub async fn list_members(
     let mut query = role_member::Entity::find()
         .filter(role_member::Column::OrgId.eq(org.0))
         .filter(role_member::Column::RoleId.eq(role_id.0))
-        .order_by_asc(role_member::Column::UserId)
-        .limit(page_size + 1);
+        .order_by_asc(role_member::Column::UserId);
     if let Some(after) = after {
         query = query.filter(role_member::Column::UserId.gt(after));
     }
-    let mut rows = query.all(db).await?;
+    let mut rows = crate::store::all_limited(db, query, page_size + 1).await?;
     let more = rows.len() as u64 > page_size;
     rows.truncate(page_size as usize);
     let ids: Vec<Uuid> = rows.iter().map(|r| r.user_id).collect();

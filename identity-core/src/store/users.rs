@@ -1646,10 +1646,9 @@ pub async fn list_users(
         .iter()
         .map(|row| user_with_aggregates(row, paging::PAGE_COLUMNS, detail))
         .collect::<CoreResult<Vec<_>>>()?;
-    let positions = page.positions;
     Ok(UserPage {
         users,
-        positions,
+        positions: page.positions,
         next_page_token: page.next_page_token,
         total_size: page.total_size,
     })
