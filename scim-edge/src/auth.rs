@@ -171,7 +171,7 @@ pub async fn authenticate(
             // refills (see `throttle`)
             let address = address_of(&state, &request);
             if let Err(throttled) = state.throttle.check_address(address) {
-                return refuse(throttled, "");
+                return refuse(&state, throttled, "", address);
             }
             match resolve(&state, token, key).await {
                 Ok(principal) => principal,
@@ -195,7 +195,7 @@ pub async fn authenticate(
         heavy,
     ) {
         Ok(slot) => slot,
-        Err(throttled) => return refuse(throttled, &principal.organization_id),
+        Err(throttled) => return refuse(&state, throttled, &principal.organization_id, None),
     };
     // a costly request also waits for a heavy-work slot, shared fairly between organizations
     let heavy_slot = if heavy {
@@ -241,12 +241,10 @@ pub async fn budget_unauthenticated(
     request: Request,
     next: Next,
 ) -> Response {
-    match state
-        .throttle
-        .admit_unauthenticated(address_of(&state, &request))
-    {
+    let address = address_of(&state, &request);
+    match state.throttle.admit_unauthenticated(address) {
         Ok(()) => next.run(request).await,
-        Err(throttled) => refuse(throttled, ""),
+        Err(throttled) => refuse(&state, throttled, "", address),
     }
 }
 
@@ -259,11 +257,22 @@ fn address_of(state: &AppState, request: &Request) -> Option<std::net::IpAddr> {
     )
 }
 
-/// The 429 of a throttled request, counted for `organization` (empty before authentication).
-fn refuse(throttled: Throttled, organization: &str) -> Response {
+/// The 429 of a throttled request, counted for `organization` (empty before authentication,
+/// when the client is its `address`).
+fn refuse(
+    state: &AppState,
+    throttled: Throttled,
+    organization: &str,
+    address: Option<std::net::IpAddr>,
+) -> Response {
     crate::metrics::throttled(organization, throttled.reason);
     tracing::info!(reason = throttled.reason.as_str(), "request throttled");
-    throttled.to_error().into_response()
+    let client = if organization.is_empty() {
+        crate::throttle::address_key(address)
+    } else {
+        organization.to_owned()
+    };
+    state.throttle.refusal(&client, throttled).into_response()
 }
 
 /// Records a failed request in its connection's activity, off the request's path: the client

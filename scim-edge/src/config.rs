@@ -95,6 +95,7 @@ struct RawConfig {
     client_address_header: Option<String>,
     heavy_request_slots: usize,
     heavy_request_cost: u32,
+    hold_ignored_retry_after_secs: u64,
 }
 
 impl Default for RawConfig {
@@ -124,6 +125,7 @@ impl Default for RawConfig {
             client_address_header: None,
             heavy_request_slots: limits.heavy_slots,
             heavy_request_cost: limits.heavy_cost,
+            hold_ignored_retry_after_secs: limits.hold_ignored_retry_after.as_secs(),
         }
     }
 }
@@ -333,6 +335,7 @@ impl Config {
             refused_token_ttl: Duration::from_secs(raw.refused_token_cache_secs),
             heavy_slots: raw.heavy_request_slots,
             heavy_cost: raw.heavy_request_cost,
+            hold_ignored_retry_after: Duration::from_secs(raw.hold_ignored_retry_after_secs),
         };
         match (listen_addr, core_credential) {
             (Some(listen_addr), Some(core_credential)) if problems.is_empty() => Ok(Self {
@@ -479,6 +482,12 @@ fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
             figment,
             "heavy_request_cost",
             defaults.heavy_request_cost,
+            problems,
+        ),
+        hold_ignored_retry_after_secs: field(
+            figment,
+            "hold_ignored_retry_after_secs",
+            defaults.hold_ignored_retry_after_secs,
             problems,
         ),
         unauthenticated_burst: field(

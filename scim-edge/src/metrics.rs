@@ -44,6 +44,17 @@ static TOKEN_REJECTIONS: LazyLock<Counter<u64>> = LazyLock::new(|| {
         .build()
 });
 
+static REFUSALS_HELD: LazyLock<Histogram<f64>> = LazyLock::new(|| {
+    meter()
+        .f64_histogram("scim.throttled.held")
+        .with_unit("s")
+        .with_description(
+            "429s held because their client came back before the Retry-After it was given",
+        )
+        .with_boundaries(vec![0.1, 0.25, 0.5, 1.0, 2.0, 5.0])
+        .build()
+});
+
 static THROTTLED: LazyLock<Counter<u64>> = LazyLock::new(|| {
     meter()
         .u64_counter("scim.throttled")
@@ -157,6 +168,11 @@ pub fn throttled(organization: &str, reason: crate::throttle::Reason) {
             KeyValue::new("reason", reason.as_str()),
         ],
     );
+}
+
+/// Records one 429 held for `held` because its client came back before its `Retry-After`.
+pub fn refusal_held(held: std::time::Duration) {
+    REFUSALS_HELD.record(held.as_secs_f64(), &[]);
 }
 
 /// Counts one refused token-endpoint or revocation request; `error` is an RFC 6749 code.

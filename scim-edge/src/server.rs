@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
     };
     app.fallback(unknown_route)
         .with_state(state)
+        // a 429 for a client that ignored its Retry-After waits here, holding no slot
+        .layer(middleware::from_fn(crate::throttle::hold_refusals))
         // metrics: duration by matched route, method and status (inside the trace span)
         .layer(middleware::from_fn(crate::metrics::record_request))
         // the body limit below is the only one: axum's default 2 MiB must not apply as well

@@ -52,6 +52,8 @@ async fn an_organization_over_its_rate_is_throttled_and_others_are_not() {
         .token_cache_ttl_secs(0)
         .edge_env("SCIM_EDGE_ORG_REQUESTS_PER_SECOND", "1")
         .edge_env("SCIM_EDGE_ORG_BURST", "5")
+        // this client ignores Retry-After on purpose: answer it at once (holds have their test)
+        .edge_env("SCIM_EDGE_HOLD_IGNORED_RETRY_AFTER_SECS", "0")
         .start()
         .await;
     let noisy = stack.new_tenant().await;
@@ -107,6 +109,47 @@ async fn an_organization_over_its_rate_is_throttled_and_others_are_not() {
         .await
         .unwrap_err();
     assert_eq!(invalid.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_client_that_ignores_retry_after_gets_its_429s_late() {
+    let stack = Stack::builder()
+        .with_edge(true)
+        .edge_env("SCIM_EDGE_ORG_REQUESTS_PER_SECOND", "1")
+        .edge_env("SCIM_EDGE_ORG_BURST", "1")
+        .start()
+        .await;
+    let noisy = stack.new_tenant().await;
+    let quiet = stack.new_tenant().await;
+    noisy.get("/Users?count=1").await.expect(200);
+    // the first 429 is answered at once and says when to come back
+    let first = noisy.get("/Users?count=1").await;
+    first.expect_error(429, None);
+    let retry_after: u64 = first.header("retry-after").unwrap().parse().unwrap();
+    // asking again at once: the answer comes no earlier than that (a lower bound only: a slow
+    // machine can only make it later)
+    let asked = std::time::Instant::now();
+    let held = noisy.get("/Users?count=1").await;
+    assert!(
+        asked.elapsed() >= std::time::Duration::from_millis(retry_after * 1000 - 200),
+        "held for {:?}",
+        asked.elapsed()
+    );
+    // the request was refused when it arrived; only its answer waited
+    held.expect_error(429, None);
+    // held answers are counted for the operator
+    let metrics = reqwest::get(format!("http://{}/metrics", stack.edge_addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scim_throttled_held_seconds_count"),
+        "{metrics}"
+    );
+    // another organization is not held
+    quiet.get("/Users?count=1").await.expect(200);
 }
 
 #[tokio::test]
