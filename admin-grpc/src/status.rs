@@ -10,19 +10,11 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The `ErrorInfo.reason` string of `reason`: its name without the `ERROR_REASON_` prefix.
-pub fn reason_name(reason: ErrorReason) -> &'static str {
-    reason
-        .as_str_name()
-        .strip_prefix("ERROR_REASON_")
-        .unwrap_or("UNSPECIFIED")
-}
-
 /// A status with `ErrorInfo { reason, domain: "identity.v1" }`.
 pub fn with_reason(code: Code, reason: ErrorReason, message: impl Into<String>) -> Status {
     let mut details = ErrorDetails::new();
     details.set_error_info(
-        reason_name(reason),
+        reason.wire_name(),
         ERROR_DOMAIN,
         HashMap::<String, String>::new(),
     );
@@ -33,7 +25,7 @@ pub fn with_reason(code: Code, reason: ErrorReason, message: impl Into<String>) 
 pub fn invalid_argument(field: &str, description: &str) -> Status {
     let mut details = ErrorDetails::new();
     details.set_error_info(
-        reason_name(ErrorReason::InvalidArgument),
+        ErrorReason::InvalidArgument.wire_name(),
         ERROR_DOMAIN,
         HashMap::<String, String>::new(),
     );

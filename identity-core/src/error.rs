@@ -158,14 +158,6 @@ fn oauth_code(reason: ErrorReason) -> Code {
     }
 }
 
-/// The reason string of `ErrorInfo`: the enum value's name without its `ERROR_REASON_` prefix.
-pub fn reason_name(reason: ErrorReason) -> &'static str {
-    reason
-        .as_str_name()
-        .strip_prefix("ERROR_REASON_")
-        .unwrap_or("UNSPECIFIED")
-}
-
 impl From<sea_orm::DbErr> for CoreError {
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::DbErr;
@@ -216,7 +208,7 @@ fn transient_code(code: &str) -> bool {
 
 impl From<CoreError> for Status {
     fn from(err: CoreError) -> Self {
-        let reason = reason_name(err.reason());
+        let reason = err.reason().wire_name();
         let mut details = ErrorDetails::new();
         details.set_error_info(
             reason,

@@ -22,6 +22,7 @@ pub mod admin {
 #[cfg(feature = "client")]
 pub mod client;
 pub mod json;
+mod reason;
 
 /// Encoded `FileDescriptorSet` of every package, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

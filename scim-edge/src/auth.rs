@@ -21,6 +21,7 @@ use crate::core_client::outgoing_request;
 use crate::error::{CoreFailure, ScimError};
 use crate::state::AppState;
 use crate::throttle::{Overrides, Throttled, client_address};
+use identity_proto::identity::v1::ErrorReason;
 
 /// Who is calling, put in the request's extensions by [`authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,11 +139,15 @@ fn bearer_token(request: &Request) -> Option<&str> {
 /// What a provider's admin is told when the core rejects a token. An unknown token says nothing
 /// more than "authentication failed"; a token that did exist was held by this caller, so saying
 /// it expired or was revoked reveals nothing new and tells the admin what to fix.
-fn rejection_detail(reason: Option<&str>) -> &'static str {
+fn rejection_detail(reason: Option<ErrorReason>) -> &'static str {
     match reason {
-        Some("TOKEN_EXPIRED") => "token expired: issue a new SCIM token in the admin console",
-        Some("TOKEN_REVOKED") => "token revoked: issue a new SCIM token in the admin console",
-        Some("SCIM_DISABLED") => "SCIM provisioning is disabled for this organization",
+        Some(ErrorReason::TokenExpired) => {
+            "token expired: issue a new SCIM token in the admin console"
+        }
+        Some(ErrorReason::TokenRevoked) => {
+            "token revoked: issue a new SCIM token in the admin console"
+        }
+        Some(ErrorReason::ScimDisabled) => "SCIM provisioning is disabled for this organization",
         _ => "authentication failed",
     }
 }
@@ -343,19 +348,17 @@ async fn resolve(state: &AppState, token: &str, key: [u8; 32]) -> Result<Princip
         Err(status) if matches!(status.code(), Code::Unauthenticated | Code::InvalidArgument) => {
             let failure = CoreFailure::of(&status);
             tracing::warn!(
-                reason = failure.reason.as_deref().unwrap_or("unknown"),
+                reason = failure.reason.map_or("unknown", ErrorReason::wire_name),
                 "scim token rejected"
             );
-            crate::metrics::token_rejected(match failure.reason.as_deref() {
-                Some("TOKEN_EXPIRED") => "expired",
-                Some("TOKEN_REVOKED") => "revoked",
-                Some("SCIM_DISABLED") => "scim_disabled",
-                Some("TOKEN_UNKNOWN") => "unknown",
+            crate::metrics::token_rejected(match failure.reason {
+                Some(ErrorReason::TokenExpired) => "expired",
+                Some(ErrorReason::TokenRevoked) => "revoked",
+                Some(ErrorReason::ScimDisabled) => "scim_disabled",
+                Some(ErrorReason::TokenUnknown) => "unknown",
                 _ => "invalid",
             });
-            Err(ScimError::invalid_token(rejection_detail(
-                failure.reason.as_deref(),
-            )))
+            Err(ScimError::invalid_token(rejection_detail(failure.reason)))
         }
         Err(status) => {
             tracing::warn!(code = ?status.code(), "token check failed: core unavailable");

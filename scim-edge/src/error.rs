@@ -7,6 +7,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use identity_proto::identity::v1::ErrorReason;
 use serde_json::json;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -208,7 +209,9 @@ pub type ScimResult<T> = Result<T, ScimError>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CoreFailure {
     pub code: Code,
-    pub reason: Option<String>,
+    /// `None` when the status carries no reason this build knows (transport failures, a newer
+    /// core's reason).
+    pub reason: Option<ErrorReason>,
     pub field: Option<String>,
     pub message: String,
 }
@@ -218,7 +221,9 @@ impl CoreFailure {
         let details = status.get_error_details();
         Self {
             code: status.code(),
-            reason: details.error_info().map(|info| info.reason.clone()),
+            reason: details
+                .error_info()
+                .and_then(|info| ErrorReason::from_wire_name(&info.reason)),
             field: details
                 .bad_request()
                 .and_then(|bad| bad.field_violations.first())
@@ -233,15 +238,15 @@ impl CoreFailure {
         }
     }
 
-    fn reason_is(&self, reason: &str) -> bool {
-        self.reason.as_deref() == Some(reason)
+    fn reason_is(&self, reason: ErrorReason) -> bool {
+        self.reason == Some(reason)
     }
 }
 
 /// Whether the core refused a call because the expected version was stale.
 pub fn is_version_mismatch(status: &tonic::Status) -> bool {
     let failure = CoreFailure::of(status);
-    failure.reason_is("VERSION_MISMATCH")
+    failure.reason_is(ErrorReason::VersionMismatch)
         || (failure.reason.is_none() && failure.code == Code::Aborted)
 }
 
@@ -251,7 +256,7 @@ impl ScimError {
     /// value (400 invalidValue), not a 404 for the request.
     pub fn from_member_reference(status: tonic::Status) -> Self {
         let failure = CoreFailure::of(&status);
-        if failure.reason_is("USER_NOT_FOUND") {
+        if failure.reason_is(ErrorReason::UserNotFound) {
             return Self::invalid_value(format!(
                 "a referenced member does not exist: {}",
                 lowercase_detail(&failure.message)
@@ -268,49 +273,77 @@ impl From<tonic::Status> for ScimError {
     fn from(status: tonic::Status) -> Self {
         let failure = CoreFailure::of(&status);
         let message = lowercase_detail(&failure.message);
-        match failure.reason.as_deref() {
-            Some("USER_NAME_TAKEN") => Self::uniqueness("userName is already taken"),
-            Some("EXTERNAL_ID_TAKEN") => Self::uniqueness("externalId is already taken"),
-            Some("ROLE_NAME_TAKEN") => Self::uniqueness("displayName is already taken"),
-            Some("USER_NOT_FOUND") => Self::not_found("user not found"),
-            Some("ROLE_NOT_FOUND") => Self::not_found("group not found"),
-            Some("ORGANIZATION_NOT_FOUND") => Self::not_found("organization not found"),
-            Some("TOKEN_NOT_FOUND") => Self::not_found("token not found"),
-            Some("VERSION_MISMATCH") => {
-                Self::precondition_failed("the resource was changed: version mismatch")
-            }
-            Some("INVALID_FILTER") => Self::invalid_filter(message),
-            Some("INVALID_PAGE_TOKEN") => {
-                Self::invalid_cursor("the cursor is invalid or belongs to another query")
-            }
-            Some("INVALID_ARGUMENT") => Self::invalid_value(match failure.field {
-                Some(field) => format!("invalid value for {field}"),
-                None => message,
-            }),
-            Some("ROLE_IS_DEFAULT") => Self::new(
-                StatusCode::CONFLICT,
-                None,
-                "the organization's default group cannot be deleted",
-            ),
-            Some(
-                "UNAUTHENTICATED" | "TOKEN_UNKNOWN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED"
-                | "SCIM_DISABLED",
-            ) => Self::unauthorized("authentication failed"),
-            Some("PERMISSION_DENIED") => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
-            // the connection's group list is the owner's choice: say which group and why
-            Some("ROLE_OUTSIDE_CONNECTION") => Self::new(StatusCode::FORBIDDEN, None, message),
-            // the token's connection was deleted while the token was still cached
-            Some("CONNECTION_NOT_FOUND") => Self::unauthorized("authentication failed"),
-            Some("UNAVAILABLE") => {
-                Self::unavailable("the service is unavailable", RETRY_AFTER_SECS)
-            }
-            Some("INTERNAL") => Self::internal(),
-            _ => Self::from_code(failure.code, message),
+        match failure.reason {
+            Some(reason) => Self::from_reason(reason, failure, message),
+            None => Self::from_code(failure.code, message),
         }
     }
 }
 
 impl ScimError {
+    /// Every reason is named here, so a reason added to the contract does not compile until
+    /// it is given its SCIM error.
+    fn from_reason(reason: ErrorReason, failure: CoreFailure, message: String) -> Self {
+        match reason {
+            ErrorReason::UserNameTaken => Self::uniqueness("userName is already taken"),
+            ErrorReason::ExternalIdTaken => Self::uniqueness("externalId is already taken"),
+            ErrorReason::RoleNameTaken => Self::uniqueness("displayName is already taken"),
+            ErrorReason::UserNotFound => Self::not_found("user not found"),
+            ErrorReason::RoleNotFound => Self::not_found("group not found"),
+            ErrorReason::OrganizationNotFound => Self::not_found("organization not found"),
+            ErrorReason::TokenNotFound => Self::not_found("token not found"),
+            ErrorReason::VersionMismatch => {
+                Self::precondition_failed("the resource was changed: version mismatch")
+            }
+            ErrorReason::InvalidFilter => Self::invalid_filter(message),
+            ErrorReason::InvalidPageToken => {
+                Self::invalid_cursor("the cursor is invalid or belongs to another query")
+            }
+            ErrorReason::InvalidArgument => Self::invalid_value(match failure.field {
+                Some(field) => format!("invalid value for {field}"),
+                None => message,
+            }),
+            ErrorReason::RoleIsDefault => Self::new(
+                StatusCode::CONFLICT,
+                None,
+                "the organization's default group cannot be deleted",
+            ),
+            ErrorReason::Unauthenticated
+            | ErrorReason::TokenUnknown
+            | ErrorReason::TokenExpired
+            | ErrorReason::TokenRevoked
+            | ErrorReason::ScimDisabled
+            // the token's connection was deleted while the token was still cached
+            | ErrorReason::ConnectionNotFound => Self::unauthorized("authentication failed"),
+            ErrorReason::PermissionDenied => Self::new(StatusCode::FORBIDDEN, None, "forbidden"),
+            // the connection's group list is the owner's choice: say which group and why
+            ErrorReason::RoleOutsideConnection => {
+                Self::new(StatusCode::FORBIDDEN, None, message)
+            }
+            ErrorReason::Unavailable => {
+                Self::unavailable("the service is unavailable", RETRY_AFTER_SECS)
+            }
+            ErrorReason::Internal => Self::internal(),
+            // reasons the edge's SCIM calls are never given (platform-side writes, the change
+            // feed, token introspection, OAuth, organizations): the gRPC code decides
+            ErrorReason::Unspecified
+            | ErrorReason::OrganizationSlugTaken
+            | ErrorReason::UserManagedByScim
+            | ErrorReason::CursorExpired
+            | ErrorReason::TokenOfAnotherOrganization
+            | ErrorReason::UserInactive
+            | ErrorReason::OauthInvalidClient
+            | ErrorReason::OauthInvalidGrant
+            | ErrorReason::OauthInvalidRequest
+            | ErrorReason::OauthUnsupportedGrantType
+            | ErrorReason::OauthInvalidScope
+            | ErrorReason::OauthRedirectUriMismatch
+            | ErrorReason::AuthorizationRequestExpired
+            | ErrorReason::OwnerCredentialRejected
+            | ErrorReason::OauthUnauthorizedClient => Self::from_code(failure.code, message),
+        }
+    }
+
     fn from_code(code: Code, message: String) -> Self {
         match code {
             Code::NotFound => Self::not_found("resource not found"),

@@ -47,7 +47,10 @@ impl TokenServiceImpl {
             return Err(reject(ErrorReason::TokenUnknown));
         }
         let Some(row) = credentials::find_scim_token_by_secret(&self.db, token).await? else {
-            tracing::info!(reason = "TOKEN_UNKNOWN", "scim token rejected");
+            tracing::info!(
+                reason = ErrorReason::TokenUnknown.wire_name(),
+                "scim token rejected"
+            );
             return Err(reject(ErrorReason::TokenUnknown));
         };
         let now = now_micros();
@@ -63,7 +66,7 @@ impl TokenServiceImpl {
             }
         };
         if let Some(reason) = reason {
-            tracing::info!(org_id = %row.org_id, token_id = %row.id, reason = crate::error::reason_name(reason), "scim token rejected");
+            tracing::info!(org_id = %row.org_id, token_id = %row.id, reason = reason.wire_name(), "scim token rejected");
             return Err(reject(reason));
         }
         // skip the write entirely while the stored value is recent; the UPDATE re-checks so

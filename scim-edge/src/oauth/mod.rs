@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
 use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::ErrorReason;
 use serde::Deserialize;
 use serde_json::json;
 use tonic::Code;
@@ -144,27 +145,27 @@ async fn authorize(State(state): State<AppState>, Query(params): Query<Params>) 
         }
         Err(status) => {
             let failure = CoreFailure::of(&status);
-            match failure.reason.as_deref() {
+            match failure.reason {
                 // RFC 6749 §4.1.2.1: never redirect to an unverified URI
-                Some("OAUTH_INVALID_CLIENT") => page::error(
+                Some(ErrorReason::OauthInvalidClient) => page::error(
                     StatusCode::BAD_REQUEST,
                     "Unknown application",
                     "This identity provider application is not registered, or it was deleted. \
                      Check the client ID in its settings.",
                 ),
-                Some("OAUTH_REDIRECT_URI_MISMATCH") => page::error(
+                Some(ErrorReason::OauthRedirectUriMismatch) => page::error(
                     StatusCode::BAD_REQUEST,
                     "Redirect URI not registered",
                     "The application asked to return to an address that is not registered for \
                      it. Add the exact redirect URI to the OAuth client, then start again.",
                 ),
-                Some("OAUTH_INVALID_SCOPE") => redirect_error(
+                Some(ErrorReason::OauthInvalidScope) => redirect_error(
                     redirect_uri,
                     "invalid_scope",
                     &failure.message,
                     redirect_state,
                 ),
-                Some("OAUTH_INVALID_REQUEST") => redirect_error(
+                Some(ErrorReason::OauthInvalidRequest) => redirect_error(
                     redirect_uri,
                     "invalid_request",
                     &failure.message,
@@ -246,8 +247,8 @@ async fn decide(State(state): State<AppState>, Form(form): Form<DecisionForm>) -
             }
             redirect_with(&decision.redirect_uri, &pairs)
         }
-        Err(status) => match CoreFailure::of(&status).reason.as_deref() {
-            Some("OWNER_CREDENTIAL_REJECTED") => {
+        Err(status) => match CoreFailure::of(&status).reason {
+            Some(ErrorReason::OwnerCredentialRejected) => {
                 let describe = pb::DescribeAuthorizationRequest {
                     request_id: form.request_id,
                 };
@@ -267,7 +268,7 @@ async fn decide(State(state): State<AppState>, Form(form): Form<DecisionForm>) -
                     Err(_) => expired_page(),
                 }
             }
-            Some("AUTHORIZATION_REQUEST_EXPIRED") => expired_page(),
+            Some(ErrorReason::AuthorizationRequestExpired) => expired_page(),
             _ => unavailable_page(&status),
         },
     }
@@ -371,13 +372,15 @@ impl OAuthError {
     /// The core's answer, by its ErrorInfo reason.
     fn from_core(status: &tonic::Status, basic: bool) -> Self {
         let failure = CoreFailure::of(status);
-        let error = match failure.reason.as_deref() {
-            Some("OAUTH_INVALID_CLIENT") => return Self::invalid_client(basic),
-            Some("OAUTH_INVALID_GRANT") => "invalid_grant",
-            Some("OAUTH_INVALID_REQUEST" | "INVALID_ARGUMENT") => "invalid_request",
-            Some("OAUTH_UNSUPPORTED_GRANT_TYPE") => "unsupported_grant_type",
-            Some("OAUTH_INVALID_SCOPE") => "invalid_scope",
-            Some("OAUTH_UNAUTHORIZED_CLIENT") => "unauthorized_client",
+        let error = match failure.reason {
+            Some(ErrorReason::OauthInvalidClient) => return Self::invalid_client(basic),
+            Some(ErrorReason::OauthInvalidGrant) => "invalid_grant",
+            Some(ErrorReason::OauthInvalidRequest | ErrorReason::InvalidArgument) => {
+                "invalid_request"
+            }
+            Some(ErrorReason::OauthUnsupportedGrantType) => "unsupported_grant_type",
+            Some(ErrorReason::OauthInvalidScope) => "invalid_scope",
+            Some(ErrorReason::OauthUnauthorizedClient) => "unauthorized_client",
             _ => {
                 tracing::warn!(code = ?status.code(), "token endpoint: core call failed");
                 let unavailable = matches!(
