@@ -4,7 +4,7 @@
 //! implements (identity-core does, over its database), [`admin_routes`] serves
 //! `admin.v1.OrganizationService`, `admin.v1.ScimService` and
 //! `admin.v1.ServiceCredentialService` and `admin.v1.ConnectionService` over any backend with
-//! authentication done once, in the [`auth`] layer, and [`cli`] is the `identity-admin` client.
+//! authentication done once for every call (`identity_runtime::grpc_auth`), and [`cli`] is the `identity-admin` client.
 //! Nothing here knows SQL or how secrets are stored.
 
 pub mod auth;
@@ -15,7 +15,7 @@ pub mod service;
 pub mod service_credentials;
 pub mod status;
 
-pub use auth::{AuthLayer, Authenticated, Authenticator, Principal};
+pub use auth::Principal;
 pub use backend::{AdminBackend, OrganizationKey, PageRequest};
 pub use connections::{ConnectionApi, ConnectionBackend};
 pub use service::{OrganizationApi, ScimApi, admin_routes};

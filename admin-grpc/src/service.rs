@@ -4,7 +4,7 @@
 //! request names, turns request fields into typed values and calls the backend once. No
 //! business rule lives here; no credential check either (that is the layer's job).
 
-use crate::auth::{AuthLayer, Principal, parse_uuid};
+use crate::auth::{Principal, parse_uuid};
 use crate::backend::{
     AdminBackend, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrganizationKey, PageRequest,
 };
@@ -16,6 +16,7 @@ use identity_proto::admin::v1::organization_service_server::{
 };
 use identity_proto::admin::v1::scim_service_server::{ScimService, ScimServiceServer};
 use identity_proto::admin::v1::service_credential_service_server::ServiceCredentialServiceServer;
+use identity_runtime::grpc_auth::AuthLayer;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::{Code, Request, Response, Status};
@@ -26,7 +27,7 @@ use uuid::Uuid;
 /// `Server::builder().add_routes(..)` on the admin listener.
 pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
     use identity_proto::with_message_limits;
-    let auth = AuthLayer::new(Arc::clone(&backend));
+    let auth: AuthLayer<dyn AdminBackend> = AuthLayer::new(Arc::clone(&backend));
     tonic::service::Routes::new(
         auth.layer(with_message_limits!(OrganizationServiceServer::new(
             OrganizationApi::new(Arc::clone(&backend))

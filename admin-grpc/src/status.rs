@@ -37,15 +37,7 @@ pub fn invalid_argument(field: &str, description: &str) -> Status {
     )
 }
 
-/// UNAUTHENTICATED with a generic message: why a credential failed is nobody's business but
-/// the server's log.
-pub fn unauthenticated() -> Status {
-    with_reason(
-        Code::Unauthenticated,
-        ErrorReason::Unauthenticated,
-        "unauthenticated",
-    )
-}
+pub use identity_runtime::grpc_auth::unauthenticated;
 
 /// PERMISSION_DENIED with `message`.
 pub fn permission_denied(message: impl Into<String>) -> Status {

@@ -34,7 +34,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _telemetry = identity_telemetry::init("identity-core")?;
+    let _telemetry = identity_runtime::telemetry::init("identity-core")?;
     let config = Config::load(cli.config.as_deref(), std::env::vars(), &cli.overrides)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Serve => {
-            identity_core::server::run(config, identity_core::server::shutdown_signal(), |addrs| {
+            identity_core::server::run(config, identity_runtime::shutdown::signal(), |addrs| {
                 // one machine-readable line on stdout for scripts and tests; logs go to stderr
                 let line = serde_json::json!({
                     "event": "listening",

@@ -61,8 +61,8 @@ pub fn statement_executed(info: &sea_orm::metric::Info<'_>, system: &'static str
             KeyValue::new("error", info.failed),
         ],
     );
-    let parent = identity_telemetry::current_context();
-    if !identity_telemetry::has_valid_span(&parent) {
+    let parent = identity_runtime::telemetry::current_context();
+    if !identity_runtime::telemetry::has_valid_span(&parent) {
         return; // not inside a traced call (start-up, retention): no orphan spans
     }
     let tracer = opentelemetry::global::tracer("identity-core");
@@ -186,7 +186,7 @@ pub async fn serve_prometheus(
         get(|| async {
             (
                 [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                identity_telemetry::prometheus_text(),
+                identity_runtime::telemetry::prometheus_text(),
             )
         }),
     );

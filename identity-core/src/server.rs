@@ -62,7 +62,7 @@ pub async fn run(
              service credentials issued through admin.v1 are accepted)"
         );
     }
-    let caller_auth = admin_grpc::AuthLayer::new(Arc::new(
+    let caller_auth = identity_runtime::grpc_auth::AuthLayer::new(Arc::new(
         crate::service::caller::CallerAuthenticator::new(
             db.clone(),
             config.edge_credential.as_ref().map(|s| s.expose()),
@@ -95,7 +95,7 @@ pub async fn run(
         ))
     });
     let identity = Server::builder()
-        .trace_fn(identity_telemetry::grpc_server_span)
+        .trace_fn(identity_runtime::telemetry::grpc_server_span)
         .layer(crate::metrics::GrpcMetricsLayer)
         .add_routes(
             identity_routes
@@ -105,7 +105,7 @@ pub async fn run(
         )
         .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
     let admin = Server::builder()
-        .trace_fn(identity_telemetry::grpc_server_span)
+        .trace_fn(identity_runtime::telemetry::grpc_server_span)
         .layer(crate::metrics::GrpcMetricsLayer)
         .add_routes(
             admin_grpc::admin_routes(admin_backend)
@@ -194,28 +194,6 @@ async fn run_retention(db: sea_orm::DatabaseConnection, retention: Duration, int
 /// segment (any list) waits for the client's delayed ACK, adding ~40 ms per call.
 fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 /// Server reflection for the listener that serves `package`: it lists that package's services

@@ -155,20 +155,7 @@ pub struct Config {
 }
 
 /// The edge's identity.v1 credential; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CoreCredential(String);
-
-impl CoreCredential {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for CoreCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub type CoreCredential = identity_runtime::Secret;
 
 /// The credential given inline or in a file (inline wins); every problem goes to `problems`.
 fn core_credential(raw: &RawConfig, problems: &mut Vec<String>) -> Option<CoreCredential> {
@@ -199,7 +186,7 @@ fn core_credential(raw: &RawConfig, problems: &mut Vec<String>) -> Option<CoreCr
         problems.push("core_credential must be at least 16 characters".to_owned());
         return None;
     }
-    Some(CoreCredential(value))
+    Some(CoreCredential::new(value))
 }
 
 /// Every problem found while loading, reported together.

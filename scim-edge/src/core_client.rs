@@ -131,7 +131,7 @@ pub fn outgoing_request<T>(message: T) -> tonic::Request<T> {
 /// the request's provisioning connection in the metadata.
 pub fn outgoing_write<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    identity_telemetry::inject_current_context(request.metadata_mut());
+    identity_runtime::telemetry::inject_current_context(request.metadata_mut());
     if let Ok(connection) = CONNECTION.try_with(Clone::clone) {
         request
             .metadata_mut()

@@ -40,7 +40,8 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let _telemetry = identity_telemetry::init("scim-edge").context("initialising telemetry")?;
+    let _telemetry =
+        identity_runtime::telemetry::init("scim-edge").context("initialising telemetry")?;
     let core = CoreClient::connect_lazy(
         &config.core_endpoint,
         config.core_credential.expose(),
@@ -78,7 +79,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        identity_runtime::shutdown::signal().await;
         tracing::info!(
             grace_secs = grace.as_secs(),
             "shutting down, draining in-flight requests"
@@ -102,28 +103,4 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("scim-edge stopped");
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
 }

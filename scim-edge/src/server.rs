@@ -171,8 +171,8 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
         request_id = %request_id,
         trace_id = tracing::field::Empty,
     );
-    identity_telemetry::set_parent_from_headers(&span, request.headers());
-    identity_telemetry::record_trace_id(&span);
+    identity_runtime::telemetry::set_parent_from_headers(&span, request.headers());
+    identity_runtime::telemetry::record_trace_id(&span);
     span
 }
 
@@ -183,7 +183,7 @@ async fn metrics() -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        identity_telemetry::prometheus_text(),
+        identity_runtime::telemetry::prometheus_text(),
     )
         .into_response()
 }

@@ -1,6 +1,6 @@
 //! Who is calling identity.v1, and what they may touch.
 //!
-//! Every identity.v1 service is served behind `admin_grpc::AuthLayer` with
+//! Every identity.v1 service is served behind `identity_runtime::grpc_auth::AuthLayer` with
 //! [`CallerAuthenticator`]: a call without `authorization: Bearer <credential>`, or with an
 //! unknown or revoked one, is answered UNAUTHENTICATED before any handler runs. Handlers then
 //! check the organization the request names against the [`Caller`]'s scope (PERMISSION_DENIED
@@ -19,9 +19,9 @@
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::service_credentials;
-use admin_grpc::Authenticator;
 use identity_proto::admin::v1::ServiceAccess;
 use identity_proto::identity::v1::ErrorReason;
+use identity_runtime::grpc_auth::Authenticator;
 use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

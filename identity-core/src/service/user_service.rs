@@ -31,7 +31,7 @@ use tonic::{Request, Response, Status};
 /// identity.v1 call passes first); open change streams end when `draining` turns true.
 pub fn identity_routes(
     db: DatabaseConnection,
-    auth: &admin_grpc::AuthLayer<CallerAuthenticator>,
+    auth: &identity_runtime::grpc_auth::AuthLayer<CallerAuthenticator>,
     draining: tokio::sync::watch::Receiver<bool>,
     oauth: crate::store::oauth::OAuthSettings,
 ) -> tonic::service::Routes {

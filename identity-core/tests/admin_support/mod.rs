@@ -45,7 +45,7 @@ impl Harness {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let caller_auth = admin_grpc::AuthLayer::new(Arc::new(
+        let caller_auth = identity_runtime::grpc_auth::AuthLayer::new(Arc::new(
             identity_core::service::caller::CallerAuthenticator::new(
                 store.db.clone(),
                 Some(EDGE_CREDENTIAL),

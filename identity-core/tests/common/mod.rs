@@ -54,7 +54,7 @@ impl Server {
 
 pub async fn start_server() -> Server {
     let store = TestDb::new().await;
-    let auth = admin_grpc::AuthLayer::new(Arc::new(
+    let auth = identity_runtime::grpc_auth::AuthLayer::new(Arc::new(
         identity_core::service::caller::CallerAuthenticator::new(
             store.db.clone(),
             Some(EDGE_CREDENTIAL),

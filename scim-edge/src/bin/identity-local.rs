@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::select! {
         status = core.wait() => bail!("identity-core exited: {status:?}"),
         status = edge.wait() => bail!("scim-edge exited: {status:?}"),
-        () = shutdown_signal() => {}
+        () = identity_runtime::shutdown::signal() => {}
     }
     for child in [&mut edge, &mut core] {
         terminate(child).await;
@@ -309,18 +309,4 @@ async fn terminate(child: &mut Child) {
     {
         let _ = child.kill().await;
     }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
