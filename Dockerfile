@@ -17,7 +17,7 @@ COPY . .
 # cache mounts keep the registry and the target dir between builds without growing the image
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p identity-core -p scim-edge -p admin-grpc --bins \
+    cargo build --release --locked -p identity-core -p scim-edge -p identity-admin --bins \
  && mkdir -p /out \
  && cp target/release/identity-core target/release/scim-edge target/release/identity-admin /out/
 

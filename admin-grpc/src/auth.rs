@@ -113,8 +113,8 @@ mod tests {
         let denied = owner.authorize(&org(2).to_string()).unwrap_err();
         assert_eq!(denied.code(), tonic::Code::PermissionDenied);
         assert_eq!(
-            status::reason_of(&denied).as_deref(),
-            Some("PERMISSION_DENIED")
+            identity_proto::identity::v1::ErrorReason::of(&denied),
+            Some(identity_proto::identity::v1::ErrorReason::PermissionDenied)
         );
         assert_eq!(
             owner.require_admin().unwrap_err().code(),

@@ -1,19 +1,21 @@
-//! admin-grpc: the admin.v1 administration API and its command-line client.
+//! admin-grpc: the admin.v1 administration API (its command-line client is the
+//! `identity-admin` crate in `cli/`).
 //!
 //! The crate owns the API surface, not the data: [`AdminBackend`] is the small trait a store
 //! implements (identity-core does, over its database), [`admin_routes`] serves
 //! `admin.v1.OrganizationService`, `admin.v1.ScimService` and
 //! `admin.v1.ServiceCredentialService` and `admin.v1.ConnectionService` over any backend with
-//! authentication done once for every call (`identity_runtime::grpc_auth`), and [`cli`] is the `identity-admin` client.
+//! authentication done once for every call (`identity_runtime::grpc_auth`).
 //! Nothing here knows SQL or how secrets are stored.
 
 pub mod auth;
 pub mod backend;
-pub mod cli;
 pub mod connections;
 pub mod service;
 pub mod service_credentials;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use auth::Principal;
 pub use backend::{AdminBackend, OrganizationKey, PageRequest};

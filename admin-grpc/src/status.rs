@@ -48,14 +48,6 @@ pub fn permission_denied(message: impl Into<String>) -> Status {
     )
 }
 
-/// The `ErrorInfo.reason` a status carries, if any.
-pub fn reason_of(status: &Status) -> Option<String> {
-    status
-        .get_details_error_info()
-        .map(|info| info.reason)
-        .filter(|reason| !reason.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,11 +56,14 @@ mod tests {
     fn reasons_round_trip_through_the_status() {
         let status = permission_denied("not your organization");
         assert_eq!(status.code(), Code::PermissionDenied);
-        assert_eq!(reason_of(&status).as_deref(), Some("PERMISSION_DENIED"));
+        assert_eq!(
+            ErrorReason::of(&status),
+            Some(ErrorReason::PermissionDenied)
+        );
         let status = invalid_argument("slug", "is required");
-        assert_eq!(reason_of(&status).as_deref(), Some("INVALID_ARGUMENT"));
+        assert_eq!(ErrorReason::of(&status), Some(ErrorReason::InvalidArgument));
         let violations = status.get_details_bad_request().unwrap().field_violations;
         assert_eq!(violations[0].field, "slug");
-        assert_eq!(reason_of(&Status::internal("x")), None);
+        assert_eq!(ErrorReason::of(&Status::internal("x")), None);
     }
 }

@@ -3,9 +3,9 @@
 
 mod admin_support;
 
-use admin_grpc::cli::{Cli, CliError, run};
 use admin_support::{ADMIN_SECRET, Harness, unique_slug};
 use clap::Parser;
+use identity_admin::{Cli, CliError, run};
 
 struct Output {
     stdout: String,

@@ -1,7 +1,7 @@
 //! `identity-admin`: parse the command line, run the command, map failure to exit status 1.
 
-use admin_grpc::cli::{Cli, run};
 use clap::Parser;
+use identity_admin::{Cli, run};
 use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]

@@ -5,7 +5,6 @@ use super::{
     Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand,
     ServiceCredentialCommand, TokenCommand,
 };
-use crate::status::reason_of;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
@@ -49,8 +48,15 @@ fn message_of(status: &Status) -> String {
     }
 }
 
+/// The `ErrorInfo` reason as the server spelled it (a newer server's reason included), else the
+/// code's name.
 fn reason_or_code(status: &Status) -> String {
-    reason_of(status).unwrap_or_else(|| code_name(status.code()).to_owned())
+    use tonic_types::StatusExt;
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .filter(|reason| !reason.is_empty())
+        .unwrap_or_else(|| code_name(status.code()).to_owned())
 }
 
 /// The canonical upper-case name of a gRPC code.
@@ -627,7 +633,17 @@ mod tests {
 
     #[test]
     fn rpc_errors_show_message_and_reason() {
-        let status = crate::status::permission_denied("not yours");
+        let mut details = tonic_types::ErrorDetails::new();
+        details.set_error_info(
+            "PERMISSION_DENIED",
+            identity_proto::ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        );
+        let status = <Status as tonic_types::StatusExt>::with_error_details(
+            Code::PermissionDenied,
+            "not yours",
+            details,
+        );
         assert_eq!(
             CliError::from(status).to_string(),
             "not yours (PERMISSION_DENIED)"
