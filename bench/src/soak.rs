@@ -280,7 +280,7 @@ impl Supervisor {
             (&self.identity_addr, &self.admin_addr),
         )?;
         let log = self.log("identity-core");
-        let (core, _) = Process::spawn("identity-core", command, log).await?;
+        let (core, _) = stack::spawn("identity-core", command, log).await?;
         self.core = Some(core);
         stack::wait_grpc_healthy(&self.identity_endpoint()).await
     }
@@ -298,7 +298,7 @@ impl Supervisor {
             .env("SCIM_EDGE_TOKEN_REQUESTS_PER_SECOND", "0")
             .env("SCIM_EDGE_ORG_MAX_CONCURRENT_REQUESTS", "0");
         let log = self.log("scim-edge");
-        let (edge, _) = Process::spawn("scim-edge", command, log).await?;
+        let (edge, _) = stack::spawn("scim-edge", command, log).await?;
         self.edge = Some(edge);
         stack::wait_http_ok(&format!("http://{}/healthz", self.edge_addr)).await
     }
@@ -306,13 +306,13 @@ impl Supervisor {
     async fn inject(&mut self, fault: &Fault) -> Result<()> {
         match fault {
             Fault::KillCore => {
-                if let Some(core) = self.core.take() {
+                if let Some(mut core) = self.core.take() {
                     core.kill().await;
                 }
                 self.start_core().await
             }
             Fault::KillEdge => {
-                if let Some(edge) = self.edge.take() {
+                if let Some(mut edge) = self.edge.take() {
                     edge.kill().await;
                 }
                 self.start_edge().await

@@ -5,131 +5,31 @@
 //! temporary directory, and are killed when the [`Stack`] is dropped. Start-up waits on the
 //! listening line and the health checks, never on a fixed sleep.
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
+use anyhow::{Context, Result};
+use identity_launcher::{CoreLaunch, EdgeLaunch, Output};
 use identity_proto::admin::v1 as admin;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use std::time::Duration;
+use tokio::process::Command;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 /// Migrations on a fresh store included.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-const HEALTH_POLL: Duration = Duration::from_millis(50);
 
-/// A child process that is killed when dropped; its output goes to `log`.
-#[derive(Debug)]
-pub(crate) struct Process {
+/// A started binary, its stderr in a log file of the run (see `identity_launcher`).
+pub(crate) use identity_launcher::Process;
+
+/// Starts `command` with its stderr in `log` and waits for its listening line.
+pub(crate) async fn spawn(
     name: &'static str,
-    child: Child,
+    command: Command,
     log: PathBuf,
-}
-
-impl Process {
-    /// Spawns `command` and returns it with the JSON of its `{"event":"listening",…}` line.
-    pub(crate) async fn spawn(
-        name: &'static str,
-        mut command: Command,
-        log: PathBuf,
-    ) -> Result<(Self, serde_json::Value)> {
-        let stderr =
-            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        let stdout = child.stdout.take().context("stdout is piped")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let listening = tokio::time::timeout(START_TIMEOUT, async {
-            while let Some(line) = lines.next_line().await? {
-                if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
-                    && value.get("event").and_then(|e| e.as_str()) == Some("listening")
-                {
-                    return Ok(Some(value));
-                }
-            }
-            Ok::<_, std::io::Error>(None)
-        })
-        .await;
-        let process = Self { name, child, log };
-        match listening {
-            Ok(Ok(Some(value))) => {
-                // keep draining stdout so the child never blocks on a full pipe
-                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                Ok((process, value))
-            }
-            Ok(Ok(None)) => bail!(
-                "{name} exited before printing its listening line; {}",
-                process.tail()
-            ),
-            Ok(Err(e)) => bail!("reading {name} output: {e}; {}", process.tail()),
-            Err(_) => bail!(
-                "{name} printed no listening line within {START_TIMEOUT:?}; {}",
-                process.tail()
-            ),
-        }
-    }
-
-    /// SIGKILL, and wait until the process is gone.
-    pub(crate) async fn kill(mut self) {
-        let _ = self.child.kill().await;
-    }
-
-    pub(crate) fn tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let from = lines.len().saturating_sub(40);
-        format!(
-            "last output of {} ({}):\n{}",
-            self.name,
-            self.log.display(),
-            lines[from..].join("\n")
-        )
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        // kill_on_drop also does it; being explicit keeps the lifetime of the child obvious
-        let _ = self.child.start_kill();
-    }
-}
-
-/// Where the workspace binaries are: `--bin-dir`, else the directory of this executable.
-pub(crate) fn binary(dir: Option<&Path>, name: &str) -> Result<PathBuf> {
-    let dir = match dir {
-        Some(dir) => dir.to_path_buf(),
-        None => {
-            let exe = std::env::current_exe().context("path of identity-bench")?;
-            let mut dir = exe
-                .parent()
-                .context("identity-bench has a directory")?
-                .to_path_buf();
-            if dir.ends_with("deps") {
-                dir.pop();
-            }
-            dir
-        }
-    };
-    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    ensure!(
-        path.is_file(),
-        "{name} not found at {}: build it next to identity-bench (`cargo build --release -p identity-core -p scim-edge -p identity-bench`) or pass --bin-dir",
-        path.display()
-    );
-    Ok(path)
+) -> Result<(Process, identity_launcher::Listening)> {
+    Process::spawn(name, command, Output::File(log), START_TIMEOUT).await
 }
 
 /// How to reach (or start) the processes.
@@ -183,14 +83,14 @@ impl Stack {
             &edge_credential,
             ("127.0.0.1:0", "127.0.0.1:0"),
         )?;
-        let (core, line) = Process::spawn(
+        let (core, line) = spawn(
             "identity-core",
             command,
             dir.path().join("identity-core.log"),
         )
         .await?;
-        let identity_addr = field(&line, "identity_addr")?;
-        let admin_addr = field(&line, "admin_addr")?;
+        let identity_addr = line.field("identity_addr")?;
+        let admin_addr = line.field("admin_addr")?;
         let identity_endpoint = format!("http://{identity_addr}");
         let admin_endpoint = format!("http://{admin_addr}");
         wait_grpc_healthy(&identity_endpoint).await?;
@@ -216,8 +116,8 @@ impl Stack {
             )?;
             command.args(&options.edge_args);
             let log = stack._dir.path().join("scim-edge.log");
-            let (edge, line) = Process::spawn("scim-edge", command, log).await?;
-            let addr = field(&line, "addr")?;
+            let (edge, line) = spawn("scim-edge", command, log).await?;
+            let addr = line.field("addr")?;
             wait_http_ok(&format!("http://{addr}/healthz")).await?;
             wait_http_ok(&format!("http://{addr}/readyz")).await?;
             stack.edge = Some(edge);
@@ -228,10 +128,17 @@ impl Stack {
 
     /// Names the log files, for a failing run.
     pub(crate) fn logs(&self) -> String {
+        let dir = self._dir.path();
         [&self.core, &self.edge]
             .into_iter()
             .flatten()
-            .map(|p| format!("{}: {}", p.name, p.log.display()))
+            .map(|p| {
+                format!(
+                    "{}: {}",
+                    p.name(),
+                    dir.join(format!("{}.log", p.name())).display()
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -247,8 +154,8 @@ impl Stack {
     }
 }
 
-/// `identity-core serve` on `listen` = (identity.v1, admin.v1) addresses, secrets through the
-/// environment so they never show in `ps`.
+/// `identity-core serve` on `listen` = (identity.v1, admin.v1) addresses. The caller's
+/// `IDENTITY_*` variables pass through, so a run can tune the core.
 pub(crate) fn core_command(
     bin_dir: Option<&Path>,
     database_url: &str,
@@ -256,38 +163,39 @@ pub(crate) fn core_command(
     edge_credential: &str,
     listen: (&str, &str),
 ) -> Result<Command> {
-    let mut command = Command::new(binary(bin_dir, "identity-core")?);
-    command
-        .arg("serve")
-        .arg("--listen-addr")
-        .arg(listen.0)
-        .arg("--admin-listen-addr")
-        .arg(listen.1)
-        .env("IDENTITY_DATABASE_URL", database_url)
-        .env("IDENTITY_ADMIN_TOKEN", admin_token)
-        .env("IDENTITY_EDGE_CREDENTIAL", edge_credential)
-        .env_remove("IDENTITY_CONFIG")
-        .env("RUST_LOG", log_filter());
+    let mut command = CoreLaunch {
+        bin_dir,
+        database_url,
+        identity_listen: listen.0,
+        admin_listen: listen.1,
+        metrics_listen: None,
+        admin_token,
+        edge_credential,
+        hermetic: false,
+    }
+    .command()?;
+    command.env("RUST_LOG", log_filter());
     Ok(command)
 }
 
-/// `scim-edge` on `listen`, calling the core at `core_endpoint` with `edge_credential`.
+/// `scim-edge` on `listen`, calling the core at `core_endpoint` with `edge_credential`. The
+/// caller's `SCIM_EDGE_*` variables pass through (a neighbours run turns the gate off so).
 pub(crate) fn edge_command(
     bin_dir: Option<&Path>,
     listen: &str,
     core_endpoint: &str,
     edge_credential: &str,
 ) -> Result<Command> {
-    let mut command = Command::new(binary(bin_dir, "scim-edge")?);
-    command
-        .arg("--listen-addr")
-        .arg(listen)
-        .arg("--core-endpoint")
-        .arg(core_endpoint)
-        .env("SCIM_EDGE_CORE_CREDENTIAL", edge_credential)
-        .env_remove("SCIM_EDGE_BASE_URL")
-        .env_remove("SCIM_EDGE_CONFIG")
-        .env("RUST_LOG", log_filter());
+    let mut command = EdgeLaunch {
+        bin_dir,
+        listen,
+        core_endpoint,
+        core_credential: edge_credential,
+        base_url: None,
+        hermetic: false,
+    }
+    .command()?;
+    command.env("RUST_LOG", log_filter());
     Ok(command)
 }
 
@@ -297,13 +205,6 @@ fn log_filter() -> String {
 
 pub(crate) fn scheme(url: &str) -> String {
     url.split(':').next().unwrap_or("unknown").to_owned()
-}
-
-pub(crate) fn field(line: &serde_json::Value, name: &str) -> Result<String> {
-    line.get(name)
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| anyhow!("listening line {line} has no {name}"))
 }
 
 /// A plain channel (health checks, or clients that add their own credential).
@@ -326,42 +227,11 @@ pub(crate) async fn connect(endpoint: &str, credential: &str) -> Result<Authenti
 }
 
 pub(crate) async fn wait_grpc_healthy(endpoint: &str) -> Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let outcome = async {
-            let mut client = HealthClient::new(channel(endpoint).await?);
-            let status = client
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await?
-                .into_inner()
-                .status;
-            Ok::<_, anyhow::Error>(status == ServingStatus::Serving as i32)
-        }
-        .await;
-        match outcome {
-            Ok(true) => return Ok(()),
-            other if Instant::now() > deadline => {
-                bail!("{endpoint} not healthy within {START_TIMEOUT:?}: {other:?}")
-            }
-            _ => tokio::time::sleep(HEALTH_POLL).await,
-        }
-    }
+    identity_launcher::wait_grpc_serving(endpoint, START_TIMEOUT).await
 }
 
 pub(crate) async fn wait_http_ok(url: &str) -> Result<()> {
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        match http.get(url).send().await {
-            Ok(response) if response.status().is_success() => return Ok(()),
-            other if Instant::now() > deadline => {
-                bail!("{url} not ready within {START_TIMEOUT:?}: {other:?}")
-            }
-            _ => tokio::time::sleep(HEALTH_POLL).await,
-        }
-    }
+    identity_launcher::wait_http_ok(url, START_TIMEOUT).await
 }
 
 /// An organization created for one run, so runs never see each other's data.

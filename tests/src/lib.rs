@@ -7,16 +7,13 @@
 //! It must not reach into any crate's internals: everything goes through the binaries' public
 //! surfaces (gRPC, HTTP, command line), so the tests see what a deployment sees.
 
-mod binaries;
 pub mod oauth;
 pub mod otlp;
-mod process;
 pub mod scim;
 mod stack;
 mod store;
 mod tenant;
 
-pub use binaries::binary_path;
 pub use stack::{AdminChannel, AdminClients, Stack, StackBuilder};
 pub use tenant::{Response, SCIM_JSON, Tenant};
 
@@ -26,4 +23,10 @@ pub fn unique(prefix: &str) -> String {
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     )
+}
+
+/// Path of a workspace binary (`identity-core`, `scim-edge`, `identity-admin`) next to the
+/// running test; panics with the command to run when it has not been built.
+pub fn binary_path(name: &str) -> std::path::PathBuf {
+    identity_launcher::binary(None, name).unwrap_or_else(|error| panic!("{error:#}"))
 }

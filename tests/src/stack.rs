@@ -4,9 +4,9 @@
 //! Start-up never sleeps for a fixed time: it reads each binary's listening line, then polls the
 //! gRPC health check (core) or `/healthz` (edge) until it answers.
 
-use crate::process::Process;
 use crate::store::Store;
 use crate::tenant::Tenant;
+use identity_launcher::{CoreLaunch, EdgeLaunch, Listening, Output, Process};
 use identity_proto::admin::v1 as admin;
 use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
@@ -21,21 +21,17 @@ use identity_proto::identity::v1::token_service_client::TokenServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
 use std::net::SocketAddr;
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
-use tokio::process::Command;
+use std::time::Duration;
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
 /// A free port on the loopback interface, chosen by the kernel.
 const ANY_PORT: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
 
+/// How long a binary may take to print its listening line (migrations included).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a freshly started process may take to report healthy.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
-/// Interval between health probes while waiting.
-const HEALTH_POLL: Duration = Duration::from_millis(25);
 
 /// A channel to the admin listener that authenticates every call.
 pub type AdminChannel = AuthenticatedChannel;
@@ -176,21 +172,20 @@ async fn spawn_core(
     extra_env: &[(String, String)],
     name: &'static str,
 ) -> (Process, SocketAddr, SocketAddr, SocketAddr) {
-    let mut command = Command::new(crate::binary_path("identity-core"));
-    clear_configuration_env(&mut command);
+    let (identity_listen, admin_listen) = (listen.0.to_string(), listen.1.to_string());
+    let mut command = CoreLaunch {
+        bin_dir: None,
+        database_url,
+        identity_listen: &identity_listen,
+        admin_listen: &admin_listen,
+        metrics_listen: Some("127.0.0.1:0"),
+        admin_token,
+        edge_credential,
+        hermetic: true,
+    }
+    .command()
+    .unwrap_or_else(|error| panic!("{error:#}"));
     command
-        .arg("serve")
-        .arg("--database-url")
-        .arg(database_url)
-        .arg("--listen-addr")
-        .arg(listen.0.to_string())
-        .arg("--admin-listen-addr")
-        .arg(listen.1.to_string())
-        .arg("--metrics-listen-addr")
-        .arg("127.0.0.1:0")
-        // credentials go through the environment so they never show in `ps`
-        .env("IDENTITY_ADMIN_TOKEN", admin_token)
-        .env("IDENTITY_EDGE_CREDENTIAL", edge_credential)
         // no exporter: a test stack must not depend on (or wait for) a collector
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         // plain text: the output is shown to people when a test fails
@@ -199,7 +194,7 @@ async fn spawn_core(
     for (key, value) in extra_env {
         command.env(key, value);
     }
-    let (core, line) = Process::spawn(name, command).await;
+    let (core, line) = spawn(name, command).await;
     let identity_addr = addr_field(&line, "identity_addr", &core);
     let admin_addr = addr_field(&line, "admin_addr", &core);
     let metrics_addr = addr_field(&line, "metrics_addr", &core);
@@ -219,14 +214,18 @@ impl Stack {
     }
 
     async fn start_edge(&mut self, options: &StackBuilder) {
-        let mut command = Command::new(crate::binary_path("scim-edge"));
-        clear_configuration_env(&mut command);
+        let core_endpoint = format!("http://{}", self.identity_addr);
+        let mut command = EdgeLaunch {
+            bin_dir: None,
+            listen: "127.0.0.1:0",
+            core_endpoint: &core_endpoint,
+            core_credential: &self.edge_credential,
+            base_url: None,
+            hermetic: true,
+        }
+        .command()
+        .unwrap_or_else(|error| panic!("{error:#}"));
         command
-            .arg("--listen-addr")
-            .arg("127.0.0.1:0")
-            .arg("--core-endpoint")
-            .arg(format!("http://{}", self.identity_addr))
-            .env("SCIM_EDGE_CORE_CREDENTIAL", &self.edge_credential)
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             // plain text: the output is shown to people when a test fails
             .env("NO_COLOR", "1")
@@ -239,21 +238,12 @@ impl Stack {
         }
         command.args(&options.edge_args);
         command.envs(options.edge_env.iter().map(|(k, v)| (k, v)));
-        let (edge, line) = Process::spawn("scim-edge", command).await;
+        let (edge, line) = spawn("scim-edge", command).await;
         let addr = addr_field(&line, "addr", &edge);
-        let http = reqwest::Client::new();
-        let url = format!("http://{addr}/healthz");
-        let deadline = Instant::now() + HEALTH_TIMEOUT;
-        loop {
-            match http.get(&url).send().await {
-                Ok(response) if response.status() == reqwest::StatusCode::OK => break,
-                outcome => assert!(
-                    Instant::now() < deadline,
-                    "scim-edge /healthz not ready within {HEALTH_TIMEOUT:?} (last: {outcome:?}); output:\n{}",
-                    edge.log_tail(200)
-                ),
-            }
-            tokio::time::sleep(HEALTH_POLL).await;
+        if let Err(error) =
+            identity_launcher::wait_http_ok(&format!("http://{addr}/healthz"), HEALTH_TIMEOUT).await
+        {
+            panic!("{error:#}; output:\n{}", edge.log_tail(200));
         }
         self.edge = Some(edge);
         self.edge_addr = Some(addr);
@@ -497,22 +487,23 @@ impl Stack {
 
     /// Sends SIGTERM to the core and returns its exit status.
     pub async fn terminate_core(&mut self) -> ExitStatus {
-        self.core.terminate(Duration::from_secs(30)).await
+        terminate(&mut self.core).await
     }
 
     /// Sends SIGTERM to the edge and returns its exit status.
     pub async fn terminate_edge(&mut self) -> ExitStatus {
-        self.edge
-            .as_mut()
-            .expect("the stack was started without an edge")
-            .terminate(Duration::from_secs(30))
-            .await
+        terminate(
+            self.edge
+                .as_mut()
+                .expect("the stack was started without an edge"),
+        )
+        .await
     }
 
     /// Stops the core (SIGTERM, drained) and starts a new one on the same addresses and store,
     /// as a rollout does; clients and the edge reconnect by themselves.
     pub async fn restart_core(&mut self) {
-        self.core.terminate(Duration::from_secs(30)).await;
+        terminate(&mut self.core).await;
         let (core, _, _, metrics) = spawn_core(
             (self.identity_addr, self.admin_addr),
             self.store.url(),
@@ -549,49 +540,37 @@ impl Stack {
     }
 }
 
-/// Removes the binaries' configuration variables inherited from the developer's shell, so a
-/// stack is configured by the harness alone.
-fn clear_configuration_env(command: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        if key.starts_with("IDENTITY_") || key.starts_with("SCIM_EDGE_") {
-            command.env_remove(key);
-        }
-    }
+/// Starts `command`; panics with its output when it does not come up.
+async fn spawn(name: &'static str, command: tokio::process::Command) -> (Process, Listening) {
+    Process::spawn(name, command, Output::Memory, START_TIMEOUT)
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"))
 }
 
-fn addr_field(line: &serde_json::Value, field: &str, process: &Process) -> SocketAddr {
-    line.get(field)
-        .and_then(|v| v.as_str())
-        .and_then(|v| v.parse().ok())
+/// SIGTERM, then the exit status; panics when the process does not stop in time.
+async fn terminate(process: &mut Process) -> ExitStatus {
+    process
+        .terminate(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"))
+}
+
+fn addr_field(line: &Listening, field: &str, process: &Process) -> SocketAddr {
+    line.field(field)
+        .ok()
+        .and_then(|value| value.parse().ok())
         .unwrap_or_else(|| {
             panic!(
-                "listening line {line} has no socket address in {field:?}; output:\n{}",
+                "listening line has no socket address in {field:?}; output:\n{}",
                 process.log_tail(200)
             )
         })
 }
 
 async fn wait_grpc_healthy(addr: SocketAddr, process: &Process) {
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("valid endpoint")
-        .connect_lazy();
-    let mut health = HealthClient::new(channel);
-    let deadline = Instant::now() + HEALTH_TIMEOUT;
-    loop {
-        let outcome = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await;
-        match &outcome {
-            Ok(response) if response.get_ref().status == ServingStatus::Serving as i32 => return,
-            _ => assert!(
-                Instant::now() < deadline,
-                "gRPC health on {addr} not SERVING within {HEALTH_TIMEOUT:?} (last: {outcome:?}); output:\n{}",
-                process.log_tail(200)
-            ),
-        }
-        tokio::time::sleep(HEALTH_POLL).await;
+    if let Err(error) =
+        identity_launcher::wait_grpc_serving(&format!("http://{addr}"), HEALTH_TIMEOUT).await
+    {
+        panic!("{error:#}; output:\n{}", process.log_tail(200));
     }
 }

@@ -8,14 +8,17 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use identity_launcher::{CoreLaunch, EdgeLaunch, Output, Process};
 use identity_proto::admin::v1 as admin;
 use identity_proto::identity::v1 as identity;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tonic::transport::Channel;
+
+/// Migrations of an existing store included.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// What each process may take to finish its requests after SIGTERM.
+const STOP_TIMEOUT: Duration = Duration::from_secs(25);
 
 #[derive(Debug, Parser)]
 #[command(about = "Run identity-core and scim-edge locally on an embedded SQLite store")]
@@ -51,25 +54,25 @@ async fn main() -> anyhow::Result<()> {
         "sqlite://{}?mode=rwc",
         data_dir.join("identity.db").display()
     );
-    let mut core = Command::new(bin_dir.join("identity-core"))
-        .env("IDENTITY_DATABASE_URL", &database_url)
-        .env("IDENTITY_LISTEN_ADDR", &args.core_addr)
-        .env("IDENTITY_ADMIN_LISTEN_ADDR", &args.admin_addr)
-        .env("IDENTITY_ADMIN_TOKEN", &admin_token)
-        .env("IDENTITY_EDGE_CREDENTIAL", &edge_credential)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting identity-core")?;
-    let core_line = listening_line(&mut core, "identity-core").await?;
-    let core_endpoint = format!(
-        "http://{}",
-        core_line["identity_addr"].as_str().unwrap_or_default()
-    );
-    let admin_endpoint = format!(
-        "http://{}",
-        core_line["admin_addr"].as_str().unwrap_or_default()
-    );
+    let core_launch = CoreLaunch {
+        bin_dir: Some(&bin_dir),
+        database_url: &database_url,
+        identity_listen: &args.core_addr,
+        admin_listen: &args.admin_addr,
+        metrics_listen: None,
+        admin_token: &admin_token,
+        edge_credential: &edge_credential,
+        hermetic: false,
+    };
+    let (mut core, listening) = Process::spawn(
+        "identity-core",
+        core_launch.command()?,
+        Output::Inherit,
+        START_TIMEOUT,
+    )
+    .await?;
+    let core_endpoint = format!("http://{}", listening.field("identity_addr")?);
+    let admin_endpoint = format!("http://{}", listening.field("admin_addr")?);
 
     let core_client =
         identity_proto::client::IdentityClient::connect(&core_endpoint, &edge_credential).await?;
@@ -77,16 +80,21 @@ async fn main() -> anyhow::Result<()> {
         provision(&core_client, &admin_endpoint, &admin_token, &args.org).await?;
 
     let base_url = format!("http://{}/scim/v2", args.scim_addr);
-    let mut edge = Command::new(bin_dir.join("scim-edge"))
-        .env("SCIM_EDGE_LISTEN_ADDR", &args.scim_addr)
-        .env("SCIM_EDGE_CORE_ENDPOINT", &core_endpoint)
-        .env("SCIM_EDGE_BASE_URL", &base_url)
-        .env("SCIM_EDGE_CORE_CREDENTIAL", &edge_credential)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting scim-edge")?;
-    listening_line(&mut edge, "scim-edge").await?;
+    let edge_launch = EdgeLaunch {
+        bin_dir: Some(&bin_dir),
+        listen: &args.scim_addr,
+        core_endpoint: &core_endpoint,
+        core_credential: &edge_credential,
+        base_url: Some(&base_url),
+        hermetic: false,
+    };
+    let (mut edge, _) = Process::spawn(
+        "scim-edge",
+        edge_launch.command()?,
+        Output::Inherit,
+        START_TIMEOUT,
+    )
+    .await?;
 
     println!(
         "\nidentity stack ready (store: {database_url})\n\n  SCIM base URL   {base_url}\n  SCIM token      {secret}\n  organization    {} ({org_id})\n  identity gRPC   {core_endpoint}\n  admin gRPC      {admin_endpoint} (bootstrap credential in {})\n\nTry:\n  curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/scim+json' \\\n    -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ada@example.com\"}}' \\\n    {base_url}/Users\n\nCtrl-C stops both processes.",
@@ -99,8 +107,11 @@ async fn main() -> anyhow::Result<()> {
         status = edge.wait() => bail!("scim-edge exited: {status:?}"),
         () = identity_runtime::shutdown::signal() => {}
     }
-    for child in [&mut edge, &mut core] {
-        terminate(child).await;
+    for process in [&mut edge, &mut core] {
+        if let Err(error) = process.terminate(STOP_TIMEOUT).await {
+            eprintln!("{error:#}");
+            process.kill().await;
+        }
     }
     Ok(())
 }
@@ -231,19 +242,6 @@ async fn default_role(
     Ok(role.id)
 }
 
-/// Reads the child's one JSON "listening" line from stdout.
-async fn listening_line(child: &mut Child, name: &str) -> anyhow::Result<serde_json::Value> {
-    let stdout = child.stdout.take().context("child stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .with_context(|| format!("{name} did not start within 60 s"))??
-        .with_context(|| format!("{name} exited before listening"))?;
-    // keep draining stdout so the child never blocks on a full pipe
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    serde_json::from_str(&line).with_context(|| format!("unexpected line from {name}: {line}"))
-}
-
 /// Returns the stored bootstrap admin credential, creating a random one on first start.
 /// A random secret kept in `path` (created with mode 0600 on first start), named `local-<kind>-…`.
 fn local_secret(path: &Path, kind: &str) -> anyhow::Result<String> {
@@ -293,20 +291,4 @@ fn sibling_binaries() -> anyhow::Result<PathBuf> {
         }
     }
     Ok(dir)
-}
-
-/// Asks a child to stop gracefully (SIGTERM), then waits for it.
-async fn terminate(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .await;
-    }
-    if tokio::time::timeout(Duration::from_secs(25), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
-    }
 }
