@@ -15,5 +15,6 @@ pub mod metrics;
 pub mod server;
 pub mod service;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
