@@ -30,7 +30,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::authenticate;
 use crate::error::{RETRY_AFTER_SECS, ScimError};
-use crate::handlers::{SCIM_JSON, bulk, discovery, groups, me, search, users};
+use crate::handlers::groups::Groups;
+use crate::handlers::resource::{self, ById, OwnUser};
+use crate::handlers::users::Users;
+use crate::handlers::{SCIM_JSON, bulk, discovery, me, search};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -115,32 +118,38 @@ pub fn router(state: AppState) -> Router {
 /// The SCIM endpoints, relative to the base path.
 fn scim_routes() -> Router<AppState> {
     Router::new()
-        .route("/Users", get(users::list).post(users::post))
+        .route(
+            "/Users",
+            get(resource::list::<Users>).post(resource::post::<Users>),
+        )
         .route(
             "/Users/{id}",
-            get(users::get_one)
-                .put(users::put)
-                .patch(users::patch)
-                .delete(users::delete),
+            get(resource::get_one::<Users, ById>)
+                .put(resource::put::<Users, ById>)
+                .patch(resource::patch::<Users, ById>)
+                .delete(resource::delete::<Users, ById>),
         )
-        .route("/Users/.search", post(search::users))
-        .route("/Groups", get(groups::list).post(groups::post))
+        .route("/Users/.search", post(search::collection::<Users>))
+        .route(
+            "/Groups",
+            get(resource::list::<Groups>).post(resource::post::<Groups>),
+        )
         .route(
             "/Groups/{id}",
-            get(groups::get_one)
-                .put(groups::put)
-                .patch(groups::patch)
-                .delete(groups::delete),
+            get(resource::get_one::<Groups, ById>)
+                .put(resource::put::<Groups, ById>)
+                .patch(resource::patch::<Groups, ById>)
+                .delete(resource::delete::<Groups, ById>),
         )
-        .route("/Groups/.search", post(search::groups))
+        .route("/Groups/.search", post(search::collection::<Groups>))
         .route("/.search", post(search::root))
         .route("/Bulk", post(bulk::bulk))
         .route(
             "/Me",
-            get(me::get)
-                .put(me::put)
-                .patch(me::patch)
-                .delete(me::delete)
+            get(resource::get_one::<Users, OwnUser>)
+                .put(resource::put::<Users, OwnUser>)
+                .patch(resource::patch::<Users, OwnUser>)
+                .delete(resource::delete::<Users, OwnUser>)
                 .post(me::post),
         )
         .route(

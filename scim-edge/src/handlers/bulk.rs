@@ -17,7 +17,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::{Reply, ScimBody, groups, users};
+use super::groups::Groups;
+use super::resource::ScimResource;
+use super::users::Users;
+use super::{Reply, ScimBody};
 use crate::auth::Principal;
 use crate::error::{ScimError, ScimResult};
 use crate::etag::parse_etag;
@@ -437,39 +440,13 @@ async fn execute(
             }
         },
     };
-    let projection = Projection::default();
-    let result = match (method, endpoint, id.as_deref()) {
-        (Method::Post, Endpoint::Users, None) => {
-            users::create_user(state, org, &data, &projection).await
+    let result = match endpoint {
+        Endpoint::Users => {
+            run_on::<Users>(state, org, method, id.as_deref(), &data, expected).await
         }
-        (Method::Post, Endpoint::Groups, None) => {
-            groups::create_group(state, org, &data, &projection).await
+        Endpoint::Groups => {
+            run_on::<Groups>(state, org, method, id.as_deref(), &data, expected).await
         }
-        (Method::Put, Endpoint::Users, Some(id)) => {
-            users::replace_user(state, org, id, &data, expected, &projection).await
-        }
-        (Method::Put, Endpoint::Groups, Some(id)) => {
-            groups::replace_group(state, org, id, &data, expected, &projection).await
-        }
-        (Method::Patch, Endpoint::Users, Some(id)) => {
-            users::patch_user(state, org, id, &data, expected, &projection).await
-        }
-        (Method::Patch, Endpoint::Groups, Some(id)) => {
-            groups::patch_group(state, org, id, &data, expected, &projection).await
-        }
-        (Method::Delete, Endpoint::Users, Some(id)) => {
-            users::delete_user(state, org, id, expected).await
-        }
-        (Method::Delete, Endpoint::Groups, Some(id)) => {
-            groups::delete_group(state, org, id, expected).await
-        }
-        (Method::Post, _, Some(_)) => Err(ScimError::invalid_value(
-            "POST must address a collection such as /Users",
-        )),
-        (_, _, None) => Err(ScimError::invalid_value(format!(
-            "{} must address a resource such as /Users/{{id}}",
-            method.as_str()
-        ))),
     };
     match result {
         Ok(reply) => {
@@ -477,6 +454,31 @@ async fn execute(
             Ok((reply, location))
         }
         Err(error) => Err((error, location)),
+    }
+}
+
+/// One operation on resource type `R`, as its HTTP request would run it.
+async fn run_on<R: ScimResource>(
+    state: &AppState,
+    org: &str,
+    method: Method,
+    id: Option<&str>,
+    data: &Value,
+    expected: Option<i64>,
+) -> ScimResult<Reply> {
+    let projection = Projection::default();
+    match (method, id) {
+        (Method::Post, None) => R::create(state, org, data, &projection).await,
+        (Method::Put, Some(id)) => R::replace(state, org, id, data, expected, &projection).await,
+        (Method::Patch, Some(id)) => R::patch(state, org, id, data, expected, &projection).await,
+        (Method::Delete, Some(id)) => R::delete(state, org, id, expected).await,
+        (Method::Post, Some(_)) => Err(ScimError::invalid_value(
+            "POST must address a collection such as /Users",
+        )),
+        (_, None) => Err(ScimError::invalid_value(format!(
+            "{} must address a resource such as /Users/{{id}}",
+            method.as_str()
+        ))),
     }
 }
 

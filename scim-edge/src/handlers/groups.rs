@@ -8,21 +8,19 @@
 //! provider choose). PATCH maps to exactly one ModifyRole built by
 //! `patch::plan_group_patch`, never reading or rewriting the member list.
 
-use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use identity_proto::identity::v1 as pb;
 use prost_types::FieldMask;
 use serde_json::Value;
 
+use super::Reply;
+use super::resource::ScimResource;
 use super::users::check_id;
-use super::{Reply, ScimBody};
-use crate::auth::Principal;
 use crate::core_client::{outgoing_request, outgoing_write};
 use crate::error::{ScimError, ScimResult, is_version_mismatch};
-use crate::etag::{etag, if_match, if_none_match};
+use crate::etag::{etag, if_none_match};
 use crate::filter::{core_sort_path, to_core_filter};
-use crate::list::{ListParams, Paging, Projection, list_response, parse_query};
+use crate::list::{ListParams, Paging, Projection, list_response};
 use crate::paging::{decode_cursor, encode_cursor};
 use crate::patch::{parse_patch_request, plan_group_patch};
 use crate::resource::InputMode;
@@ -42,93 +40,63 @@ const LARGE_GROUP: i64 = 1_000;
 /// Attempts of a PATCH changing attributes that loses a race (no `If-Match` given).
 const PATCH_ATTEMPTS: usize = 3;
 
-// === HTTP handlers ===
+/// `/Groups` as a SCIM resource type (see `resource`).
+pub(crate) struct Groups;
 
-pub(crate) async fn post(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    projection: Projection,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    create_group(&state, &principal.organization_id, &body, &projection).await
-}
+impl ScimResource for Groups {
+    async fn create(
+        state: &AppState,
+        org: &str,
+        body: &Value,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        create_group(state, org, body, projection).await
+    }
 
-pub(crate) async fn get_one(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    projection: Projection,
-    headers: HeaderMap,
-) -> ScimResult<Reply> {
-    get_group(
-        &state,
-        &principal.organization_id,
-        &id,
-        Some(&headers),
-        &projection,
-    )
-    .await
-}
+    async fn get(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        headers: Option<&HeaderMap>,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        get_group(state, org, id, headers, projection).await
+    }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    RawQuery(query): RawQuery,
-) -> ScimResult<Reply> {
-    let params = ListParams::from_query(&parse_query(query.as_deref())?, &state.settings.limits)?;
-    list_groups(&state, &principal.organization_id, &params)
-        .await
-        .map(Reply::ok)
-}
+    async fn list(state: &AppState, org: &str, params: &ListParams) -> ScimResult<Reply> {
+        list_groups(state, org, params).await.map(Reply::ok)
+    }
 
-pub(crate) async fn put(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    projection: Projection,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    let expected = if_match(&headers)?;
-    replace_group(
-        &state,
-        &principal.organization_id,
-        &id,
-        &body,
-        expected,
-        &projection,
-    )
-    .await
-}
+    async fn replace(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        body: &Value,
+        expected_version: Option<i64>,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        replace_group(state, org, id, body, expected_version, projection).await
+    }
 
-pub(crate) async fn patch(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    projection: Projection,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    let expected = if_match(&headers)?;
-    patch_group(
-        &state,
-        &principal.organization_id,
-        &id,
-        &body,
-        expected,
-        &projection,
-    )
-    .await
-}
+    async fn patch(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        body: &Value,
+        expected_version: Option<i64>,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        patch_group(state, org, id, body, expected_version, projection).await
+    }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ScimResult<Reply> {
-    let expected = if_match(&headers)?;
-    delete_group(&state, &principal.organization_id, &id, expected).await
+    async fn delete(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> ScimResult<Reply> {
+        delete_group(state, org, id, expected_version).await
+    }
 }
 
 // === operations ===

@@ -11,6 +11,7 @@ pub(crate) mod bulk;
 pub(crate) mod discovery;
 pub(crate) mod groups;
 pub(crate) mod me;
+pub(crate) mod resource;
 pub(crate) mod search;
 pub(crate) mod users;
 

@@ -12,7 +12,8 @@ use axum::extract::State;
 use serde_json::Value;
 
 use super::groups::{self, GroupPage, GroupQuery, render_list_group};
-use super::users::{self, UserPage, UserQuery, render_list_user};
+use super::resource::ScimResource;
+use super::users::{UserPage, UserQuery, render_list_user};
 use super::{Reply, ScimBody};
 use crate::auth::Principal;
 use crate::error::{ScimError, ScimResult};
@@ -23,24 +24,14 @@ use crate::state::AppState;
 /// Cursor scope of root searches.
 const ROOT_SCOPE: &str = "Root";
 
-pub(crate) async fn users(
+/// `POST /Users/.search`, `POST /Groups/.search`: a list whose parameters come in the body.
+pub(crate) async fn collection<R: ScimResource>(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Reply> {
     let params = ListParams::from_search_body(&body, &state.settings.limits)?;
-    users::list_users(&state, &principal.organization_id, &params).await
-}
-
-pub(crate) async fn groups(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    let params = ListParams::from_search_body(&body, &state.settings.limits)?;
-    groups::list_groups(&state, &principal.organization_id, &params)
-        .await
-        .map(Reply::ok)
+    R::list(&state, &principal.organization_id, &params).await
 }
 
 pub(crate) async fn root(

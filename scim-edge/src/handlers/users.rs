@@ -10,19 +10,17 @@
 //! writer is never silently overwritten; without `If-Match` a lost race is retried a few times,
 //! with `If-Match` it is the client's 412.
 
-use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use identity_proto::identity::v1 as pb;
 use serde_json::Value;
 
-use super::{Reply, ScimBody};
-use crate::auth::Principal;
+use super::Reply;
+use super::resource::ScimResource;
 use crate::core_client::{outgoing_request, outgoing_write};
 use crate::error::{ScimError, ScimResult, is_version_mismatch};
-use crate::etag::{etag, if_match, if_none_match};
+use crate::etag::{etag, if_none_match};
 use crate::filter::{core_sort_path, to_core_filter};
-use crate::list::{ListParams, Paging, Projection, list_response, parse_query};
+use crate::list::{ListParams, Paging, Projection, list_response};
 use crate::paging::{decode_cursor, encode_cursor};
 use crate::patch::{UserPatchPlan, apply_patch, parse_patch_request, plan_user_patch};
 use crate::resource::InputMode;
@@ -44,91 +42,63 @@ pub(crate) fn check_id(id: &str) -> ScimResult<()> {
         .map_err(|_| ScimError::not_found(format!("resource {id} not found")))
 }
 
-// === HTTP handlers ===
+/// `/Users` as a SCIM resource type (see `resource`).
+pub(crate) struct Users;
 
-pub(crate) async fn post(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    projection: Projection,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    create_user(&state, &principal.organization_id, &body, &projection).await
-}
+impl ScimResource for Users {
+    async fn create(
+        state: &AppState,
+        org: &str,
+        body: &Value,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        create_user(state, org, body, projection).await
+    }
 
-pub(crate) async fn get_one(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    projection: Projection,
-    headers: HeaderMap,
-) -> ScimResult<Reply> {
-    get_user(
-        &state,
-        &principal.organization_id,
-        &id,
-        Some(&headers),
-        &projection,
-    )
-    .await
-}
+    async fn get(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        headers: Option<&HeaderMap>,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        get_user(state, org, id, headers, projection).await
+    }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    RawQuery(query): RawQuery,
-) -> ScimResult<Reply> {
-    let params = ListParams::from_query(&parse_query(query.as_deref())?, &state.settings.limits)?;
-    list_users(&state, &principal.organization_id, &params).await
-}
+    async fn list(state: &AppState, org: &str, params: &ListParams) -> ScimResult<Reply> {
+        list_users(state, org, params).await
+    }
 
-pub(crate) async fn put(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    projection: Projection,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    let expected = if_match(&headers)?;
-    replace_user(
-        &state,
-        &principal.organization_id,
-        &id,
-        &body,
-        expected,
-        &projection,
-    )
-    .await
-}
+    async fn replace(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        body: &Value,
+        expected_version: Option<i64>,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        replace_user(state, org, id, body, expected_version, projection).await
+    }
 
-pub(crate) async fn patch(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    projection: Projection,
-    headers: HeaderMap,
-    ScimBody(body): ScimBody,
-) -> ScimResult<Reply> {
-    let expected = if_match(&headers)?;
-    patch_user(
-        &state,
-        &principal.organization_id,
-        &id,
-        &body,
-        expected,
-        &projection,
-    )
-    .await
-}
+    async fn patch(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        body: &Value,
+        expected_version: Option<i64>,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        patch_user(state, org, id, body, expected_version, projection).await
+    }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> ScimResult<Reply> {
-    let expected = if_match(&headers)?;
-    delete_user(&state, &principal.organization_id, &id, expected).await
+    async fn delete(
+        state: &AppState,
+        org: &str,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> ScimResult<Reply> {
+        delete_user(state, org, id, expected_version).await
+    }
 }
 
 // === operations ===
