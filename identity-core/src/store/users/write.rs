@@ -1,0 +1,652 @@
+//! Writing users: create, update, delete inside the organization's write transaction
+//! (`org_writes`), with uniqueness pre-checked under its lock and the change feed appended.
+
+use super::*;
+use crate::entity::{user, user_email, user_phone};
+use crate::error::{CoreError, CoreResult};
+use crate::ids::{OrgId, UserId};
+use crate::store::ByKey;
+use crate::store::changes::{self, NewChange};
+use crate::store::external_id_taken;
+use crate::store::{access_tokens, org_writes, roles};
+use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// rows <-> domain
+
+pub(super) fn extra_to_text(extra: &Option<Map<String, Value>>) -> CoreResult<Option<String>> {
+    extra
+        .as_ref()
+        .filter(|m| !m.is_empty())
+        .map(|m| serde_json::to_string(m).map_err(|e| CoreError::Internal(e.to_string())))
+        .transpose()
+}
+
+pub(super) fn active_model(
+    id: Uuid,
+    org: OrgId,
+    data: &UserData,
+    now: i64,
+) -> CoreResult<user::ActiveModel> {
+    let n = &data.name;
+    let e = &data.enterprise;
+    Ok(user::ActiveModel {
+        id: Set(id),
+        org_id: Set(org.0),
+        user_name: Set(data.user_name.clone()),
+        user_name_lower: Set(data.user_name.to_lowercase()),
+        external_id: Set(data.external_id.clone()),
+        display_name: Set(data.display_name.clone()),
+        name_formatted: Set(n.formatted.clone()),
+        name_family_name: Set(n.family_name.clone()),
+        name_given_name: Set(n.given_name.clone()),
+        name_middle_name: Set(n.middle_name.clone()),
+        name_honorific_prefix: Set(n.honorific_prefix.clone()),
+        name_honorific_suffix: Set(n.honorific_suffix.clone()),
+        nick_name: Set(data.nick_name.clone()),
+        title: Set(data.title.clone()),
+        user_type: Set(data.user_type.clone()),
+        preferred_language: Set(data.preferred_language.clone()),
+        locale: Set(data.locale.clone()),
+        timezone: Set(data.timezone.clone()),
+        active: Set(data.active),
+        employee_number: Set(e.employee_number.clone()),
+        cost_center: Set(e.cost_center.clone()),
+        enterprise_organization: Set(e.organization.clone()),
+        division: Set(e.division.clone()),
+        department: Set(e.department.clone()),
+        manager_id: Set(e.manager_id.clone()),
+        manager_display_name: Set(e.manager_display_name.clone()),
+        extra_attributes: Set(extra_to_text(&data.extra_attributes)?),
+        managed_by: Set(stored_managed_by(data.managed_by)),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+}
+
+pub(super) fn stored_managed_by(managed_by: ManagedBy) -> i16 {
+    match managed_by {
+        ManagedBy::Scim => ManagedBy::Scim as i16,
+        ManagedBy::Platform | ManagedBy::Unspecified => ManagedBy::Platform as i16,
+    }
+}
+
+pub(super) fn contact_from(
+    value: String,
+    value_type: Option<String>,
+    primary: bool,
+    display: Option<String>,
+) -> Contact {
+    Contact {
+        value,
+        value_type,
+        primary,
+        display,
+    }
+}
+
+/// Replaces a user's emails and phone numbers.
+pub(super) async fn write_contacts(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: Uuid,
+    data: &UserData,
+) -> CoreResult<()> {
+    user_email::Entity::delete_many()
+        .filter(user_email::Column::UserId.eq(id))
+        .exec(txn)
+        .await?;
+    user_phone::Entity::delete_many()
+        .filter(user_phone::Column::UserId.eq(id))
+        .exec(txn)
+        .await?;
+    insert_contacts(txn, org, id, data).await
+}
+
+/// Stores the emails and phone numbers of a user that has none yet (a new one): no statement
+/// when there are none.
+pub(super) async fn insert_contacts(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: Uuid,
+    data: &UserData,
+) -> CoreResult<()> {
+    if !data.emails.is_empty() {
+        user_email::Entity::insert_many(data.emails.iter().enumerate().map(|(i, c)| {
+            user_email::ActiveModel {
+                org_id: Set(org.0),
+                user_id: Set(id),
+                position: Set(i as i32),
+                value: Set(c.value.clone()),
+                value_lower: Set(c.value.to_lowercase()),
+                value_type: Set(c.value_type.clone()),
+                is_primary: Set(c.primary),
+                display: Set(c.display.clone()),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    if !data.phone_numbers.is_empty() {
+        user_phone::Entity::insert_many(data.phone_numbers.iter().enumerate().map(|(i, c)| {
+            user_phone::ActiveModel {
+                org_id: Set(org.0),
+                user_id: Set(id),
+                position: Set(i as i32),
+                value: Set(c.value.clone()),
+                value_lower: Set(c.value.to_lowercase()),
+                value_type: Set(c.value_type.clone()),
+                is_primary: Set(c.primary),
+                display: Set(c.display.clone()),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Maps a unique-index violation that slipped past the pre-checks to its reason.
+pub(super) fn map_unique(err: DbErr) -> CoreError {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(message)) => {
+            if message.contains("external_id") {
+                external_id_taken()
+            } else {
+                user_name_taken()
+            }
+        }
+        _ => err.into(),
+    }
+}
+
+pub(super) fn user_name_taken() -> CoreError {
+    CoreError::AlreadyExists {
+        reason: ErrorReason::UserNameTaken,
+        message: "user name is already taken in the organization".into(),
+    }
+}
+
+/// Fails when another user of `org` holds the user name or external id of `data`.
+pub(super) async fn check_unique(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    data: &UserData,
+    except: Option<Uuid>,
+) -> CoreResult<()> {
+    let name = data.user_name.to_lowercase();
+    if crate::store::taken_in_org(txn, "identity_user", org, "user_name_lower", name, except)
+        .await?
+    {
+        return Err(user_name_taken());
+    }
+    if let Some(external_id) = &data.external_id
+        && crate::store::taken_in_org(
+            txn,
+            "identity_user",
+            org,
+            "external_id",
+            external_id.clone(),
+            except,
+        )
+        .await?
+    {
+        return Err(external_id_taken());
+    }
+    Ok(())
+}
+
+/// A platform-managed user to adopt: the one with the user name, else one with any of the emails.
+pub(super) async fn find_adoptable(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    data: &UserData,
+) -> CoreResult<Option<Uuid>> {
+    let platform = ManagedBy::Platform as i16;
+    let by_name = user::Entity::find()
+        .select_only()
+        .column(user::Column::Id)
+        .filter(user::Column::OrgId.eq(org.0))
+        .filter(user::Column::UserNameLower.eq(data.user_name.to_lowercase()))
+        .filter(user::Column::ManagedBy.eq(platform))
+        .into_tuple::<Uuid>()
+        .by_key(txn)
+        .await?;
+    if by_name.is_some() || data.emails.is_empty() {
+        return Ok(by_name);
+    }
+    let emails: Vec<String> = data.emails.iter().map(|e| e.value.to_lowercase()).collect();
+    let by_email = user_email::Entity::find()
+        .select_only()
+        .column(user_email::Column::UserId)
+        .filter(user_email::Column::OrgId.eq(org.0))
+        .filter(user_email::Column::ValueLower.is_in(emails))
+        .filter(
+            user_email::Column::UserId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(user::Column::OrgId.eq(org.0))
+                    .and_where(user::Column::ManagedBy.eq(platform))
+                    .to_owned(),
+            ),
+        )
+        .order_by_asc(user_email::Column::UserId)
+        .into_tuple::<Uuid>()
+        .one(txn)
+        .await?;
+    Ok(by_email)
+}
+
+// ---------------------------------------------------------------------------------------------
+// writes
+
+/// Creates a user, or adopts an existing platform-managed one when `adopt_existing` is set.
+/// Returns the user and whether it was adopted.
+pub async fn create_user(
+    db: &DatabaseConnection,
+    org: OrgId,
+    mut data: UserData,
+    password: PasswordChange,
+    adopt_existing: bool,
+) -> CoreResult<(User, bool)> {
+    if data.managed_by == ManagedBy::Unspecified {
+        data.managed_by = ManagedBy::Platform;
+    }
+    ensure_valid(&data)?;
+    org_writes::write(db, org, move |txn, state| {
+        Box::pin(async move {
+            create_in(txn, org, data, password, adopt_existing, state.default_role).await
+        })
+    })
+    .await
+}
+
+pub(super) async fn create_in(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    mut data: UserData,
+    password: PasswordChange,
+    adopt_existing: bool,
+    default_role: Option<Uuid>,
+) -> CoreResult<(User, bool)> {
+    let now = crate::time::now_micros();
+
+    if adopt_existing && let Some(existing) = find_adoptable(txn, org, &data).await? {
+        data.managed_by = ManagedBy::Scim;
+        let existing = UserId(existing);
+        let was_active = user::Entity::find_by_id(existing.0)
+            .select_only()
+            .column(user::Column::Active)
+            .into_tuple::<bool>()
+            .by_key(txn)
+            .await?
+            .ok_or_else(|| CoreError::user_not_found(existing))?;
+        let user = write_update(
+            txn, org, existing, was_active, None, None, &data, &password, now,
+        )
+        .await?;
+        add_to_default_role(txn, org, default_role, &user).await?;
+        return Ok((user, true));
+    }
+
+    check_unique(txn, org, &data, None).await?;
+    let id = UserId::generate();
+    let mut row = active_model(id.0, org, &data, now)?;
+    row.version = Set(1);
+    row.created_at = Set(now);
+    row.password_hash = Set(match &password {
+        PasswordChange::SetHash(hash) => Some(hash.clone()),
+        PasswordChange::Keep | PasswordChange::Clear => None,
+    });
+    user::Entity::insert(row)
+        .exec_without_returning(txn)
+        .await
+        .map_err(map_unique)?;
+    insert_contacts(txn, org, id.0, &data).await?;
+    changes::append_change(
+        txn,
+        org,
+        NewChange {
+            resource_type: ResourceType::User,
+            resource_id: id.0,
+            kind: ChangeKind::Created,
+            resource_version: 1,
+            member_user_ids: &[],
+        },
+    )
+    .await?;
+    // what the INSERT above stored, without reading it back
+    let user = User {
+        id,
+        org,
+        has_password: matches!(password, PasswordChange::SetHash(_)),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        data,
+        roles: None,
+    };
+    add_to_default_role(txn, org, default_role, &user).await?;
+    Ok((user, false))
+}
+
+/// A SCIM-managed user joins the organization's default role (`default_role`, read when the
+/// transaction began), if one is set.
+pub(super) async fn add_to_default_role(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    default_role: Option<Uuid>,
+    user: &User,
+) -> CoreResult<()> {
+    if user.data.managed_by != ManagedBy::Scim {
+        return Ok(());
+    }
+    if let Some(role_id) = default_role {
+        roles::add_member_in_txn(txn, org, role_id, user.id.0).await?;
+    }
+    Ok(())
+}
+
+/// Writes `data` over user `id` (which must exist in `org`), bumping its version; the version
+/// check is part of the UPDATE so it holds even without the organization lock. `was_active` is
+/// the stored `active` the caller read in this transaction: it decides the change's kind and
+/// whether the user's access tokens are revoked. `current`, when the caller read the whole
+/// user in this transaction, spares the statements whose outcome it already decides: the
+/// uniqueness checks of unchanged keys, rewriting unchanged contacts, reading the user back.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn write_update(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    was_active: bool,
+    current: Option<&User>,
+    expected_version: Option<i64>,
+    data: &UserData,
+    password: &PasswordChange,
+    now: i64,
+) -> CoreResult<User> {
+    ensure_valid(data)?;
+    let keys_changed = current.is_none_or(|current| {
+        current.data.user_name.to_lowercase() != data.user_name.to_lowercase()
+            || current.data.external_id != data.external_id
+    });
+    if keys_changed {
+        check_unique(txn, org, data, Some(id.0)).await?;
+    }
+    let mut row = active_model(id.0, org, data, now)?;
+    // identity columns are never rewritten
+    row.id = sea_orm::ActiveValue::NotSet;
+    row.org_id = sea_orm::ActiveValue::NotSet;
+    match password {
+        PasswordChange::Keep => {}
+        PasswordChange::Clear => row.password_hash = Set(None),
+        PasswordChange::SetHash(hash) => row.password_hash = Set(Some(hash.clone())),
+    }
+    let mut update = user::Entity::update_many()
+        .set(row)
+        .col_expr(
+            user::Column::Version,
+            Expr::col(user::Column::Version).add(1),
+        )
+        .filter(user::Column::Id.eq(id.0))
+        .filter(user::Column::OrgId.eq(org.0));
+    if let Some(expected) = expected_version {
+        update = update.filter(user::Column::Version.eq(expected));
+    }
+    let result = update.exec(txn).await.map_err(map_unique)?;
+    if result.rows_affected == 0 {
+        return Err(version_or_missing(txn, org, id, expected_version).await);
+    }
+    let contacts_changed = current.is_none_or(|current| {
+        current.data.emails != data.emails || current.data.phone_numbers != data.phone_numbers
+    });
+    if contacts_changed {
+        write_contacts(txn, org, id.0, data).await?;
+    }
+    let user = match current {
+        // what the UPDATE above stored, without reading it back
+        Some(current) => User {
+            id,
+            org,
+            data: data.clone(),
+            has_password: match password {
+                PasswordChange::Keep => current.has_password,
+                PasswordChange::Clear => false,
+                PasswordChange::SetHash(_) => true,
+            },
+            version: current.version + 1,
+            created_at: current.created_at,
+            updated_at: now,
+            roles: None,
+        },
+        None => load_one(txn, org, id, Detail::Basic)
+            .await?
+            .ok_or_else(|| CoreError::user_not_found(id))?,
+    };
+    let kind = match (was_active, data.active) {
+        (true, false) => {
+            // in this transaction, so no introspection after the commit sees the tokens active
+            access_tokens::revoke_user_tokens(txn, org, id, now).await?;
+            ChangeKind::Deactivated
+        }
+        (false, true) => ChangeKind::Reactivated,
+        _ => ChangeKind::Updated,
+    };
+    changes::append_change(
+        txn,
+        org,
+        NewChange {
+            resource_type: ResourceType::User,
+            resource_id: id.0,
+            kind,
+            resource_version: user.version,
+            member_user_ids: &[],
+        },
+    )
+    .await?;
+    Ok(user)
+}
+
+/// Why a guarded write touched no row: the user is gone, or its version moved.
+pub(super) async fn version_or_missing(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected: Option<i64>,
+) -> CoreError {
+    let stored = user::Entity::find_by_id(id.0)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::Version)
+        .into_tuple::<i64>()
+        .by_key(txn)
+        .await;
+    match (stored, expected) {
+        (Ok(Some(actual)), Some(expected)) => CoreError::VersionMismatch { expected, actual },
+        (Ok(_), _) => CoreError::user_not_found(id),
+        (Err(e), _) => e.into(),
+    }
+}
+
+/// Reads user `id` inside one write transaction, lets `change` edit its data, validates and
+/// stores the result (Update with a field mask, Replace and SetActive all go through here).
+pub async fn modify_user<F>(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
+{
+    modify(db, org, id, expected_version, password, change, false).await
+}
+
+/// As [`modify_user`], but a change that leaves the user as it is writes nothing: no new
+/// version, no change in the feed (an update applied twice is answered alike).
+pub async fn modify_user_if_changed<F>(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
+{
+    modify(db, org, id, expected_version, password, change, true).await
+}
+
+pub(super) async fn modify<F>(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+    unchanged_is_noop: bool,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
+{
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move {
+            modify_in(
+                txn,
+                org,
+                id,
+                expected_version,
+                password,
+                change,
+                unchanged_is_noop,
+            )
+            .await
+        })
+    })
+    .await
+}
+
+pub(super) async fn modify_in<F>(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    password: PasswordChange,
+    change: F,
+    unchanged_is_noop: bool,
+) -> CoreResult<User>
+where
+    F: FnOnce(&mut UserData) -> CoreResult<()>,
+{
+    let current = load_one(txn, org, id, Detail::Basic)
+        .await?
+        .ok_or_else(|| CoreError::user_not_found(id))?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(CoreError::VersionMismatch {
+            expected,
+            actual: current.version,
+        });
+    }
+    let mut data = current.data.clone();
+    change(&mut data)?;
+    if data.managed_by == ManagedBy::Unspecified {
+        data.managed_by = current.data.managed_by;
+    }
+    if unchanged_is_noop && data == current.data && matches!(password, PasswordChange::Keep) {
+        // nothing to write: the mutation leaves no trace in the batch
+        return Ok(current);
+    }
+    let now = crate::time::now_micros();
+    let was_active = current.data.active;
+    write_update(
+        txn,
+        org,
+        id,
+        was_active,
+        Some(&current),
+        expected_version,
+        &data,
+        &password,
+        now,
+    )
+    .await
+}
+
+/// Deletes a user, its emails, phone numbers and memberships (each role's count and version
+/// follow, with a change per role). `allowed` sees who manages the user and may refuse.
+pub async fn delete_user(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    allowed: impl FnOnce(ManagedBy) -> CoreResult<()> + Send + 'static,
+) -> CoreResult<()> {
+    org_writes::write(db, org, move |txn, _| {
+        Box::pin(async move { delete_in(txn, org, id, expected_version, allowed).await })
+    })
+    .await
+}
+
+pub(super) async fn delete_in(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    id: UserId,
+    expected_version: Option<i64>,
+    allowed: impl FnOnce(ManagedBy) -> CoreResult<()>,
+) -> CoreResult<()> {
+    let (version, managed_by) = user::Entity::find_by_id(id.0)
+        .filter(user::Column::OrgId.eq(org.0))
+        .select_only()
+        .column(user::Column::Version)
+        .column(user::Column::ManagedBy)
+        .into_tuple::<(i64, i16)>()
+        .by_key(txn)
+        .await?
+        .ok_or_else(|| CoreError::user_not_found(id))?;
+    allowed(managed_by_from_db(managed_by))?;
+    if let Some(expected) = expected_version
+        && expected != version
+    {
+        return Err(CoreError::VersionMismatch {
+            expected,
+            actual: version,
+        });
+    }
+    roles::remove_user_everywhere(txn, org, id.0).await?;
+    let mut delete = user::Entity::delete_many()
+        .filter(user::Column::Id.eq(id.0))
+        .filter(user::Column::OrgId.eq(org.0));
+    if let Some(expected) = expected_version {
+        delete = delete.filter(user::Column::Version.eq(expected));
+    }
+    if delete.exec(txn).await?.rows_affected == 0 {
+        return Err(version_or_missing(txn, org, id, expected_version).await);
+    }
+    access_tokens::revoke_user_tokens(txn, org, id, crate::time::now_micros()).await?;
+    changes::append_change(
+        txn,
+        org,
+        NewChange {
+            resource_type: ResourceType::User,
+            resource_id: id.0,
+            kind: ChangeKind::Deleted,
+            resource_version: 0,
+            member_user_ids: &[],
+        },
+    )
+    .await?;
+    Ok(())
+}
