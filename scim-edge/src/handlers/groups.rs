@@ -43,16 +43,46 @@ const PATCH_ATTEMPTS: usize = 3;
 /// `/Groups` as a SCIM resource type (see `resource`).
 pub(crate) struct Groups;
 
+// === operations ===
+
 impl ScimResource for Groups {
+    /// POST /Groups: an unknown member id is `400 invalidValue`.
     async fn create(
         state: &AppState,
         org: &str,
         body: &Value,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        create_group(state, org, body, projection).await
+        let input = group_from_scim(body, InputMode::Request)?;
+        let has_members = input.members.as_ref().is_some_and(|m| !m.is_empty());
+        let mut roles = state.core.roles.clone();
+        let role = roles
+            .create_role(outgoing_write(pb::CreateRoleRequest {
+                organization_id: org.to_owned(),
+                role: Some(input.role),
+                member_user_ids: input.members.unwrap_or_default(),
+            }))
+            .await
+            .map_err(ScimError::from_member_reference)?
+            .into_inner()
+            .role
+            .ok_or_else(ScimError::internal)?;
+        let members = if !projection.wants(ResourceKind::Group, "members") {
+            None
+        } else if has_members {
+            Some(role_members(state, org, &role).await?)
+        } else {
+            Some(Vec::new())
+        };
+        Ok(Reply::created(render(
+            state,
+            &role,
+            members.as_deref(),
+            projection,
+        )))
     }
 
+    /// GET /Groups/{id}; 304 when `If-None-Match` matches (checked before loading members).
     async fn get(
         state: &AppState,
         org: &str,
@@ -60,13 +90,24 @@ impl ScimResource for Groups {
         headers: Option<&HeaderMap>,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        get_group(state, org, id, headers, projection).await
+        let role = read_role(state, org, id).await?;
+        if headers.is_some_and(|headers| if_none_match(headers, role.version)) {
+            let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
+            reply.etag = Some(etag(role.version));
+            return Ok(reply);
+        }
+        let members = if projection.wants(ResourceKind::Group, "members") {
+            Some(role_members(state, org, &role).await?)
+        } else {
+            None
+        };
+        Ok(Reply::resource(
+            StatusCode::OK,
+            render(state, &role, members.as_deref(), projection),
+        ))
     }
 
-    async fn list(state: &AppState, org: &str, params: &ListParams) -> ScimResult<Reply> {
-        list_groups(state, org, params).await.map(Reply::ok)
-    }
-
+    /// PUT /Groups/{id}: one ModifyRole call.
     async fn replace(
         state: &AppState,
         org: &str,
@@ -75,9 +116,44 @@ impl ScimResource for Groups {
         expected_version: Option<i64>,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        replace_group(state, org, id, body, expected_version, projection).await
+        check_id(id)?;
+        let input = group_from_scim(body, InputMode::Request)?;
+        let mut role = input.role;
+        role.id = id.to_owned();
+        let replace_members = input.members.is_some();
+        let request = pb::ModifyRoleRequest {
+            organization_id: org.to_owned(),
+            role_id: id.to_owned(),
+            role: Some(role),
+            update_mask: Some(FieldMask {
+                paths: vec![
+                    "display_name".to_owned(),
+                    "external_id".to_owned(),
+                    "extra_attributes".to_owned(),
+                ],
+            }),
+            replace_members,
+            member_user_ids: input.members.unwrap_or_default(),
+            remove_user_ids: Vec::new(),
+            add_user_ids: Vec::new(),
+            expected_version,
+        };
+        let role = modify_role(state, request)
+            .await
+            .map_err(ScimError::from_member_reference)?;
+        let members = if projection.wants(ResourceKind::Group, "members") {
+            Some(role_members(state, org, &role).await?)
+        } else {
+            None
+        };
+        Ok(Reply::resource(
+            StatusCode::OK,
+            render(state, &role, members.as_deref(), projection),
+        ))
     }
 
+    /// PATCH /Groups/{id}: exactly one ModifyRole call (preceded by a GetRole, without members,
+    /// only when attributes other than `members` change).
     async fn patch(
         state: &AppState,
         org: &str,
@@ -86,226 +162,101 @@ impl ScimResource for Groups {
         expected_version: Option<i64>,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        patch_group(state, org, id, body, expected_version, projection).await
+        check_id(id)?;
+        let operations = parse_patch_request(body)?;
+        let plan = plan_group_patch(&operations)?;
+        let mut attempt = 0;
+        let role = loop {
+            attempt += 1;
+            let (role, mask, version) = if plan.attribute_ops.is_empty() {
+                (None, Vec::new(), expected_version)
+            } else {
+                let current = read_role(state, org, id).await?;
+                if expected_version.is_some_and(|expected| expected != current.version) {
+                    return Err(ScimError::precondition_failed(
+                        "the resource was changed: version mismatch",
+                    ));
+                }
+                let mut json = group_to_scim(&current, &state.settings, None);
+                let mask = plan.apply_attributes(&mut json)?;
+                let mut role = group_from_scim(&json, InputMode::Patched)?.role;
+                role.id = current.id.clone();
+                // the attributes were computed from this version: a concurrent change must not be
+                // overwritten
+                (Some(role), mask, Some(current.version))
+            };
+            if mask.is_empty() && !plan.changes_members() {
+                // nothing to write
+                break read_role(state, org, id).await?;
+            }
+            let request = pb::ModifyRoleRequest {
+                organization_id: org.to_owned(),
+                role_id: id.to_owned(),
+                role,
+                update_mask: Some(FieldMask {
+                    paths: mask.iter().map(|path| (*path).to_owned()).collect(),
+                }),
+                replace_members: plan.replace_members.is_some(),
+                member_user_ids: plan.replace_members.clone().unwrap_or_default(),
+                remove_user_ids: plan.remove.clone(),
+                add_user_ids: plan.add.clone(),
+                expected_version: version,
+            };
+            match modify_role(state, request).await {
+                Ok(role) => break role,
+                Err(status)
+                    if is_version_mismatch(&status)
+                        && expected_version.is_none()
+                        && attempt < PATCH_ATTEMPTS =>
+                {
+                    tracing::debug!(org_id = %org, group_id = %id, attempt, "group patch lost a race, retrying");
+                }
+                Err(status) => return Err(ScimError::from_member_reference(status)),
+            }
+        };
+        if projection.attributes.is_empty() && projection.excluded.is_empty() {
+            // RFC 7644 §3.5.2 allows 204: the "entire resource" of a group with 100,000 members is
+            // not worth rendering for a provider that only wanted to add one of them
+            let mut reply = Reply::empty(StatusCode::NO_CONTENT);
+            reply.etag = Some(etag(role.version));
+            return Ok(reply);
+        }
+        let members = if projection.explicitly_requests("members")
+            && projection.wants(ResourceKind::Group, "members")
+        {
+            Some(role_members(state, org, &role).await?)
+        } else {
+            None
+        };
+        Ok(Reply::resource(
+            StatusCode::OK,
+            render(state, &role, members.as_deref(), projection),
+        ))
     }
 
+    /// DELETE /Groups/{id}: 204.
     async fn delete(
         state: &AppState,
         org: &str,
         id: &str,
         expected_version: Option<i64>,
     ) -> ScimResult<Reply> {
-        delete_group(state, org, id, expected_version).await
+        check_id(id)?;
+        let mut roles = state.core.roles.clone();
+        roles
+            .delete_role(outgoing_write(pb::DeleteRoleRequest {
+                organization_id: org.to_owned(),
+                role_id: id.to_owned(),
+                expected_version,
+            }))
+            .await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
     }
-}
 
-// === operations ===
-
-/// POST /Groups: an unknown member id is `400 invalidValue`.
-pub(crate) async fn create_group(
-    state: &AppState,
-    org: &str,
-    body: &Value,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    let input = group_from_scim(body, InputMode::Request)?;
-    let has_members = input.members.as_ref().is_some_and(|m| !m.is_empty());
-    let mut roles = state.core.roles.clone();
-    let role = roles
-        .create_role(outgoing_write(pb::CreateRoleRequest {
-            organization_id: org.to_owned(),
-            role: Some(input.role),
-            member_user_ids: input.members.unwrap_or_default(),
-        }))
-        .await
-        .map_err(ScimError::from_member_reference)?
-        .into_inner()
-        .role
-        .ok_or_else(ScimError::internal)?;
-    let members = if !projection.wants(ResourceKind::Group, "members") {
-        None
-    } else if has_members {
-        Some(role_members(state, org, &role).await?)
-    } else {
-        Some(Vec::new())
-    };
-    Ok(Reply::created(render(
-        state,
-        &role,
-        members.as_deref(),
-        projection,
-    )))
-}
-
-/// GET /Groups/{id}; 304 when `If-None-Match` matches (checked before loading members).
-pub(crate) async fn get_group(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    headers: Option<&HeaderMap>,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    let role = read_role(state, org, id).await?;
-    if headers.is_some_and(|headers| if_none_match(headers, role.version)) {
-        let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
-        reply.etag = Some(etag(role.version));
-        return Ok(reply);
+    /// GET /Groups: the page, members only when `attributes` names them.
+    async fn list(state: &AppState, org: &str, params: &ListParams) -> ScimResult<Reply> {
+        list_groups(state, org, params).await.map(Reply::ok)
     }
-    let members = if projection.wants(ResourceKind::Group, "members") {
-        Some(role_members(state, org, &role).await?)
-    } else {
-        None
-    };
-    Ok(Reply::resource(
-        StatusCode::OK,
-        render(state, &role, members.as_deref(), projection),
-    ))
-}
-
-/// PUT /Groups/{id}: one ModifyRole call.
-pub(crate) async fn replace_group(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    body: &Value,
-    expected_version: Option<i64>,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    check_id(id)?;
-    let input = group_from_scim(body, InputMode::Request)?;
-    let mut role = input.role;
-    role.id = id.to_owned();
-    let replace_members = input.members.is_some();
-    let request = pb::ModifyRoleRequest {
-        organization_id: org.to_owned(),
-        role_id: id.to_owned(),
-        role: Some(role),
-        update_mask: Some(FieldMask {
-            paths: vec![
-                "display_name".to_owned(),
-                "external_id".to_owned(),
-                "extra_attributes".to_owned(),
-            ],
-        }),
-        replace_members,
-        member_user_ids: input.members.unwrap_or_default(),
-        remove_user_ids: Vec::new(),
-        add_user_ids: Vec::new(),
-        expected_version,
-    };
-    let role = modify_role(state, request)
-        .await
-        .map_err(ScimError::from_member_reference)?;
-    let members = if projection.wants(ResourceKind::Group, "members") {
-        Some(role_members(state, org, &role).await?)
-    } else {
-        None
-    };
-    Ok(Reply::resource(
-        StatusCode::OK,
-        render(state, &role, members.as_deref(), projection),
-    ))
-}
-
-/// PATCH /Groups/{id}: exactly one ModifyRole call (preceded by a GetRole, without members,
-/// only when attributes other than `members` change).
-pub(crate) async fn patch_group(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    body: &Value,
-    expected_version: Option<i64>,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    check_id(id)?;
-    let operations = parse_patch_request(body)?;
-    let plan = plan_group_patch(&operations)?;
-    let mut attempt = 0;
-    let role = loop {
-        attempt += 1;
-        let (role, mask, version) = if plan.attribute_ops.is_empty() {
-            (None, Vec::new(), expected_version)
-        } else {
-            let current = read_role(state, org, id).await?;
-            if expected_version.is_some_and(|expected| expected != current.version) {
-                return Err(ScimError::precondition_failed(
-                    "the resource was changed: version mismatch",
-                ));
-            }
-            let mut json = group_to_scim(&current, &state.settings, None);
-            let mask = plan.apply_attributes(&mut json)?;
-            let mut role = group_from_scim(&json, InputMode::Patched)?.role;
-            role.id = current.id.clone();
-            // the attributes were computed from this version: a concurrent change must not be
-            // overwritten
-            (Some(role), mask, Some(current.version))
-        };
-        if mask.is_empty() && !plan.changes_members() {
-            // nothing to write
-            break read_role(state, org, id).await?;
-        }
-        let request = pb::ModifyRoleRequest {
-            organization_id: org.to_owned(),
-            role_id: id.to_owned(),
-            role,
-            update_mask: Some(FieldMask {
-                paths: mask.iter().map(|path| (*path).to_owned()).collect(),
-            }),
-            replace_members: plan.replace_members.is_some(),
-            member_user_ids: plan.replace_members.clone().unwrap_or_default(),
-            remove_user_ids: plan.remove.clone(),
-            add_user_ids: plan.add.clone(),
-            expected_version: version,
-        };
-        match modify_role(state, request).await {
-            Ok(role) => break role,
-            Err(status)
-                if is_version_mismatch(&status)
-                    && expected_version.is_none()
-                    && attempt < PATCH_ATTEMPTS =>
-            {
-                tracing::debug!(org_id = %org, group_id = %id, attempt, "group patch lost a race, retrying");
-            }
-            Err(status) => return Err(ScimError::from_member_reference(status)),
-        }
-    };
-    if projection.attributes.is_empty() && projection.excluded.is_empty() {
-        // RFC 7644 §3.5.2 allows 204: the "entire resource" of a group with 100,000 members is
-        // not worth rendering for a provider that only wanted to add one of them
-        let mut reply = Reply::empty(StatusCode::NO_CONTENT);
-        reply.etag = Some(etag(role.version));
-        return Ok(reply);
-    }
-    let members = if projection.explicitly_requests("members")
-        && projection.wants(ResourceKind::Group, "members")
-    {
-        Some(role_members(state, org, &role).await?)
-    } else {
-        None
-    };
-    Ok(Reply::resource(
-        StatusCode::OK,
-        render(state, &role, members.as_deref(), projection),
-    ))
-}
-
-/// DELETE /Groups/{id}: 204.
-pub(crate) async fn delete_group(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    expected_version: Option<i64>,
-) -> ScimResult<Reply> {
-    check_id(id)?;
-    let mut roles = state.core.roles.clone();
-    roles
-        .delete_role(outgoing_write(pb::DeleteRoleRequest {
-            organization_id: org.to_owned(),
-            role_id: id.to_owned(),
-            expected_version,
-        }))
-        .await?;
-    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
 /// GET /Groups and POST /Groups/.search.

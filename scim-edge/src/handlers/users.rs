@@ -45,16 +45,36 @@ pub(crate) fn check_id(id: &str) -> ScimResult<()> {
 /// `/Users` as a SCIM resource type (see `resource`).
 pub(crate) struct Users;
 
+// === operations ===
+
 impl ScimResource for Users {
+    /// POST /Users: creates the user; an existing user with the same userName (any case) is
+    /// `409 uniqueness`. Members who existed before SCIM was connected are linked the way providers
+    /// do it: their `userName eq` / email query finds them and the provider's PUT or PATCH takes
+    /// them over, leaving their roles as they are.
     async fn create(
         state: &AppState,
         org: &str,
         body: &Value,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        create_user(state, org, body, projection).await
+        let input = user_from_scim(body, InputMode::Request)?;
+        let mut users = state.core.users.clone();
+        let response = users
+            .create_user(outgoing_write(pb::CreateUserRequest {
+                organization_id: org.to_owned(),
+                user: Some(input.user),
+                password: input.password.unwrap_or_default(),
+                adopt_existing: false,
+                view: user_view(projection) as i32,
+            }))
+            .await?
+            .into_inner();
+        let user = response.user.ok_or_else(ScimError::internal)?;
+        Ok(Reply::created(render_user(state, &user, projection)))
     }
 
+    /// GET /Users/{id}; 304 when `If-None-Match` matches.
     async fn get(
         state: &AppState,
         org: &str,
@@ -62,13 +82,17 @@ impl ScimResource for Users {
         headers: Option<&HeaderMap>,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        get_user(state, org, id, headers, projection).await
+        let user = read_user(state, org, id, user_view(projection)).await?;
+        if headers.is_some_and(|headers| if_none_match(headers, user.version)) {
+            let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
+            reply.etag = Some(etag(user.version));
+            return Ok(reply);
+        }
+        let body = render_user(state, &user, projection);
+        Ok(Reply::resource(StatusCode::OK, body))
     }
 
-    async fn list(state: &AppState, org: &str, params: &ListParams) -> ScimResult<Reply> {
-        list_users(state, org, params).await
-    }
-
+    /// PUT /Users/{id}: replaces every writable attribute.
     async fn replace(
         state: &AppState,
         org: &str,
@@ -77,9 +101,24 @@ impl ScimResource for Users {
         expected_version: Option<i64>,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        replace_user(state, org, id, body, expected_version, projection).await
+        check_id(id)?;
+        let input = user_from_scim(body, InputMode::Request)?;
+        let mut user = input.user;
+        user.id = id.to_owned();
+        let user = write_user(
+            state,
+            org,
+            user,
+            input.password,
+            expected_version,
+            user_view(projection),
+        )
+        .await?;
+        let body = render_user(state, &user, projection);
+        Ok(Reply::resource(StatusCode::OK, body))
     }
 
+    /// PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the patched resource.
     async fn patch(
         state: &AppState,
         org: &str,
@@ -88,150 +127,112 @@ impl ScimResource for Users {
         expected_version: Option<i64>,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        patch_user(state, org, id, body, expected_version, projection).await
+        let operations = parse_patch_request(body)?;
+        if let Some(plan) = plan_user_patch(&operations)
+            && let Some(reply) =
+                patch_by_plan(state, org, id, plan, expected_version, projection).await?
+        {
+            return Ok(reply);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = read_user(state, org, id, user_view(projection)).await?;
+            if expected_version.is_some_and(|expected| expected != current.version) {
+                return Err(ScimError::precondition_failed(
+                    "the resource was changed: version mismatch",
+                ));
+            }
+            let before = user_to_scim(&current, &state.settings, false);
+            let mut patched = before.clone();
+            apply_patch(&mut patched, &operations, ResourceKind::User)?;
+            if patched == before {
+                // nothing changed: no write, no new version
+                let body = render_user(state, &current, projection);
+                return Ok(Reply::resource(StatusCode::OK, body));
+            }
+            let input = user_from_scim(&patched, InputMode::Patched)?;
+            let mut user = input.user;
+            user.id = current.id.clone();
+            user.managed_by = current.managed_by;
+            let view = user_view(projection);
+            match write_user(
+                state,
+                org,
+                user,
+                input.password,
+                Some(current.version),
+                view,
+            )
+            .await
+            {
+                Ok(user) => {
+                    let body = render_user(state, &user, projection);
+                    return Ok(Reply::resource(StatusCode::OK, body));
+                }
+                Err(WriteError::Conflict(status))
+                    if expected_version.is_none() && attempt < PATCH_ATTEMPTS =>
+                {
+                    tracing::debug!(org_id = %org, user_id = %id, attempt, code = ?status.code(), "patch lost a race, retrying");
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
+    /// DELETE /Users/{id}: 204.
     async fn delete(
         state: &AppState,
         org: &str,
         id: &str,
         expected_version: Option<i64>,
     ) -> ScimResult<Reply> {
-        delete_user(state, org, id, expected_version).await
+        check_id(id)?;
+        let mut users = state.core.users.clone();
+        users
+            .delete_user(outgoing_write(pb::DeleteUserRequest {
+                organization_id: org.to_owned(),
+                user_id: id.to_owned(),
+                expected_version,
+                requested_by: pb::ManagedBy::Scim as i32,
+            }))
+            .await?;
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
     }
-}
 
-// === operations ===
-
-/// POST /Users: creates the user; an existing user with the same userName (any case) is
-/// `409 uniqueness`. Members who existed before SCIM was connected are linked the way providers
-/// do it: their `userName eq` / email query finds them and the provider's PUT or PATCH takes
-/// them over, leaving their roles as they are.
-pub(crate) async fn create_user(
-    state: &AppState,
-    org: &str,
-    body: &Value,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    let input = user_from_scim(body, InputMode::Request)?;
-    let mut users = state.core.users.clone();
-    let response = users
-        .create_user(outgoing_write(pb::CreateUserRequest {
-            organization_id: org.to_owned(),
-            user: Some(input.user),
-            password: input.password.unwrap_or_default(),
-            adopt_existing: false,
-            view: user_view(projection) as i32,
-        }))
-        .await?
-        .into_inner();
-    let user = response.user.ok_or_else(ScimError::internal)?;
-    Ok(Reply::created(render_user(state, &user, projection)))
-}
-
-/// GET /Users/{id}; 304 when `If-None-Match` matches.
-pub(crate) async fn get_user(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    headers: Option<&HeaderMap>,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    let user = read_user(state, org, id, user_view(projection)).await?;
-    if headers.is_some_and(|headers| if_none_match(headers, user.version)) {
-        let mut reply = Reply::empty(StatusCode::NOT_MODIFIED);
-        reply.etag = Some(etag(user.version));
-        return Ok(reply);
-    }
-    let body = render_user(state, &user, projection);
-    Ok(Reply::resource(StatusCode::OK, body))
-}
-
-/// PUT /Users/{id}: replaces every writable attribute.
-pub(crate) async fn replace_user(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    body: &Value,
-    expected_version: Option<i64>,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    check_id(id)?;
-    let input = user_from_scim(body, InputMode::Request)?;
-    let mut user = input.user;
-    user.id = id.to_owned();
-    let user = write_user(
-        state,
-        org,
-        user,
-        input.password,
-        expected_version,
-        user_view(projection),
-    )
-    .await?;
-    let body = render_user(state, &user, projection);
-    Ok(Reply::resource(StatusCode::OK, body))
-}
-
-/// PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the patched resource.
-pub(crate) async fn patch_user(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    body: &Value,
-    expected_version: Option<i64>,
-    projection: &Projection,
-) -> ScimResult<Reply> {
-    let operations = parse_patch_request(body)?;
-    if let Some(plan) = plan_user_patch(&operations)
-        && let Some(reply) =
-            patch_by_plan(state, org, id, plan, expected_version, projection).await?
-    {
-        return Ok(reply);
-    }
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let current = read_user(state, org, id, user_view(projection)).await?;
-        if expected_version.is_some_and(|expected| expected != current.version) {
-            return Err(ScimError::precondition_failed(
-                "the resource was changed: version mismatch",
-            ));
-        }
-        let before = user_to_scim(&current, &state.settings, false);
-        let mut patched = before.clone();
-        apply_patch(&mut patched, &operations, ResourceKind::User)?;
-        if patched == before {
-            // nothing changed: no write, no new version
-            let body = render_user(state, &current, projection);
-            return Ok(Reply::resource(StatusCode::OK, body));
-        }
-        let input = user_from_scim(&patched, InputMode::Patched)?;
-        let mut user = input.user;
-        user.id = current.id.clone();
-        user.managed_by = current.managed_by;
-        let view = user_view(projection);
-        match write_user(
-            state,
-            org,
-            user,
-            input.password,
-            Some(current.version),
-            view,
-        )
-        .await
-        {
-            Ok(user) => {
-                let body = render_user(state, &user, projection);
-                return Ok(Reply::resource(StatusCode::OK, body));
+    /// GET /Users and POST /Users/.search: a ListResponse. `groups` is returned in lists only
+    /// when `attributes` names it (the core then adds every user's roles with one statement).
+    async fn list(state: &AppState, org: &str, params: &ListParams) -> ScimResult<Reply> {
+        let query = UserQuery::new(params)?;
+        let (page_token, skip) = match &params.paging {
+            Paging::Index { start_index } => (String::new(), start_index - 1),
+            Paging::Cursor { cursor } => (decode_cursor(CURSOR_SCOPE, cursor)?, 0),
+        };
+        let page = query
+            .page(state, org, params.count, page_token, skip)
+            .await?;
+        let next_cursor = match &params.paging {
+            Paging::Cursor { .. } if !page.next_page_token.is_empty() && params.count > 0 => {
+                Some(encode_cursor(CURSOR_SCOPE, &page.next_page_token))
             }
-            Err(WriteError::Conflict(status))
-                if expected_version.is_none() && attempt < PATCH_ATTEMPTS =>
-            {
-                tracing::debug!(org_id = %org, user_id = %id, attempt, code = ?status.code(), "patch lost a race, retrying");
-            }
-            Err(error) => return Err(error.into()),
-        }
+            _ => None,
+        };
+        let large = page.users.len() > LARGE_LIST;
+        let (state, projection, paging) = (
+            state.clone(),
+            params.projection.clone(),
+            params.paging.clone(),
+        );
+        let with_groups = query.with_groups;
+        Ok(Reply::list(large, move || {
+            let resources = page
+                .users
+                .iter()
+                .map(|user| render_list_user(&state, user, &projection, with_groups))
+                .collect();
+            list_response(page.total, &paging, resources, next_cursor)
+        })
+        .await)
     }
 }
 
@@ -272,65 +273,6 @@ async fn patch_by_plan(
         StatusCode::OK,
         render_user(state, &updated, projection),
     )))
-}
-
-/// DELETE /Users/{id}: 204.
-pub(crate) async fn delete_user(
-    state: &AppState,
-    org: &str,
-    id: &str,
-    expected_version: Option<i64>,
-) -> ScimResult<Reply> {
-    check_id(id)?;
-    let mut users = state.core.users.clone();
-    users
-        .delete_user(outgoing_write(pb::DeleteUserRequest {
-            organization_id: org.to_owned(),
-            user_id: id.to_owned(),
-            expected_version,
-            requested_by: pb::ManagedBy::Scim as i32,
-        }))
-        .await?;
-    Ok(Reply::empty(StatusCode::NO_CONTENT))
-}
-
-/// GET /Users and POST /Users/.search: a ListResponse. `groups` is returned in lists only
-/// when `attributes` names it (the core then adds every user's roles with one statement).
-pub(crate) async fn list_users(
-    state: &AppState,
-    org: &str,
-    params: &ListParams,
-) -> ScimResult<Reply> {
-    let query = UserQuery::new(params)?;
-    let (page_token, skip) = match &params.paging {
-        Paging::Index { start_index } => (String::new(), start_index - 1),
-        Paging::Cursor { cursor } => (decode_cursor(CURSOR_SCOPE, cursor)?, 0),
-    };
-    let page = query
-        .page(state, org, params.count, page_token, skip)
-        .await?;
-    let next_cursor = match &params.paging {
-        Paging::Cursor { .. } if !page.next_page_token.is_empty() && params.count > 0 => {
-            Some(encode_cursor(CURSOR_SCOPE, &page.next_page_token))
-        }
-        _ => None,
-    };
-    let large = page.users.len() > LARGE_LIST;
-    let (state, projection, paging) = (
-        state.clone(),
-        params.projection.clone(),
-        params.paging.clone(),
-    );
-    let with_groups = query.with_groups;
-    Ok(Reply::list(large, move || {
-        let resources = page
-            .users
-            .iter()
-            .map(|user| render_list_user(&state, user, &projection, with_groups))
-            .collect();
-        list_response(page.total, &paging, resources, next_cursor)
-    })
-    .await)
 }
 
 /// A list of more users than this is rendered off the async workers (see `Reply::list`).
