@@ -1,13 +1,16 @@
 //! identity-core: the gRPC identity service.
 //!
 //! Layers, outermost first: `service` (tonic handlers: request → validated domain call →
-//! response, no SQL), `store` (sea-orm queries, one module per aggregate), `entity` (table rows),
-//! `error` (the one error type and its one mapping to gRPC). The core knows nothing of SCIM JSON.
+//! response, no SQL), `domain` (the data and its rules: validation, SCIM ownership), `store`
+//! (sea-orm queries, one module per aggregate, persisting the domain's types), `entity` (table
+//! rows), `error` (the one error type and its one mapping to gRPC). The core knows nothing of
+//! SCIM JSON.
 
 pub mod admin_backend;
 pub mod admin_connections;
 pub mod config;
 pub mod db;
+pub mod domain;
 pub mod entity;
 pub mod error;
 pub mod ids;

@@ -4,6 +4,7 @@
 //! Also home of [`identity_routes`], which builds every identity.v1 server of this crate over one
 //! connection pool, behind the caller authentication layer.
 
+use crate::domain::ownership::{guard_scim_managed, managed_by_scim};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, UserId};
 use crate::service::access_token_service::AccessTokenServiceImpl;
@@ -17,13 +18,13 @@ use crate::service::token_service::TokenServiceImpl;
 use crate::store::users::{self, Detail, LookupKey, PasswordChange};
 use crate::store::{paging, roles};
 use identity_proto::identity::v1 as pb;
+use identity_proto::identity::v1::ManagedBy;
 use identity_proto::identity::v1::access_token_service_server::AccessTokenServiceServer;
 use identity_proto::identity::v1::change_service_server::ChangeServiceServer;
 use identity_proto::identity::v1::provisioning_service_server::ProvisioningServiceServer;
 use identity_proto::identity::v1::role_service_server::RoleServiceServer;
 use identity_proto::identity::v1::token_service_server::TokenServiceServer;
 use identity_proto::identity::v1::user_service_server::{UserService, UserServiceServer};
-use identity_proto::identity::v1::{ErrorReason, ManagedBy};
 use sea_orm::DatabaseConnection;
 use tonic::{Request, Response, Status};
 
@@ -424,38 +425,3 @@ impl UserService for UserServiceImpl {
 
 /// What a platform service is refused when it writes a user as its SCIM owner.
 const WRITE_AS_SCIM: &str = "writing a user as its SCIM owner";
-
-/// While an identity provider owns a user, the platform may edit its profile but not what the
-/// provider is the source of truth for: emails (they identify the person to the provider),
-/// the password (synchronised by the provider) and who manages it. A write says it comes from
-/// provisioning by carrying `managed_by = SCIM` (the edge always does).
-fn guard_scim_managed(
-    before: &users::UserData,
-    after: &users::UserData,
-    writer: ManagedBy,
-    sets_password: bool,
-) -> CoreResult<()> {
-    if before.managed_by != ManagedBy::Scim || writer == ManagedBy::Scim {
-        return Ok(());
-    }
-    if sets_password {
-        return Err(managed_by_scim("given a new password"));
-    }
-    if after.emails != before.emails {
-        return Err(managed_by_scim("given other emails"));
-    }
-    if after.managed_by != ManagedBy::Unspecified && after.managed_by != ManagedBy::Scim {
-        return Err(managed_by_scim("released from SCIM"));
-    }
-    Ok(())
-}
-
-fn managed_by_scim(what: &str) -> CoreError {
-    CoreError::FailedPrecondition {
-        reason: ErrorReason::UserManagedByScim,
-        message: format!(
-            "the user is provisioned by the organization's identity provider and cannot be {what} \
-             outside SCIM"
-        ),
-    }
-}
