@@ -18,7 +18,7 @@ use admin_grpc::backend::NewServiceCredential;
 use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal};
 use identity_proto::admin::v1 as pb;
 use identity_proto::identity::v1::ErrorReason;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -308,12 +308,8 @@ impl CoreAdminBackend {
         validate_text("display_name", display_name, MAX_DISPLAY_NAME_CHARS, true)?;
         let now = now_micros();
         let id = OrgId::generate();
-        // one transaction: an organization never exists without its first owner credential
-        let txn = self.db.begin().await?;
-        let row = organizations::insert(&txn, id, slug, display_name.trim(), now).await?;
-        let (credential, secret) =
-            credentials::insert_owner_credential(&txn, id, "initial owner credential", now).await?;
-        txn.commit().await?;
+        let (row, credential, secret) =
+            organizations::create_with_owner(&self.db, id, slug, display_name.trim(), now).await?;
         tracing::info!(target: "audit", org_id = %id, slug, owner_credential_id = %credential.id, action = "organization.create", "organization created");
         Ok(pb::CreateOrganizationResponse {
             organization: Some(organization_pb(&row)),
@@ -357,14 +353,8 @@ impl CoreAdminBackend {
             self.require_role(org, role).await?;
         }
         let now = now_micros();
-        let txn = self.db.begin().await?;
-        let row = organizations::update_scim(&txn, org, update, now).await?;
-        let released = if update.enabled == Some(false) {
-            Some(organizations::release_scim_managed(&txn, org).await?)
-        } else {
-            None
-        };
-        txn.commit().await?;
+        let (row, released) =
+            organizations::change_scim_settings(&self.db, org, update, now).await?;
         tracing::info!(
             target: "audit",
             org_id = %org,
@@ -477,39 +467,8 @@ impl CoreAdminBackend {
             false,
         )?;
         let now = now_micros();
-        let txn = self.db.begin().await?;
-        let old = credentials::lock_scim_token(&txn, org, token).await?;
-        let inactive = match TokenState::of(&old, now) {
-            TokenState::Active => None,
-            TokenState::Expired => Some((ErrorReason::TokenExpired, "expired")),
-            TokenState::Revoked => Some((ErrorReason::TokenRevoked, "revoked")),
-        };
-        if let Some((reason, state)) = inactive {
-            return Err(CoreError::FailedPrecondition {
-                reason,
-                message: format!("token {token} is {state}, only an active token can be rotated"),
-            });
-        }
-        let (new, secret) = credentials::insert_scim_token(
-            &txn,
-            NewScimToken {
-                org_id: org,
-                description: &old.description,
-                created_at: now,
-                expires_at: now + validity,
-                rotated_from: Some(token),
-                connection_id: old.connection_id,
-                grant_id: None,
-            },
-        )
-        .await?;
-        // zero grace revokes at once; otherwise the old token expires early, never later
-        let previous = if grace == 0 {
-            credentials::revoke_scim_token(&txn, org, token, now).await?
-        } else {
-            credentials::shorten_scim_token(&txn, org, token, now + grace).await?
-        };
-        txn.commit().await?;
+        let (new, secret, previous) =
+            credentials::rotate_scim_token(&self.db, org, token, validity, grace, now).await?;
         tracing::info!(
             target: "audit",
             org_id = %org,

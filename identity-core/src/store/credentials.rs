@@ -387,6 +387,55 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
         })
 }
 
+/// Rotates `token`: a new token with the old one's description and connection, valid for
+/// `validity` µs; the old one is revoked at once (`grace` 0) or expires `grace` µs from `now`
+/// (never later than it would have). Only an active token can be rotated. One transaction,
+/// holding the old token's row lock. Returns the new token, its secret and the old token.
+pub async fn rotate_scim_token(
+    db: &sea_orm::DatabaseConnection,
+    org: OrgId,
+    token: TokenId,
+    validity: i64,
+    grace: i64,
+    now: i64,
+) -> CoreResult<(scim_token::Model, String, scim_token::Model)> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let old = lock_scim_token(&txn, org, token).await?;
+    let inactive = match TokenState::of(&old, now) {
+        TokenState::Active => None,
+        TokenState::Expired => Some((ErrorReason::TokenExpired, "expired")),
+        TokenState::Revoked => Some((ErrorReason::TokenRevoked, "revoked")),
+    };
+    if let Some((reason, state)) = inactive {
+        return Err(CoreError::FailedPrecondition {
+            reason,
+            message: format!("token {token} is {state}, only an active token can be rotated"),
+        });
+    }
+    let (new, secret) = insert_scim_token(
+        &txn,
+        NewScimToken {
+            org_id: org,
+            description: &old.description,
+            created_at: now,
+            expires_at: now + validity,
+            rotated_from: Some(token),
+            connection_id: old.connection_id,
+            grant_id: None,
+        },
+    )
+    .await?;
+    // zero grace revokes at once; otherwise the old token expires early, never later
+    let previous = if grace == 0 {
+        revoke_scim_token(&txn, org, token, now).await?
+    } else {
+        shorten_scim_token(&txn, org, token, now + grace).await?
+    };
+    txn.commit().await?;
+    Ok((new, secret, previous))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -273,6 +273,54 @@ pub async fn release_scim_managed(
     Ok((changed[0], changed[1]))
 }
 
+/// Creates an organization and its first owner credential in one transaction: an organization
+/// never exists without one. Returns the organization, the credential and its secret (shown
+/// once).
+pub async fn create_with_owner(
+    db: &sea_orm::DatabaseConnection,
+    id: OrgId,
+    slug: &str,
+    display_name: &str,
+    now: i64,
+) -> CoreResult<(
+    organization::Model,
+    crate::entity::owner_credential::Model,
+    String,
+)> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let row = insert(&txn, id, slug, display_name, now).await?;
+    let (credential, secret) = crate::store::credentials::insert_owner_credential(
+        &txn,
+        id,
+        "initial owner credential",
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((row, credential, secret))
+}
+
+/// Applies `update` to the organization's SCIM settings; turning SCIM off also releases every
+/// SCIM-managed user and role to the platform, in the same transaction (the released counts).
+pub async fn change_scim_settings(
+    db: &sea_orm::DatabaseConnection,
+    id: OrgId,
+    update: ScimUpdate,
+    now: i64,
+) -> CoreResult<(organization::Model, Option<(u64, u64)>)> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let row = update_scim(&txn, id, update, now).await?;
+    let released = if update.enabled == Some(false) {
+        Some(release_scim_managed(&txn, id).await?)
+    } else {
+        None
+    };
+    txn.commit().await?;
+    Ok((row, released))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
