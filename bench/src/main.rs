@@ -135,6 +135,7 @@ async fn start(common: &Common, with_edge: bool) -> Result<Stack> {
         database_url: common.database_url.clone(),
         with_edge,
         edge_args: Vec::new(),
+        unlimited: true,
     })
     .await
 }
@@ -270,6 +271,7 @@ async fn run_oauth(common: Common) -> Result<Report> {
         database_url: common.database_url.clone(),
         with_edge: true,
         edge_args: vec!["--token-cache-ttl-secs".into(), "0".into()],
+        unlimited: true,
     })
     .await?;
     let org = stack::create_organization(&stack.admin_endpoint, &stack.admin_token, true)

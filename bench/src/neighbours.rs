@@ -60,6 +60,8 @@ pub(crate) async fn run(args: NeighbourArgs) -> Result<()> {
         database_url: args.database_url.clone(),
         with_edge: true,
         edge_args: Vec::new(),
+        // fairness is what this run measures: the edge's limits stay as configured
+        unlimited: false,
     })
     .await?;
     let base_url = stack

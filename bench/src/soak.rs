@@ -293,10 +293,7 @@ impl Supervisor {
             &self.edge_credential,
         )?;
         // the soak measures survival, not the per-organization limits
-        command
-            .env("SCIM_EDGE_ORG_REQUESTS_PER_SECOND", "0")
-            .env("SCIM_EDGE_TOKEN_REQUESTS_PER_SECOND", "0")
-            .env("SCIM_EDGE_ORG_MAX_CONCURRENT_REQUESTS", "0");
+        command.envs(stack::NO_ORGANIZATION_LIMITS);
         let log = self.log("scim-edge");
         let (edge, _) = stack::spawn("scim-edge", command, log).await?;
         self.edge = Some(edge);

@@ -39,7 +39,17 @@ pub(crate) struct StackOptions {
     pub(crate) database_url: Option<String>,
     pub(crate) with_edge: bool,
     pub(crate) edge_args: Vec<String>,
+    /// Turn the edge's per-organization limits off ([`NO_ORGANIZATION_LIMITS`]).
+    pub(crate) unlimited: bool,
 }
+
+/// The edge's per-organization limits turned off: a capacity run measures the service, not its
+/// fairness (`neighbours` keeps them on, the soak turns them off too).
+pub(crate) const NO_ORGANIZATION_LIMITS: [(&str, &str); 3] = [
+    ("SCIM_EDGE_ORG_REQUESTS_PER_SECOND", "0"),
+    ("SCIM_EDGE_TOKEN_REQUESTS_PER_SECOND", "0"),
+    ("SCIM_EDGE_ORG_MAX_CONCURRENT_REQUESTS", "0"),
+];
 
 /// The processes of a run (empty when the bench targets a running stack).
 #[derive(Debug)]
@@ -115,6 +125,9 @@ impl Stack {
                 &stack.edge_credential,
             )?;
             command.args(&options.edge_args);
+            if options.unlimited {
+                command.envs(NO_ORGANIZATION_LIMITS);
+            }
             let log = stack._dir.path().join("scim-edge.log");
             let (edge, line) = spawn("scim-edge", command, log).await?;
             let addr = line.field("addr")?;
