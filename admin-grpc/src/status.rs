@@ -4,31 +4,18 @@
 //! same `google.rpc.ErrorInfo` reasons and `BadRequest` field violations as the core's, so a
 //! client matches on one set of reason strings whichever side rejected the call.
 
-use identity_proto::ERROR_DOMAIN;
 use identity_proto::identity::v1::ErrorReason;
-use std::collections::HashMap;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::StatusExt;
 
 /// A status with `ErrorInfo { reason, domain: "identity.v1" }`.
 pub fn with_reason(code: Code, reason: ErrorReason, message: impl Into<String>) -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(
-        reason.wire_name(),
-        ERROR_DOMAIN,
-        HashMap::<String, String>::new(),
-    );
-    Status::with_error_details(code, message, details)
+    reason.status(code, message)
 }
 
 /// INVALID_ARGUMENT naming the offending request field.
 pub fn invalid_argument(field: &str, description: &str) -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(
-        ErrorReason::InvalidArgument.wire_name(),
-        ERROR_DOMAIN,
-        HashMap::<String, String>::new(),
-    );
+    let mut details = ErrorReason::InvalidArgument.details();
     details.add_bad_request_violation(field, description);
     Status::with_error_details(
         Code::InvalidArgument,

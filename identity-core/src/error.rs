@@ -8,7 +8,7 @@
 use identity_proto::ERROR_DOMAIN;
 use identity_proto::identity::v1::ErrorReason;
 use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic_types::StatusExt;
 
 /// A field that failed validation: its path in the request and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,13 +208,8 @@ fn transient_code(code: &str) -> bool {
 
 impl From<CoreError> for Status {
     fn from(err: CoreError) -> Self {
-        let reason = err.reason().wire_name();
-        let mut details = ErrorDetails::new();
-        details.set_error_info(
-            reason,
-            ERROR_DOMAIN,
-            std::collections::HashMap::<String, String>::new(),
-        );
+        let reason = err.reason();
+        let mut details = reason.details();
         let (code, message) = match &err {
             CoreError::InvalidArgument(violations) => {
                 for v in violations {
@@ -243,7 +238,7 @@ impl From<CoreError> for Status {
                 ..
             } => {
                 details.set_error_info(
-                    reason,
+                    reason.wire_name(),
                     ERROR_DOMAIN,
                     std::collections::HashMap::from([
                         ("oldest_cursor".to_owned(), oldest_cursor.to_string()),

@@ -5,7 +5,7 @@
 //! compiles) instead of string literals.
 
 use crate::identity::v1::ErrorReason;
-use tonic_types::StatusExt;
+use tonic_types::{ErrorDetails, StatusExt};
 
 const PREFIX: &str = "ERROR_REASON_";
 
@@ -22,6 +22,23 @@ impl ErrorReason {
     pub fn from_wire_name(name: &str) -> Option<Self> {
         Self::from_str_name(&format!("{PREFIX}{name}"))
             .filter(|reason| *reason != Self::Unspecified)
+    }
+
+    /// Error details holding this reason's `ErrorInfo` (domain [`crate::ERROR_DOMAIN`]), for a
+    /// caller to add field violations or metadata to.
+    pub fn details(self) -> ErrorDetails {
+        let mut details = ErrorDetails::new();
+        details.set_error_info(
+            self.wire_name(),
+            crate::ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        );
+        details
+    }
+
+    /// A status with `code`, `message` and this reason's `ErrorInfo`.
+    pub fn status(self, code: tonic::Code, message: impl Into<String>) -> tonic::Status {
+        tonic::Status::with_error_details(code, message, self.details())
     }
 
     /// The reason `status` carries in its `ErrorInfo`, if it carries a known one.
@@ -58,13 +75,13 @@ mod tests {
 
     #[test]
     fn the_reason_is_read_from_the_status_details() {
-        let mut details = tonic_types::ErrorDetails::new();
-        details.set_error_info(
-            "ROLE_NOT_FOUND",
-            crate::ERROR_DOMAIN,
-            std::collections::HashMap::<String, String>::new(),
+        let status = ErrorReason::RoleNotFound.status(tonic::Code::NotFound, "gone");
+        assert_eq!(status.code(), tonic::Code::NotFound);
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(
+            (info.reason.as_str(), info.domain.as_str()),
+            ("ROLE_NOT_FOUND", crate::ERROR_DOMAIN)
         );
-        let status = tonic::Status::with_error_details(tonic::Code::NotFound, "gone", details);
         assert_eq!(ErrorReason::of(&status), Some(ErrorReason::RoleNotFound));
         assert_eq!(ErrorReason::of(&tonic::Status::not_found("bare")), None);
     }

@@ -8,7 +8,6 @@
 //! reflection on the same listener are not wrapped, so probes need no credential. The admin API
 //! and identity.v1 each bring their own authenticator and principal.
 
-use identity_proto::ERROR_DOMAIN;
 use identity_proto::identity::v1::ErrorReason;
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,18 +17,11 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
-use tonic_types::{ErrorDetails, StatusExt};
 
 /// UNAUTHENTICATED with a generic message and its `ErrorInfo` reason: why a credential failed
 /// is nobody's business but the server's log.
 pub fn unauthenticated() -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(
-        ErrorReason::Unauthenticated.wire_name(),
-        ERROR_DOMAIN,
-        std::collections::HashMap::<String, String>::new(),
-    );
-    Status::with_error_details(tonic::Code::Unauthenticated, "unauthenticated", details)
+    ErrorReason::Unauthenticated.status(tonic::Code::Unauthenticated, "unauthenticated")
 }
 
 /// The credential of an `authorization` header value: `Bearer <credential>` (scheme
