@@ -128,7 +128,7 @@ impl<E: sea_orm::EntityTrait> ByKey for sea_orm::Select<E> {
         self,
         conn: &C,
     ) -> Result<Option<E::Model>, sea_orm::DbErr> {
-        Ok(self.all(conn).await?.into_iter().next())
+        self.into_model::<E::Model>().by_key(conn).await
     }
 }
 

@@ -7,7 +7,7 @@ use crate::entity::{role, role_member, user, user_email, user_phone};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, UserId};
 use crate::store::ByKey;
-use crate::store::changes::{self};
+use crate::store::changes;
 use crate::store::filter::Resource;
 use crate::store::paging::{self, ListQuery};
 use identity_proto::identity::v1::ManagedBy;

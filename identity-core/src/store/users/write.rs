@@ -110,6 +110,29 @@ pub(super) async fn write_contacts(
     insert_contacts(txn, org, id, data).await
 }
 
+/// One INSERT of `$contacts` into `$table` (emails and phone numbers have the same columns),
+/// none when there are no contacts.
+macro_rules! insert_contact_rows {
+    ($table:ident, $txn:expr, $org:expr, $id:expr, $contacts:expr) => {
+        if !$contacts.is_empty() {
+            $table::Entity::insert_many($contacts.iter().enumerate().map(|(i, c)| {
+                $table::ActiveModel {
+                    org_id: Set($org.0),
+                    user_id: Set($id),
+                    position: Set(i as i32),
+                    value: Set(c.value.clone()),
+                    value_lower: Set(c.value.to_lowercase()),
+                    value_type: Set(c.value_type.clone()),
+                    is_primary: Set(c.primary),
+                    display: Set(c.display.clone()),
+                }
+            }))
+            .exec_without_returning($txn)
+            .await?;
+        }
+    };
+}
+
 /// Stores the emails and phone numbers of a user that has none yet (a new one): no statement
 /// when there are none.
 pub(super) async fn insert_contacts(
@@ -118,38 +141,8 @@ pub(super) async fn insert_contacts(
     id: Uuid,
     data: &UserData,
 ) -> CoreResult<()> {
-    if !data.emails.is_empty() {
-        user_email::Entity::insert_many(data.emails.iter().enumerate().map(|(i, c)| {
-            user_email::ActiveModel {
-                org_id: Set(org.0),
-                user_id: Set(id),
-                position: Set(i as i32),
-                value: Set(c.value.clone()),
-                value_lower: Set(c.value.to_lowercase()),
-                value_type: Set(c.value_type.clone()),
-                is_primary: Set(c.primary),
-                display: Set(c.display.clone()),
-            }
-        }))
-        .exec_without_returning(txn)
-        .await?;
-    }
-    if !data.phone_numbers.is_empty() {
-        user_phone::Entity::insert_many(data.phone_numbers.iter().enumerate().map(|(i, c)| {
-            user_phone::ActiveModel {
-                org_id: Set(org.0),
-                user_id: Set(id),
-                position: Set(i as i32),
-                value: Set(c.value.clone()),
-                value_lower: Set(c.value.to_lowercase()),
-                value_type: Set(c.value_type.clone()),
-                is_primary: Set(c.primary),
-                display: Set(c.display.clone()),
-            }
-        }))
-        .exec_without_returning(txn)
-        .await?;
-    }
+    insert_contact_rows!(user_email, txn, org, id, data.emails);
+    insert_contact_rows!(user_phone, txn, org, id, data.phone_numbers);
     Ok(())
 }
 
