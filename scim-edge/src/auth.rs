@@ -176,7 +176,7 @@ pub async fn authenticate(
             // refills (see `throttle`)
             let address = address_of(&state, &request);
             if let Err(throttled) = state.throttle.check_address(address) {
-                return refuse(&state, throttled, "", address);
+                return refuse(&state, throttled, Client::Address(address));
             }
             match resolve(&state, token, key).await {
                 Ok(principal) => principal,
@@ -200,7 +200,13 @@ pub async fn authenticate(
         heavy,
     ) {
         Ok(slot) => slot,
-        Err(throttled) => return refuse(&state, throttled, &principal.organization_id, None),
+        Err(throttled) => {
+            return refuse(
+                &state,
+                throttled,
+                Client::Organization(&principal.organization_id),
+            );
+        }
     };
     // a costly request also waits for a heavy-work slot, shared fairly between organizations
     let heavy_slot = if heavy {
@@ -249,7 +255,7 @@ pub async fn budget_unauthenticated(
     let address = address_of(&state, &request);
     match state.throttle.admit_unauthenticated(address) {
         Ok(()) => next.run(request).await,
-        Err(throttled) => refuse(&state, throttled, "", address),
+        Err(throttled) => refuse(&state, throttled, Client::Address(address)),
     }
 }
 
@@ -262,22 +268,23 @@ fn address_of(state: &AppState, request: &Request) -> Option<std::net::IpAddr> {
     )
 }
 
-/// The 429 of a throttled request, counted for `organization` (empty before authentication,
-/// when the client is its `address`).
-fn refuse(
-    state: &AppState,
-    throttled: Throttled,
-    organization: &str,
-    address: Option<std::net::IpAddr>,
-) -> Response {
+/// Who a throttled request is charged to: its organization, or before authentication its
+/// source address.
+enum Client<'a> {
+    Organization(&'a str),
+    Address(Option<std::net::IpAddr>),
+}
+
+/// The 429 of a throttled request (counted under its organization, empty before
+/// authentication), held when its client came back before its last `Retry-After`.
+fn refuse(state: &AppState, throttled: Throttled, client: Client<'_>) -> Response {
+    let (organization, key) = match client {
+        Client::Organization(organization) => (organization, organization.to_owned()),
+        Client::Address(address) => ("", crate::throttle::address_key(address)),
+    };
     crate::metrics::throttled(organization, throttled.reason);
     tracing::info!(reason = throttled.reason.as_str(), "request throttled");
-    let client = if organization.is_empty() {
-        crate::throttle::address_key(address)
-    } else {
-        organization.to_owned()
-    };
-    state.throttle.refusal(&client, throttled).into_response()
+    state.throttle.refusal(&key, throttled).into_response()
 }
 
 /// Records a failed request in its connection's activity, off the request's path: the client

@@ -469,15 +469,20 @@ impl Stack {
         }
     }
 
-    /// How often the edge relied on the named identity-provider normalisation, read from its
-    /// Prometheus `/metrics` as an operator's scraper would.
-    pub async fn normalization_count(&self, name: &str) -> u64 {
-        let text = reqwest::get(format!("http://{}/metrics", self.edge_addr()))
+    /// The edge's Prometheus `/metrics` text, as an operator's scraper reads it.
+    pub async fn edge_metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.edge_addr()))
             .await
             .expect("GET /metrics")
             .text()
             .await
-            .expect("metrics body");
+            .expect("metrics body")
+    }
+
+    /// How often the edge relied on the named identity-provider normalisation, read from its
+    /// Prometheus `/metrics` as an operator's scraper would.
+    pub async fn normalization_count(&self, name: &str) -> u64 {
+        let text = self.edge_metrics().await;
         let label = format!("normalization=\"{name}\"");
         text.lines()
             .filter(|line| line.starts_with("scim_normalizations_total") && line.contains(&label))

@@ -138,12 +138,7 @@ async fn a_client_that_ignores_retry_after_gets_its_429s_late() {
     // the request was refused when it arrived; only its answer waited
     held.expect_error(429, None);
     // held answers are counted for the operator
-    let metrics = reqwest::get(format!("http://{}/metrics", stack.edge_addr()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = stack.edge_metrics().await;
     assert!(
         metrics.contains("scim_throttled_held_seconds_count"),
         "{metrics}"
