@@ -18,6 +18,7 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
+use crate::store::org_writes::WriteContext;
 use crate::store::service_credentials;
 use identity_proto::admin::v1::ServiceAccess;
 use identity_proto::identity::v1::ErrorReason;
@@ -52,8 +53,9 @@ pub enum OrgScope {
 /// An authenticated identity.v1 caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    /// The SCIM edge.
-    Edge,
+    /// The SCIM edge, acting for the provisioning connection its call names, if any (set by
+    /// `provisioning_service::ConnectionScope`).
+    Edge { connection: Option<Uuid> },
     /// A platform service with an issued credential.
     Service {
         credential_id: Uuid,
@@ -86,6 +88,19 @@ impl Caller {
         let org = OrgId::parse("organization_id", value)?;
         self.check_org(org, need)?;
         Ok(org)
+    }
+
+    /// Parses the request's organization id, checks the caller may write to it, and says whom
+    /// the write is for: the organization and the connection the edge acts for.
+    pub fn write_to(&self, value: &str) -> CoreResult<WriteContext> {
+        let org = self.org(value, Access::Write)?;
+        Ok(WriteContext {
+            org,
+            connection: match self {
+                Self::Edge { connection } => *connection,
+                Self::Service { .. } => None,
+            },
+        })
     }
 
     /// Checks the caller may act on `org` as `need`.
@@ -132,7 +147,7 @@ impl Caller {
     /// Checks the caller is the SCIM edge (for SCIM token checks and SCIM-owned writes).
     pub fn require_edge(&self, what: &str) -> CoreResult<()> {
         match self {
-            Self::Edge => Ok(()),
+            Self::Edge { .. } => Ok(()),
             Self::Service { .. } => Err(CoreError::permission_denied(format!(
                 "{what} is reserved for the SCIM edge"
             ))),
@@ -201,7 +216,7 @@ impl CallerAuthenticator {
                 found | digest.ct_eq(edge)
             });
         if bool::from(is_edge) {
-            return Ok(Caller::Edge);
+            return Ok(Caller::Edge { connection: None });
         }
         if !secret.starts_with(service_credentials::SERVICE_CREDENTIAL_PREFIX) {
             return Err(rejected);
@@ -277,9 +292,9 @@ mod tests {
             .check_org(OrgId(Uuid::from_u128(5)), Access::Write)
             .unwrap();
         assert!(writer.require_edge("checking SCIM tokens").is_err());
-        Caller::Edge.require_edge("checking SCIM tokens").unwrap();
-        Caller::Edge
-            .check_org(OrgId(Uuid::from_u128(5)), Access::Write)
+        let edge = Caller::Edge { connection: None };
+        edge.require_edge("checking SCIM tokens").unwrap();
+        edge.check_org(OrgId(Uuid::from_u128(5)), Access::Write)
             .unwrap();
     }
 }

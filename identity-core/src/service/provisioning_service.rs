@@ -236,8 +236,9 @@ impl ProvisioningService for ProvisioningServiceImpl {
 }
 
 /// Wraps an identity.v1 service (inside the auth layer) so that an edge call naming a
-/// connection in [`CONNECTION_METADATA`] runs acting as that connection. Another caller naming
-/// one is refused: only the edge speaks for identity providers.
+/// connection in [`CONNECTION_METADATA`] acts as that connection: its [`Caller`] carries it,
+/// and the handlers pass it to the store with each write (`Caller::write_to`). Another caller
+/// naming one is refused: only the edge speaks for identity providers.
 #[derive(Debug, Clone)]
 pub struct ConnectionScope<S> {
     inner: S,
@@ -271,7 +272,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         // the clone that was not polled ready stays here; the ready one serves this call
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -281,12 +282,18 @@ where
                 .ok()
                 .and_then(|text| Uuid::try_parse(text).ok())
         });
-        let is_edge = matches!(request.extensions().get::<Caller>(), Some(Caller::Edge));
+        let is_edge = matches!(
+            request.extensions().get::<Caller>(),
+            Some(Caller::Edge { .. })
+        );
         Box::pin(async move {
             match named {
                 None => inner.call(request).await,
                 Some(Some(connection)) if is_edge => {
-                    connections::acting_as(connection, inner.call(request)).await
+                    request.extensions_mut().insert(Caller::Edge {
+                        connection: Some(connection),
+                    });
+                    inner.call(request).await
                 }
                 Some(_) => {
                     let status = if is_edge {

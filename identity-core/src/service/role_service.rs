@@ -3,9 +3,10 @@
 //! transaction with one version increment.
 
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{OrgId, RoleId, UserId};
+use crate::ids::{RoleId, UserId};
 use crate::service::caller::{Access, Caller};
 use crate::service::convert;
+use crate::store::org_writes::WriteContext;
 use crate::store::paging;
 use crate::store::roles::{self, RoleChange, RoleChangeOutcome, RoleRef};
 use identity_proto::identity::v1 as pb;
@@ -67,12 +68,12 @@ fn attribute_edit(
 impl RoleServiceImpl {
     async fn modify(
         &self,
-        org: OrgId,
+        context: WriteContext,
         id: RoleId,
         expected_version: Option<i64>,
         change: RoleChange,
     ) -> Result<RoleChangeOutcome, Status> {
-        Ok(roles::modify_role(&self.db, org, id, expected_version, change).await?)
+        Ok(roles::modify_role(&self.db, context, id, expected_version, change).await?)
     }
 }
 
@@ -83,7 +84,8 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::CreateRoleResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let role = req
             .role
             .as_ref()
@@ -95,8 +97,13 @@ impl RoleService for RoleServiceImpl {
             roles::MAX_MEMBER_IDS,
         )?;
         let members = convert::parse_user_ids("member_user_ids", &req.member_user_ids)?;
-        let role = roles::create_role(&self.db, org, convert::role_data_from_proto(role), &members)
-            .await?;
+        let role = roles::create_role(
+            &self.db,
+            context,
+            convert::role_data_from_proto(role),
+            &members,
+        )
+        .await?;
         tracing::info!(org_id = %org, role_id = %role.id, "role created");
         Ok(Response::new(pb::CreateRoleResponse {
             role: Some(convert::role_to_proto(&role)),
@@ -143,7 +150,7 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::UpdateRoleRequest>,
     ) -> Result<Response<pb::UpdateRoleResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
         let proto_role = req
             .role
             .as_ref()
@@ -158,7 +165,9 @@ impl RoleService for RoleServiceImpl {
             attributes: Some(attribute_edit(Some(proto_role), paths)?),
             ..RoleChange::default()
         };
-        let outcome = self.modify(org, id, req.expected_version, change).await?;
+        let outcome = self
+            .modify(context, id, req.expected_version, change)
+            .await?;
         Ok(Response::new(pb::UpdateRoleResponse {
             role: Some(convert::role_to_proto(&outcome.role)),
         }))
@@ -169,9 +178,10 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::DeleteRoleRequest>,
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let id = role_id(&req.role_id)?;
-        roles::delete_role(&self.db, org, id, req.expected_version).await?;
+        roles::delete_role(&self.db, context, id, req.expected_version).await?;
         tracing::info!(org_id = %org, role_id = %id, "role deleted");
         Ok(Response::new(pb::DeleteRoleResponse {}))
     }
@@ -181,13 +191,15 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::AddRoleMembersRequest>,
     ) -> Result<Response<pb::AddRoleMembersResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
         let id = role_id(&req.role_id)?;
         let change = RoleChange {
             add: member_ids("user_ids", &req.user_ids)?,
             ..RoleChange::default()
         };
-        let outcome = self.modify(org, id, req.expected_version, change).await?;
+        let outcome = self
+            .modify(context, id, req.expected_version, change)
+            .await?;
         Ok(Response::new(pb::AddRoleMembersResponse {
             role: Some(convert::role_to_proto(&outcome.role)),
             added_count: outcome.added,
@@ -199,13 +211,15 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::RemoveRoleMembersRequest>,
     ) -> Result<Response<pb::RemoveRoleMembersResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
         let id = role_id(&req.role_id)?;
         let change = RoleChange {
             remove: member_ids("user_ids", &req.user_ids)?,
             ..RoleChange::default()
         };
-        let outcome = self.modify(org, id, req.expected_version, change).await?;
+        let outcome = self
+            .modify(context, id, req.expected_version, change)
+            .await?;
         Ok(Response::new(pb::RemoveRoleMembersResponse {
             role: Some(convert::role_to_proto(&outcome.role)),
             removed_count: outcome.removed,
@@ -217,14 +231,16 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::ReplaceRoleMembersRequest>,
     ) -> Result<Response<pb::ReplaceRoleMembersResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
         let id = role_id(&req.role_id)?;
         convert::at_most("user_ids", req.user_ids.len(), roles::MAX_REPLACE_IDS)?;
         let change = RoleChange {
             replace_members: Some(convert::parse_user_ids("user_ids", &req.user_ids)?),
             ..RoleChange::default()
         };
-        let outcome = self.modify(org, id, req.expected_version, change).await?;
+        let outcome = self
+            .modify(context, id, req.expected_version, change)
+            .await?;
         Ok(Response::new(pb::ReplaceRoleMembersResponse {
             role: Some(convert::role_to_proto(&outcome.role)),
             added_count: outcome.added,
@@ -237,7 +253,7 @@ impl RoleService for RoleServiceImpl {
         request: Request<pb::ModifyRoleRequest>,
     ) -> Result<Response<pb::ModifyRoleResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
         let id = role_id(&req.role_id)?;
         check_scim_writer(&caller, req.role.as_ref())?;
         let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
@@ -281,7 +297,9 @@ impl RoleService for RoleServiceImpl {
             remove: convert::parse_user_ids("remove_user_ids", &req.remove_user_ids)?,
             add: convert::parse_user_ids("add_user_ids", &req.add_user_ids)?,
         };
-        let outcome = self.modify(org, id, req.expected_version, change).await?;
+        let outcome = self
+            .modify(context, id, req.expected_version, change)
+            .await?;
         Ok(Response::new(pb::ModifyRoleResponse {
             role: Some(convert::role_to_proto(&outcome.role)),
             added_count: outcome.added,

@@ -175,7 +175,8 @@ impl UserService for UserServiceImpl {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::CreateUserResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let detail = detail(req.view)?;
         let data = convert::user_data_from_proto(required_user(req.user.as_ref())?);
         if data.managed_by == ManagedBy::Scim || req.adopt_existing {
@@ -185,7 +186,7 @@ impl UserService for UserServiceImpl {
         users::ensure_valid(&data)?;
         let password = password(&req.password, PasswordChange::Keep, None).await?;
         let (user, adopted) =
-            users::create_user(&self.db, org, data, password, req.adopt_existing).await?;
+            users::create_user(&self.db, context, data, password, req.adopt_existing).await?;
         tracing::info!(org_id = %org, user_id = %user.id, adopted, "user created");
         Ok(Response::new(pb::CreateUserResponse {
             user: Some(self.present_one(org, &user, detail).await?),
@@ -300,7 +301,8 @@ impl UserService for UserServiceImpl {
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::UpdateUserResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let proto_user = required_user(req.user.as_ref())?;
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
@@ -323,7 +325,7 @@ impl UserService for UserServiceImpl {
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user_if_changed(
             &self.db,
-            org,
+            context,
             id,
             req.expected_version,
             password,
@@ -344,7 +346,8 @@ impl UserService for UserServiceImpl {
         request: Request<pb::ReplaceUserRequest>,
     ) -> Result<Response<pb::ReplaceUserResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let proto_user = required_user(req.user.as_ref())?;
         let id = UserId::parse("user.id", &proto_user.id)?;
         let source = convert::user_data_from_proto(proto_user);
@@ -359,7 +362,7 @@ impl UserService for UserServiceImpl {
         let sets_password = !matches!(password, PasswordChange::Keep);
         let user = users::modify_user(
             &self.db,
-            org,
+            context,
             id,
             req.expected_version,
             password,
@@ -381,13 +384,14 @@ impl UserService for UserServiceImpl {
         request: Request<pb::SetUserActiveRequest>,
     ) -> Result<Response<pb::SetUserActiveResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let id = UserId::parse("user_id", &req.user_id)?;
         let active = req.active;
         let detail = detail(req.view)?;
         let user = users::modify_user(
             &self.db,
-            org,
+            context,
             id,
             req.expected_version,
             PasswordChange::Keep,
@@ -407,16 +411,23 @@ impl UserService for UserServiceImpl {
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let (caller, req) = Caller::split(request)?;
-        let org = caller.org(&req.organization_id, Access::Write)?;
+        let context = caller.write_to(&req.organization_id)?;
+        let org = context.org;
         let id = UserId::parse("user_id", &req.user_id)?;
         let requested_by = req.requested_by();
         caller.check_writer(requested_by, WRITE_AS_SCIM)?;
-        users::delete_user(&self.db, org, id, req.expected_version, move |managed_by| {
-            if managed_by == ManagedBy::Scim && requested_by != ManagedBy::Scim {
-                return Err(managed_by_scim("removed"));
-            }
-            Ok(())
-        })
+        users::delete_user(
+            &self.db,
+            context,
+            id,
+            req.expected_version,
+            move |managed_by| {
+                if managed_by == ManagedBy::Scim && requested_by != ManagedBy::Scim {
+                    return Err(managed_by_scim("removed"));
+                }
+                Ok(())
+            },
+        )
         .await?;
         tracing::info!(org_id = %org, user_id = %id, "user deleted");
         Ok(Response::new(pb::DeleteUserResponse {}))

@@ -47,8 +47,9 @@ pub async fn issue(
     ttl_micros: i64,
 ) -> CoreResult<(access_token::Model, String)> {
     let scopes = scopes.join(" ");
-    org_writes::write(db, org, move |txn, _| {
+    org_writes::write(db, org, move |write| {
         Box::pin(async move {
+            let txn = write.txn;
             let active = user::Entity::find_by_id(user_id.0)
                 .filter(user::Column::OrgId.eq(org.0))
                 .select_only()

@@ -8,14 +8,14 @@ use crate::entity::{change_event, organization};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::ByKey;
+use crate::store::org_writes::WriteTxn;
 use identity_proto::identity::v1::{ChangeKind, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
 /// Feed page size when the caller asks for 0.
@@ -149,30 +149,19 @@ pub struct NewChange<'a> {
     pub member_user_ids: &'a [Uuid],
 }
 
-tokio::task_local! {
-    /// The last sequence number handed out in the current write batch (see `org_writes`).
-    static NUMBERING: Arc<AtomicI64>;
-}
-
-/// Runs `future` (one mutation of a write batch) numbering its changes from `last`, in process:
-/// the batch holds the organization's lock, read the counter when it took it and writes the
-/// final value once before it commits. One UPDATE of the organization row per change would
-/// make a new version of that row per change, in a savepoint of its own, which every insert's
-/// foreign-key check of the organization must then walk.
-pub async fn numbered<F: Future>(last: Arc<AtomicI64>, future: F) -> F::Output {
-    NUMBERING.scope(last, future).await
-}
-
 /// Appends one change with the organization's next sequence number and returns that number.
-pub async fn append_change(
-    txn: &DatabaseTransaction,
-    org: OrgId,
-    change: NewChange<'_>,
-) -> CoreResult<i64> {
-    let sequence = match NUMBERING.try_with(|last| last.fetch_add(1, Ordering::SeqCst) + 1) {
-        Ok(sequence) => sequence,
+///
+/// Inside a write batch the number is handed out in process: the batch holds the
+/// organization's lock, read the counter when it took it and writes the final value once before
+/// it commits (`org_writes`). One UPDATE of the organization row per change would make a new
+/// version of that row per change, in a savepoint of its own, which every insert's foreign-key
+/// check of the organization must then walk.
+pub async fn append_change(write: &WriteTxn<'_>, change: NewChange<'_>) -> CoreResult<i64> {
+    let (txn, org) = (write.txn, write.org);
+    let sequence = match write.numbering {
+        Some(last) => last.fetch_add(1, Ordering::SeqCst) + 1,
         // outside a write batch (releasing SCIM-managed identities): the counter itself
-        Err(_) => {
+        None => {
             let row = txn
                 .query_one(
                     Query::update()
@@ -189,7 +178,7 @@ pub async fn append_change(
             row.try_get::<i64>("", "change_seq")?
         }
     };
-    let connection = super::connections::count_change(txn, change.kind).await?;
+    let connection = super::connections::count_change(write, change.kind).await?;
     let members = if change.member_user_ids.is_empty() {
         None
     } else {

@@ -1,11 +1,10 @@
 //! Provisioning connections: their rows, the connection a SCIM request acts as, the activity
 //! counters and the groups a connection may touch.
 //!
-//! The connection a call acts as is set by the service layer for the whole call
-//! ([`acting_as`], from the edge's `identity-connection-id` metadata) and read where changes are
-//! recorded, so every store write, however deep, attributes its change-feed rows and bumps the
-//! connection's counters inside its own transaction, without threading a parameter through every
-//! store function.
+//! The connection a call acts as comes from the edge's `identity-connection-id` metadata and
+//! travels with the write as an argument (`org_writes::WriteContext`, then `WriteTxn`), so every
+//! store write, however deep, attributes its change-feed rows and bumps the connection's
+//! counters inside its own transaction.
 
 use crate::entity::{
     connection_error, oauth_client, oauth_grant, provisioning_connection, scim_token,
@@ -13,13 +12,13 @@ use crate::entity::{
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::ByKey;
+use crate::store::org_writes::WriteTxn;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use std::cell::Cell;
 use uuid::Uuid;
 
 /// Failed requests kept per connection.
@@ -29,38 +28,9 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// The most group names a connection may list.
 pub const MAX_ALLOWED_GROUPS: usize = 1000;
 
-/// The connection a call acts as, and the activity counter it already bumped in this call.
-#[derive(Debug)]
-struct Acting {
-    connection: Uuid,
-    counted: Cell<Option<Counter>>,
-}
-
-tokio::task_local! {
-    static ACTING: Acting;
-}
-
-/// Runs `future` acting as `connection`: the changes it records name it and count for it.
-pub async fn acting_as<F: Future>(connection: Uuid, future: F) -> F::Output {
-    ACTING
-        .scope(
-            Acting {
-                connection,
-                counted: Cell::new(None),
-            },
-            future,
-        )
-        .await
-}
-
-/// The connection the current call acts as, if any.
-pub fn acting_connection() -> Option<Uuid> {
-    ACTING.try_with(|acting| acting.connection).ok()
-}
-
 /// An activity counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Counter {
+pub(crate) enum Counter {
     Updates,
     Creates,
     Deactivations,
@@ -87,19 +57,15 @@ impl Counter {
     }
 }
 
-/// Records a change of kind `kind` for the acting connection inside `txn` and returns the
-/// connection to name on the change. One call counts once, as its strongest kind: deleting a
+/// Records a change of kind `kind` for the connection `write` acts as, inside its transaction,
+/// and returns the connection to name on the change. One call counts once, as its strongest kind: deleting a
 /// user also removes it from its roles, and that is one delete, not a delete and an update.
 /// Fails with CONNECTION_NOT_FOUND when the connection was deleted meanwhile.
-pub async fn count_change<C: ConnectionTrait>(
-    txn: &C,
-    kind: ChangeKind,
-) -> CoreResult<Option<Uuid>> {
-    let Ok((connection, previous)) =
-        ACTING.try_with(|acting| (acting.connection, acting.counted.get()))
-    else {
+pub async fn count_change(write: &WriteTxn<'_>, kind: ChangeKind) -> CoreResult<Option<Uuid>> {
+    let Some(connection) = write.connection else {
         return Ok(None);
     };
+    let previous = *lock(&write.counted);
     let counter = Counter::of(kind);
     if previous.is_some_and(|previous| previous >= counter) {
         return Ok(Some(connection));
@@ -113,11 +79,17 @@ pub async fn count_change<C: ConnectionTrait>(
     if let Some(previous) = previous {
         update.value(previous.column(), Expr::col(previous.column()).sub(1));
     }
-    if txn.execute(&update).await?.rows_affected() == 0 {
+    if write.txn.execute(&update).await?.rows_affected() == 0 {
         return Err(connection_not_found(connection));
     }
-    let _ = ACTING.try_with(|acting| acting.counted.set(Some(counter)));
+    *lock(&write.counted) = Some(counter);
     Ok(Some(connection))
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The groups the acting connection may manage, read once per role write.
@@ -131,16 +103,16 @@ pub enum GroupScope {
 }
 
 impl GroupScope {
-    /// The acting connection's groups (inside the write's transaction).
-    pub async fn of_acting<C: ConnectionTrait>(txn: &C) -> CoreResult<Self> {
-        let Some(connection) = acting_connection() else {
+    /// The groups of the connection `write` acts as (inside its transaction).
+    pub async fn of(write: &WriteTxn<'_>) -> CoreResult<Self> {
+        let Some(connection) = write.connection else {
             return Ok(Self::Any);
         };
         let allowed = provisioning_connection::Entity::find_by_id(connection)
             .select_only()
             .column(provisioning_connection::Column::AllowedGroups)
             .into_tuple::<Option<String>>()
-            .by_key(txn)
+            .by_key(write.txn)
             .await?
             .ok_or_else(|| connection_not_found(connection))?;
         Ok(match allowed.as_deref().map(decode_groups) {
@@ -440,13 +412,5 @@ mod tests {
     fn truncation_keeps_characters_whole() {
         assert_eq!(truncate("héllo", 2), "h");
         assert_eq!(truncate("abc", 10), "abc");
-    }
-
-    #[tokio::test]
-    async fn acting_connection_is_scoped_to_the_call() {
-        assert_eq!(acting_connection(), None);
-        let id = Uuid::from_u128(7);
-        assert_eq!(acting_as(id, async { acting_connection() }).await, Some(id));
-        assert_eq!(acting_connection(), None);
     }
 }

@@ -21,9 +21,7 @@ use identity_proto::identity::v1::ErrorReason;
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 
-/// Whether a row of `table` in `org`, other than the row `except`, has `column = value`. Users and
-/// roles check their unique names and external ids with it before writing, so the answer is a
-/// precise ALREADY_EXISTS; the unique indexes stay the last word under races.
+/// Whether a row of `table` in `org`, other than the row `except`, has `column = value`.
 pub(crate) async fn taken_in_org<C: ConnectionTrait>(
     conn: &C,
     table: &'static str,
@@ -129,6 +127,31 @@ impl<E: sea_orm::EntityTrait> ByKey for sea_orm::Select<E> {
         conn: &C,
     ) -> Result<Option<E::Model>, sea_orm::DbErr> {
         self.into_model::<E::Model>().by_key(conn).await
+    }
+}
+
+/// The error for a write of a user or role of `table` that a unique index refused: its external
+/// id index, else its name index (each table has these two). The indexes, not pre-checks, are
+/// the word on uniqueness: a write is one statement fewer, and the answer holds under races.
+/// SQLite's message ends with the index's columns, PostgreSQL's and MySQL's with its quoted
+/// name, after any value MySQL quotes, so only the end is read.
+pub(crate) fn unique_violation(
+    err: sea_orm::DbErr,
+    table: &str,
+    name_taken: fn() -> CoreError,
+) -> CoreError {
+    match err.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => {
+            let message = message.trim_end_matches(['"', '\'', '`']);
+            if message.ends_with(&format!("{table}.external_id"))
+                || message.ends_with(&format!("ux_{table}_external_id"))
+            {
+                external_id_taken()
+            } else {
+                name_taken()
+            }
+        }
+        _ => err.into(),
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Every mutation of users, roles, memberships and access tokens runs under the organization's
 //! write lock (an update of its row: the row lock on PostgreSQL, the write lock on SQLite), so
-//! that existence and uniqueness pre-checks are race free and the change feed's sequence numbers
+//! that existence pre-checks are race free and the change feed's sequence numbers
 //! have no gaps and follow commit order. Taken one transaction per mutation, that lock made an
 //! organization's writes commit one at a time, each waiting for the previous one's fsync.
 //!
@@ -29,10 +29,10 @@
 use crate::entity::organization;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
-use crate::store::changes::{self, CHANGES_CHANNEL, commit_signals};
+use crate::store::changes::{CHANGES_CHANNEL, commit_signals};
 use crate::store::connections;
 use futures::future::BoxFuture;
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
     TransactionTrait,
@@ -60,33 +60,82 @@ pub fn set_max_batch(mutations: usize) {
     MAX_BATCH.store(mutations.max(1), Ordering::Relaxed);
 }
 
-/// What a mutation knows of its organization when it runs.
-#[derive(Debug, Clone, Copy)]
-pub struct OrgState {
+/// Whom a write is for: the organization written to, and the provisioning connection the call
+/// acts as, if any (its changes name it and count for it, and its role writes stay inside its
+/// groups to sync). An organization alone converts into a write no connection acts for: the
+/// platform's own calls, the admin API, tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteContext {
+    pub org: OrgId,
+    pub connection: Option<Uuid>,
+}
+
+impl From<OrgId> for WriteContext {
+    fn from(org: OrgId) -> Self {
+        Self {
+            org,
+            connection: None,
+        }
+    }
+}
+
+/// One mutation's transaction and context: what every store write below [`write`] takes
+/// instead of a bare transaction, so whom it writes for is an argument, not ambient state.
+#[derive(Debug)]
+pub struct WriteTxn<'t> {
+    /// The transaction to write in (the mutation's savepoint in a batch of several).
+    pub txn: &'t DatabaseTransaction,
+    pub org: OrgId,
     /// The organization's default SCIM role, read with the lock (no mutation changes it).
     pub default_role: Option<Uuid>,
+    /// The provisioning connection the mutation acts as.
+    pub connection: Option<Uuid>,
+    /// The activity counter this mutation already bumped for its connection
+    /// (`connections::count_change`).
+    pub(crate) counted: Mutex<Option<connections::Counter>>,
+    /// The batch's last handed-out sequence number (`changes::append_change`); `None` outside a
+    /// batch, where each change takes the next number from the organization row.
+    pub(crate) numbering: Option<&'t AtomicI64>,
+}
+
+impl<'t> WriteTxn<'t> {
+    /// A write of `org` in `txn` outside any batch, which no connection acts for (releasing
+    /// SCIM-managed identities when SCIM is turned off).
+    pub fn alone(txn: &'t DatabaseTransaction, org: OrgId) -> Self {
+        Self {
+            txn,
+            org,
+            default_role: None,
+            connection: None,
+            counted: Mutex::new(None),
+            numbering: None,
+        }
+    }
 }
 
 /// Runs `mutation` inside the organization's write lock and answers once it has committed:
 /// NOT_FOUND when the organization does not exist, the mutation's own error when it fails (it
 /// then leaves nothing behind), an UNAVAILABLE or INTERNAL error when the commit fails.
-pub async fn write<T, F>(db: &DatabaseConnection, org: OrgId, mutation: F) -> CoreResult<T>
+pub async fn write<T, F>(
+    db: &DatabaseConnection,
+    context: impl Into<WriteContext>,
+    mutation: F,
+) -> CoreResult<T>
 where
     T: Send + 'static,
-    F: for<'t> FnOnce(&'t DatabaseTransaction, OrgState) -> BoxFuture<'t, CoreResult<T>>
-        + Send
-        + 'static,
+    F: for<'w> FnOnce(&'w WriteTxn<'w>) -> BoxFuture<'w, CoreResult<T>> + Send + 'static,
 {
+    let context = context.into();
     let (answer, answered) = oneshot::channel::<CoreResult<T>>();
     enqueue(
         db,
-        org,
+        context.org,
         Box::new(Pending {
             mutation,
             answer,
-            // the call's context travels with the mutation: the connection it acts as
-            // (counted and named on its changes) and its span (the parent of its statements')
-            acting: connections::acting_connection(),
+            // the call's context travels with the mutation: the connection it acts as and its
+            // span (the parent of its statements')
+            connection: context.connection,
             span: tracing::Span::current(),
             queued_at: Instant::now(),
         }),
@@ -102,7 +151,7 @@ where
 struct Pending<T, F> {
     mutation: F,
     answer: oneshot::Sender<CoreResult<T>>,
-    acting: Option<Uuid>,
+    connection: Option<Uuid>,
     span: tracing::Span,
     queued_at: Instant,
 }
@@ -113,9 +162,8 @@ trait Job: Send {
     /// once the batch's outcome is known.
     fn run<'t>(
         self: Box<Self>,
+        batch: &'t Batch,
         txn: &'t DatabaseTransaction,
-        state: OrgState,
-        numbering: Arc<AtomicI64>,
     ) -> BoxFuture<'t, Ran>;
     /// Answers the caller with `error` without running.
     fn fail(self: Box<Self>, error: &CoreError);
@@ -128,30 +176,31 @@ trait Job: Send {
 impl<T, F> Job for Pending<T, F>
 where
     T: Send + 'static,
-    F: for<'t> FnOnce(&'t DatabaseTransaction, OrgState) -> BoxFuture<'t, CoreResult<T>>
-        + Send
-        + 'static,
+    F: for<'w> FnOnce(&'w WriteTxn<'w>) -> BoxFuture<'w, CoreResult<T>> + Send + 'static,
 {
     fn run<'t>(
         self: Box<Self>,
+        batch: &'t Batch,
         txn: &'t DatabaseTransaction,
-        state: OrgState,
-        numbering: Arc<AtomicI64>,
     ) -> BoxFuture<'t, Ran> {
         let Pending {
             mutation,
             answer,
-            acting,
+            connection,
             span,
             ..
         } = *self;
         Box::pin(
             async move {
-                let mutation = changes::numbered(numbering, mutation(txn, state));
-                let outcome = match acting {
-                    Some(connection) => connections::acting_as(connection, mutation).await,
-                    None => mutation.await,
+                let write = WriteTxn {
+                    txn,
+                    org: batch.org,
+                    default_role: batch.default_role,
+                    connection,
+                    counted: Mutex::new(None),
+                    numbering: Some(&batch.last),
                 };
+                let outcome = mutation(&write).await;
                 Ran {
                     succeeded: outcome.is_ok(),
                     answer: Box::new(move |committed: Result<(), &CoreError>| {
@@ -303,24 +352,34 @@ fn runnable(batch: Vec<Box<dyn Job>>) -> Vec<Box<dyn Job>> {
     runnable
 }
 
+/// An open batch: its organization, what the lock read, and the feed's numbering.
+struct Batch {
+    org: OrgId,
+    /// The organization's default SCIM role.
+    default_role: Option<Uuid>,
+    /// The organization's last sequence number when the batch began.
+    first: i64,
+    /// The last sequence number handed out in the batch (see `changes::append_change`).
+    last: AtomicI64,
+}
+
 /// Runs one batch in one transaction and answers every mutation in it.
-async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>) {
-    crate::metrics::write_batch(batch.len());
-    let (txn, state, first) = match begin(db, org).await {
+async fn run_batch(db: &DatabaseConnection, org: OrgId, jobs: Vec<Box<dyn Job>>) {
+    crate::metrics::write_batch(jobs.len());
+    let (txn, batch) = match begin(db, org).await {
         Ok(opened) => opened,
-        Err(error) => return fail_all(batch, Vec::new(), &error),
+        Err(error) => return fail_all(jobs, Vec::new(), &error),
     };
-    let last = Arc::new(AtomicI64::new(first));
     // a lone mutation needs no savepoint: its failure rolls the whole transaction back
-    let isolate = batch.len() > 1;
-    let mut succeeded = Vec::with_capacity(batch.len());
-    let mut jobs = batch.into_iter();
+    let isolate = jobs.len() > 1;
+    let mut succeeded = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
-        let before = last.load(Ordering::SeqCst);
+        let before = batch.last.load(Ordering::SeqCst);
         let settled = if isolate {
             async {
                 let savepoint = txn.begin().await?;
-                let ran = job.run(&savepoint, state, last.clone()).await;
+                let ran = job.run(&batch, &savepoint).await;
                 if ran.succeeded {
                     savepoint.commit().await?;
                 } else {
@@ -330,13 +389,13 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
             }
             .await
         } else {
-            Ok(job.run(&txn, state, last.clone()).await)
+            Ok(job.run(&batch, &txn).await)
         };
         match settled {
             Ok(ran) if ran.succeeded => succeeded.push(ran),
             Ok(failed) => {
                 // its changes were rolled back, so are their numbers
-                last.store(before, Ordering::SeqCst);
+                batch.last.store(before, Ordering::SeqCst);
                 (failed.answer)(Ok(()));
             }
             // a savepoint that cannot be taken or released leaves the transaction unusable
@@ -347,7 +406,7 @@ async fn run_batch(db: &DatabaseConnection, org: OrgId, batch: Vec<Box<dyn Job>>
         let _ = txn.rollback().await;
         Ok(())
     } else {
-        commit(txn, org, first, last.load(Ordering::SeqCst)).await
+        commit(txn, &batch).await
     };
     for ran in succeeded {
         (ran.answer)(committed.as_ref().map(|_| ()));
@@ -369,10 +428,7 @@ fn fail_all(not_run: Vec<Box<dyn Job>>, ran: Vec<Ran>, error: &CoreError) {
 /// the same statement. The lock is the first statement on purpose: on SQLite a transaction that
 /// reads first and writes later can fail to upgrade its lock under contention, one that writes
 /// first waits.
-async fn begin(
-    db: &DatabaseConnection,
-    org: OrgId,
-) -> CoreResult<(DatabaseTransaction, OrgState, i64)> {
+async fn begin(db: &DatabaseConnection, org: OrgId) -> CoreResult<(DatabaseTransaction, Batch)> {
     let txn = db.begin().await?;
     let row = txn
         .query_one(
@@ -387,9 +443,14 @@ async fn begin(
         )
         .await?
         .ok_or_else(|| CoreError::organization_not_found(org))?;
-    let default_role = row.try_get_by_index::<Option<Uuid>>(0)?;
-    let change_seq = row.try_get_by_index::<i64>(1)?;
-    Ok((txn, OrgState { default_role }, change_seq))
+    let first = row.try_get_by_index::<i64>(1)?;
+    let batch = Batch {
+        org,
+        default_role: row.try_get_by_index::<Option<Uuid>>(0)?,
+        first,
+        last: AtomicI64::new(first),
+    };
+    Ok((txn, batch))
 }
 
 /// The no-op update of the organization row that takes its write lock.
@@ -404,31 +465,35 @@ fn lock_org(org: OrgId) -> sea_orm::sea_query::UpdateStatement {
         .to_owned()
 }
 
-/// Commits the batch (writing the organization's last sequence number `last` when it moved from
-/// `first`), then wakes the organization's change watchers: on this process directly,
+/// Commits the batch (writing the organization's last sequence number when it moved), then wakes the organization's change watchers: on this process directly,
 /// on every replica through PostgreSQL `NOTIFY` (sent inside the transaction, so PostgreSQL
-/// delivers it only if and when the commit succeeds).
-async fn commit(txn: DatabaseTransaction, org: OrgId, first: i64, last: i64) -> CoreResult<()> {
-    if last != first {
+/// delivers it only if and when the commit succeeds). A batch that appended no change (every
+/// mutation of it failed, or none changes the feed) writes nothing and wakes no one.
+async fn commit(txn: DatabaseTransaction, batch: &Batch) -> CoreResult<()> {
+    let (org, last) = (batch.org, batch.last.load(Ordering::SeqCst));
+    let appended = last != batch.first;
+    if appended {
         // the sequence numbers handed out in process (see `changes::numbered`)
-        txn.execute(
-            &Query::update()
-                .table(organization::Entity)
-                .value(organization::Column::ChangeSeq, last)
-                .and_where(organization::Column::Id.eq(org.0))
-                .to_owned(),
-        )
-        .await?;
-    }
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANGES_CHANNEL.into(), org.0.to_string().into()],
-        ))
-        .await?;
+        let mut update = Query::update()
+            .table(organization::Entity)
+            .value(organization::Column::ChangeSeq, last)
+            .and_where(organization::Column::Id.eq(org.0))
+            .to_owned();
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // the notification rides on the same statement: one round trip fewer per batch
+            update.returning(
+                Query::returning().expr(
+                    Func::cust("pg_notify")
+                        .arg(CHANGES_CHANNEL)
+                        .arg(org.0.to_string()),
+                ),
+            );
+        }
+        txn.execute(&update).await?;
     }
     txn.commit().await?;
-    commit_signals::committed(org.0);
+    if appended {
+        commit_signals::committed(org.0);
+    }
     Ok(())
 }

@@ -218,6 +218,7 @@ pub async fn release_scim_managed(
     org: OrgId,
 ) -> CoreResult<(u64, u64)> {
     const BATCH: u64 = 500;
+    let write = super::org_writes::WriteTxn::alone(txn, org);
     let now = crate::time::now_micros();
     let mut changed = [0_u64; 2];
     let kinds = [
@@ -255,8 +256,7 @@ pub async fn release_scim_managed(
             txn.execute(&update).await?;
             for (id, version) in &batch {
                 super::changes::append_change(
-                    txn,
-                    org,
+                    &write,
                     super::changes::NewChange {
                         resource_type,
                         resource_id: *id,

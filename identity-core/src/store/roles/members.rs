@@ -7,6 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, UserId};
 use crate::store::ByKey;
 use crate::store::changes::{self, NewChange};
+use crate::store::org_writes::WriteTxn;
 pub(super) use crate::store::users::HeldRole;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -118,19 +119,18 @@ pub(super) async fn delete_members(
 /// Adds one user to a role inside the caller's transaction (the default SCIM role on create).
 /// A default role that no longer exists is skipped with a warning rather than failing the create.
 pub(crate) async fn add_member_in_txn(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     role_id: Uuid,
     user_id: Uuid,
 ) -> CoreResult<()> {
+    let org = write.org;
     let change = RoleChange {
         add: vec![user_id],
         ..RoleChange::default()
     };
     // the default role is the organization's choice, not a group the connection pushes
     match apply(
-        txn,
-        org,
+        write,
         RoleId(role_id),
         None,
         change,
@@ -151,11 +151,8 @@ pub(crate) async fn add_member_in_txn(
 }
 
 /// Removes a user from every role it holds, inside the caller's transaction (user deletion).
-pub(crate) async fn remove_user_everywhere(
-    txn: &DatabaseTransaction,
-    org: OrgId,
-    user_id: Uuid,
-) -> CoreResult<()> {
+pub(crate) async fn remove_user_everywhere(write: &WriteTxn<'_>, user_id: Uuid) -> CoreResult<()> {
+    let (txn, org) = (write.txn, write.org);
     let role_ids: Vec<Uuid> = role_member::Entity::find()
         .select_only()
         .column(role_member::Column::RoleId)
@@ -200,8 +197,7 @@ pub(crate) async fn remove_user_everywhere(
             .await?;
         for (role_id, version) in versions {
             changes::append_change(
-                txn,
-                org,
+                write,
                 NewChange {
                     resource_type: ResourceType::Role,
                     resource_id: role_id,

@@ -4,16 +4,15 @@
 use super::*;
 use crate::entity::{role, role_member};
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{OrgId, RoleId};
+use crate::ids::RoleId;
 use crate::store::changes::{self, NewChange};
 use crate::store::connections::GroupScope;
-use crate::store::external_id_taken;
-use crate::store::org_writes;
+use crate::store::org_writes::{self, WriteContext, WriteTxn};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use std::collections::{BTreeSet, HashSet};
 use uuid::Uuid;
@@ -25,52 +24,9 @@ pub(super) fn role_name_taken() -> CoreError {
     }
 }
 
+/// The error for a write a unique index refused.
 pub(super) fn map_unique(err: DbErr) -> CoreError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(message)) => {
-            if message.contains("external_id") {
-                external_id_taken()
-            } else {
-                role_name_taken()
-            }
-        }
-        _ => err.into(),
-    }
-}
-
-pub(super) async fn check_unique(
-    txn: &DatabaseTransaction,
-    org: OrgId,
-    data: &RoleData,
-    except: Option<Uuid>,
-) -> CoreResult<()> {
-    let name = data.display_name.to_lowercase();
-    if crate::store::taken_in_org(
-        txn,
-        "identity_role",
-        org,
-        "display_name_lower",
-        name,
-        except,
-    )
-    .await?
-    {
-        return Err(role_name_taken());
-    }
-    if let Some(external_id) = &data.external_id
-        && crate::store::taken_in_org(
-            txn,
-            "identity_role",
-            org,
-            "external_id",
-            external_id.clone(),
-            except,
-        )
-        .await?
-    {
-        return Err(external_id_taken());
-    }
-    Ok(())
+    crate::store::unique_violation(err, "identity_role", role_name_taken)
 }
 
 pub(super) fn extra_text(data: &RoleData) -> CoreResult<Option<String>> {
@@ -98,13 +54,13 @@ pub(super) enum ConnectionScope {
 /// Applies `change` to role `id` inside `txn`. Returns `None` when nothing changed (no version
 /// increment, no change-feed row, nothing written).
 pub(super) async fn apply(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     id: RoleId,
     expected_version: Option<i64>,
     change: RoleChange,
     scope: ConnectionScope,
 ) -> CoreResult<(Role, Option<(i64, i64)>)> {
+    let (txn, org) = (write.txn, write.org);
     let current = load_role(txn, org, id)
         .await?
         .ok_or_else(|| CoreError::role_not_found(id))?;
@@ -120,7 +76,7 @@ pub(super) async fn apply(
     let current = to_domain(current);
     // read once: a rename checks the old and the new name against the same list
     let groups = match scope {
-        ConnectionScope::Checked => GroupScope::of_acting(txn).await?,
+        ConnectionScope::Checked => GroupScope::of(write).await?,
         ConnectionScope::Unchecked => GroupScope::Any,
     };
     groups.check(&current.data.display_name)?;
@@ -133,7 +89,6 @@ pub(super) async fn apply(
             }
             ensure_valid(&data)?;
             groups.check(&data.display_name)?;
-            check_unique(txn, org, &data, Some(id.0)).await?;
             true
         }
         None => false,
@@ -248,8 +203,7 @@ pub(super) async fn apply(
         let role_version = role.version;
         async move {
             changes::append_change(
-                txn,
-                org,
+                write,
                 NewChange {
                     resource_type: ResourceType::Role,
                     resource_id: id.0,
@@ -286,7 +240,7 @@ pub(super) async fn apply(
 /// nothing written when nothing changes.
 pub async fn modify_role(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     id: RoleId,
     expected_version: Option<i64>,
     change: RoleChange,
@@ -307,11 +261,10 @@ pub async fn modify_role(
             format!("must have at most {MAX_REPLACE_IDS} ids"),
         ));
     }
-    org_writes::write(db, org, move |txn, _| {
+    org_writes::write(db, context, move |write| {
         Box::pin(async move {
             let (role, changed) = apply(
-                txn,
-                org,
+                write,
                 id,
                 expected_version,
                 change,
@@ -332,7 +285,7 @@ pub async fn modify_role(
 /// Creates a role with optional initial members (all must be users of `org`).
 pub async fn create_role(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     mut data: RoleData,
     members: &[Uuid],
 ) -> CoreResult<Role> {
@@ -347,22 +300,19 @@ pub async fn create_role(
         ));
     }
     let members = dedupe(members);
-    org_writes::write(db, org, move |txn, _| {
-        Box::pin(async move { create_in(txn, org, data, members).await })
+    org_writes::write(db, context, move |write| {
+        Box::pin(async move { create_in(write, data, members).await })
     })
     .await
 }
 
 pub(super) async fn create_in(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     data: RoleData,
     members: Vec<Uuid>,
 ) -> CoreResult<Role> {
-    GroupScope::of_acting(txn)
-        .await?
-        .check(&data.display_name)?;
-    check_unique(txn, org, &data, None).await?;
+    let (txn, org) = (write.txn, write.org);
+    GroupScope::of(write).await?.check(&data.display_name)?;
     verify_users(txn, org, &members).await?;
     let id = RoleId::generate();
     let now = crate::time::now_micros();
@@ -385,8 +335,7 @@ pub(super) async fn create_in(
     .map_err(map_unique)?;
     insert_members(txn, org, id.0, &members, now).await?;
     changes::append_change(
-        txn,
-        org,
+        write,
         NewChange {
             resource_type: ResourceType::Role,
             resource_id: id.0,
@@ -400,8 +349,7 @@ pub(super) async fn create_in(
         let mut sorted = members.clone();
         sorted.sort();
         changes::append_change(
-            txn,
-            org,
+            write,
             NewChange {
                 resource_type: ResourceType::Role,
                 resource_id: id.0,
@@ -422,30 +370,27 @@ pub(super) async fn create_in(
 /// Deletes a role and its memberships; the organization's default SCIM role cannot be deleted.
 pub async fn delete_role(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     id: RoleId,
     expected_version: Option<i64>,
 ) -> CoreResult<()> {
-    org_writes::write(db, org, move |txn, state| {
-        Box::pin(async move { delete_in(txn, org, id, expected_version, state.default_role).await })
+    org_writes::write(db, context, move |write| {
+        Box::pin(async move { delete_in(write, id, expected_version).await })
     })
     .await
 }
 
 pub(super) async fn delete_in(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     id: RoleId,
     expected_version: Option<i64>,
-    default_role: Option<Uuid>,
 ) -> CoreResult<()> {
+    let (txn, org) = (write.txn, write.org);
     let current = load_role(txn, org, id)
         .await?
         .ok_or_else(|| CoreError::role_not_found(id))?;
-    GroupScope::of_acting(txn)
-        .await?
-        .check(&current.display_name)?;
-    if default_role == Some(id.0) {
+    GroupScope::of(write).await?.check(&current.display_name)?;
+    if write.default_role == Some(id.0) {
         return Err(CoreError::FailedPrecondition {
             reason: ErrorReason::RoleIsDefault,
             message: "the role is the organization's default scim role".into(),
@@ -476,8 +421,7 @@ pub(super) async fn delete_in(
         });
     }
     changes::append_change(
-        txn,
-        org,
+        write,
         NewChange {
             resource_type: ResourceType::Role,
             resource_id: id.0,

@@ -1,8 +1,8 @@
 //! Users: every read and write of `identity_user`, `user_email` and `user_phone`.
 //!
 //! Writes go through [`org_writes::write`], so each runs in a transaction that holds the
-//! organization's write lock and appends its change-feed rows; uniqueness is pre-checked inside
-//! that lock (so the error reason is right on every backend) and backed by unique indexes. Reads
+//! organization's write lock and appends its change-feed rows; the unique indexes decide uniqueness, and their violation is
+//! mapped to its reason on every backend (`store::unique_violation`). Reads
 //! never load more than the rows asked for. This module knows nothing of protobuf messages
 //! except the shared enums.
 //!

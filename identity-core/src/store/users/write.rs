@@ -1,5 +1,5 @@
 //! Writing users: create, update, delete inside the organization's write transaction
-//! (`org_writes`), with uniqueness pre-checked under its lock and the change feed appended.
+//! (`org_writes`), with the unique indexes deciding uniqueness and the change feed appended.
 
 use super::*;
 use crate::entity::{user, user_email, user_phone};
@@ -7,13 +7,13 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, UserId};
 use crate::store::ByKey;
 use crate::store::changes::{self, NewChange};
-use crate::store::external_id_taken;
+use crate::store::org_writes::{WriteContext, WriteTxn};
 use crate::store::{access_tokens, org_writes, roles};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -146,18 +146,9 @@ pub(super) async fn insert_contacts(
     Ok(())
 }
 
-/// Maps a unique-index violation that slipped past the pre-checks to its reason.
+/// The error for a write a unique index refused.
 pub(super) fn map_unique(err: DbErr) -> CoreError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(message)) => {
-            if message.contains("external_id") {
-                external_id_taken()
-            } else {
-                user_name_taken()
-            }
-        }
-        _ => err.into(),
-    }
+    crate::store::unique_violation(err, "identity_user", user_name_taken)
 }
 
 pub(super) fn user_name_taken() -> CoreError {
@@ -165,35 +156,6 @@ pub(super) fn user_name_taken() -> CoreError {
         reason: ErrorReason::UserNameTaken,
         message: "user name is already taken in the organization".into(),
     }
-}
-
-/// Fails when another user of `org` holds the user name or external id of `data`.
-pub(super) async fn check_unique(
-    txn: &DatabaseTransaction,
-    org: OrgId,
-    data: &UserData,
-    except: Option<Uuid>,
-) -> CoreResult<()> {
-    let name = data.user_name.to_lowercase();
-    if crate::store::taken_in_org(txn, "identity_user", org, "user_name_lower", name, except)
-        .await?
-    {
-        return Err(user_name_taken());
-    }
-    if let Some(external_id) = &data.external_id
-        && crate::store::taken_in_org(
-            txn,
-            "identity_user",
-            org,
-            "external_id",
-            external_id.clone(),
-            except,
-        )
-        .await?
-    {
-        return Err(external_id_taken());
-    }
-    Ok(())
 }
 
 /// A platform-managed user to adopt: the one with the user name, else one with any of the emails.
@@ -245,7 +207,7 @@ pub(super) async fn find_adoptable(
 /// Returns the user and whether it was adopted.
 pub async fn create_user(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     mut data: UserData,
     password: PasswordChange,
     adopt_existing: bool,
@@ -254,22 +216,19 @@ pub async fn create_user(
         data.managed_by = ManagedBy::Platform;
     }
     ensure_valid(&data)?;
-    org_writes::write(db, org, move |txn, state| {
-        Box::pin(async move {
-            create_in(txn, org, data, password, adopt_existing, state.default_role).await
-        })
+    org_writes::write(db, context, move |write| {
+        Box::pin(async move { create_in(write, data, password, adopt_existing).await })
     })
     .await
 }
 
 pub(super) async fn create_in(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     mut data: UserData,
     password: PasswordChange,
     adopt_existing: bool,
-    default_role: Option<Uuid>,
 ) -> CoreResult<(User, bool)> {
+    let (txn, org) = (write.txn, write.org);
     let now = crate::time::now_micros();
 
     if adopt_existing && let Some(existing) = find_adoptable(txn, org, &data).await? {
@@ -283,14 +242,13 @@ pub(super) async fn create_in(
             .await?
             .ok_or_else(|| CoreError::user_not_found(existing))?;
         let user = write_update(
-            txn, org, existing, was_active, None, None, &data, &password, now,
+            write, existing, was_active, None, None, &data, &password, now,
         )
         .await?;
-        add_to_default_role(txn, org, default_role, &user).await?;
+        add_to_default_role(write, &user).await?;
         return Ok((user, true));
     }
 
-    check_unique(txn, org, &data, None).await?;
     let id = UserId::generate();
     let mut row = active_model(id.0, org, &data, now)?;
     row.version = Set(1);
@@ -305,8 +263,7 @@ pub(super) async fn create_in(
         .map_err(map_unique)?;
     insert_contacts(txn, org, id.0, &data).await?;
     changes::append_change(
-        txn,
-        org,
+        write,
         NewChange {
             resource_type: ResourceType::User,
             resource_id: id.0,
@@ -327,23 +284,18 @@ pub(super) async fn create_in(
         data,
         roles: None,
     };
-    add_to_default_role(txn, org, default_role, &user).await?;
+    add_to_default_role(write, &user).await?;
     Ok((user, false))
 }
 
 /// A SCIM-managed user joins the organization's default role (`default_role`, read when the
 /// transaction began), if one is set.
-pub(super) async fn add_to_default_role(
-    txn: &DatabaseTransaction,
-    org: OrgId,
-    default_role: Option<Uuid>,
-    user: &User,
-) -> CoreResult<()> {
+pub(super) async fn add_to_default_role(write: &WriteTxn<'_>, user: &User) -> CoreResult<()> {
     if user.data.managed_by != ManagedBy::Scim {
         return Ok(());
     }
-    if let Some(role_id) = default_role {
-        roles::add_member_in_txn(txn, org, role_id, user.id.0).await?;
+    if let Some(role_id) = write.default_role {
+        roles::add_member_in_txn(write, role_id, user.id.0).await?;
     }
     Ok(())
 }
@@ -353,11 +305,10 @@ pub(super) async fn add_to_default_role(
 /// the stored `active` the caller read in this transaction: it decides the change's kind and
 /// whether the user's access tokens are revoked. `current`, when the caller read the whole
 /// user in this transaction, spares the statements whose outcome it already decides: the
-/// uniqueness checks of unchanged keys, rewriting unchanged contacts, reading the user back.
+/// rewriting unchanged contacts, reading the user back.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn write_update(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     id: UserId,
     was_active: bool,
     current: Option<&User>,
@@ -366,14 +317,8 @@ pub(super) async fn write_update(
     password: &PasswordChange,
     now: i64,
 ) -> CoreResult<User> {
+    let (txn, org) = (write.txn, write.org);
     ensure_valid(data)?;
-    let keys_changed = current.is_none_or(|current| {
-        current.data.user_name.to_lowercase() != data.user_name.to_lowercase()
-            || current.data.external_id != data.external_id
-    });
-    if keys_changed {
-        check_unique(txn, org, data, Some(id.0)).await?;
-    }
     let mut row = active_model(id.0, org, data, now)?;
     // identity columns are never rewritten
     row.id = sea_orm::ActiveValue::NotSet;
@@ -434,8 +379,7 @@ pub(super) async fn write_update(
         _ => ChangeKind::Updated,
     };
     changes::append_change(
-        txn,
-        org,
+        write,
         NewChange {
             resource_type: ResourceType::User,
             resource_id: id.0,
@@ -473,7 +417,7 @@ pub(super) async fn version_or_missing(
 /// stores the result (Update with a field mask, Replace and SetActive all go through here).
 pub async fn modify_user<F>(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     id: UserId,
     expected_version: Option<i64>,
     password: PasswordChange,
@@ -482,14 +426,14 @@ pub async fn modify_user<F>(
 where
     F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
 {
-    modify(db, org, id, expected_version, password, change, false).await
+    modify(db, context, id, expected_version, password, change, false).await
 }
 
 /// As [`modify_user`], but a change that leaves the user as it is writes nothing: no new
 /// version, no change in the feed (an update applied twice is answered alike).
 pub async fn modify_user_if_changed<F>(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     id: UserId,
     expected_version: Option<i64>,
     password: PasswordChange,
@@ -498,12 +442,12 @@ pub async fn modify_user_if_changed<F>(
 where
     F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
 {
-    modify(db, org, id, expected_version, password, change, true).await
+    modify(db, context, id, expected_version, password, change, true).await
 }
 
 pub(super) async fn modify<F>(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     id: UserId,
     expected_version: Option<i64>,
     password: PasswordChange,
@@ -513,11 +457,10 @@ pub(super) async fn modify<F>(
 where
     F: FnOnce(&mut UserData) -> CoreResult<()> + Send + 'static,
 {
-    org_writes::write(db, org, move |txn, _| {
+    org_writes::write(db, context, move |write| {
         Box::pin(async move {
             modify_in(
-                txn,
-                org,
+                write,
                 id,
                 expected_version,
                 password,
@@ -531,8 +474,7 @@ where
 }
 
 pub(super) async fn modify_in<F>(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     id: UserId,
     expected_version: Option<i64>,
     password: PasswordChange,
@@ -542,6 +484,7 @@ pub(super) async fn modify_in<F>(
 where
     F: FnOnce(&mut UserData) -> CoreResult<()>,
 {
+    let (txn, org) = (write.txn, write.org);
     let current = load_one(txn, org, id, Detail::Basic)
         .await?
         .ok_or_else(|| CoreError::user_not_found(id))?;
@@ -565,8 +508,7 @@ where
     let now = crate::time::now_micros();
     let was_active = current.data.active;
     write_update(
-        txn,
-        org,
+        write,
         id,
         was_active,
         Some(&current),
@@ -582,24 +524,24 @@ where
 /// follow, with a change per role). `allowed` sees who manages the user and may refuse.
 pub async fn delete_user(
     db: &DatabaseConnection,
-    org: OrgId,
+    context: impl Into<WriteContext>,
     id: UserId,
     expected_version: Option<i64>,
     allowed: impl FnOnce(ManagedBy) -> CoreResult<()> + Send + 'static,
 ) -> CoreResult<()> {
-    org_writes::write(db, org, move |txn, _| {
-        Box::pin(async move { delete_in(txn, org, id, expected_version, allowed).await })
+    org_writes::write(db, context, move |write| {
+        Box::pin(async move { delete_in(write, id, expected_version, allowed).await })
     })
     .await
 }
 
 pub(super) async fn delete_in(
-    txn: &DatabaseTransaction,
-    org: OrgId,
+    write: &WriteTxn<'_>,
     id: UserId,
     expected_version: Option<i64>,
     allowed: impl FnOnce(ManagedBy) -> CoreResult<()>,
 ) -> CoreResult<()> {
+    let (txn, org) = (write.txn, write.org);
     let (version, managed_by) = user::Entity::find_by_id(id.0)
         .filter(user::Column::OrgId.eq(org.0))
         .select_only()
@@ -618,7 +560,7 @@ pub(super) async fn delete_in(
             actual: version,
         });
     }
-    roles::remove_user_everywhere(txn, org, id.0).await?;
+    roles::remove_user_everywhere(write, id.0).await?;
     let mut delete = user::Entity::delete_many()
         .filter(user::Column::Id.eq(id.0))
         .filter(user::Column::OrgId.eq(org.0));
@@ -630,8 +572,7 @@ pub(super) async fn delete_in(
     }
     access_tokens::revoke_user_tokens(txn, org, id, crate::time::now_micros()).await?;
     changes::append_change(
-        txn,
-        org,
+        write,
         NewChange {
             resource_type: ResourceType::User,
             resource_id: id.0,
