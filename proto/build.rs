@@ -19,6 +19,7 @@ const PROTOS: &[&str] = &[
     "admin/v1/scim_service.proto",
     "admin/v1/service_credential_service.proto",
     "admin/v1/connection_service.proto",
+    "admin/v1/role_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

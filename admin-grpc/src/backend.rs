@@ -7,6 +7,7 @@
 //! already carries its `ErrorInfo` reason.
 
 use crate::auth::Principal;
+use crate::roles::RoleSelector;
 use identity_proto::admin::v1::{
     CreateOrganizationResponse, CreateOwnerCredentialResponse, CreateServiceCredentialResponse,
     IssueScimTokenResponse, ListOrganizationsResponse, ListScimTokensResponse,
@@ -101,14 +102,14 @@ pub trait AdminBackend: Send + Sync + 'static {
     async fn enable_scim(
         &self,
         organization_id: Uuid,
-        default_role_id: Option<Uuid>,
+        default_role: Option<RoleSelector>,
     ) -> Result<ScimSettings, Status>;
 
     /// Sets (`Some`) or clears (`None`) the default role.
     async fn set_default_role(
         &self,
         organization_id: Uuid,
-        default_role_id: Option<Uuid>,
+        default_role: Option<RoleSelector>,
     ) -> Result<ScimSettings, Status>;
 
     /// Sets the organization's rate-limit overrides at the SCIM edge (0 keeps a default).
@@ -176,6 +177,12 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Provisioning connections, when the backend has them (`admin.v1.ConnectionService`
     /// answers UNIMPLEMENTED otherwise).
     fn connections(&self) -> Option<&dyn crate::connections::ConnectionBackend> {
+        None
+    }
+
+    /// Roles, when the backend has them (`admin.v1.RoleService` answers UNIMPLEMENTED
+    /// otherwise).
+    fn roles(&self) -> Option<&dyn crate::roles::RoleBackend> {
         None
     }
 }

@@ -4,13 +4,15 @@
 //! The crate owns the API surface, not the data: [`AdminBackend`] is the small trait a store
 //! implements (identity-core does, over its database), [`admin_routes`] serves
 //! `admin.v1.OrganizationService`, `admin.v1.ScimService` and
-//! `admin.v1.ServiceCredentialService` and `admin.v1.ConnectionService` over any backend with
+//! `admin.v1.ServiceCredentialService`, `admin.v1.ConnectionService` and
+//! `admin.v1.RoleService` over any backend with
 //! authentication done once for every call (`identity_runtime::grpc_auth`).
 //! Nothing here knows SQL or how secrets are stored.
 
 pub mod auth;
 pub mod backend;
 pub mod connections;
+pub mod roles;
 pub mod service;
 pub mod service_credentials;
 pub mod status;
@@ -20,4 +22,5 @@ pub mod testing;
 pub use auth::Principal;
 pub use backend::{AdminBackend, OrganizationKey, PageRequest};
 pub use connections::{ConnectionApi, ConnectionBackend};
+pub use roles::{RoleApi, RoleBackend, RoleSelector};
 pub use service::{OrganizationApi, ScimApi, admin_routes};

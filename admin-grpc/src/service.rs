@@ -8,6 +8,7 @@ use crate::auth::{Principal, parse_uuid};
 use crate::backend::{
     AdminBackend, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrganizationKey, PageRequest,
 };
+use crate::roles::RoleSelector;
 use crate::status;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::connection_service_server::ConnectionServiceServer;
@@ -45,9 +46,14 @@ pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
     )
     .add_service(
         auth.layer(with_message_limits!(ConnectionServiceServer::new(
-            crate::connections::ConnectionApi::new(backend)
+            crate::connections::ConnectionApi::new(Arc::clone(&backend))
         ))),
     )
+    .add_service(auth.layer(with_message_limits!(
+        identity_proto::admin::v1::role_service_server::RoleServiceServer::new(
+            crate::roles::RoleApi::new(backend)
+        )
+    )))
 }
 
 /// `admin.v1.OrganizationService` over a backend.
@@ -117,6 +123,18 @@ fn duration(field: &str, value: Option<prost_types::Duration>) -> Result<Option<
 }
 
 /// An optional UUID field: empty means absent.
+/// The default role a request names: `default_role` (name or id), else the deprecated
+/// `default_role_id` (an id), else none.
+fn default_role(default_role: &str, default_role_id: &str) -> Result<Option<RoleSelector>, Status> {
+    if !default_role.trim().is_empty() {
+        return RoleSelector::optional("default_role", default_role);
+    }
+    match optional_uuid("default_role_id", default_role_id)? {
+        Some(id) => RoleSelector::parse("default_role_id", &id.to_string()).map(Some),
+        None => Ok(None),
+    }
+}
+
 fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, Status> {
     if value.is_empty() {
         Ok(None)
@@ -254,7 +272,10 @@ impl ScimService for ScimApi {
     ) -> Result<Response<pb::EnableScimResponse>, Status> {
         let organization_id =
             Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
-        let role = optional_uuid("default_role_id", &request.get_ref().default_role_id)?;
+        let role = default_role(&request.get_ref().default_role, {
+            #[allow(deprecated)]
+            &request.get_ref().default_role_id
+        })?;
         let settings = self.backend.enable_scim(organization_id, role).await?;
         Ok(Response::new(pb::EnableScimResponse {
             settings: Some(settings),
@@ -267,7 +288,10 @@ impl ScimService for ScimApi {
     ) -> Result<Response<pb::SetDefaultRoleResponse>, Status> {
         let organization_id =
             Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
-        let role = optional_uuid("default_role_id", &request.get_ref().default_role_id)?;
+        let role = default_role(&request.get_ref().default_role, {
+            #[allow(deprecated)]
+            &request.get_ref().default_role_id
+        })?;
         let settings = self.backend.set_default_role(organization_id, role).await?;
         Ok(Response::new(pb::SetDefaultRoleResponse {
             settings: Some(settings),

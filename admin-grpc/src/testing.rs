@@ -5,7 +5,7 @@
 //! [`ORG_A`] and [`ORG_B`]; the organization slug `acme` is [`ORG_A`]. Every call that reaches
 //! the backend is recorded, so a test can prove that a refused call never did.
 
-use crate::{AdminBackend, OrganizationKey, PageRequest, Principal, admin_routes};
+use crate::{AdminBackend, OrganizationKey, PageRequest, Principal, RoleSelector, admin_routes};
 use identity_proto::admin::v1 as pb;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -149,9 +149,10 @@ impl AdminBackend for Fake {
     async fn enable_scim(
         &self,
         organization_id: Uuid,
-        default_role_id: Option<Uuid>,
+        default_role: Option<RoleSelector>,
     ) -> Result<pb::ScimSettings, Status> {
-        self.record(format!("enable_scim {organization_id} {default_role_id:?}"));
+        let default_role = default_role.map(|role| role.to_string());
+        self.record(format!("enable_scim {organization_id} {default_role:?}"));
         Ok(settings(organization_id, true))
     }
 
@@ -170,10 +171,11 @@ impl AdminBackend for Fake {
     async fn set_default_role(
         &self,
         organization_id: Uuid,
-        default_role_id: Option<Uuid>,
+        default_role: Option<RoleSelector>,
     ) -> Result<pb::ScimSettings, Status> {
+        let default_role = default_role.map(|role| role.to_string());
         self.record(format!(
-            "set_default_role {organization_id} {default_role_id:?}"
+            "set_default_role {organization_id} {default_role:?}"
         ));
         Ok(settings(organization_id, true))
     }

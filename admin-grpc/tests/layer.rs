@@ -204,18 +204,25 @@ async fn request_fields_are_validated_before_the_backend() {
         Code::InvalidArgument,
         "INVALID_ARGUMENT",
     );
-    assert_reason(
-        scim.enable_scim(with_credential(
-            pb::EnableScimRequest {
-                organization_id: ORG_A.to_string(),
-                default_role_id: "role?".into(),
-            },
-            admin,
-        ))
-        .await,
-        Code::InvalidArgument,
-        "INVALID_ARGUMENT",
-    );
+    // the deprecated id field still takes only an id; the name-or-id field is bounded
+    #[allow(deprecated)]
+    let bad_id = pb::EnableScimRequest {
+        organization_id: ORG_A.to_string(),
+        default_role_id: "role?".into(),
+        default_role: String::new(),
+    };
+    let too_long = pb::EnableScimRequest {
+        organization_id: ORG_A.to_string(),
+        default_role: "x".repeat(257),
+        ..Default::default()
+    };
+    for request in [bad_id, too_long] {
+        assert_reason(
+            scim.enable_scim(with_credential(request, admin)).await,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
+    }
     assert!(s.fake.calls().is_empty(), "{:?}", s.fake.calls());
 }
 

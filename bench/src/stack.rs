@@ -304,7 +304,8 @@ pub(crate) async fn create_organization(
         scim_client
             .enable_scim(admin::EnableScimRequest {
                 organization_id: id.clone(),
-                default_role_id: String::new(),
+                default_role: String::new(),
+                ..Default::default()
             })
             .await
             .context("EnableScim")?;

@@ -12,10 +12,10 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, TokenId, UserId};
 use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
 use crate::store::organizations::{self, RateLimits, ScimUpdate};
-use crate::store::{service_credentials, users};
+use crate::store::{roles, service_credentials, users};
 use crate::time::{now_micros, to_timestamp};
 use admin_grpc::backend::NewServiceCredential;
-use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal};
+use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal, RoleSelector};
 use identity_proto::admin::v1 as pb;
 use identity_proto::identity::v1::ErrorReason;
 use sea_orm::DatabaseConnection;
@@ -146,8 +146,9 @@ fn organization_pb(row: &organization::Model) -> pb::Organization {
     }
 }
 
-fn settings_pb(row: &organization::Model) -> pb::ScimSettings {
+fn settings_pb(row: &organization::Model, default_role_name: String) -> pb::ScimSettings {
     pb::ScimSettings {
+        default_role_name,
         organization_id: row.id.to_string(),
         enabled: row.scim_enabled,
         default_role_id: row
@@ -272,6 +273,18 @@ impl CoreAdminBackend {
         Ok(token_pb(row, now, rotated.contains(&row.id)))
     }
 
+    /// The SCIM settings of `row`, with the default role's name.
+    async fn settings_of(&self, row: &organization::Model) -> CoreResult<pb::ScimSettings> {
+        let name = match row.default_role_id {
+            Some(id) => roles::find_role(&self.db, OrgId(row.id), Some(RoleId(id)), "")
+                .await?
+                .map(|role| role.data.display_name)
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(settings_pb(row, name))
+    }
+
     async fn require_role(&self, org: OrgId, role: RoleId) -> CoreResult<()> {
         if organizations::role_exists(&self.db, org, role).await? {
             Ok(())
@@ -366,7 +379,7 @@ impl CoreAdminBackend {
             released_roles = released.map(|r| r.1),
             "scim settings changed"
         );
-        Ok(settings_pb(&row))
+        self.settings_of(&row).await
     }
 
     async fn issue_scim_token_core(
@@ -560,17 +573,24 @@ impl AdminBackend for CoreAdminBackend {
 
     async fn get_scim_settings(&self, organization_id: Uuid) -> Result<pb::ScimSettings, Status> {
         let row = organizations::get(&self.db, OrgId(organization_id)).await?;
-        Ok(settings_pb(&row))
+        Ok(self.settings_of(&row).await?)
     }
 
     async fn enable_scim(
         &self,
         organization_id: Uuid,
-        default_role_id: Option<Uuid>,
+        default_role: Option<RoleSelector>,
     ) -> Result<pb::ScimSettings, Status> {
+        let org = OrgId(organization_id);
+        let default_role = match default_role {
+            Some(selector) => Some(Some(
+                crate::admin_roles::resolve(self, org, &selector).await?.id,
+            )),
+            None => None,
+        };
         let update = ScimUpdate {
             enabled: Some(true),
-            default_role: default_role_id.map(|r| Some(RoleId(r))),
+            default_role,
             rate_limits: None,
         };
         Ok(self
@@ -581,11 +601,16 @@ impl AdminBackend for CoreAdminBackend {
     async fn set_default_role(
         &self,
         organization_id: Uuid,
-        default_role_id: Option<Uuid>,
+        default_role: Option<RoleSelector>,
     ) -> Result<pb::ScimSettings, Status> {
+        let org = OrgId(organization_id);
+        let default_role = match default_role {
+            Some(selector) => Some(crate::admin_roles::resolve(self, org, &selector).await?.id),
+            None => None,
+        };
         let update = ScimUpdate {
             enabled: None,
-            default_role: Some(default_role_id.map(RoleId)),
+            default_role: Some(default_role),
             rate_limits: None,
         };
         Ok(self
@@ -636,6 +661,10 @@ impl AdminBackend for CoreAdminBackend {
     }
 
     fn connections(&self) -> Option<&dyn admin_grpc::ConnectionBackend> {
+        Some(self)
+    }
+
+    fn roles(&self) -> Option<&dyn admin_grpc::RoleBackend> {
         Some(self)
     }
 

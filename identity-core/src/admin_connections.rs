@@ -3,8 +3,8 @@
 
 use crate::admin_backend::CoreAdminBackend;
 use crate::entity::{connection_error, oauth_client, oauth_grant, provisioning_connection};
-use crate::ids::OrgId;
-use crate::store::{connections, oauth};
+use crate::ids::{OrgId, RoleId};
+use crate::store::{connections, oauth, roles};
 use crate::time::to_timestamp;
 use admin_grpc::ConnectionBackend;
 use identity_proto::admin::v1 as pb;
@@ -70,6 +70,30 @@ fn grant_pb((row, client_id): &(oauth_grant::Model, String)) -> pb::Grant {
     }
 }
 
+impl CoreAdminBackend {
+    /// Groups to sync as the owner gave them, each a role's name or id: an id of one of the
+    /// organization's roles becomes that role's name (the edge compares names, as identity
+    /// providers push them); anything else is a name, perhaps of a group not pushed yet.
+    async fn group_names(
+        &self,
+        org: OrgId,
+        groups: Option<Vec<String>>,
+    ) -> crate::error::CoreResult<Option<Vec<String>>> {
+        let Some(groups) = groups else {
+            return Ok(None);
+        };
+        let mut names = Vec::with_capacity(groups.len());
+        for group in groups {
+            let role = match Uuid::try_parse(&group) {
+                Ok(id) => roles::find_role(&self.db, org, Some(RoleId(id)), &group).await?,
+                Err(_) => None,
+            };
+            names.push(role.map_or(group, |role| role.data.display_name));
+        }
+        Ok(Some(names))
+    }
+}
+
 #[async_trait::async_trait]
 impl ConnectionBackend for CoreAdminBackend {
     async fn create_connection(
@@ -78,8 +102,9 @@ impl ConnectionBackend for CoreAdminBackend {
         name: &str,
         allowed_groups: Option<Vec<String>>,
     ) -> Result<pb::Connection, Status> {
-        let row =
-            connections::create(&self.db, OrgId(organization_id), name, allowed_groups).await?;
+        let org = OrgId(organization_id);
+        let allowed_groups = self.group_names(org, allowed_groups).await?;
+        let row = connections::create(&self.db, org, name, allowed_groups).await?;
         tracing::info!(target: "audit", org_id = %organization_id, connection_id = %row.id, action = "connection.create", "provisioning connection created");
         Ok(connection_pb(&row, &[]))
     }
@@ -106,7 +131,12 @@ impl ConnectionBackend for CoreAdminBackend {
         name: Option<String>,
         groups: Option<Option<Vec<String>>>,
     ) -> Result<pb::Connection, Status> {
-        let row = connections::update(&self.db, OrgId(organization_id), id, name, groups).await?;
+        let org = OrgId(organization_id);
+        let groups = match groups {
+            Some(groups) => Some(self.group_names(org, groups).await?),
+            None => None,
+        };
+        let row = connections::update(&self.db, org, id, name, groups).await?;
         tracing::info!(target: "audit", org_id = %organization_id, connection_id = %id, action = "connection.update", "provisioning connection updated");
         Ok(connection_pb(&row, &[]))
     }

@@ -8,6 +8,7 @@
 
 pub mod admin_backend;
 pub mod admin_connections;
+pub mod admin_roles;
 pub mod config;
 pub mod db;
 pub mod domain;

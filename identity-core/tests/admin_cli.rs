@@ -192,3 +192,114 @@ async fn failures_name_the_message_and_reason() {
         .unwrap_err();
     assert!(err.to_string().ends_with("(UNAVAILABLE)"), "{err}");
 }
+
+#[tokio::test]
+async fn an_owner_sets_up_roles_and_the_default_role_by_name() {
+    let h = Harness::start().await;
+    let slug = unique_slug("cli-roles");
+    let created = cli(
+        &h,
+        ADMIN_SECRET,
+        &["org", "create", "--slug", &slug, "--name", "Roles Org"],
+    )
+    .await
+    .unwrap();
+    let owner = created.stdout.trim_end_matches('\n').to_owned();
+    for name in ["Engineering", "Sales"] {
+        let made = cli(
+            &h,
+            &owner,
+            &[
+                "role",
+                "create",
+                "--org",
+                &slug,
+                name,
+                "--description",
+                "team",
+            ],
+        )
+        .await
+        .unwrap();
+        assert!(made.stdout.contains(name), "{}", made.stdout);
+    }
+
+    // the seeds' flow: enable SCIM with the default role the owner knows by name
+    let enabled = cli(
+        &h,
+        &owner,
+        &[
+            "scim",
+            "enable",
+            "--org",
+            &slug,
+            "--default-role",
+            "engineering",
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(
+        enabled.stdout.contains("Engineering") || enabled.stderr.contains("Engineering"),
+        "{}{}",
+        enabled.stdout,
+        enabled.stderr
+    );
+
+    cli(
+        &h,
+        &owner,
+        &["role", "rename", "--org", &slug, "Sales", "Sales Team"],
+    )
+    .await
+    .unwrap();
+    let listed = cli(
+        &h,
+        &owner,
+        &["role", "list", "--org", &slug, "--output", "json"],
+    )
+    .await
+    .unwrap();
+    let roles: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    let summary: Vec<(String, bool)> = roles["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|role| {
+            (
+                role["name"].as_str().unwrap().to_owned(),
+                role["isDefault"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("Engineering".to_owned(), true),
+            ("Sales Team".to_owned(), false)
+        ]
+    );
+
+    // the default role cannot be deleted; the reason reaches the script
+    let refused = cli(
+        &h,
+        &owner,
+        &["role", "delete", "--org", &slug, "Engineering"],
+    )
+    .await
+    .err()
+    .expect("deleting the default role fails");
+    assert!(refused.to_string().contains("ROLE_IS_DEFAULT"), "{refused}");
+    cli(
+        &h,
+        &owner,
+        &["role", "delete", "--org", &slug, "sales team"],
+    )
+    .await
+    .unwrap();
+    let listed = cli(&h, &owner, &["role", "list", "--org", &slug])
+        .await
+        .unwrap();
+    assert!(listed.stdout.contains("Engineering"));
+    assert!(!listed.stdout.contains("Sales"), "{}", listed.stdout);
+}

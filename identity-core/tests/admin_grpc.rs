@@ -37,7 +37,8 @@ async fn enable(h: &Harness, secret: &str, org: &str) -> admin::ScimSettings {
         .scim
         .enable_scim(admin::EnableScimRequest {
             organization_id: org.to_owned(),
-            default_role_id: String::new(),
+            default_role: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -452,7 +453,8 @@ async fn disabling_scim_stops_tokens_and_releases_scim_managed_identities() {
     assert_error(
         scim.enable_scim(admin::EnableScimRequest {
             organization_id: org.id.clone(),
-            default_role_id: Uuid::now_v7().to_string(),
+            default_role: Uuid::now_v7().to_string(),
+            ..Default::default()
         })
         .await,
         Code::NotFound,
@@ -461,7 +463,8 @@ async fn disabling_scim_stops_tokens_and_releases_scim_managed_identities() {
     let enabled = scim
         .enable_scim(admin::EnableScimRequest {
             organization_id: org.id.clone(),
-            default_role_id: role_id.to_string(),
+            default_role: role_id.to_string(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -526,7 +529,8 @@ async fn disabling_scim_stops_tokens_and_releases_scim_managed_identities() {
     let cleared = scim
         .set_default_role(admin::SetDefaultRoleRequest {
             organization_id: org.id.clone(),
-            default_role_id: String::new(),
+            default_role: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -538,7 +542,8 @@ async fn disabling_scim_stops_tokens_and_releases_scim_managed_identities() {
     assert_error(
         scim.set_default_role(admin::SetDefaultRoleRequest {
             organization_id: org.id.clone(),
-            default_role_id: Uuid::now_v7().to_string(),
+            default_role: Uuid::now_v7().to_string(),
+            ..Default::default()
         })
         .await,
         Code::NotFound,

@@ -329,6 +329,7 @@ impl ScimError {
             ErrorReason::Unspecified
             | ErrorReason::OrganizationSlugTaken
             | ErrorReason::UserManagedByScim
+            | ErrorReason::RoleManagedByScim
             | ErrorReason::CursorExpired
             | ErrorReason::TokenOfAnotherOrganization
             | ErrorReason::UserInactive

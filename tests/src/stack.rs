@@ -438,7 +438,8 @@ impl Stack {
             .scim
             .enable_scim(admin::EnableScimRequest {
                 organization_id: org_id.clone(),
-                default_role_id: role.id.clone(),
+                default_role: role.id.clone(),
+                ..Default::default()
             })
             .await
             .expect("EnableScim");

@@ -15,7 +15,7 @@ pub use run::{CliError, run};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// Administers organizations, SCIM settings and SCIM tokens of the identity service.
+/// Administers organizations, roles, SCIM settings and SCIM tokens of the identity service.
 #[derive(Debug, Parser)]
 #[command(name = "identity-admin", version)]
 pub struct Cli {
@@ -78,6 +78,9 @@ pub enum Command {
     /// Members (users) of an organization
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Roles of an organization: its groups of users, which SCIM Groups are
+    #[command(subcommand)]
+    Role(RoleCommand),
     /// Credentials of the platform's internal services for the identity.v1 API
     #[command(subcommand, name = "service-credential", alias = "svc")]
     ServiceCredential(ServiceCredentialCommand),
@@ -226,6 +229,49 @@ pub enum MemberCommand {
     },
 }
 
+/// `identity-admin role …`
+///
+/// A role is named by its name (compared without regard to case) or its id, so scripts can use
+/// either; a role an identity provider provisions is renamed and deleted there, not here.
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// List the roles by name with their member counts, who manages them and the default
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Create a role managed by the platform, without members
+    Create {
+        #[command(flatten)]
+        org: OrgArg,
+        /// The role's name, unique in the organization without regard to case
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Free-text description
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Rename a role; its members and its id stay
+    Rename {
+        #[command(flatten)]
+        org: OrgArg,
+        /// The role: its name or id
+        #[arg(value_name = "ROLE")]
+        role: String,
+        /// Its new name
+        #[arg(value_name = "NEW_NAME")]
+        new_name: String,
+    },
+    /// Delete a role and its memberships; the users stay (choose another default role first)
+    Delete {
+        #[command(flatten)]
+        org: OrgArg,
+        /// The role: its name or id
+        #[arg(value_name = "ROLE")]
+        role: String,
+    },
+}
+
 /// The organization a command acts on.
 #[derive(Debug, Args)]
 pub struct OrgArg {
@@ -293,8 +339,8 @@ pub enum ScimCommand {
     Enable {
         #[command(flatten)]
         org: OrgArg,
-        /// Role every SCIM-created user joins (default: keep the current one)
-        #[arg(long, value_name = "ROLE_ID")]
+        /// Role every SCIM-created user joins, by name or id (default: keep the current one)
+        #[arg(long, value_name = "ROLE")]
         default_role: Option<String>,
     },
     /// Disable SCIM provisioning: tokens stop working at once, users and roles stay
@@ -307,8 +353,8 @@ pub enum ScimCommand {
     DefaultRole {
         #[command(flatten)]
         org: OrgArg,
-        /// The new default role
-        #[arg(value_name = "ROLE_ID")]
+        /// The new default role: its name or id
+        #[arg(value_name = "ROLE")]
         role: Option<String>,
         /// Clear the default role instead
         #[arg(long)]
@@ -581,6 +627,12 @@ mod tests {
     fn default_role_needs_a_role_or_clear_but_not_both() {
         assert!(parse(&["scim", "default-role", "--org", "a"]).is_err());
         assert!(parse(&["scim", "default-role", "--org", "a", "R", "--clear"]).is_err());
+        let cli = parse(&["scim", "default-role", "--org", "a", "Engineering"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Scim(ScimCommand::DefaultRole { role: Some(ref r), clear: false, .. })
+                if r == "Engineering"
+        ));
         let cli = parse(&["scim", "default-role", "--org", "a", "--clear"]).unwrap();
         assert!(matches!(
             cli.command,
@@ -594,10 +646,19 @@ mod tests {
 
     #[test]
     fn scim_enable_takes_an_optional_default_role() {
-        let cli = parse(&["scim", "enable", "--org", "a", "--default-role", "R"]).unwrap();
+        // a name, not only an id
+        let cli = parse(&[
+            "scim",
+            "enable",
+            "--org",
+            "a",
+            "--default-role",
+            "Engineering",
+        ])
+        .unwrap();
         assert!(matches!(
             cli.command,
-            Command::Scim(ScimCommand::Enable { default_role: Some(ref r), .. }) if r == "R"
+            Command::Scim(ScimCommand::Enable { default_role: Some(ref r), .. }) if r == "Engineering"
         ));
         let cli = parse(&["scim", "enable", "--org", "a"]).unwrap();
         assert!(matches!(
@@ -607,6 +668,87 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn role_list_takes_the_org_and_any_output_format() {
+        let cli = parse(&["role", "list", "--org", "acme", "--output", "json"]).unwrap();
+        assert_eq!(cli.output, OutputFormat::Json);
+        assert!(
+            matches!(cli.command, Command::Role(RoleCommand::List { ref org }) if org.org == "acme")
+        );
+        assert!(parse(&["role", "list", "--org", "acme", "extra"]).is_err());
+    }
+
+    #[test]
+    fn role_create_takes_a_name_and_an_optional_description() {
+        let cli = parse(&[
+            "role",
+            "create",
+            "--org",
+            "acme",
+            "Engineering",
+            "--description",
+            "Builds things",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Role(RoleCommand::Create {
+                org,
+                name,
+                description,
+            }) => {
+                assert_eq!(org.org, "acme");
+                assert_eq!(name, "Engineering");
+                assert_eq!(description, "Builds things");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cli = parse(&["role", "create", "--org", "acme", "Sales"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Role(RoleCommand::Create { ref name, ref description, .. })
+                if name == "Sales" && description.is_empty()
+        ));
+        assert!(parse(&["role", "create", "--org", "acme"]).is_err());
+    }
+
+    #[test]
+    fn role_rename_takes_the_role_by_name_or_id_then_the_new_name() {
+        let cli = parse(&["role", "rename", "--org", "acme", "Eng", "Engineering"]).unwrap();
+        match cli.command {
+            Command::Role(RoleCommand::Rename {
+                org,
+                role,
+                new_name,
+            }) => {
+                assert_eq!(org.org, "acme");
+                assert_eq!(role, "Eng");
+                assert_eq!(new_name, "Engineering");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let id = "0190a1b2-0000-7000-8000-000000000002";
+        let cli = parse(&["role", "rename", "--org", "acme", id, "Ops"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Role(RoleCommand::Rename { ref role, .. }) if role == id
+        ));
+        assert!(parse(&["role", "rename", "--org", "acme", "Eng"]).is_err());
+    }
+
+    #[test]
+    fn role_delete_takes_one_role() {
+        let cli = parse(&["role", "delete", "--org", "acme", "Sales"]).unwrap();
+        match cli.command {
+            Command::Role(RoleCommand::Delete { org, role }) => {
+                assert_eq!(org.org, "acme");
+                assert_eq!(role, "Sales");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(parse(&["role", "delete", "--org", "acme"]).is_err());
+        assert!(parse(&["role", "delete", "--org", "acme", "A", "B"]).is_err());
     }
 
     #[test]

@@ -2,12 +2,13 @@
 
 use super::render::Printer;
 use super::{
-    Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand, ScimCommand,
-    ServiceCredentialCommand, TokenCommand,
+    Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand, RoleCommand,
+    ScimCommand, ServiceCredentialCommand, TokenCommand,
 };
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
+use identity_proto::admin::v1::role_service_client::RoleServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
@@ -89,6 +90,7 @@ struct Clients {
     scim: ScimServiceClient<Authed>,
     service_credentials: ServiceCredentialServiceClient<Authed>,
     connections: ConnectionServiceClient<Authed>,
+    roles: RoleServiceClient<Authed>,
 }
 
 impl Clients {
@@ -157,7 +159,11 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
         service_credentials: with_message_limits!(
             ServiceCredentialServiceClient::with_interceptor(channel.clone(), auth.clone())
         ),
-        connections: with_message_limits!(ConnectionServiceClient::with_interceptor(channel, auth)),
+        connections: with_message_limits!(ConnectionServiceClient::with_interceptor(
+            channel.clone(),
+            auth.clone()
+        )),
+        roles: with_message_limits!(RoleServiceClient::with_interceptor(channel, auth)),
     })
 }
 
@@ -294,7 +300,9 @@ pub async fn run(
                         .scim
                         .enable_scim(pb::EnableScimRequest {
                             organization_id,
-                            default_role_id: default_role.unwrap_or_default(),
+                            // a name or an id; the deprecated id-only field stays empty
+                            default_role: default_role.unwrap_or_default(),
+                            ..Default::default()
                         })
                         .await?
                         .into_inner()
@@ -311,8 +319,8 @@ pub async fn run(
                 }
                 ScimCommand::DefaultRole { org, role, clear } => {
                     let organization_id = clients.resolve(&org).await?;
-                    // clap's group guarantees exactly one of the two
-                    let default_role_id = if clear {
+                    // clap's group guarantees exactly one of the two; both fields empty clears
+                    let default_role = if clear {
                         String::new()
                     } else {
                         role.unwrap_or_default()
@@ -321,7 +329,8 @@ pub async fn run(
                         .scim
                         .set_default_role(pb::SetDefaultRoleRequest {
                             organization_id,
-                            default_role_id,
+                            default_role,
+                            ..Default::default()
                         })
                         .await?
                         .into_inner()
@@ -486,6 +495,81 @@ pub async fn run(
             }
         },
         Command::Connection(command) => run_connection(command, &mut clients, &mut out).await?,
+        Command::Role(command) => run_role(command, &mut clients, &mut out).await?,
+    }
+    Ok(())
+}
+
+async fn run_role(
+    command: RoleCommand,
+    clients: &mut Clients,
+    out: &mut Printer<'_, impl Write, impl Write>,
+) -> Result<(), CliError> {
+    let roles = &mut clients.roles.clone();
+    match command {
+        RoleCommand::List { org } => {
+            let organization_id = clients.resolve(&org).await?;
+            let mut list = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = roles
+                    .list_roles(pb::ListRolesRequest {
+                        organization_id: organization_id.clone(),
+                        page_size: 1000,
+                        page_token,
+                    })
+                    .await?
+                    .into_inner();
+                list.extend(page.roles);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            out.roles(&list)?;
+        }
+        RoleCommand::Create {
+            org,
+            name,
+            description,
+        } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = roles
+                .create_role(pb::CreateRoleRequest {
+                    organization_id,
+                    name,
+                    description,
+                })
+                .await?
+                .into_inner();
+            out.role(response.role.as_ref())?;
+        }
+        RoleCommand::Rename {
+            org,
+            role,
+            new_name,
+        } => {
+            let organization_id = clients.resolve(&org).await?;
+            let response = roles
+                .rename_role(pb::RenameRoleRequest {
+                    organization_id,
+                    role,
+                    new_name,
+                })
+                .await?
+                .into_inner();
+            out.role(response.role.as_ref())?;
+        }
+        RoleCommand::Delete { org, role } => {
+            let organization_id = clients.resolve(&org).await?;
+            roles
+                .delete_role(pb::DeleteRoleRequest {
+                    organization_id,
+                    role: role.clone(),
+                })
+                .await?;
+            out.done(&format!("role {role} deleted"))?;
+        }
     }
     Ok(())
 }

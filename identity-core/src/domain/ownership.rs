@@ -41,3 +41,15 @@ pub(crate) fn managed_by_scim(what: &str) -> CoreError {
         ),
     }
 }
+
+/// A SCIM-managed role is the identity provider's to rename and delete.
+pub(crate) fn role_managed_by_scim(what: &str) -> CoreError {
+    CoreError::FailedPrecondition {
+        reason: ErrorReason::RoleManagedByScim,
+        message: format!(
+            "the role is provisioned by the organization's identity provider and cannot be \
+             {what} here: change it in the identity provider, or turn SCIM off to hand it to \
+             the platform"
+        ),
+    }
+}

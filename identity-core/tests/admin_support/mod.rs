@@ -8,7 +8,9 @@ use identity_core::admin_backend::CoreAdminBackend;
 use identity_core::service::token_service::TokenServiceImpl;
 use identity_core::testing::TestDb;
 use identity_proto::admin::v1 as admin;
+use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
+use identity_proto::admin::v1::role_service_client::RoleServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
 use identity_proto::identity::v1::{AuthenticateScimTokenRequest, AuthenticateScimTokenResponse};
@@ -88,7 +90,9 @@ impl Harness {
         let auth = Bearer(credential.map(|c| format!("Bearer {c}").parse().unwrap()));
         Admin {
             orgs: OrganizationServiceClient::with_interceptor(self.channel.clone(), auth.clone()),
-            scim: ScimServiceClient::with_interceptor(self.channel.clone(), auth),
+            scim: ScimServiceClient::with_interceptor(self.channel.clone(), auth.clone()),
+            roles: RoleServiceClient::with_interceptor(self.channel.clone(), auth.clone()),
+            connections: ConnectionServiceClient::with_interceptor(self.channel.clone(), auth),
         }
     }
 
@@ -153,6 +157,8 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 pub struct Admin {
     pub orgs: OrganizationServiceClient<Authed>,
     pub scim: ScimServiceClient<Authed>,
+    pub roles: RoleServiceClient<Authed>,
+    pub connections: ConnectionServiceClient<Authed>,
 }
 
 /// Asserts the status code and `ErrorInfo.reason` of a failed call.

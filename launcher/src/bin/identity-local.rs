@@ -179,7 +179,8 @@ async fn provision(
         let role_id = default_role(core, &org_id).await?;
         scim.enable_scim(admin::EnableScimRequest {
             organization_id: org_id.clone(),
-            default_role_id: role_id,
+            default_role: role_id,
+            ..Default::default()
         })
         .await?;
     }

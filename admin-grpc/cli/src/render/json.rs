@@ -58,6 +58,7 @@ pub(super) fn settings_json(s: &pb::ScimSettings) -> Value {
         "organizationId": s.organization_id,
         "enabled": s.enabled,
         "defaultRoleId": s.default_role_id,
+        "defaultRoleName": s.default_role_name,
         "updateTime": time(s.update_time.as_ref()),
         "rateLimits": s.rate_limits.map(|l| json!({
             "requestsPerSecond": l.requests_per_second,
@@ -65,6 +66,18 @@ pub(super) fn settings_json(s: &pb::ScimSettings) -> Value {
             "maxConcurrentRequests": l.max_concurrent_requests,
         })),
     })
+}
+
+/// The default role for people: "Engineering (uuid)", the id alone from a server that does not
+/// send names, "-" for none.
+pub(super) fn default_role_text(s: &pb::ScimSettings) -> String {
+    if s.default_role_name.is_empty() {
+        or_dash(&s.default_role_id).to_owned()
+    } else if s.default_role_id.is_empty() {
+        s.default_role_name.clone()
+    } else {
+        format!("{} ({})", s.default_role_name, s.default_role_id)
+    }
 }
 
 /// A rate-limit override for people: 0 is the edge's default.
@@ -126,6 +139,24 @@ pub(super) fn client_json(c: &pb::OAuthClient) -> Value {
         "redirectUris": c.redirect_uris,
         "clientCredentials": c.client_credentials,
         "createTime": time(c.create_time.as_ref()),
+    })
+}
+
+/// Who renames and deletes a role: the identity provider or the platform (this CLI).
+pub(super) fn managed_by(r: &pb::Role) -> &'static str {
+    if r.scim_managed { "scim" } else { "platform" }
+}
+
+pub(super) fn role_json(r: &pb::Role) -> Value {
+    json!({
+        "id": r.id,
+        "organizationId": r.organization_id,
+        "name": r.name,
+        "description": r.description,
+        "memberCount": r.member_count,
+        "scimManaged": r.scim_managed,
+        "isDefault": r.is_default,
+        "createTime": time(r.create_time.as_ref()),
     })
 }
 

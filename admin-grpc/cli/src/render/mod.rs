@@ -207,7 +207,7 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                         "scim",
                         if s.enabled { "enabled" } else { "disabled" }.to_owned(),
                     ),
-                    ("default role", or_dash(&s.default_role_id).to_owned()),
+                    ("default role", default_role_text(s)),
                     ("updated", time_or_dash(s.update_time.as_ref())),
                     (
                         "requests/s",
@@ -542,6 +542,54 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                     })
                     .collect();
                 self.table(&["ID", "NAME", "ACCESS", "STATUS", "HINT", "SCOPE"], &rows)
+            }
+        }
+    }
+
+    fn role_fields(r: &pb::Role) -> Vec<(&'static str, String)> {
+        vec![
+            ("role id", r.id.clone()),
+            ("organization", r.organization_id.clone()),
+            ("name", r.name.clone()),
+            ("description", or_dash(&r.description).to_owned()),
+            ("members", r.member_count.to_string()),
+            ("managed by", managed_by(r).to_owned()),
+            (
+                "default",
+                if r.is_default { "yes" } else { "no" }.to_owned(),
+            ),
+            ("created", time_or_dash(r.create_time.as_ref())),
+        ]
+    }
+
+    pub(super) fn role(&mut self, r: Option<&pb::Role>) -> io::Result<()> {
+        let r = r.ok_or_else(missing)?;
+        match self.format {
+            OutputFormat::Json => self.json(&role_json(r)),
+            OutputFormat::Human => Self::fields(self.stdout, &Self::role_fields(r)),
+        }
+    }
+
+    pub(super) fn roles(&mut self, list: &[pb::Role]) -> io::Result<()> {
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "roles": list.iter().map(role_json).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Human => {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.name.clone(),
+                            r.id.clone(),
+                            r.member_count.to_string(),
+                            managed_by(r).to_owned(),
+                            // only the default is marked, so it stands out
+                            if r.is_default { "yes" } else { "-" }.to_owned(),
+                        ]
+                    })
+                    .collect();
+                self.table(&["NAME", "ID", "MEMBERS", "MANAGED BY", "DEFAULT"], &rows)
             }
         }
     }

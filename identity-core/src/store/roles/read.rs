@@ -9,7 +9,10 @@ use crate::store::changes::{self};
 use crate::store::filter::Resource;
 use crate::store::paging::{self, ListQuery, PageToken, SortValue};
 use crate::store::users::{extra_from_text, managed_by_from_db};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -55,6 +58,47 @@ pub async fn get_role(db: &DatabaseConnection, org: OrgId, id: RoleId) -> CoreRe
         Some(row) => Ok(to_domain(row)),
         None => Err(not_found(db, org, id).await),
     }
+}
+
+/// The role of `org` that an owner names: the one with id `id` when there is one, else the one
+/// named `name` (without regard to case, as names are unique).
+pub async fn find_role(
+    db: &DatabaseConnection,
+    org: OrgId,
+    id: Option<RoleId>,
+    name: &str,
+) -> CoreResult<Option<Role>> {
+    if let Some(id) = id
+        && let Some(row) = load_role(db, org, id).await?
+    {
+        return Ok(Some(to_domain(row)));
+    }
+    Ok(role::Entity::find()
+        .filter(role::Column::OrgId.eq(org.0))
+        .filter(role::Column::DisplayNameLower.eq(name.to_lowercase()))
+        .by_key(db)
+        .await?
+        .map(to_domain))
+}
+
+/// Up to `limit` roles of `org` in name order (without regard to case), after the lowercase
+/// name `after`: the unique `(org_id, display_name_lower)` index is the key, so a page costs the
+/// same wherever it starts.
+pub async fn list_by_name(
+    db: &DatabaseConnection,
+    org: OrgId,
+    after: Option<&str>,
+    limit: u64,
+) -> CoreResult<Vec<Role>> {
+    changes::ensure_org(db, org).await?;
+    let mut select = role::Entity::find()
+        .filter(role::Column::OrgId.eq(org.0))
+        .order_by_asc(role::Column::DisplayNameLower)
+        .limit(limit);
+    if let Some(after) = after {
+        select = select.filter(role::Column::DisplayNameLower.gt(after));
+    }
+    Ok(select.all(db).await?.into_iter().map(to_domain).collect())
 }
 
 /// One page of roles.
