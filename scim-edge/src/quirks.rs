@@ -40,11 +40,15 @@ pub enum Quirk {
     /// value filter, which RFC 7644's grammar does not allow; it means
     /// `emails[type eq "work" and value eq "x"]`.
     SubAttributeAfterValueFilter,
+    /// A `schemas` key inside an extension object (`"urn:…:enterprise:2.0:User": {"schemas":
+    /// […], "department": …}`): some clients and conformance checkers send the extension as if
+    /// it were a resource; RFC 7643 puts `schemas` at the top level only. Ignored.
+    SchemasInsideExtension,
 }
 
 impl Quirk {
     /// Every quirk, for documentation and tests.
-    pub const ALL: [Quirk; 10] = [
+    pub const ALL: [Quirk; 11] = [
         Quirk::BareAuthorizationToken,
         Quirk::CapitalisedPatchOp,
         Quirk::StringBoolean,
@@ -55,6 +59,7 @@ impl Quirk {
         Quirk::AddCreatesFilteredElement,
         Quirk::ReadOnlyEchoed,
         Quirk::SubAttributeAfterValueFilter,
+        Quirk::SchemasInsideExtension,
     ];
 
     /// The stable name used in logs and as the metric attribute.
@@ -70,6 +75,7 @@ impl Quirk {
             Quirk::AddCreatesFilteredElement => "add_creates_filtered_element",
             Quirk::ReadOnlyEchoed => "read_only_echoed",
             Quirk::SubAttributeAfterValueFilter => "sub_attribute_after_value_filter",
+            Quirk::SchemasInsideExtension => "schemas_inside_extension",
         }
     }
 

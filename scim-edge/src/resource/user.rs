@@ -145,9 +145,9 @@ fn contacts_to_scim(values: &[pb::ContactValue]) -> Value {
                 let mut object = Map::new();
                 object.insert("value".into(), json!(contact.value));
                 put_str(&mut object, "type", &contact.r#type);
-                if contact.primary {
-                    object.insert("primary".into(), json!(true));
-                }
+                // always present: the core stores a boolean, so a `false` sent is a `false`
+                // stored and shown (RFC 7643 §2.4 makes absent and false mean the same)
+                object.insert("primary".into(), json!(contact.primary));
                 put_str(&mut object, "display", &contact.display);
                 Value::Object(object)
             })
@@ -334,6 +334,7 @@ fn enterprise_from_scim(value: &Value) -> ScimResult<Option<pb::EnterpriseAttrib
     let mut enterprise = pb::EnterpriseAttributes::default();
     for (key, value) in object {
         match key.to_ascii_lowercase().as_str() {
+            "schemas" => crate::quirks::Quirk::SchemasInsideExtension.seen(),
             "employeenumber" => enterprise.employee_number = string_value("employeeNumber", value)?,
             "costcenter" => enterprise.cost_center = string_value("costCenter", value)?,
             "organization" => enterprise.organization = string_value("organization", value)?,
@@ -466,6 +467,27 @@ mod tests {
             InputMode::Patched,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn primary_false_is_shown_and_an_inner_extension_schemas_key_is_ignored() {
+        let input = user_from_scim(
+            &json!({
+                "schemas": [USER_SCHEMA, ENTERPRISE_USER_SCHEMA],
+                "userName": "a",
+                "phoneNumbers": [{ "value": "+1 555", "type": "work", "primary": false }],
+                ENTERPRISE_USER_SCHEMA: {
+                    "schemas": [ENTERPRISE_USER_SCHEMA],
+                    "department": "Tours"
+                }
+            }),
+            InputMode::Request,
+        )
+        .unwrap();
+        assert_eq!(input.user.enterprise.as_ref().unwrap().department, "Tours");
+        let json = user_to_scim(&input.user, &settings(), false);
+        assert_eq!(json["phoneNumbers"][0]["primary"], json!(false));
+        assert!(json[ENTERPRISE_USER_SCHEMA].get("schemas").is_none());
     }
 
     #[test]

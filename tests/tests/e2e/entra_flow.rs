@@ -203,7 +203,7 @@ async fn entra_dialect_details() {
     );
     assert_eq!(
         after.body["emails"],
-        json!([{ "type": "work", "value": work_mail }]),
+        json!([{ "type": "work", "value": work_mail, "primary": false }]),
         "Add on a missing work email creates it"
     );
 

@@ -239,3 +239,23 @@ async fn sub_attribute_after_value_filter() {
     .await;
     assert_eq!(found.resource_ids(), vec![f.user_id.clone()]);
 }
+
+#[tokio::test]
+async fn schemas_inside_extension() {
+    let f = fixture().await;
+    counted(&f, "schemas_inside_extension", async |f| {
+        patch_user(
+            f,
+            json!([{
+                "op": "replace",
+                "path": ENTERPRISE_SCHEMA,
+                "value": { "schemas": [ENTERPRISE_SCHEMA], "department": "Tours" }
+            }]),
+        )
+        .await
+    })
+    .await;
+    let stored = user(&f).await;
+    assert_eq!(stored[ENTERPRISE_SCHEMA]["department"], json!("Tours"));
+    assert!(stored[ENTERPRISE_SCHEMA].get("schemas").is_none());
+}

@@ -260,6 +260,55 @@ async fn read_only_targets_are_mutability_errors() {
     assert_eq!(after.body["meta"]["version"], created["meta"]["version"]);
 }
 
+/// Decided: `active` cannot be unassigned. Unassigned it would read as active, so a `remove`
+/// would reactivate a deactivated user (or be silently ignored on an active one); it is refused
+/// with `mutability` and changes nothing.
+#[tokio::test]
+async fn removing_active_is_refused_and_leaves_a_deactivated_user_deactivated() {
+    let (_stack, tenant) = setup().await;
+    let (path, _) = user_with_details(&tenant).await;
+    let deactivated = tenant
+        .patch(
+            &path,
+            patch(json!([{ "op": "replace", "path": "active", "value": false }])),
+        )
+        .await;
+    assert_eq!(deactivated.status, 200, "{deactivated}");
+    for bad in [
+        json!({ "op": "remove", "path": "active" }),
+        json!({ "op": "replace", "path": "active", "value": null }),
+    ] {
+        tenant
+            .patch(&path, patch(json!([bad])))
+            .await
+            .expect_error(400, Some("mutability"));
+    }
+    let after = tenant.get(&path).await;
+    assert_eq!(after.body["active"], json!(false));
+    assert_eq!(
+        after.body["meta"]["version"],
+        deactivated.body["meta"]["version"]
+    );
+}
+
+/// Decided: `primary` is always shown on emails and phone numbers, so a `false` sent is the
+/// `false` read back (the core stores a boolean; RFC 7643 §2.4 makes absent and false equal).
+#[tokio::test]
+async fn primary_false_comes_back_as_sent() {
+    let (_stack, tenant) = setup().await;
+    let mut body = scim::user(&unique("primary"));
+    body["phoneNumbers"] = json!([
+        { "value": "+1 555 0100", "type": "work", "primary": false },
+        { "value": "+1 555 0101", "type": "mobile", "primary": true }
+    ]);
+    let created = tenant.create_user_with(body).await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    let read = tenant.get(&path).await.body;
+    assert_eq!(read["phoneNumbers"][0]["primary"], json!(false));
+    assert_eq!(read["phoneNumbers"][1]["primary"], json!(true));
+    assert_eq!(read["emails"][0]["primary"], json!(true));
+}
+
 #[tokio::test]
 async fn a_failing_operation_changes_nothing() {
     let (_stack, tenant) = setup().await;

@@ -92,6 +92,14 @@ pub(super) fn apply_simple(
         if def.required {
             return Err(required_error(def));
         }
+        if def.name == "active" {
+            // unassigned, `active` would read as its default (active): removing it must not
+            // reactivate a deactivated user, nor be silently ignored
+            return Err(ScimError::mutability(
+                "active cannot be removed: replace it with false to deactivate the user or \
+                 true to activate it",
+            ));
+        }
         if def.mutability == Mutability::Immutable && is_assigned(container.get(key)) {
             return Err(immutable_error(def));
         }

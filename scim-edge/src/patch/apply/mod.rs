@@ -203,6 +203,10 @@ fn apply_whole_extension(
         )));
     };
     for (key, nested) in object {
+        if key.eq_ignore_ascii_case("schemas") {
+            Quirk::SchemasInsideExtension.seen();
+            continue;
+        }
         let (attribute, sub) = match key.split_once('.') {
             Some((attribute, sub)) => (attribute, Some(sub.to_owned())),
             None => (key.as_str(), None),

@@ -155,6 +155,32 @@ fn add_enterprise_attribute_creates_the_extension_and_lists_it() {
 // === RFC 7644 §3.5.2.3 replace ===
 
 #[test]
+fn a_whole_extension_object_may_carry_its_own_schemas_key() {
+    // with a path, and keyed by its URN without one: the inner `schemas` is ignored
+    let inner = json!({ "schemas": [ENTERPRISE_USER_SCHEMA], "department": "Tours" });
+    for operations in [
+        json!([{ "op": "replace", "path": ENTERPRISE_USER_SCHEMA, "value": inner }]),
+        json!([{ "op": "add", "value": { ENTERPRISE_USER_SCHEMA: inner } }]),
+    ] {
+        let r = patch(&user(), operations).unwrap();
+        assert_eq!(r[ENTERPRISE_USER_SCHEMA]["department"], "Tours");
+        assert!(r[ENTERPRISE_USER_SCHEMA].get("schemas").is_none(), "{r}");
+    }
+}
+
+#[test]
+fn removing_active_is_refused_and_changes_nothing() {
+    assert_eq!(
+        patch_err(json!([{ "op": "remove", "path": "active" }])),
+        ScimType::Mutability
+    );
+    assert_eq!(
+        patch_err(json!([{ "op": "replace", "path": "active", "value": null }])),
+        ScimType::Mutability
+    );
+}
+
+#[test]
 fn replace_semantics() {
     let r = patch(&user(), json!([
         { "op": "replace", "path": "userName", "value": "babs" },
