@@ -4,11 +4,14 @@ Run by .ci/check-chart inside a virtualenv holding helm-python-sdk (Helm's own G
 C library, so no helm binary is needed) and kubernetes-validate (the Kubernetes OpenAPI schemas,
 shipped in the package, so nothing is fetched at run time).
 
-For every example values file under helm/identity/ci/ it renders the chart as `helm install`
-would and validates every manifest strictly against the oldest supported and the newest
-Kubernetes version. It also checks the chart's own promises (non-root, read-only root fs, probes,
-no Secret objects, the NetworkPolicies' reachability, the ServiceMonitor, the core's autoscaling)
-and that unsupported combinations are refused with a `fail` message or by values.schema.json.
+For the chart's defaults alone (no values file, what `helm install identity ./helm/identity`
+renders) and for every example values file under helm/identity/ci/ it renders the chart as
+`helm install` would and validates every manifest strictly against the oldest supported and the
+newest Kubernetes version. It also checks the chart's own promises (non-root, read-only root fs,
+probes, a Secret rendered exactly for each credential the values do not name, every setting of
+docs/operations.md wired into the processes, the NetworkPolicies' reachability, the `helm test`
+hooks, the ServiceMonitor, the core's autoscaling) and that unknown keys and unsupported
+combinations are refused with a `fail` message or by values.schema.json.
 
 Custom resources have no schema in kubernetes-validate (its CLI would only print WARN for them):
 the API versions in CUSTOM_RESOURCES are never handed to it, their shape is asserted here
@@ -17,10 +20,13 @@ instead, and any other kind without a schema fails the check.
 
 from __future__ import annotations
 
+import base64
 import json
 import pathlib
 import re
+import shutil
 import sys
+import tempfile
 from typing import Any
 
 import helm_python
@@ -29,10 +35,13 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "identity"
+OPERATIONS_GUIDE = ROOT / "docs" / "operations.md"
 # the chart's kubeVersion floor (gRPC probes are GA from 1.27) and the newest schemas we ship
 KUBE_VERSIONS = ["1.27.0", kubernetes_validate.latest_version()]
 RELEASE = "identity"
 NAMESPACE = "identity"
+# the case rendering the chart's values.yaml alone
+DEFAULTS = "defaults (no values file)"
 
 failures: list[str] = []
 # what the ci values files exercised, so a feature cannot lose its coverage unnoticed
@@ -62,17 +71,24 @@ def merged_values(overrides: dict[str, Any]) -> dict[str, Any]:
     return merge(load_values(CHART / "values.yaml"), overrides)
 
 
-def render(values: dict[str, Any]) -> list[dict[str, Any]]:
-    chart = helm_python.Chart.load(CHART)
+def render_files(values: dict[str, Any], chart_dir: pathlib.Path = CHART) -> dict[str, str]:
+    """Every rendered template by path, NOTES.txt included, as `helm install` renders them."""
+    chart = helm_python.Chart.load(chart_dir)
     chart.validate_schema(values)
-    manifests = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    return chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+
+
+def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    manifests = render_files(values)
     docs: list[dict[str, Any]] = []
     for path, text in sorted(manifests.items()):
         if path.endswith("NOTES.txt"):
             continue
         for doc in yaml.safe_load_all(text):
             if doc:
-                doc.setdefault("metadata", {}).setdefault("annotations", {})
+                metadata = doc.setdefault("metadata", {})
+                # `annotations:` with only comments under it is null
+                metadata["annotations"] = metadata.get("annotations") or {}
                 doc["__source"] = path
                 docs.append(doc)
     return docs
@@ -81,13 +97,61 @@ def render(values: dict[str, Any]) -> list[dict[str, Any]]:
 def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
     if doc["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
         return doc["spec"]["template"]["spec"]
+    if doc["kind"] == "Pod":
+        return doc["spec"]
     return None
 
 
+def hooks(doc: dict[str, Any]) -> set[str]:
+    return {h for h in doc["metadata"]["annotations"].get("helm.sh/hook", "").split(",") if h}
+
+
+def is_test_hook(doc: dict[str, Any]) -> bool:
+    """Created only by `helm test`, never by install or upgrade."""
+    return "test" in hooks(doc)
+
+
+def generated_secret_names(values: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The Secret each credential is read from: {"admin"|"edge": (name, key)}, and whether the chart makes it."""
+    fullname = RELEASE  # the release name contains the chart name, as in every case here
+    admin = values["admin"]["bootstrapTokenSecret"]
+    edge = values["edgeCredentialSecret"]
+    return {
+        "admin": (admin["name"] or f"{fullname}-admin-bootstrap", admin["key"]),
+        "edge": (edge["name"] or f"{fullname}-edge-credential", edge["key"]),
+    }
+
+
+def check_secrets(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """A Secret exactly for each credential whose Secret the values do not name; never the database URL."""
+    secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+    sources = generated_secret_names(values)
+    wanted = {}
+    for credential, given in (("admin", values["admin"]["bootstrapTokenSecret"]["name"]),
+                              ("edge", values["edgeCredentialSecret"]["name"])):
+        if not given:
+            wanted[sources[credential][0]] = sources[credential][1]
+    if set(secrets) != set(wanted):
+        fail(f"{name}: the chart must render exactly the Secrets {sorted(wanted)} (credentials without a "
+             f"Secret named in the values), rendered {sorted(secrets)}")
+        return
+    for secret_name, key in wanted.items():
+        secret = secrets[secret_name]
+        if secret["metadata"]["annotations"].get("helm.sh/resource-policy") != "keep":
+            fail(f"{name}: Secret/{secret_name} must carry helm.sh/resource-policy: keep (uninstall must not drop credentials)")
+        if hooks(secret):
+            fail(f"{name}: Secret/{secret_name} must be a release resource, not a hook (hooks are not upgraded in place)")
+        value = base64.b64decode((secret.get("data") or {}).get(key, "")).decode()
+        if not re.fullmatch(r"[A-Za-z0-9]{48}", value):
+            fail(f"{name}: Secret/{secret_name} key {key} must hold a random 48-character value, got {len(value)} characters")
+    if wanted:
+        exercised.setdefault("generated Secrets", set()).add(name)
+    if len(wanted) < 2:
+        exercised.setdefault("existing Secrets", set()).add(name)
+
+
 def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
-    kinds = [d["kind"] for d in docs]
-    if "Secret" in kinds:
-        fail(f"{name}: the chart must reference secrets, never create them")
+    check_secrets(name, docs, values)
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     core = next((d for n, d in deployments.items() if n.endswith("-identity-core")), None)
     edge = next((d for n, d in deployments.items() if n.endswith("-scim-edge")), None)
@@ -127,7 +191,8 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
         fail(f"{name}: scim-edge pods must advertise /metrics to Prometheus")
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
     # the core accepts and the edge presents the same identity.v1 credential, from one Secret
-    edge_secret = values["edgeCredentialSecret"]["name"]
+    sources = generated_secret_names(values)
+    edge_secret = sources["edge"][0]
     for deployment, variable in ((core, "IDENTITY_EDGE_CREDENTIAL_FILE"), (edge, "SCIM_EDGE_CORE_CREDENTIAL_FILE")):
         spec = deployment["spec"]["template"]["spec"]
         secrets = {v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
@@ -136,6 +201,12 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
         mounted = [mounts[v] for v, secret in secrets.items() if secret == edge_secret and v in mounts]
         if not mounted or not any(path.startswith(m + "/") for m in mounted):
             fail(f"{name}: {deployment['metadata']['name']} must read {variable} from the mounted Secret {edge_secret}")
+    core_spec = core["spec"]["template"]["spec"]
+    admin_volumes = [v for v in core_spec.get("volumes", []) if v.get("secret", {}).get("secretName") == sources["admin"][0]]
+    admin_items = [i for v in admin_volumes for i in v["secret"].get("items", [])]
+    if {"key": sources["admin"][1], "path": "token"} not in admin_items or \
+            configmaps.get(core["metadata"]["name"], {}).get("IDENTITY_ADMIN_TOKEN_FILE") != "/var/run/secrets/identity/admin/token":
+        fail(f"{name}: identity-core must read IDENTITY_ADMIN_TOKEN_FILE from key {sources['admin'][1]} of Secret {sources['admin'][0]}")
     edge_config = configmaps.get(edge["metadata"]["name"], {})
     core_service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == core["metadata"]["name"])
     expected_endpoint = f"http://{core_service['metadata']['name']}:{core_service['spec']['ports'][0]['port']}"
@@ -158,6 +229,275 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
             fail(f"{name}: sqlite mode must set a sqlite:// IDENTITY_DATABASE_URL")
         if core["spec"].get("strategy", {}).get("type") != "Recreate":
             fail(f"{name}: sqlite mode must use the Recreate strategy")
+
+
+# --- settings: every variable of the operations guide reaches its process ------------------------
+
+# documented variables the chart never sets, and why
+NOT_SET_BY_CHART = {
+    "IDENTITY_CONFIG": "every setting is a variable of the ConfigMap",
+    "IDENTITY_ADMIN_TOKEN": "the credential is a mounted file (IDENTITY_ADMIN_TOKEN_FILE)",
+    "IDENTITY_EDGE_CREDENTIAL": "the credential is a mounted file (IDENTITY_EDGE_CREDENTIAL_FILE)",
+    "IDENTITY_EDGE_CREDENTIAL_PREVIOUS": "a mounted file while rotating (IDENTITY_EDGE_CREDENTIAL_PREVIOUS_FILE)",
+    "SCIM_EDGE_CONFIG": "every setting is a variable of the ConfigMap",
+    "SCIM_EDGE_CORE_CREDENTIAL": "the credential is a mounted file (SCIM_EDGE_CORE_CREDENTIAL_FILE)",
+}
+# documented variables the chart sets only when their value asks for it (checked in check_settings_wiring)
+SET_WHEN_GIVEN = {
+    "IDENTITY_DATABASE_URL": "the ConfigMap (sqlite) or a secretKeyRef (postgres)",
+    "IDENTITY_EDGE_CREDENTIAL_PREVIOUS_FILE": "edgeCredentialSecret.previousKey",
+    "SCIM_EDGE_BASE_URL": "scimEdge.baseUrl",
+    "SCIM_EDGE_CLIENT_ADDRESS_HEADER": "scimEdge.clientAddressHeader",
+    "SCIM_EDGE_HEAVY_REQUEST_SLOTS": "scimEdge.throttling.heavyRequestSlots",
+}
+
+
+def documented_variables() -> dict[str, list[str]]:
+    """The variables of the operations guide's tables for identity-core and scim-edge."""
+    out: dict[str, list[str]] = {"identity-core": [], "scim-edge": []}
+    section = None
+    for line in OPERATIONS_GUIDE.read_text().splitlines():
+        if line.startswith("### "):
+            section = line[4:].strip()
+            continue
+        if section in out and line.startswith("| `"):
+            out[section].append(line.split("`")[1])
+    return out
+
+
+def container_variables(docs: list[dict[str, Any]], deployment: dict[str, Any]) -> dict[str, Any]:
+    """What a Deployment's first container sees: its ConfigMap (envFrom) and its env."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    seen: dict[str, Any] = {}
+    for source in container.get("envFrom", []):
+        seen.update(configmaps.get(source.get("configMapRef", {}).get("name"), {}))
+    for entry in container.get("env", []):
+        seen[entry["name"]] = entry.get("value", entry.get("valueFrom"))
+    return seen
+
+
+def check_settings(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """Every setting the operations guide documents is given to its process, or is listed above with why not."""
+    documented = documented_variables()
+    if len(documented["identity-core"]) < 10 or len(documented["scim-edge"]) < 10:
+        fail(f"could not read the configuration tables of {OPERATIONS_GUIDE}: {documented}")
+        return
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    for process, variables in documented.items():
+        deployment = next(d for n, d in deployments.items() if n.endswith(f"-{process}"))
+        seen = container_variables(docs, deployment)
+        for variable in variables:
+            if variable in NOT_SET_BY_CHART:
+                if variable in seen:
+                    fail(f"{name}: {process} must not get {variable}: {NOT_SET_BY_CHART[variable]}")
+            elif variable not in SET_WHEN_GIVEN and variable not in seen:
+                fail(f"{name}: {process} lacks {variable} (docs/operations.md): give it a value in values.yaml "
+                     "and its ConfigMap, or list it in NOT_SET_BY_CHART with the reason")
+    if values["database"]["mode"] == "postgres":
+        core = next(d for n, d in deployments.items() if n.endswith("-identity-core"))
+        url = container_variables(docs, core).get("IDENTITY_DATABASE_URL")
+        if not isinstance(url, dict) or "secretKeyRef" not in url:
+            fail(f"{name}: in postgres mode IDENTITY_DATABASE_URL must come from a secretKeyRef")
+
+
+def check_settings_wiring() -> None:
+    """Each settings value reaches its variable (non-default values, so a hard-coded default cannot pass)."""
+    dev = load_values(CHART / "ci" / "sqlite-dev-values.yaml")
+    print("- settings reach their processes")
+    changes = {
+        "identityCore.retentionIntervalSecs": (61, "identity-core", "IDENTITY_RETENTION_INTERVAL_SECS", "61"),
+        "identityCore.writeBatchMax": (7, "identity-core", "IDENTITY_WRITE_BATCH_MAX", "7"),
+        "identityCore.passwordHashing.memoryKib": (65536, "identity-core", "IDENTITY_PASSWORD_HASH_MEMORY_KIB", "65536"),
+        "identityCore.passwordHashing.iterations": (3, "identity-core", "IDENTITY_PASSWORD_HASH_ITERATIONS", "3"),
+        "identityCore.passwordHashing.concurrency": (0, "identity-core", "IDENTITY_PASSWORD_HASH_CONCURRENCY", "0"),
+        "identityCore.oauth.accessTokenTtlSecs": (1800, "identity-core", "IDENTITY_OAUTH_ACCESS_TOKEN_TTL_SECS", "1800"),
+        "identityCore.oauth.refreshTokenTtlSecs": (31536000, "identity-core", "IDENTITY_OAUTH_REFRESH_TOKEN_TTL_SECS", "31536000"),
+        "identityCore.oauth.codeTtlSecs": (30, "identity-core", "IDENTITY_OAUTH_CODE_TTL_SECS", "30"),
+        "identityCore.oauth.requestTtlSecs": (900, "identity-core", "IDENTITY_OAUTH_REQUEST_TTL_SECS", "900"),
+        "identityCore.shutdownGraceSecs": (40, "identity-core", "IDENTITY_SHUTDOWN_GRACE_SECS", "40"),
+        "identityCore.changeRetentionSecs": (2592000, "identity-core", "IDENTITY_CHANGE_RETENTION_SECS", "2592000"),
+        "identityCore.maxDbConnections": (8, "identity-core", "IDENTITY_MAX_DB_CONNECTIONS", "8"),
+        "scimEdge.baseUrl": ("https://scim.example.com/tenants/scim/v2", "scim-edge", "SCIM_EDGE_BASE_URL",
+                             "https://scim.example.com/tenants/scim/v2"),
+        "scimEdge.tokenCacheCapacity": (50000, "scim-edge", "SCIM_EDGE_TOKEN_CACHE_CAPACITY", "50000"),
+        "scimEdge.refusedTokenCacheSecs": (0, "scim-edge", "SCIM_EDGE_REFUSED_TOKEN_CACHE_SECS", "0"),
+        "scimEdge.maxBodyBytes": (8388608, "scim-edge", "SCIM_EDGE_MAX_BODY_BYTES", "8388608"),
+        "scimEdge.requestTimeoutSecs": (12, "scim-edge", "SCIM_EDGE_REQUEST_TIMEOUT_SECS", "12"),
+        "scimEdge.maxConcurrentRequests": (77, "scim-edge", "SCIM_EDGE_MAX_CONCURRENT_REQUESTS", "77"),
+        "scimEdge.shutdownGraceSecs": (45, "scim-edge", "SCIM_EDGE_SHUTDOWN_GRACE_SECS", "45"),
+        "scimEdge.connectTimeoutSecs": (2, "scim-edge", "SCIM_EDGE_CONNECT_TIMEOUT_SECS", "2"),
+        "scimEdge.clientAddressHeader": ("x-forwarded-for", "scim-edge", "SCIM_EDGE_CLIENT_ADDRESS_HEADER", "x-forwarded-for"),
+        "scimEdge.throttling.organization.requestsPerSecond": (500, "scim-edge", "SCIM_EDGE_ORG_REQUESTS_PER_SECOND", "500"),
+        "scimEdge.throttling.organization.burst": (1000, "scim-edge", "SCIM_EDGE_ORG_BURST", "1000"),
+        "scimEdge.throttling.organization.maxConcurrentRequests": (0, "scim-edge", "SCIM_EDGE_ORG_MAX_CONCURRENT_REQUESTS", "0"),
+        "scimEdge.throttling.token.requestsPerSecond": (250, "scim-edge", "SCIM_EDGE_TOKEN_REQUESTS_PER_SECOND", "250"),
+        "scimEdge.throttling.token.burst": (300, "scim-edge", "SCIM_EDGE_TOKEN_BURST", "300"),
+        "scimEdge.throttling.unauthenticated.requestsPerSecond": (0, "scim-edge", "SCIM_EDGE_UNAUTHENTICATED_REQUESTS_PER_SECOND", "0"),
+        "scimEdge.throttling.unauthenticated.burst": (50, "scim-edge", "SCIM_EDGE_UNAUTHENTICATED_BURST", "50"),
+        "scimEdge.throttling.heavyRequestSlots": (0, "scim-edge", "SCIM_EDGE_HEAVY_REQUEST_SLOTS", "0"),
+        "scimEdge.throttling.heavyRequestCost": (25, "scim-edge", "SCIM_EDGE_HEAVY_REQUEST_COST", "25"),
+        "scimEdge.throttling.holdIgnoredRetryAfterSecs": (0, "scim-edge", "SCIM_EDGE_HOLD_IGNORED_RETRY_AFTER_SECS", "0"),
+    }
+    docs = render(with_changes(dev, {path: change[0] for path, change in changes.items()}))
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    seen = {process: container_variables(docs, next(d for n, d in deployments.items() if n.endswith(f"-{process}")))
+            for process in ("identity-core", "scim-edge")}
+    for path, (_, process, variable, expected) in changes.items():
+        if seen[process].get(variable) != expected:
+            fail(f"settings: {path} must give {process} {variable}={expected!r}, got {seen[process].get(variable)!r}")
+    edge = next(d for n, d in deployments.items() if n.endswith("-scim-edge"))
+    core = next(d for n, d in deployments.items() if n.endswith("-identity-core"))
+    for deployment, grace in ((edge, 45), (core, 40)):
+        if deployment["spec"]["template"]["spec"].get("terminationGracePeriodSeconds") != grace + 10:
+            fail(f"settings: {deployment['metadata']['name']} must get {grace} + 10 s to drain before SIGKILL")
+    scim_test = next((d for d in docs if d["kind"] == "Pod" and d["metadata"]["name"].endswith("-scim-edge-test")), None)
+    base_path = {e["name"]: e.get("value") for e in scim_test["spec"]["containers"][0]["env"]}.get("SCIM_BASE_PATH") if scim_test else None
+    if base_path != "/tenants/scim/v2":
+        fail(f"settings: the SCIM test must call the base URL's path /tenants/scim/v2, not {base_path!r}")
+    # unset, the optional ones are left to the process
+    defaults = render(dev)
+    deployments = {d["metadata"]["name"]: d for d in defaults if d["kind"] == "Deployment"}
+    edge_seen = container_variables(defaults, next(d for n, d in deployments.items() if n.endswith("-scim-edge")))
+    for variable in ("SCIM_EDGE_BASE_URL", "SCIM_EDGE_CLIENT_ADDRESS_HEADER", "SCIM_EDGE_HEAVY_REQUEST_SLOTS"):
+        if variable in edge_seen:
+            fail(f"settings: {variable} must be left to scim-edge's default when its value is not given")
+    print(f"  ok {len(changes)} settings reach their variables; unset optional ones are left to the processes")
+
+
+# --- generated Secrets ----------------------------------------------------------------------------
+
+LOOKUP_PROBE = """{{- $live := dict "apiVersion" "v1" "kind" "Secret" "data" (dict "credential" "bGl2ZS1jcmVkZW50aWFsLXZhbHVl" "previous" "b2xkLWNyZWRlbnRpYWwtdmFsdWU=") }}
+kept: {{ include "identity.generatedSecretData" (dict "existing" $live "key" "credential") | fromYaml | toJson | quote }}
+added: {{ include "identity.generatedSecretData" (dict "existing" $live "key" "token") | fromYaml | toJson | quote }}
+fresh: {{ include "identity.generatedSecretData" (dict "existing" (dict) "key" "token") | fromYaml | toJson | quote }}
+"""
+
+
+def check_generated_secrets() -> None:
+    """A generated credential is read back on upgrade, and random where nothing can be read.
+
+    Offline, `lookup` finds nothing, so the branch that reads the live Secret back is exercised on
+    a copy of the chart with one more template, which hands the chart's helper a Secret as
+    `lookup` returns it during `helm upgrade`.
+    """
+    print("- generated Secrets")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = pathlib.Path(tmp) / "identity"
+        shutil.copytree(CHART, copy)
+        (copy / "templates" / "zz-lookup-probe.yaml").write_text(LOOKUP_PROBE)
+        probe = yaml.safe_load(render_files({}, copy)["identity/templates/zz-lookup-probe.yaml"])
+    kept, added, fresh = (json.loads(probe[k]) for k in ("kept", "added", "fresh"))
+    live = {"credential": "bGl2ZS1jcmVkZW50aWFsLXZhbHVl", "previous": "b2xkLWNyZWRlbnRpYWwtdmFsdWU="}
+    if kept != live:
+        fail(f"generated Secrets: an upgrade must keep the live Secret's data as it is, got {kept}")
+    else:
+        print("  ok an upgrade reads the live value back (and keeps the Secret's other keys)")
+    if {k: v for k, v in added.items() if k != "token"} != live or \
+            not re.fullmatch(r"[A-Za-z0-9]{48}", base64.b64decode(added.get("token", "")).decode()):
+        fail(f"generated Secrets: a key missing from the live Secret must be generated, the rest kept: {added}")
+    else:
+        print("  ok a key missing from the live Secret is generated, the others kept")
+    if set(fresh) != {"token"} or not re.fullmatch(r"[A-Za-z0-9]{48}", base64.b64decode(fresh["token"]).decode()):
+        fail(f"generated Secrets: without a live Secret the value must be 48 random characters: {fresh}")
+    # offline (helm template, a client dry run) every render draws a new value, as documented
+    first, second = ({d["metadata"]["name"]: d["data"] for d in render({}) if d["kind"] == "Secret"} for _ in range(2))
+    if not first or any(first[n] == second[n] for n in first):
+        fail("generated Secrets: two offline renders must draw different values (lookup finds nothing there)")
+    else:
+        print(f"  ok offline renders draw new values: {', '.join(sorted(first))}")
+
+
+def check_notes() -> None:
+    """NOTES.txt names the Secret the credentials are read from, generated or given, and the CLI."""
+    print("- NOTES.txt")
+    dev = load_values(CHART / "ci" / "sqlite-dev-values.yaml")
+    for label, values, secret, generated in (("defaults", {}, "identity-admin-bootstrap", True),
+                                             ("sqlite-dev-values.yaml", dev, "identity-admin", False)):
+        notes = render_files(values)["identity/templates/NOTES.txt"]
+        problems = []
+        if f"get secret {secret} " not in notes:
+            problems.append(f"no `kubectl get secret {secret}` to read the bootstrap credential")
+        if ("generated into Secret" in notes) != generated:
+            problems.append("the credentials' mode (generated or your Secret) is wrong")
+        if "identity-admin org create" not in notes or f"helm test {RELEASE}" not in notes:
+            problems.append("the identity-admin commands or `helm test` are missing")
+        for problem in problems:
+            fail(f"NOTES.txt ({label}): {problem}")
+        if not problems:
+            print(f"  ok {label}: bootstrap credential read from Secret {secret}")
+
+
+# --- `helm test` hooks ----------------------------------------------------------------------------
+
+def check_test_hooks(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """The smoke test Pods call the core's and the edge's Services, and the test-only policies let them."""
+    tests = [d for d in docs if is_test_hook(d)]
+    if not values["tests"]["enabled"]:
+        if tests:
+            fail(f"{name}: tests.enabled=false must render no test hook")
+        return
+    before = len(failures)
+    pods = {d["metadata"]["name"]: d for d in tests if d["kind"] == "Pod"}
+    core_pod = next((d for n, d in pods.items() if n.endswith("-identity-core-test")), None)
+    edge_pod = next((d for n, d in pods.items() if n.endswith("-scim-edge-test")), None)
+    if core_pod is None or edge_pod is None or len(pods) != 2:
+        fail(f"{name}: expected the identity-core and scim-edge test Pods, got {sorted(pods)}")
+        return
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    core_service = next(s for n, s in services.items() if n.endswith("-identity-core"))
+    edge_service = next(s for n, s in services.items() if n.endswith("-scim-edge"))
+    grpc_port = values["identityCore"]["grpcPort"]
+    edge_port = values["scimEdge"]["port"]
+    images = values["tests"]["images"]
+    for pod, image, target in ((core_pod, images["grpcurl"], f"{core_service['metadata']['name']}:{grpc_port}"),
+                               (edge_pod, images["curl"], f"http://{edge_service['metadata']['name']}:{edge_port}")):
+        label = f"{name}: Pod/{pod['metadata']['name']}"
+        if pod["spec"].get("restartPolicy") != "Never":
+            fail(f"{label}: a test Pod must not restart")
+        container = pod["spec"]["containers"][0]
+        want = f"{image['repository']}:{image['tag']}" + (f"@{image['digest']}" if image.get("digest") else "")
+        if container["image"] != want:
+            fail(f"{label}: image {container['image']!r}, expected the pinned {want!r}")
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        if target not in env.values():
+            fail(f"{label}: must call {target}, its env is {env}")
+        if "hook-succeeded" in pod["metadata"]["annotations"].get("helm.sh/hook-delete-policy", ""):
+            fail(f"{label}: hook-succeeded would delete the Pod before `helm test --logs` reads it")
+    # the identity.v1 test presents the edge credential, from the Secret the core and the edge mount
+    edge_secret, edge_key = generated_secret_names(values)["edge"]
+    volumes = [v for v in core_pod["spec"].get("volumes", []) if v.get("secret", {}).get("secretName") == edge_secret]
+    if not volumes or {"key": edge_key, "path": "credential"} not in volumes[0]["secret"].get("items", []):
+        fail(f"{name}: the identity.v1 test must mount key {edge_key} of Secret {edge_secret}")
+    if values["networkPolicy"]["enabled"]:
+        deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+        core_labels = pod_labels(next(d for n, d in deployments.items() if n.endswith("-identity-core")))
+        edge_labels = pod_labels(next(d for n, d in deployments.items() if n.endswith("-scim-edge")))
+        test_policies = [d for d in tests if d["kind"] == "NetworkPolicy"]
+        pod_weight = min(int(p["metadata"]["annotations"].get("helm.sh/hook-weight", "0")) for p in pods.values())
+        for policy in test_policies:
+            annotations = policy["metadata"]["annotations"]
+            if int(annotations.get("helm.sh/hook-weight", "0")) >= pod_weight or \
+                    "hook-succeeded" not in annotations.get("helm.sh/hook-delete-policy", ""):
+                fail(f"{name}: NetworkPolicy/{policy['metadata']['name']} must exist before the test Pods "
+                     "(lower hook weight) and go once they passed (hook-succeeded)")
+            if policy["spec"].get("policyTypes") != ["Ingress"]:
+                fail(f"{name}: NetworkPolicy/{policy['metadata']['name']} must only add ingress")
+        admin_port = values["identityCore"]["adminPort"]
+        for pod in pods.values():
+            labels = pod["metadata"]["labels"]
+            for target_labels, port, what in ((core_labels, grpc_port, "the core's identity.v1 port"),
+                                              (edge_labels, edge_port, "the edge's HTTP port")):
+                peers = allowed_peers(docs, target_labels, "Ingress", port)
+                if peers is not None and not any(peer_reaches(p, labels, NAMESPACE_LABELS) for p in peers):
+                    fail(f"{name}: Pod/{pod['metadata']['name']} cannot reach {what} ({port}) during `helm test`")
+            admin_peers = allowed_peers(docs, core_labels, "Ingress", admin_port)
+            if admin_peers is None or any(peer_reaches(p, labels, NAMESPACE_LABELS) for p in admin_peers):
+                fail(f"{name}: Pod/{pod['metadata']['name']} must not reach the core's admin port {admin_port}")
+            if any(selector_matches({"matchLabels": s["spec"]["selector"]}, labels) for s in services.values() if s["spec"].get("selector")):
+                fail(f"{name}: Pod/{pod['metadata']['name']} must not be selected by the release's Services")
+    if len(failures) == before:
+        exercised.setdefault("helm test hooks", set()).add(name)
 
 
 # --- NetworkPolicy reachability -------------------------------------------------------------------
@@ -243,10 +583,14 @@ def canonical(peers: list[Any]) -> list[str]:
 
 
 def pod_labels(doc: dict[str, Any]) -> dict[str, str]:
+    if doc["kind"] == "Pod":
+        return doc["metadata"].get("labels", {})
     return doc["spec"]["template"]["metadata"].get("labels", {})
 
 
 def check_network_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """What install and upgrade leave running; the `helm test` hooks are checked on their own."""
+    docs = [d for d in docs if not is_test_hook(d)]
     np = values["networkPolicy"]
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
     if not np["enabled"]:
@@ -475,10 +819,8 @@ def check_core_scaling(name: str, docs: list[dict[str, Any]], values: dict[str, 
         fail(f"{name}: the core PodDisruptionBudget must exist exactly when more than one replica runs ({minimum})")
 
 
-def check_values_file(path: pathlib.Path) -> None:
-    name = path.name
+def check_case(name: str, values: dict[str, Any]) -> None:
     print(f"- {name}")
-    values = load_values(path)
     report = helm_python.lint(str(CHART), values, strict=True, namespace=NAMESPACE)
     for message in report.get("messages", []):
         if message.get("severity", 0) >= 2:
@@ -515,9 +857,11 @@ def check_values_file(path: pathlib.Path) -> None:
     if custom:
         print("  custom resources, shape checked here (no Kubernetes schema): "
               + ", ".join(sorted(f"{d['kind']}/{d['metadata']['name']} ({d['apiVersion']})" for d in custom)))
-    check_policies(name, docs, values)
     effective = merged_values(values)
+    check_policies(name, docs, effective)
+    check_settings(name, docs, effective)
     check_network_policies(name, docs, effective)
+    check_test_hooks(name, docs, effective)
     check_service_monitor(name, docs, effective)
     check_core_scaling(name, docs, effective)
 
@@ -540,8 +884,26 @@ def check_refusals() -> None:
     cases = [
         ("sqlite with 2 core replicas", dev, {"identityCore.replicaCount": 2}, "replicaCount=1 only"),
         ("postgres without a URL secret", prod, {"database.existingSecret.name": ""}, "database.existingSecret.name"),
-        ("no bootstrap admin secret", dev, {"admin.bootstrapTokenSecret.name": ""}, "admin.bootstrapTokenSecret.name"),
-        ("no edge credential secret", prod, {"edgeCredentialSecret.name": ""}, "edgeCredentialSecret.name"),
+        ("unknown key, defaults only", {}, {"edgeCredential": {"name": "identity-edge"}}, "edgeCredential"),
+        ("unknown top-level key", dev, {"replicaCount": 2}, "replicaCount"),
+        ("unknown throttling key", prod, {"scimEdge.throttling.organisation": {"burst": 10}}, "organisation"),
+        ("unknown tests key", dev, {"tests.image": "curlimages/curl"}, "image"),
+        ("previous edge key is the current one", prod, {"edgeCredentialSecret.previousKey": "credential"},
+         "edgeCredentialSecret.previousKey"),
+        ("admin and edge credential in one key", prod,
+         {"admin.bootstrapTokenSecret.name": "identity-edge", "admin.bootstrapTokenSecret.key": "credential"},
+         "must be different secrets"),
+        ("generated admin and edge Secrets on one key", {}, {"edgeCredentialSecret.name": "identity-admin-bootstrap",
+                                                             "edgeCredentialSecret.key": "token"}, "must be different secrets"),
+        ("Secret key with a slash", dev, {"edgeCredentialSecret.key": "edge/credential"}, "key"),
+        ("body limit above 8 MiB", dev, {"scimEdge.maxBodyBytes": 16777216}, "maxBodyBytes"),
+        ("no concurrent SCIM request", dev, {"scimEdge.maxConcurrentRequests": 0}, "maxConcurrentRequests"),
+        ("negative heavy-request slots", dev, {"scimEdge.throttling.heavyRequestSlots": -1}, "heavyRequestSlots"),
+        ("rate as a string", dev, {"scimEdge.throttling.token.requestsPerSecond": "100/s"}, "requestsPerSecond"),
+        ("OAuth code lifetime of zero", dev, {"identityCore.oauth.codeTtlSecs": 0}, "codeTtlSecs"),
+        ("write batch of zero", prod, {"identityCore.writeBatchMax": 0}, "writeBatchMax"),
+        ("client address header with a space", dev, {"scimEdge.clientAddressHeader": "X Forwarded For"}, "clientAddressHeader"),
+        ("test image digest not sha256", dev, {"tests.images.curl.digest": "latest"}, "digest"),
         ("ingress without a base URL", prod, {"scimEdge.baseUrl": ""}, "scimEdge.baseUrl"),
         ("unknown database mode", dev, {"database.mode": "mysql"}, "mode"),
         ("misspelt value", dev, {"identityCore.replicas": 2}, "replicas"),
@@ -590,14 +952,22 @@ def main() -> int:
     if not files:
         print(f"no values files under {CHART / 'ci'}")
         return 1
+    # what `helm install identity ./helm/identity` renders: no values file at all
+    check_case(DEFAULTS, {})
     for path in files:
-        check_values_file(path)
+        check_case(path.name, load_values(path))
     check_refusals()
     check_edge_credential_rotation()
+    check_settings_wiring()
+    check_generated_secrets()
+    check_notes()
     # the ci values files must keep exercising what the chart promises
     print("- coverage")
     required = {
-        "core grpc port limited to edge + client namespaces": None,
+        "generated Secrets": DEFAULTS,
+        "existing Secrets": "postgres-prod-values.yaml",
+        "helm test hooks": DEFAULTS,
+        "core grpc port limited to edge + client namespaces": DEFAULTS,
         "identityClientNamespaces": "postgres-prod-values.yaml",
         "edge egress without the database": None,
         "migration Job reaches the database": "postgres-prod-values.yaml",
@@ -613,7 +983,7 @@ def main() -> int:
     if failures:
         print(f"chart check: {len(failures)} problem(s)")
         return 1
-    print(f"chart check: {len(files)} values files rendered and validated, refusals checked")
+    print(f"chart check: the defaults and {len(files)} values files rendered and validated, refusals checked")
     return 0
 
 

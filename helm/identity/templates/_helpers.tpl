@@ -67,6 +67,55 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-data" (include "identity.core.fullname" .)) .Values.database.sqlite.persistence.existingClaim -}}
 {{- end -}}
 
+{{/* The Secret holding the bootstrap admin credential: the one named, else the chart's own (templates/secrets.yaml). */}}
+{{- define "identity.adminSecretName" -}}
+{{- default (printf "%s-admin-bootstrap" (include "identity.fullname" .)) .Values.admin.bootstrapTokenSecret.name -}}
+{{- end -}}
+
+{{/* The Secret holding the SCIM edge's identity.v1 credential: the one named, else the chart's own. */}}
+{{- define "identity.edgeSecretName" -}}
+{{- default (printf "%s-edge-credential" (include "identity.fullname" .)) .Values.edgeCredentialSecret.name -}}
+{{- end -}}
+
+{{/*
+The data of a generated Secret: call with (dict "existing" <the live Secret from lookup, or an
+empty dict> "key" <the key holding the credential>). Every key of the live Secret is kept (a
+previous edge credential added while rotating, for one); the credential key gets a random value
+only when the live Secret lacks it: on the first install, and under `helm template` or a client
+dry run, where lookup finds nothing.
+*/}}
+{{- define "identity.generatedSecretData" -}}
+{{- $data := dict -}}
+{{- $live := get (.existing | default dict) "data" -}}
+{{- if kindIs "map" $live -}}
+{{- $data = deepCopy $live -}}
+{{- end -}}
+{{- if not (get $data .key) -}}
+{{- $_ := set $data .key (randAlphaNum 48 | b64enc) -}}
+{{- end -}}
+{{- range $key := keys $data | sortAlpha }}
+{{ $key | quote }}: {{ get $data $key | quote }}
+{{- end -}}
+{{- end -}}
+
+{{/* A test image, repository:tag or repository:tag@digest: call with one of .Values.tests.images. */}}
+{{- define "identity.testImage" -}}
+{{- if .digest -}}
+{{- printf "%s:%s@%s" .repository .tag .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The SCIM routes' path on the edge: the path of scimEdge.baseUrl, or /scim/v2 without one (as the edge derives it). */}}
+{{- define "identity.scimBasePath" -}}
+{{- if .Values.scimEdge.baseUrl -}}
+{{- (urlParse .Values.scimEdge.baseUrl).path | trimSuffix "/" -}}
+{{- else -}}
+/scim/v2
+{{- end -}}
+{{- end -}}
+
 {{/* The core's edge-facing endpoint, through its Service. */}}
 {{- define "identity.core.endpoint" -}}
 {{- printf "http://%s:%d" (include "identity.core.fullname" .) (int .Values.identityCore.grpcPort) -}}
@@ -90,11 +139,13 @@ them, so `helm template` and `helm install` stop before anything is applied.
 {{- if and (eq $db.mode "postgres") (not $db.existingSecret.key) -}}
 {{- fail "database.existingSecret.key must name the Secret key holding the URL" -}}
 {{- end -}}
-{{- if not .Values.edgeCredentialSecret.name -}}
-{{- fail "edgeCredentialSecret.name is required: an existing Secret holding the SCIM edge's identity.v1 credential (at least 16 characters), mounted by both the core and the edge" -}}
+{{- $edgeSecret := .Values.edgeCredentialSecret -}}
+{{- $adminSecret := .Values.admin.bootstrapTokenSecret -}}
+{{- if and $edgeSecret.previousKey (eq $edgeSecret.previousKey $edgeSecret.key) -}}
+{{- fail (printf "edgeCredentialSecret.previousKey %q is edgeCredentialSecret.key: while rotating, the previous credential lives under a second key of the same Secret (docs/operations.md)" $edgeSecret.previousKey) -}}
 {{- end -}}
-{{- if not .Values.admin.bootstrapTokenSecret.name -}}
-{{- fail "admin.bootstrapTokenSecret.name is required: an existing Secret holding the bootstrap admin credential (at least 16 characters)" -}}
+{{- if and (eq (include "identity.adminSecretName" .) (include "identity.edgeSecretName" .)) (or (eq $adminSecret.key $edgeSecret.key) (eq $adminSecret.key $edgeSecret.previousKey)) -}}
+{{- fail (printf "admin.bootstrapTokenSecret and edgeCredentialSecret name the same key %q of Secret %q: the bootstrap admin credential and the SCIM edge's credential must be different secrets" $adminSecret.key (include "identity.adminSecretName" .)) -}}
 {{- end -}}
 {{- if and (eq $db.mode "sqlite") .Values.identityCore.autoscaling.enabled -}}
 {{- fail "identityCore.autoscaling.enabled needs database.mode=postgres: database.mode=sqlite runs exactly one identity-core replica (one writer on one volume)" -}}
