@@ -48,6 +48,15 @@ pub struct NewServiceCredential {
     pub access: ServiceAccess,
 }
 
+/// What a rotation does with the token it replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviousToken {
+    /// It stops after a grace period: `None` for the default, zero for at once.
+    Grace(Option<Duration>),
+    /// It keeps working until it is revoked or reaches its own expiry.
+    KeepsWorking,
+}
+
 /// The default page size of list calls.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The largest page size of list calls.
@@ -150,7 +159,7 @@ pub trait AdminBackend: Send + Sync + 'static {
         &self,
         organization_id: Uuid,
         token_id: Uuid,
-        grace_period: Option<Duration>,
+        previous: PreviousToken,
         validity: Option<Duration>,
     ) -> Result<RotateScimTokenResponse, Status>;
 

@@ -20,7 +20,7 @@ pub mod status;
 pub mod testing;
 
 pub use auth::Principal;
-pub use backend::{AdminBackend, OrganizationKey, PageRequest};
+pub use backend::{AdminBackend, OrganizationKey, PageRequest, PreviousToken};
 pub use connections::{ConnectionApi, ConnectionBackend};
 pub use roles::{RoleApi, RoleBackend, RoleSelector};
 pub use service::{OrganizationApi, ScimApi, admin_routes};

@@ -6,7 +6,7 @@
 
 use crate::auth::{Principal, parse_uuid};
 use crate::backend::{
-    AdminBackend, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrganizationKey, PageRequest,
+    AdminBackend, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrganizationKey, PageRequest, PreviousToken,
 };
 use crate::roles::RoleSelector;
 use crate::status;
@@ -382,10 +382,20 @@ impl ScimService for ScimApi {
         let request = request.into_inner();
         let token_id = parse_uuid("token_id", &request.token_id)?;
         let grace = duration("grace_period", request.grace_period)?;
+        let previous = match (request.keep_previous, grace) {
+            (false, grace) => PreviousToken::Grace(grace),
+            (true, None) => PreviousToken::KeepsWorking,
+            (true, Some(_)) => {
+                return Err(status::invalid_argument(
+                    "grace_period",
+                    "must be unset with keep_previous",
+                ));
+            }
+        };
         let validity = duration("validity", request.validity)?;
         Ok(Response::new(
             self.backend
-                .rotate_scim_token(organization_id, token_id, grace, validity)
+                .rotate_scim_token(organization_id, token_id, previous, validity)
                 .await?,
         ))
     }

@@ -5,6 +5,7 @@
 //! [`ORG_A`] and [`ORG_B`]; the organization slug `acme` is [`ORG_A`]. Every call that reaches
 //! the backend is recorded, so a test can prove that a refused call never did.
 
+use crate::PreviousToken;
 use crate::{AdminBackend, OrganizationKey, PageRequest, Principal, RoleSelector, admin_routes};
 use identity_proto::admin::v1 as pb;
 use std::net::SocketAddr;
@@ -226,11 +227,16 @@ impl AdminBackend for Fake {
         &self,
         organization_id: Uuid,
         token_id: Uuid,
-        grace_period: Option<Duration>,
+        previous: PreviousToken,
         _validity: Option<Duration>,
     ) -> Result<pb::RotateScimTokenResponse, Status> {
+        // recorded as the grace period alone, as before keeping the previous token existed
+        let grace_period = match previous {
+            PreviousToken::Grace(grace) => format!("{grace:?}"),
+            PreviousToken::KeepsWorking => "keep".to_owned(),
+        };
         self.record(format!(
-            "rotate_scim_token {organization_id} {token_id} {grace_period:?}"
+            "rotate_scim_token {organization_id} {token_id} {grace_period}"
         ));
         Ok(pb::RotateScimTokenResponse {
             token: Some(token(organization_id)),

@@ -197,6 +197,7 @@ async fn request_fields_are_validated_before_the_backend() {
                     nanos: 0,
                 }),
                 validity: None,
+                keep_previous: false,
             },
             admin,
         ))

@@ -15,7 +15,9 @@ use crate::store::organizations::{self, RateLimits, ScimUpdate};
 use crate::store::{roles, service_credentials, users};
 use crate::time::{now_micros, to_timestamp};
 use admin_grpc::backend::NewServiceCredential;
-use admin_grpc::{AdminBackend, OrganizationKey, PageRequest, Principal, RoleSelector};
+use admin_grpc::{
+    AdminBackend, OrganizationKey, PageRequest, PreviousToken, Principal, RoleSelector,
+};
 use identity_proto::admin::v1 as pb;
 use identity_proto::identity::v1::ErrorReason;
 use sea_orm::DatabaseConnection;
@@ -197,6 +199,7 @@ fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimTo
         last_used_time: row.last_used_at.map(to_timestamp),
         revoke_time: row.revoked_at.map(to_timestamp),
         status: status as i32,
+        expires_soon: credentials::expires_soon(row, now),
         rotated_from_token_id: row
             .rotated_from_token_id
             .map(|id| id.to_string())
@@ -462,16 +465,19 @@ impl CoreAdminBackend {
         &self,
         org: OrgId,
         token: TokenId,
-        grace: Option<Duration>,
+        previous: PreviousToken,
         validity: Option<Duration>,
     ) -> CoreResult<pb::RotateScimTokenResponse> {
-        let grace = duration_micros(
-            "grace_period",
-            grace,
-            DEFAULT_ROTATION_GRACE_HOURS * MICROS_PER_HOUR,
-            MAX_ROTATION_GRACE_DAYS * MICROS_PER_DAY,
-            true,
-        )?;
+        let grace = match previous {
+            PreviousToken::Grace(grace) => Some(duration_micros(
+                "grace_period",
+                grace,
+                DEFAULT_ROTATION_GRACE_HOURS * MICROS_PER_HOUR,
+                MAX_ROTATION_GRACE_DAYS * MICROS_PER_DAY,
+                true,
+            )?),
+            PreviousToken::KeepsWorking => None,
+        };
         let validity = duration_micros(
             "validity",
             validity,
@@ -692,14 +698,14 @@ impl AdminBackend for CoreAdminBackend {
         &self,
         organization_id: Uuid,
         token_id: Uuid,
-        grace_period: Option<Duration>,
+        previous: PreviousToken,
         validity: Option<Duration>,
     ) -> Result<pb::RotateScimTokenResponse, Status> {
         Ok(self
             .rotate_scim_token_core(
                 OrgId(organization_id),
                 TokenId(token_id),
-                grace_period,
+                previous,
                 validity,
             )
             .await?)

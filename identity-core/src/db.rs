@@ -1,4 +1,4 @@
-//! Opening the store: the embedded SQLite file by default, PostgreSQL (or MariaDB) in production.
+//! Opening the store: the embedded SQLite file by default, PostgreSQL in production.
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
@@ -13,7 +13,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// instead of waiting without bound, so every write is answered in bounded time.
 const POSTGRES_LOCK_TIMEOUT: &str = "10s";
 
-/// Connects to `url` (`sqlite://path?mode=rwc`, `postgres://…`, `mysql://…`).
+/// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`).
 ///
 /// SQLite runs in WAL mode (readers never block the writer) with a busy timeout and foreign keys
 /// on; its pool is kept small because SQLite has one writer anyway. `synchronous=FULL` syncs the
@@ -48,7 +48,11 @@ pub async fn connect(
     let system = match db.get_database_backend() {
         DbBackend::Sqlite => "sqlite",
         DbBackend::Postgres => "postgresql",
-        _ => "mysql",
+        other => {
+            return Err(sea_orm::DbErr::Custom(format!(
+                "unsupported store {other:?}: use SQLite or PostgreSQL"
+            )));
+        }
     };
     db.set_metric_callback(move |info| crate::metrics::statement_executed(info, system));
     if db.get_database_backend() == DbBackend::Sqlite {

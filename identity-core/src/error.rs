@@ -75,6 +75,10 @@ pub enum CoreError {
         reason: ErrorReason,
         description: String,
     },
+    /// Too many attempts of one kind (password checks of one sign-in name); the caller may try
+    /// again after `retry_after`.
+    #[error("too many attempts; try again in {} s", .retry_after.as_secs().max(1))]
+    TooManyAttempts { retry_after: std::time::Duration },
     #[error("store unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -139,6 +143,7 @@ impl CoreError {
             | Self::OAuth { reason, .. } => *reason,
             Self::CursorExpired { .. } => ErrorReason::CursorExpired,
             Self::VersionMismatch { .. } => ErrorReason::VersionMismatch,
+            Self::TooManyAttempts { .. } => ErrorReason::TooManyAttempts,
             Self::Unavailable(_) => ErrorReason::Unavailable,
             Self::Internal(_) => ErrorReason::Internal,
         }
@@ -248,6 +253,10 @@ impl From<CoreError> for Status {
                 (Code::FailedPrecondition, err.to_string())
             }
             CoreError::OAuth { reason, .. } => (oauth_code(*reason), err.to_string()),
+            CoreError::TooManyAttempts { retry_after } => {
+                details.set_retry_info(Some(*retry_after));
+                (Code::ResourceExhausted, err.to_string())
+            }
             CoreError::Unavailable(detail) => {
                 tracing::warn!(error = %detail, "store unavailable");
                 (Code::Unavailable, "store unavailable".into())

@@ -223,3 +223,38 @@ static WRITES_ABANDONED: LazyLock<Counter<u64>> = LazyLock::new(|| {
 pub fn write_abandoned() {
     WRITES_ABANDONED.add(1, &[]);
 }
+
+/// Per organization, when its soonest active SCIM token expires (µs since the epoch), as the
+/// token-expiry watch last read it.
+static SOONEST_TOKEN_EXPIRY: LazyLock<std::sync::Mutex<Vec<(uuid::Uuid, i64)>>> =
+    LazyLock::new(Default::default);
+
+/// Replaces what the soonest-expiry gauge reports.
+pub fn soonest_token_expiries(expiries: Vec<(uuid::Uuid, i64)>) {
+    *SOONEST_TOKEN_EXPIRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = expiries;
+}
+
+/// Registers `identity.scim_token.soonest_expiry`: seconds until each organization's soonest
+/// active SCIM token expires (one series per organization with a token, so an alert can name
+/// the tenant before its provisioning stops). Keep the returned handle alive.
+pub fn observe_token_expiry() -> opentelemetry::metrics::ObservableGauge<i64> {
+    opentelemetry::global::meter("identity-core")
+        .i64_observable_gauge("identity.scim_token.soonest_expiry")
+        .with_unit("s")
+        .with_description("Seconds until the organization's soonest active SCIM token expires")
+        .with_callback(|observer| {
+            let now = crate::time::now_micros();
+            let expiries = SOONEST_TOKEN_EXPIRY
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (org, expires_at) in expiries.iter() {
+                observer.observe(
+                    (expires_at - now) / 1_000_000,
+                    &[KeyValue::new("organization_id", org.to_string())],
+                );
+            }
+        })
+        .build()
+}

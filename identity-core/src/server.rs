@@ -128,6 +128,11 @@ pub async fn run(
         Duration::from_secs(config.retention_interval_secs),
     ));
     let planner_stats = tokio::spawn(crate::store::planner_stats::bootstrap(db.clone()));
+    let _expiry_gauge = crate::metrics::observe_token_expiry();
+    let expiry_watch = tokio::spawn(watch_token_expiry(
+        db.clone(),
+        Duration::from_secs(config.retention_interval_secs),
+    ));
 
     let grace = Duration::from_secs(config.shutdown_grace_secs);
     let signal = async move {
@@ -156,6 +161,7 @@ pub async fn run(
     }
     retention.abort();
     planner_stats.abort();
+    expiry_watch.abort();
     if let Some(relay) = commit_relay {
         relay.abort();
     }
@@ -186,6 +192,48 @@ async fn run_retention(db: sea_orm::DatabaseConnection, retention: Duration, int
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "retention pass failed"),
+        }
+    }
+}
+
+/// Every `interval` (the retention interval), refreshes the soonest-expiry gauge and warns once
+/// about each SCIM token that entered its last 30 days: a warning log line and an audit event
+/// naming the organization and the token, so provisioning does not stop by surprise a year
+/// after set-up. Failures are logged and retried at the next tick.
+async fn watch_token_expiry(db: sea_orm::DatabaseConnection, interval: Duration) {
+    use crate::store::credentials;
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = crate::time::now_micros();
+        match credentials::soonest_expiries(&db, now).await {
+            Ok(expiries) => crate::metrics::soonest_token_expiries(expiries),
+            Err(error) => tracing::warn!(%error, "reading token expiries failed"),
+        }
+        match credentials::take_newly_expiring(&db, now).await {
+            Ok(tokens) => {
+                for token in tokens {
+                    let days_left = (token.expires_at - now) / (24 * 3_600 * 1_000_000);
+                    tracing::warn!(
+                        org_id = %token.org_id,
+                        token_id = %token.id,
+                        hint = %token.hint,
+                        days_left,
+                        "a SCIM token expires soon: rotate it (identity-admin token rotate) and \
+                         update the identity provider"
+                    );
+                    tracing::info!(
+                        target: "audit",
+                        org_id = %token.org_id,
+                        token_id = %token.id,
+                        action = "scim_token.expiring",
+                        days_left,
+                        "scim token entered its last 30 days"
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(%error, "token expiry watch failed"),
         }
     }
 }

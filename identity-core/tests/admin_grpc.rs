@@ -245,6 +245,7 @@ async fn expired_tokens_are_rejected_and_listed_as_expired() {
             token_id: token.id.clone(),
             grace_period: None,
             validity: None,
+            keep_previous: false,
         })
         .await,
         Code::FailedPrecondition,
@@ -267,6 +268,7 @@ async fn rotation_keeps_the_old_token_for_the_grace_period() {
             token_id: first_id.clone(),
             grace_period: None,
             validity: Some(days(30)),
+            keep_previous: false,
         })
         .await
         .unwrap()
@@ -318,6 +320,7 @@ async fn rotation_keeps_the_old_token_for_the_grace_period() {
             token_id: second.id.clone(),
             grace_period: Some(hours(0)),
             validity: None,
+            keep_previous: false,
         })
         .await
         .unwrap()
@@ -340,6 +343,7 @@ async fn rotation_keeps_the_old_token_for_the_grace_period() {
             token_id: second.id.clone(),
             grace_period: None,
             validity: None,
+            keep_previous: false,
         })
         .await,
         Code::FailedPrecondition,
@@ -351,6 +355,7 @@ async fn rotation_keeps_the_old_token_for_the_grace_period() {
             token_id: third.token.unwrap().id,
             grace_period: Some(days(31)),
             validity: None,
+            keep_previous: false,
         })
         .await,
         Code::InvalidArgument,
@@ -373,6 +378,7 @@ async fn a_grace_period_never_extends_the_old_expiry() {
             token_id: first.id.clone(),
             grace_period: Some(days(30)),
             validity: None,
+            keep_previous: false,
         })
         .await
         .unwrap()
@@ -1014,4 +1020,77 @@ async fn tokens_are_paged_newest_first() {
         page_token = page.next_page_token;
     }
     assert_eq!(seen, issued);
+}
+
+#[tokio::test]
+async fn tokens_expiring_soon_are_flagged_warned_about_once_and_can_be_replaced_without_a_cutoff() {
+    use identity_core::store::credentials;
+    let h = Harness::start().await;
+    let (org, owner) = h.org(&unique_slug("expiry")).await;
+    enable(&h, &owner, &org.id).await;
+    let soon = issue(&h, &owner, &org.id, Some(days(10))).await;
+    let later = issue(&h, &owner, &org.id, None).await;
+    let (soon_token, later_token) = (soon.token.unwrap(), later.token.unwrap());
+    assert!(soon_token.expires_soon);
+    assert!(!later_token.expires_soon);
+
+    // the watch warns about the soon one once, whichever replica asks next
+    let now = identity_core::time::now_micros();
+    let warned = credentials::take_newly_expiring(&h.store.db, now)
+        .await
+        .unwrap();
+    let ours: Vec<String> = warned
+        .iter()
+        .filter(|t| t.org_id.to_string() == org.id)
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(ours, std::slice::from_ref(&soon_token.id));
+    let again = credentials::take_newly_expiring(&h.store.db, now)
+        .await
+        .unwrap();
+    assert!(again.iter().all(|t| t.org_id.to_string() != org.id));
+    // the gauge's source: the organization's soonest expiry is the soon token's
+    let soonest = credentials::soonest_expiries(&h.store.db, now)
+        .await
+        .unwrap();
+    let (_, expires_at) = soonest
+        .into_iter()
+        .find(|(id, _)| id.to_string() == org.id)
+        .expect("the organization has an expiry");
+    assert_eq!(
+        expires_at / 1_000_000,
+        soon_token.expire_time.unwrap().seconds
+    );
+
+    // rotation that keeps the previous token working until it is revoked
+    let mut scim = h.admin(Some(&owner)).scim;
+    assert_error(
+        scim.rotate_scim_token(admin::RotateScimTokenRequest {
+            organization_id: org.id.clone(),
+            token_id: soon_token.id.clone(),
+            grace_period: Some(hours(1)),
+            validity: None,
+            keep_previous: true,
+        })
+        .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    let rotated = scim
+        .rotate_scim_token(admin::RotateScimTokenRequest {
+            organization_id: org.id.clone(),
+            token_id: soon_token.id.clone(),
+            grace_period: None,
+            validity: None,
+            keep_previous: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let previous = rotated.previous_token.unwrap();
+    assert_eq!(previous.status, ScimTokenStatus::Active as i32);
+    assert_eq!(previous.expire_time, soon_token.expire_time);
+    h.authenticate(&soon.secret).await.unwrap();
+    h.authenticate(&rotated.secret).await.unwrap();
+    assert!(!rotated.token.unwrap().expires_soon);
 }

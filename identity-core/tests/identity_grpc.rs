@@ -2181,3 +2181,122 @@ async fn offset_walk_resumes_by_key_and_totals_follow_writes() {
     assert_eq!(jump, vec![ids[5].clone(), ids[6].clone(), third[1].clone()]);
     assert_eq!(total, 7);
 }
+
+fn password_check(org: &str, user_name: &str, password: &str) -> pb::CheckPasswordRequest {
+    pb::CheckPasswordRequest {
+        organization_id: org.to_owned(),
+        user_name: user_name.to_owned(),
+        password: password.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn check_password_answers_alike_for_every_wrong_case_and_refuses_floods() {
+    let mut srv = start_server().await;
+    let org = srv.store.create_org(true).await.to_string();
+    let other_org = srv.store.create_org(true).await.to_string();
+    let ada = srv
+        .users
+        .create_user(pb::CreateUserRequest {
+            organization_id: org.clone(),
+            user: Some(user("Ada")),
+            password: "correct horse battery".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap();
+    srv.create_user(&org, user("NoPassword")).await;
+    let tokens = &mut srv.access_tokens;
+
+    // the right password, the user name compared without regard to case
+    let matched = tokens
+        .check_password(password_check(&org, "ADA", "correct horse battery"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matched.matched);
+    assert_eq!(matched.user_id, ada.id);
+    // a wrong password, an unknown user, a user without a password, another organization:
+    // the same answer
+    for (in_org, name, password) in [
+        (&org, "ada", "correct horse"),
+        (&org, "nobody", "correct horse battery"),
+        (&org, "NoPassword", "anything"),
+        (&other_org, "ada", "correct horse battery"),
+    ] {
+        let answer = tokens
+            .check_password(password_check(in_org, name, password))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(answer, pb::CheckPasswordResponse::default(), "{name}");
+    }
+    for (request, field) in [
+        (password_check(&org, " ", "x"), "user_name"),
+        (password_check(&org, "ada", ""), "password"),
+        (password_check(&org, "ada", &"x".repeat(1025)), "password"),
+    ] {
+        let status = assert_err(
+            tokens.check_password(request).await,
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
+        assert_eq!(bad_fields(&status), [field]);
+    }
+
+    // a deactivated user is refused, but only once the password is right
+    srv.users
+        .set_user_active(pb::SetUserActiveRequest {
+            organization_id: org.clone(),
+            user_id: ada.id.clone(),
+            active: false,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let tokens = &mut srv.access_tokens;
+    assert_err(
+        tokens
+            .check_password(password_check(&org, "ada", "correct horse battery"))
+            .await,
+        Code::FailedPrecondition,
+        "USER_INACTIVE",
+    );
+    assert!(
+        !tokens
+            .check_password(password_check(&org, "ada", "wrong"))
+            .await
+            .unwrap()
+            .into_inner()
+            .matched
+    );
+
+    // ten checks a minute per sign-in name: the next is refused with a time to wait, and
+    // another name is unaffected
+    let mut refused = None;
+    for _ in 0..12 {
+        if let Err(status) = tokens
+            .check_password(password_check(&org, "guessed", "guess"))
+            .await
+        {
+            refused = Some(status);
+            break;
+        }
+    }
+    let refused = refused.expect("a flood of guesses is refused");
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert_eq!(reason(&refused), "TOO_MANY_ATTEMPTS");
+    let retry = tonic_types::StatusExt::get_details_retry_info(&refused)
+        .and_then(|info| info.retry_delay)
+        .expect("RetryInfo");
+    assert!(retry > std::time::Duration::ZERO);
+    assert!(
+        tokens
+            .check_password(password_check(&org, "NoPassword", "x"))
+            .await
+            .is_ok()
+    );
+}

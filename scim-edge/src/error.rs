@@ -330,6 +330,7 @@ impl ScimError {
             | ErrorReason::OrganizationSlugTaken
             | ErrorReason::UserManagedByScim
             | ErrorReason::RoleManagedByScim
+            | ErrorReason::TooManyAttempts
             | ErrorReason::CursorExpired
             | ErrorReason::TokenOfAnotherOrganization
             | ErrorReason::UserInactive

@@ -9,8 +9,10 @@
 
 mod render;
 mod run;
+mod selftest;
 
 pub use run::{CliError, run};
+pub use selftest::{SelftestArgs, SelftestDialect};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -44,7 +46,7 @@ pub struct Cli {
     pub credential_file: Option<PathBuf>,
 
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
     #[command(subcommand)]
@@ -87,6 +89,18 @@ pub enum Command {
     /// Provisioning connections (identity provider integrations), their OAuth clients and grants
     #[command(subcommand)]
     Connection(ConnectionCommand),
+    /// Print the completion script for a shell on stdout; needs no credential nor server
+    ///
+    /// e.g. `source <(identity-admin completions bash)` in ~/.bashrc
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Replay Okta's and Entra ID's provisioning against a SCIM endpoint; needs only its token
+    ///
+    /// Throw-away users and groups (named `selftest-…`), deleted afterwards, also after a
+    /// failure or Ctrl-C. One line per step; exits 1 when a step did not pass.
+    Selftest(SelftestArgs),
 }
 
 /// `identity-admin connection …`
@@ -414,8 +428,16 @@ pub enum TokenCommand {
         #[arg(value_name = "TOKEN_ID")]
         token_id: String,
         /// Hours the old token stays valid (server default: 24; 0 revokes it now)
-        #[arg(long, value_parser = clap::value_parser!(u32).range(0..=720))]
+        #[arg(
+            long,
+            value_parser = clap::value_parser!(u32).range(0..=720),
+            conflicts_with = "keep_previous"
+        )]
         grace_hours: Option<u32>,
+        /// Keep the old token working until it is revoked (for an identity provider updated
+        /// at an unknown time); revoke it with `token revoke` once the new one is in use
+        #[arg(long)]
+        keep_previous: bool,
         /// Days until the new token expires (server default: 365)
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=730))]
         validity_days: Option<u32>,
@@ -429,6 +451,32 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("identity-admin").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn keep_previous_excludes_a_grace_period() {
+        let cli = parse(&["token", "rotate", "--org", "a", "T", "--keep-previous"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Token(TokenCommand::Rotate {
+                keep_previous: true,
+                grace_hours: None,
+                ..
+            })
+        ));
+        assert!(
+            parse(&[
+                "token",
+                "rotate",
+                "--org",
+                "a",
+                "T",
+                "--keep-previous",
+                "--grace-hours",
+                "1"
+            ])
+            .is_err()
+        );
     }
 
     #[test]
@@ -749,6 +797,29 @@ mod tests {
         }
         assert!(parse(&["role", "delete", "--org", "acme"]).is_err());
         assert!(parse(&["role", "delete", "--org", "acme", "A", "B"]).is_err());
+    }
+
+    #[test]
+    fn o_is_short_for_output() {
+        let cli = parse(&["role", "list", "--org", "acme", "-o", "json"]).unwrap();
+        assert_eq!(cli.output, OutputFormat::Json);
+        // global, like --output: before the subcommand too
+        let cli = parse(&["-o", "json", "org", "list"]).unwrap();
+        assert_eq!(cli.output, OutputFormat::Json);
+        assert!(parse(&["org", "list", "-o", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn completions_take_a_known_shell() {
+        for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+            let cli = parse(&["completions", shell]).unwrap();
+            assert!(
+                matches!(cli.command, Command::Completions { .. }),
+                "{shell}"
+            );
+        }
+        assert!(parse(&["completions"]).is_err());
+        assert!(parse(&["completions", "tcsh"]).is_err());
     }
 
     #[test]

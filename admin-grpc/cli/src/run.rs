@@ -5,6 +5,8 @@ use super::{
     Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand, RoleCommand,
     ScimCommand, ServiceCredentialCommand, TokenCommand,
 };
+use clap::CommandFactory;
+use clap_complete::Shell;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
@@ -30,6 +32,9 @@ pub enum CliError {
     /// The invocation cannot work (no credential, unreadable file, …).
     #[error("{0}")]
     Usage(String),
+    /// `selftest` ran and a step did not pass (each step is on stdout).
+    #[error("self-test: {0}")]
+    Selftest(String),
     /// Printing failed (closed pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
@@ -191,12 +196,31 @@ fn days(days: Option<u32>) -> Option<prost_types::Duration> {
     })
 }
 
+/// The completion script for `shell`, generated from the command definition so it cannot drift.
+fn completions(shell: Shell, stdout: &mut impl Write) -> Result<(), CliError> {
+    let mut command = Cli::command();
+    let name = command.get_name().to_owned();
+    // generated into memory first: clap_complete panics when its writer fails (a closed pipe)
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    stdout.write_all(&script)?;
+    Ok(())
+}
+
 /// Runs one command, printing results to `stdout` and metadata of secrets to `stderr`.
 pub async fn run(
     cli: Cli,
     stdout: &mut impl Write,
     stderr: &mut impl Write,
 ) -> Result<(), CliError> {
+    // before connecting: completions are set up on machines without a credential or a server
+    if let Command::Completions { shell } = cli.command {
+        return completions(shell, stdout);
+    }
+    // SCIM only, with the identity provider's token: no admin credential nor admin endpoint
+    if let Command::Selftest(args) = &cli.command {
+        return super::selftest::run(args, cli.output, stdout).await;
+    }
     let mut clients = connect(&cli).await?;
     let mut out = Printer::new(cli.output, stdout, stderr);
     match cli.command {
@@ -419,6 +443,7 @@ pub async fn run(
                 token_id,
                 grace_hours,
                 validity_days,
+                keep_previous,
             } => {
                 let organization_id = clients.resolve(&org).await?;
                 let response = clients
@@ -431,6 +456,7 @@ pub async fn run(
                             nanos: 0,
                         }),
                         validity: days(validity_days),
+                        keep_previous,
                     })
                     .await?
                     .into_inner();
@@ -496,6 +522,8 @@ pub async fn run(
         },
         Command::Connection(command) => run_connection(command, &mut clients, &mut out).await?,
         Command::Role(command) => run_role(command, &mut clients, &mut out).await?,
+        // run above, before connecting
+        Command::Completions { .. } | Command::Selftest(_) => {}
     }
     Ok(())
 }
@@ -768,5 +796,58 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, CliError::Usage(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn completions_need_neither_a_credential_nor_a_server() {
+        // nothing listens on port 1: connecting would fail, so success means no connection
+        let mut cli = Cli::try_parse_from([
+            "identity-admin",
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "completions",
+            "bash",
+        ])
+        .unwrap();
+        cli.credential = None;
+        cli.credential_file = None;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        run(cli, &mut stdout, &mut stderr).await.unwrap();
+        let script = String::from_utf8(stdout).unwrap();
+        assert!(script.contains("complete -F _identity__admin"), "{script}");
+        // the words offered after `identity-admin`: its subcommands, -o as well as --output
+        let options = script
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix("opts=\""))
+            .find(|options| *options != "\"")
+            .unwrap();
+        let options: Vec<&str> = options.trim_end_matches('"').split(' ').collect();
+        for word in [
+            "org",
+            "role",
+            "token",
+            "service-credential",
+            "completions",
+            "-o",
+            "--output",
+        ] {
+            assert!(options.contains(&word), "{word} not in {options:?}");
+        }
+        assert!(stderr.is_empty());
+    }
+
+    #[test]
+    fn every_shell_gets_a_script() {
+        use clap::ValueEnum;
+        for shell in Shell::value_variants() {
+            let mut script = Vec::new();
+            completions(*shell, &mut script).unwrap();
+            assert!(
+                String::from_utf8(script)
+                    .unwrap()
+                    .contains("identity-admin"),
+                "{shell}"
+            );
+        }
     }
 }

@@ -14,6 +14,7 @@ mod m20261201_000004_service_access;
 mod m20261201_000005_connections;
 mod m20261207_000006_rate_limits;
 mod m20261207_000007_client_credentials;
+mod m20261207_000008_token_expiry_warning;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_connections::Migration),
             Box::new(m20261207_000006_rate_limits::Migration),
             Box::new(m20261207_000007_client_credentials::Migration),
+            Box::new(m20261207_000008_token_expiry_warning::Migration),
         ]
     }
 }

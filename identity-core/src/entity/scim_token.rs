@@ -29,6 +29,8 @@ pub struct Model {
     pub connection_id: Option<Uuid>,
     /// Set for an OAuth access token: the grant it came from.
     pub grant_id: Option<Uuid>,
+    /// Microseconds since the Unix epoch: when the owner was warned it expires soon.
+    pub expiry_warned_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,14 +2,19 @@
 //! (RFC 7662 semantics: an unusable token is `active: false`, not an error).
 
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{TokenId, UserId};
+use crate::ids::{OrgId, TokenId, UserId};
 use crate::service::caller::{Access, Caller};
 use crate::store::access_tokens::{self, Introspection, TokenKey};
+use crate::store::users::{self, PasswordCheck};
 use crate::time::to_timestamp;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use identity_proto::identity::v1 as pb;
 use identity_proto::identity::v1::ErrorReason;
 use identity_proto::identity::v1::access_token_service_server::AccessTokenService;
 use sea_orm::DatabaseConnection;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -22,15 +27,67 @@ pub const MAX_SCOPES: usize = 32;
 /// The longest scope.
 pub const MAX_SCOPE_LEN: usize = 128;
 
+/// Password checks allowed per minute for one sign-in name of an organization (each replica).
+pub const PASSWORD_CHECKS_PER_MINUTE: u32 = 10;
+/// The longest user name and password a check reads.
+const MAX_USER_NAME_CHARS: usize = 256;
+const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// The budget of password checks per sign-in name: GCRA buckets from `governor` (as the edge's
+/// rate limits), one per (organization, lowercase user name), held in a bounded cache that
+/// forgets idle names, so a guesser walking many names cannot grow the core's memory.
+#[derive(Clone)]
+struct PasswordAttempts {
+    buckets: moka::sync::Cache<(uuid::Uuid, String), Arc<DefaultDirectRateLimiter>>,
+}
+
+impl std::fmt::Debug for PasswordAttempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordAttempts")
+            .field("names", &self.buckets.entry_count())
+            .finish()
+    }
+}
+
+impl PasswordAttempts {
+    fn new() -> Self {
+        Self {
+            buckets: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build(),
+        }
+    }
+
+    /// Takes one attempt for `user_name` of `org`, or says when the next one is allowed.
+    fn take(&self, org: OrgId, user_name: &str) -> CoreResult<()> {
+        let per_minute = NonZeroU32::new(PASSWORD_CHECKS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        let bucket = self
+            .buckets
+            .get_with((org.0, user_name.to_lowercase()), || {
+                Arc::new(RateLimiter::direct(Quota::per_minute(per_minute)))
+            });
+        bucket
+            .check()
+            .map_err(|not_until| CoreError::TooManyAttempts {
+                retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+            })
+    }
+}
+
 /// The AccessTokenService handlers.
 #[derive(Debug, Clone)]
 pub struct AccessTokenServiceImpl {
     db: DatabaseConnection,
+    password_attempts: PasswordAttempts,
 }
 
 impl AccessTokenServiceImpl {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            password_attempts: PasswordAttempts::new(),
+        }
     }
 }
 
@@ -197,6 +254,49 @@ impl AccessTokenService for AccessTokenServiceImpl {
         Ok(Response::new(pb::RevokeUserAccessTokensResponse {
             revoked_count: revoked as i64,
         }))
+    }
+
+    async fn check_password(
+        &self,
+        request: Request<pb::CheckPasswordRequest>,
+    ) -> Result<Response<pb::CheckPasswordResponse>, Status> {
+        let (caller, req) = Caller::split(request)?;
+        let org = caller.org(&req.organization_id, Access::Read)?;
+        let user_name = req.user_name.trim();
+        if user_name.is_empty() || user_name.chars().count() > MAX_USER_NAME_CHARS {
+            return Err(
+                CoreError::invalid("user_name", "is required, at most 256 characters").into(),
+            );
+        }
+        if req.password.is_empty() || req.password.len() > MAX_PASSWORD_BYTES {
+            return Err(CoreError::invalid("password", "is required, at most 1024 bytes").into());
+        }
+        // counted before the check, so a burst of guesses is refused without hashing
+        self.password_attempts.take(org, user_name)?;
+        match users::check_password(&self.db, org, user_name, req.password).await? {
+            PasswordCheck::Matched { user, active: true } => {
+                tracing::info!(org_id = %org, user_id = %user, "password accepted");
+                Ok(Response::new(pb::CheckPasswordResponse {
+                    matched: true,
+                    user_id: user.to_string(),
+                }))
+            }
+            PasswordCheck::Matched {
+                user,
+                active: false,
+            } => {
+                tracing::info!(org_id = %org, user_id = %user, "password of a deactivated user");
+                Err(CoreError::FailedPrecondition {
+                    reason: ErrorReason::UserInactive,
+                    message: "the user is deactivated".into(),
+                }
+                .into())
+            }
+            PasswordCheck::Mismatch => {
+                tracing::info!(org_id = %org, "password refused");
+                Ok(Response::new(pb::CheckPasswordResponse::default()))
+            }
+        }
     }
 }
 

@@ -101,6 +101,7 @@ pub async fn insert_scim_token<C: ConnectionTrait>(
         rotated_from_token_id: Set(new.rotated_from.map(|id| id.0)),
         connection_id: Set(new.connection_id),
         grant_id: Set(new.grant_id),
+        expiry_warned_at: Set(None),
     }
     .insert(db)
     .await?;
@@ -387,16 +388,81 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
         })
 }
 
+/// How long before its expiry a SCIM token counts as expiring soon (flagged in listings,
+/// warned about once, measured by the soonest-expiry gauge).
+pub const EXPIRY_WARNING_MICROS: i64 = 30 * 24 * 3_600 * 1_000_000;
+
+/// Whether `token` is active at `now` and expires within [`EXPIRY_WARNING_MICROS`].
+pub fn expires_soon(token: &scim_token::Model, now: i64) -> bool {
+    TokenState::of(token, now) == TokenState::Active
+        && token.expires_at - now <= EXPIRY_WARNING_MICROS
+}
+
+/// The pasted SCIM tokens (not OAuth access tokens, which live an hour) that are active at
+/// `now`, expire within [`EXPIRY_WARNING_MICROS`] and were not warned about yet; each is marked
+/// warned in the same statement's transaction, so every replica warns about a token once.
+pub async fn take_newly_expiring(
+    db: &sea_orm::DatabaseConnection,
+    now: i64,
+) -> CoreResult<Vec<scim_token::Model>> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let due = scim_token::Entity::find()
+        .filter(scim_token::Column::GrantId.is_null())
+        .filter(scim_token::Column::RevokedAt.is_null())
+        .filter(scim_token::Column::ExpiryWarnedAt.is_null())
+        .filter(scim_token::Column::ExpiresAt.gt(now))
+        .filter(scim_token::Column::ExpiresAt.lte(now + EXPIRY_WARNING_MICROS))
+        .order_by_asc(scim_token::Column::ExpiresAt)
+        .limit(1000)
+        .all(&txn)
+        .await?;
+    if !due.is_empty() {
+        // only rows still unwarned: a replica that got there first keeps its claim
+        let claimed = scim_token::Entity::update_many()
+            .col_expr(scim_token::Column::ExpiryWarnedAt, Expr::value(now))
+            .filter(scim_token::Column::Id.is_in(due.iter().map(|t| t.id)))
+            .filter(scim_token::Column::ExpiryWarnedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if claimed.rows_affected != due.len() as u64 {
+            txn.rollback().await?;
+            return Ok(Vec::new());
+        }
+    }
+    txn.commit().await?;
+    Ok(due)
+}
+
+/// Per organization, when its soonest active pasted SCIM token expires (µs since the epoch).
+pub async fn soonest_expiries(
+    db: &sea_orm::DatabaseConnection,
+    now: i64,
+) -> CoreResult<Vec<(uuid::Uuid, i64)>> {
+    Ok(scim_token::Entity::find()
+        .select_only()
+        .column(scim_token::Column::OrgId)
+        .column_as(scim_token::Column::ExpiresAt.min(), "soonest")
+        .filter(scim_token::Column::GrantId.is_null())
+        .filter(scim_token::Column::RevokedAt.is_null())
+        .filter(scim_token::Column::ExpiresAt.gt(now))
+        .group_by(scim_token::Column::OrgId)
+        .into_tuple::<(uuid::Uuid, i64)>()
+        .all(db)
+        .await?)
+}
+
 /// Rotates `token`: a new token with the old one's description and connection, valid for
-/// `validity` µs; the old one is revoked at once (`grace` 0) or expires `grace` µs from `now`
-/// (never later than it would have). Only an active token can be rotated. One transaction,
+/// `validity` µs; the old one is revoked at once (`grace` 0), expires `grace` µs from `now`
+/// (never later than it would have), or with `grace` `None` keeps working until it is revoked
+/// or reaches its own expiry. Only an active token can be rotated. One transaction,
 /// holding the old token's row lock. Returns the new token, its secret and the old token.
 pub async fn rotate_scim_token(
     db: &sea_orm::DatabaseConnection,
     org: OrgId,
     token: TokenId,
     validity: i64,
-    grace: i64,
+    grace: Option<i64>,
     now: i64,
 ) -> CoreResult<(scim_token::Model, String, scim_token::Model)> {
     use sea_orm::TransactionTrait;
@@ -427,10 +493,10 @@ pub async fn rotate_scim_token(
     )
     .await?;
     // zero grace revokes at once; otherwise the old token expires early, never later
-    let previous = if grace == 0 {
-        revoke_scim_token(&txn, org, token, now).await?
-    } else {
-        shorten_scim_token(&txn, org, token, now + grace).await?
+    let previous = match grace {
+        Some(0) => revoke_scim_token(&txn, org, token, now).await?,
+        Some(grace) => shorten_scim_token(&txn, org, token, now + grace).await?,
+        None => old,
     };
     txn.commit().await?;
     Ok((new, secret, previous))
@@ -491,6 +557,7 @@ mod tests {
             rotated_from_token_id: None,
             connection_id: None,
             grant_id: None,
+            expiry_warned_at: None,
         };
         assert_eq!(TokenState::of(&token, 99), TokenState::Active);
         assert_eq!(TokenState::of(&token, 100), TokenState::Expired);

@@ -133,8 +133,8 @@ impl<E: sea_orm::EntityTrait> ByKey for sea_orm::Select<E> {
 /// The error for a write of a user or role of `table` that a unique index refused: its external
 /// id index, else its name index (each table has these two). The indexes, not pre-checks, are
 /// the word on uniqueness: a write is one statement fewer, and the answer holds under races.
-/// SQLite's message ends with the index's columns, PostgreSQL's and MySQL's with its quoted
-/// name, after any value MySQL quotes, so only the end is read.
+/// SQLite's message ends with the index's columns, PostgreSQL's with its quoted name, so only
+/// the end is read.
 pub(crate) fn unique_violation(
     err: sea_orm::DbErr,
     table: &str,

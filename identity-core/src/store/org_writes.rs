@@ -282,9 +282,6 @@ fn database_identity(db: &DatabaseConnection) -> usize {
         DbBackend::Sqlite => {
             Arc::as_ptr(&db.get_sqlite_connection_pool().connect_options()).cast::<()>() as usize
         }
-        DbBackend::MySql => {
-            Arc::as_ptr(&db.get_mysql_connection_pool().connect_options()).cast::<()>() as usize
-        }
         // a backend added later shares one queue per organization across its databases
         _ => 0,
     }

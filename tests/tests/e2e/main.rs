@@ -31,6 +31,7 @@ mod rfc7644_3_5_1_replace;
 mod rfc7644_3_5_2_patch;
 mod rfc7644_3_6_delete;
 mod rfc7644_3_7_bulk;
+mod selftest;
 mod slow_writes;
 mod tenancy;
 mod throttling;

@@ -97,6 +97,7 @@ pub(super) fn token_json(t: &pb::ScimToken) -> Value {
         "hint": t.hint,
         "createTime": time(t.create_time.as_ref()),
         "expireTime": time(t.expire_time.as_ref()),
+        "expiresSoon": t.expires_soon,
         "lastUsedTime": time(t.last_used_time.as_ref()),
         "revokeTime": time(t.revoke_time.as_ref()),
         "status": status_json(t.status),

@@ -100,7 +100,7 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
             ("hint", t.hint.clone()),
             ("description", or_dash(&t.description).to_owned()),
             ("created", time_or_dash(t.create_time.as_ref())),
-            ("expires", time_or_dash(t.expire_time.as_ref())),
+            ("expires", expiry(t)),
             ("last used", time_or_dash(t.last_used_time.as_ref())),
             ("revoked", time_or_dash(t.revoke_time.as_ref())),
             ("rotated from", or_dash(&t.rotated_from_token_id).to_owned()),
@@ -595,6 +595,14 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
     }
 
     pub(super) fn tokens(&mut self, list: &[pb::ScimToken]) -> io::Result<()> {
+        if self.format == OutputFormat::Human && list.iter().any(|t| t.expires_soon) {
+            // on stderr, so a script reading the table is not disturbed
+            writeln!(
+                self.stderr,
+                "warning: a token expires within 30 days: rotate it (identity-admin token rotate) \
+                 and paste the new one into the identity provider"
+            )?;
+        }
         match self.format {
             OutputFormat::Json => self.json(&json!({
                 "tokens": list.iter().map(token_json).collect::<Vec<_>>(),
@@ -608,7 +616,7 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                             status_name(t.status).to_owned(),
                             t.hint.clone(),
                             time_or_dash(t.create_time.as_ref()),
-                            time_or_dash(t.expire_time.as_ref()),
+                            expiry(t),
                             time_or_dash(t.last_used_time.as_ref()),
                             or_dash(&t.description).to_owned(),
                         ]
@@ -628,5 +636,15 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                 )
             }
         }
+    }
+}
+
+/// A token's expiry, flagged when the server says it is within 30 days.
+fn expiry(t: &pb::ScimToken) -> String {
+    let time = time_or_dash(t.expire_time.as_ref());
+    if t.expires_soon {
+        format!("{time} (expires soon)")
+    } else {
+        time
     }
 }

@@ -19,7 +19,34 @@ fn token() -> pb::ScimToken {
         status: pb::ScimTokenStatus::Active as i32,
         rotated_from_token_id: String::new(),
         connection_id: String::new(),
+        expires_soon: false,
     }
+}
+
+#[test]
+fn a_token_expiring_soon_is_flagged_in_every_format() {
+    let soon = pb::ScimToken {
+        expires_soon: true,
+        ..token()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    Printer::new(OutputFormat::Human, &mut out, &mut err)
+        .tokens(&[soon.clone(), token()])
+        .unwrap();
+    let table = String::from_utf8(out).unwrap();
+    assert_eq!(table.matches("(expires soon)").count(), 1, "{table}");
+    assert!(
+        String::from_utf8(err)
+            .unwrap()
+            .contains("expires within 30 days")
+    );
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    Printer::new(OutputFormat::Json, &mut out, &mut err)
+        .tokens(&[soon])
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["tokens"][0]["expiresSoon"], true);
+    assert!(err.is_empty());
 }
 
 #[test]

@@ -124,6 +124,60 @@ pub async fn verify_password(
     .await
 }
 
+/// What a password check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// The password is the user's; `active` says whether the user may sign in.
+    Matched { user: UserId, active: bool },
+    /// No such user, no password, or another password: the same answer for all three.
+    Mismatch,
+}
+
+/// A hash of no one's password, with the configured parameters, checked when there is no
+/// stored hash so that an unknown user takes as long as a wrong password.
+static DECOY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// Checks `password` for the user of `org` whose user name is `user_name` (without regard to
+/// case). Every path runs exactly one Argon2 verification, so the time taken does not tell an
+/// unknown user from a wrong password; Argon2's own comparison is constant time.
+pub async fn check_password(
+    db: &DatabaseConnection,
+    org: OrgId,
+    user_name: &str,
+    password: String,
+) -> CoreResult<PasswordCheck> {
+    let found = user::Entity::find()
+        .filter(user::Column::OrgId.eq(org.0))
+        .filter(user::Column::UserNameLower.eq(user_name.to_lowercase()))
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Active)
+        .column(user::Column::PasswordHash)
+        .into_tuple::<(uuid::Uuid, bool, Option<String>)>()
+        .by_key(db)
+        .await?;
+    let (user, active, hash) = match found {
+        Some((id, active, Some(hash))) => (Some(UserId(id)), active, hash),
+        _ => {
+            let decoy = DECOY_HASH
+                .get_or_try_init(|| hash_password("no one's password".to_owned()))
+                .await?;
+            (None, false, decoy.clone())
+        }
+    };
+    let matched = with_argon2("password verification", move |argon2| {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash)
+            .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await?;
+    Ok(match user {
+        Some(user) if matched => PasswordCheck::Matched { user, active },
+        _ => PasswordCheck::Mismatch,
+    })
+}
+
 #[cfg(test)]
 mod password_tests {
     use super::*;

@@ -162,7 +162,7 @@ pub(super) const PLAIN_COLUMNS: [user::Column; 27] = [
 ];
 
 /// A boolean as a backend's JSON writes it: `true`/`false`, or 1/0 where booleans are integers
-/// (SQLite, MySQL).
+/// (SQLite).
 pub(super) fn flag<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     struct Flag;
     impl serde::de::Visitor<'_> for Flag {
@@ -239,11 +239,9 @@ impl UserSql {
     fn of(backend: DbBackend) -> &'static UserSql {
         use std::sync::OnceLock;
         static POSTGRES: OnceLock<UserSql> = OnceLock::new();
-        static MYSQL: OnceLock<UserSql> = OnceLock::new();
         static OTHER: OnceLock<UserSql> = OnceLock::new();
         let cell = match backend {
             DbBackend::Postgres => &POSTGRES,
-            DbBackend::MySql => &MYSQL,
             _ => &OTHER,
         };
         cell.get_or_init(|| {
@@ -291,10 +289,7 @@ impl AggregateSql {
     }
 
     fn quote(&self, name: &str) -> String {
-        match self.backend {
-            DbBackend::MySql => format!("`{name}`"),
-            _ => format!("\"{name}\""),
-        }
+        format!("\"{name}\"")
     }
 
     /// `elements` (SQL expressions) of the selected rows as a JSON array of arrays, as text;
@@ -302,14 +297,13 @@ impl AggregateSql {
     fn array_of_arrays(&self, elements: &str) -> String {
         match self.backend {
             DbBackend::Postgres => format!("CAST(json_agg(json_build_array({elements})) AS TEXT)"),
-            DbBackend::MySql => format!("CAST(JSON_ARRAYAGG(JSON_ARRAY({elements})) AS CHAR)"),
             // SQLite's names, which later backends are likeliest to share
             _ => format!("json_group_array(json_array({elements}))"),
         }
     }
 
-    /// A UUID column as text that [`Uuid::parse_str`] reads (SQLite and MySQL store UUIDs as
-    /// 16 bytes, which JSON cannot hold).
+    /// A UUID column as text that [`Uuid::parse_str`] reads (SQLite stores UUIDs as 16 bytes,
+    /// which JSON cannot hold).
     fn uuid_text(&self, column: &str) -> String {
         match self.backend {
             DbBackend::Postgres => column.to_owned(),
@@ -339,7 +333,6 @@ impl AggregateSql {
         let members = members.join(", ");
         match self.backend {
             DbBackend::Postgres => format!("CAST(json_build_object({members}) AS TEXT)"),
-            DbBackend::MySql => format!("CAST(JSON_OBJECT({members}) AS CHAR)"),
             _ => format!("json_object({members})"),
         }
     }
