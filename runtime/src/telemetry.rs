@@ -54,12 +54,16 @@ pub fn prometheus_text() -> String {
     }
 }
 
-/// The meter provider: a Prometheus reader always, an OTLP exporter when configured.
+/// The meter provider: a Prometheus reader always, an OTLP exporter when configured. The
+/// reader is `opentelemetry-prometheus`, which the OpenTelemetry Rust maintainers took back
+/// into maintenance in 0.32 (it had been marked discontinued in 0.29) and which no longer pulls
+/// the unmaintained `protobuf` crate: the text format stays scrapeable without a collector.
+/// Scope labels stay off, so series are named and labelled as before.
 fn meter_provider(resource: opentelemetry_sdk::Resource) -> anyhow::Result<SdkMeterProvider> {
     let registry = PROMETHEUS.get_or_init(prometheus::Registry::new).clone();
     let prometheus_reader = opentelemetry_prometheus::exporter()
         .with_registry(registry)
-        .without_scope_info()
+        .scope_info_enabled(false)
         .build()?;
     let mut builder = SdkMeterProvider::builder()
         .with_resource(resource)
