@@ -8,12 +8,12 @@ use axum::http::header::{IF_MATCH, IF_NONE_MATCH};
 use crate::error::{ScimError, ScimResult};
 
 /// The entity tag of `version`.
-pub fn etag(version: i64) -> String {
+pub(crate) fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
 /// The version in a tag `W/"n"` or `"n"` (or a bare `n`, which some clients send).
-pub fn parse_etag(tag: &str) -> Option<i64> {
+pub(crate) fn parse_etag(tag: &str) -> Option<i64> {
     let tag = tag.trim();
     let tag = tag
         .strip_prefix("W/")
@@ -40,7 +40,7 @@ fn header_tags(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<Vec<
 
 /// The version `If-Match` requires: `None` when absent or `*`. A tag that cannot be one of our
 /// versions can never match, so it is refused with 412 right away.
-pub fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
+pub(crate) fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
     let Some(tags) = header_tags(headers, IF_MATCH) else {
         return Ok(None);
     };
@@ -56,7 +56,7 @@ pub fn if_match(headers: &HeaderMap) -> ScimResult<Option<i64>> {
 }
 
 /// Whether `If-None-Match` matches `version` (so a GET answers 304).
-pub fn if_none_match(headers: &HeaderMap, version: i64) -> bool {
+pub(crate) fn if_none_match(headers: &HeaderMap, version: i64) -> bool {
     header_tags(headers, IF_NONE_MATCH).is_some_and(|tags| {
         tags.iter()
             .any(|tag| tag == "*" || parse_etag(tag) == Some(version))

@@ -26,7 +26,7 @@ const LIGHT_PAGE: i64 = 100;
 /// list asking for more than a page of 100, for members or groups, or filtering by substring.
 /// Point reads and writes and the lookups identity providers send (`userName eq`, a page of
 /// 100) are light.
-pub fn is_heavy<B>(request: &Request<B>) -> bool {
+pub(crate) fn is_heavy<B>(request: &Request<B>) -> bool {
     let path = request.uri().path().trim_end_matches('/');
     if path.ends_with("/Bulk") || path.ends_with(".search") {
         return true;
@@ -64,7 +64,7 @@ tokio::task_local! {
 }
 
 /// Runs `request` marked as holding a heavy-work slot when `holding`.
-pub async fn holding<F: std::future::Future>(holding: bool, request: F) -> F::Output {
+pub(crate) async fn holding<F: std::future::Future>(holding: bool, request: F) -> F::Output {
     if holding {
         HOLDING.scope((), request).await
     } else {
@@ -73,13 +73,13 @@ pub async fn holding<F: std::future::Future>(holding: bool, request: F) -> F::Ou
 }
 
 /// Whether the request being served already holds a heavy-work slot.
-pub fn holds_slot() -> bool {
+pub(crate) fn holds_slot() -> bool {
     HOLDING.try_with(|_| ()).is_ok()
 }
 
 /// The heavy-work slots, shared fairly between organizations. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct FairGate {
+pub(crate) struct FairGate {
     inner: Arc<Mutex<GateState>>,
 }
 
@@ -99,7 +99,7 @@ pub struct HeavySlot {
 
 impl FairGate {
     /// A gate of `slots` slots; 0 lets every request through at once.
-    pub fn new(slots: usize) -> Option<Self> {
+    pub(crate) fn new(slots: usize) -> Option<Self> {
         (slots > 0).then(|| Self {
             inner: Arc::new(Mutex::new(GateState {
                 free: slots,
@@ -116,7 +116,7 @@ impl FairGate {
     }
 
     /// Waits for a slot for `organization`.
-    pub async fn acquire(&self, organization: &str) -> HeavySlot {
+    pub(crate) async fn acquire(&self, organization: &str) -> HeavySlot {
         let (sender, receiver) = oneshot::channel();
         let next = {
             let mut state = self.state();

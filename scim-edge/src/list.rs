@@ -15,10 +15,10 @@ use crate::projection::{parse_attribute_list, project};
 use crate::schema::{LIST_RESPONSE_SCHEMA, Limits, ResourceKind, SEARCH_REQUEST_SCHEMA};
 
 /// Query string pairs with their names as sent.
-pub type QueryPairs = Vec<(String, String)>;
+pub(crate) type QueryPairs = Vec<(String, String)>;
 
 /// Parses a raw query string.
-pub fn parse_query(raw: Option<&str>) -> ScimResult<QueryPairs> {
+pub(crate) fn parse_query(raw: Option<&str>) -> ScimResult<QueryPairs> {
     match raw {
         None | Some("") => Ok(Vec::new()),
         Some(raw) => serde_urlencoded::from_str(raw)
@@ -27,7 +27,7 @@ pub fn parse_query(raw: Option<&str>) -> ScimResult<QueryPairs> {
 }
 
 /// The value of parameter `name` (names compared case-insensitively: IdPs vary).
-pub fn query_param<'a>(pairs: &'a QueryPairs, name: &str) -> Option<&'a str> {
+pub(crate) fn query_param<'a>(pairs: &'a QueryPairs, name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case(name))
@@ -36,7 +36,7 @@ pub fn query_param<'a>(pairs: &'a QueryPairs, name: &str) -> Option<&'a str> {
 
 /// `attributes` / `excludedAttributes` of a request (RFC 7644 §3.9).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Projection {
+pub(crate) struct Projection {
     pub attributes: Vec<AttrPath>,
     pub excluded: Vec<AttrPath>,
 }
@@ -56,7 +56,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Projection {
 
 impl Projection {
     /// From the query string.
-    pub fn from_query(pairs: &QueryPairs) -> ScimResult<Self> {
+    pub(crate) fn from_query(pairs: &QueryPairs) -> ScimResult<Self> {
         Ok(Self {
             attributes: parse_attribute_list(query_param(pairs, "attributes").unwrap_or(""))?,
             excluded: parse_attribute_list(query_param(pairs, "excludedAttributes").unwrap_or(""))?,
@@ -64,27 +64,27 @@ impl Projection {
     }
 
     /// Whether the response would contain `name` (so it is worth loading).
-    pub fn wants(&self, kind: ResourceKind, name: &str) -> bool {
+    pub(crate) fn wants(&self, kind: ResourceKind, name: &str) -> bool {
         crate::projection::wants_attribute(kind, &self.attributes, &self.excluded, name)
     }
 
     /// Whether `name` is explicitly listed in `attributes` (for attributes that lists only
     /// return on request, such as group members).
-    pub fn explicitly_requests(&self, name: &str) -> bool {
+    pub(crate) fn explicitly_requests(&self, name: &str) -> bool {
         self.attributes
             .iter()
             .any(|path| path.attribute.eq_ignore_ascii_case(name))
     }
 
     /// Applies the projection to a resource.
-    pub fn apply(&self, resource: &mut Value, kind: ResourceKind) {
+    pub(crate) fn apply(&self, resource: &mut Value, kind: ResourceKind) {
         project(resource, kind, &self.attributes, &self.excluded);
     }
 }
 
 /// How a list is paged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Paging {
+pub(crate) enum Paging {
     /// 1-based index paging (RFC 7644 §3.4.2.4).
     Index { start_index: i64 },
     /// Cursor paging (RFC 9865); the cursor as sent, empty for the first page.
@@ -93,7 +93,7 @@ pub enum Paging {
 
 /// Everything a list or search request asks for.
 #[derive(Debug, Clone)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     pub filter: Option<FilterExpr>,
     pub sort_by: Option<String>,
     pub sort_order: SortOrder,
@@ -105,7 +105,7 @@ pub struct ListParams {
 
 impl ListParams {
     /// From a list request's query string.
-    pub fn from_query(pairs: &QueryPairs, limits: &Limits) -> ScimResult<Self> {
+    pub(crate) fn from_query(pairs: &QueryPairs, limits: &Limits) -> ScimResult<Self> {
         let get = |name| query_param(pairs, name);
         let count = match get("count") {
             None | Some("") => None,
@@ -132,7 +132,7 @@ impl ListParams {
     }
 
     /// From a SearchRequest body (RFC 7644 §3.4.3).
-    pub fn from_search_body(body: &Value, limits: &Limits) -> ScimResult<Self> {
+    pub(crate) fn from_search_body(body: &Value, limits: &Limits) -> ScimResult<Self> {
         let Some(object) = body.as_object() else {
             return Err(ScimError::invalid_syntax(
                 "search request must be a json object",
@@ -272,7 +272,7 @@ impl ListParams {
 }
 
 /// A ListResponse (RFC 7644 §3.4.2, RFC 9865 §4).
-pub fn list_response(
+pub(crate) fn list_response(
     total_results: i64,
     paging: &Paging,
     resources: Vec<Value>,

@@ -91,7 +91,7 @@ fn route_of(request: &Request) -> String {
 }
 
 /// Middleware: records every request's duration by route, method and status.
-pub async fn record_request(request: Request, next: Next) -> Response {
+pub(crate) async fn record_request(request: Request, next: Next) -> Response {
     let route = route_of(&request);
     let method = request.method().as_str().to_owned();
     let started = Instant::now();
@@ -113,7 +113,7 @@ pub async fn record_request(request: Request, next: Next) -> Response {
 /// The SCIM resource type a path addresses (`Users`, `Groups`, `Bulk`, …): its first segment
 /// that names one, whatever base path precedes it (ids are UUIDs, never these names); `other`
 /// when there is none.
-pub fn resource_type(path: &str) -> &'static str {
+pub(crate) fn resource_type(path: &str) -> &'static str {
     path.split('/')
         .find_map(|segment| match segment {
             "Users" => Some("Users"),
@@ -128,7 +128,12 @@ pub fn resource_type(path: &str) -> &'static str {
 }
 
 /// Counts one authenticated SCIM request of `organization`.
-pub fn scim_operation(organization: &str, resource_type: &'static str, method: &str, status: u16) {
+pub(crate) fn scim_operation(
+    organization: &str,
+    resource_type: &'static str,
+    method: &str,
+    status: u16,
+) {
     let class = match status {
         200..=299 => "2xx",
         400..=499 => "4xx",
@@ -147,20 +152,20 @@ pub fn scim_operation(organization: &str, resource_type: &'static str, method: &
 }
 
 /// Counts one refused bearer token; `reason` is one of a fixed set.
-pub fn token_rejected(reason: &'static str) {
+pub(crate) fn token_rejected(reason: &'static str) {
     TOKEN_REJECTIONS.add(1, &[KeyValue::new("reason", reason)]);
 }
 
 /// Counts one throttled request.
 /// Records how long a heavy request of `organization` waited for its slot.
-pub fn heavy_wait(organization: &str, waited: std::time::Duration) {
+pub(crate) fn heavy_wait(organization: &str, waited: std::time::Duration) {
     HEAVY_WAIT.record(
         waited.as_secs_f64(),
         &[KeyValue::new("organization", organization.to_owned())],
     );
 }
 
-pub fn throttled(organization: &str, reason: crate::throttle::Reason) {
+pub(crate) fn throttled(organization: &str, reason: crate::throttle::Reason) {
     THROTTLED.add(
         1,
         &[
@@ -171,12 +176,12 @@ pub fn throttled(organization: &str, reason: crate::throttle::Reason) {
 }
 
 /// Records one 429 held for `held` because its client came back before its `Retry-After`.
-pub fn refusal_held(held: std::time::Duration) {
+pub(crate) fn refusal_held(held: std::time::Duration) {
     REFUSALS_HELD.record(held.as_secs_f64(), &[]);
 }
 
 /// Counts one refused token-endpoint or revocation request; `error` is an RFC 6749 code.
-pub fn oauth_failure(error: &'static str) {
+pub(crate) fn oauth_failure(error: &'static str) {
     OAUTH_FAILURES.add(1, &[KeyValue::new("error", error)]);
 }
 

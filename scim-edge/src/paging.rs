@@ -13,12 +13,12 @@ use crate::error::{ScimError, ScimResult};
 const VERSION: &str = "c1";
 
 /// Wraps `core_token` for `scope`.
-pub fn encode_cursor(scope: &str, core_token: &str) -> String {
+pub(crate) fn encode_cursor(scope: &str, core_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{VERSION}|{scope}|{core_token}"))
 }
 
 /// Unwraps a cursor of `scope`; the empty cursor is the first page (empty token).
-pub fn decode_cursor(scope: &str, cursor: &str) -> ScimResult<String> {
+pub(crate) fn decode_cursor(scope: &str, cursor: &str) -> ScimResult<String> {
     if cursor.is_empty() {
         return Ok(String::new());
     }

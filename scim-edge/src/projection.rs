@@ -24,7 +24,7 @@ const ALWAYS_RETURNED: [&str; 3] = ["id", "schemas", "meta"];
 
 /// Parses a comma-separated `attributes` / `excludedAttributes` value. Blank items are
 /// ignored; a malformed item is `400 invalidPath`.
-pub fn parse_attribute_list(input: &str) -> ScimResult<Vec<AttrPath>> {
+pub(crate) fn parse_attribute_list(input: &str) -> ScimResult<Vec<AttrPath>> {
     input
         .split(',')
         .map(str::trim)
@@ -76,7 +76,7 @@ fn definition(kind: ResourceKind, urn: Option<&str>, key: &str) -> Option<&'stat
 
 /// Applies `attributes` / `excludedAttributes` and the `returned` characteristics to a
 /// resource's SCIM JSON in place.
-pub fn project(
+pub(crate) fn project(
     resource: &mut Value,
     kind: ResourceKind,
     attributes: &[AttrPath],
@@ -203,7 +203,7 @@ fn drop_sub(value: &mut Value, sub: &str) {
 /// Whether the projection would return (any part of) the top-level attribute `name` — e.g.
 /// `wants_attribute(Group, &attrs, &excluded, "members")` is false for
 /// `excludedAttributes=members`, so the group's members need not be loaded.
-pub fn wants_attribute(
+pub(crate) fn wants_attribute(
     kind: ResourceKind,
     attributes: &[AttrPath],
     excluded: &[AttrPath],

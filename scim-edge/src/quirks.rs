@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 
 /// One accepted deviation from the RFC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Quirk {
+pub(crate) enum Quirk {
     /// `Authorization: <token>` without the `Bearer` scheme: Okta's header-auth apps send the
     /// configured header value as is, and admins often paste only the token.
     BareAuthorizationToken,
@@ -47,8 +47,9 @@ pub enum Quirk {
 }
 
 impl Quirk {
-    /// Every quirk, for documentation and tests.
-    pub const ALL: [Quirk; 11] = [
+    /// Every quirk, for the tests that keep names unique.
+    #[cfg(test)]
+    pub(crate) const ALL: [Quirk; 11] = [
         Quirk::BareAuthorizationToken,
         Quirk::CapitalisedPatchOp,
         Quirk::StringBoolean,
@@ -63,7 +64,7 @@ impl Quirk {
     ];
 
     /// The stable name used in logs and as the metric attribute.
-    pub const fn name(self) -> &'static str {
+    pub(crate) const fn name(self) -> &'static str {
         match self {
             Quirk::BareAuthorizationToken => "bare_authorization_token",
             Quirk::CapitalisedPatchOp => "capitalised_patch_op",
@@ -80,7 +81,7 @@ impl Quirk {
     }
 
     /// Records that a request relied on this quirk.
-    pub fn seen(self) {
+    pub(crate) fn seen(self) {
         tracing::debug!(
             normalization = self.name(),
             "accepted a provider deviation from the RFC"
