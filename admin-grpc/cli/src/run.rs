@@ -172,15 +172,16 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
     })
 }
 
-/// An error and its causes, `outer: inner: …`, skipping the transport's generic top level.
-fn error_chain(err: &tonic::transport::Error) -> String {
+/// An error's causes, `outer: inner: …`, without its own top level (tonic's transport error
+/// and reqwest's are generic, or repeat the URL); the error itself when it has no cause.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = Vec::new();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         parts.push(cause.to_string());
         source = cause.source();
     }
-    // hyper and tonic wrap each other with the same message; say it once
+    // hyper, tonic and reqwest wrap each other with the same message; say it once
     parts.dedup();
     if parts.is_empty() {
         err.to_string()

@@ -71,7 +71,12 @@ impl Scim {
             .connect_timeout(Duration::from_secs(10))
             .timeout(REQUEST_TIMEOUT)
             .build()
-            .map_err(|err| CliError::Usage(format!("cannot set up HTTPS: {}", chain(&err))))?;
+            .map_err(|err| {
+                CliError::Usage(format!(
+                    "cannot set up HTTPS: {}",
+                    crate::run::error_chain(&err)
+                ))
+            })?;
         Ok(Self {
             http,
             base: base.to_owned(),
@@ -293,25 +298,9 @@ fn describe(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
     } else if err.is_connect() {
-        format!("cannot connect: {}", chain(err))
+        format!("cannot connect: {}", crate::run::error_chain(err))
     } else {
-        chain(err)
-    }
-}
-
-/// An error's causes, `outer: inner: …`, without reqwest's top level (which repeats the URL).
-fn chain(err: &reqwest::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.dedup();
-    if parts.is_empty() {
-        err.to_string()
-    } else {
-        parts.join(": ")
+        crate::run::error_chain(err)
     }
 }
 
