@@ -439,6 +439,9 @@ def check_test_hooks(name: str, docs: list[dict[str, Any]], values: dict[str, An
         return
     before = len(failures)
     pods = {d["metadata"]["name"]: d for d in tests if d["kind"] == "Pod"}
+    check_selftest_hook(name, pods, values)
+    all_pods = dict(pods)
+    pods = {n: d for n, d in pods.items() if not n.endswith("-selftest")}
     core_pod = next((d for n, d in pods.items() if n.endswith("-identity-core-test")), None)
     edge_pod = next((d for n, d in pods.items() if n.endswith("-scim-edge-test")), None)
     if core_pod is None or edge_pod is None or len(pods) != 2:
@@ -484,7 +487,7 @@ def check_test_hooks(name: str, docs: list[dict[str, Any]], values: dict[str, An
             if policy["spec"].get("policyTypes") != ["Ingress"]:
                 fail(f"{name}: NetworkPolicy/{policy['metadata']['name']} must only add ingress")
         admin_port = values["identityCore"]["adminPort"]
-        for pod in pods.values():
+        for pod in all_pods.values():
             labels = pod["metadata"]["labels"]
             for target_labels, port, what in ((core_labels, grpc_port, "the core's identity.v1 port"),
                                               (edge_labels, edge_port, "the edge's HTTP port")):
@@ -498,6 +501,32 @@ def check_test_hooks(name: str, docs: list[dict[str, Any]], values: dict[str, An
                 fail(f"{name}: Pod/{pod['metadata']['name']} must not be selected by the release's Services")
     if len(failures) == before:
         exercised.setdefault("helm test hooks", set()).add(name)
+
+
+def check_selftest_hook(name: str, pods: dict[str, Any], values: dict[str, Any]) -> None:
+    """With a SCIM token Secret named, `identity-admin selftest` runs as a test against the edge."""
+    selftest = values["tests"]["selftest"]
+    found = [d for n, d in pods.items() if n.endswith("-selftest")]
+    if not selftest["tokenSecret"]["name"]:
+        if found:
+            fail(f"{name}: no tests.selftest.tokenSecret, yet a self-test Pod rendered")
+        return
+    if len(found) != 1:
+        fail(f"{name}: tests.selftest.tokenSecret is set: expected one self-test Pod, got {len(found)}")
+        return
+    pod = found[0]
+    container = pod["spec"]["containers"][0]
+    if container.get("command") != ["identity-admin"] or container.get("args", [None])[0] != "selftest":
+        fail(f"{name}: the self-test Pod must run `identity-admin selftest`, runs {container.get('command')} {container.get('args')}")
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}
+    if not str(env.get("IDENTITY_SELFTEST_SCIM_URL", "")).startswith("http://") or \
+            "-scim-edge:" not in str(env.get("IDENTITY_SELFTEST_SCIM_URL", "")):
+        fail(f"{name}: the self-test must call the edge's Service, its env is {env}")
+    secret = selftest["tokenSecret"]
+    mounted = [v for v in pod["spec"].get("volumes", []) if v.get("secret", {}).get("secretName") == secret["name"]]
+    if not mounted or {"key": secret["key"], "path": "token"} not in mounted[0]["secret"].get("items", []):
+        fail(f"{name}: the self-test must mount key {secret['key']} of Secret {secret['name']}")
+    exercised.setdefault("helm test self-test", set()).add(name)
 
 
 # --- NetworkPolicy reachability -------------------------------------------------------------------
@@ -967,6 +996,7 @@ def main() -> int:
         "generated Secrets": DEFAULTS,
         "existing Secrets": "postgres-prod-values.yaml",
         "helm test hooks": DEFAULTS,
+        "helm test self-test": "postgres-prod-values.yaml",
         "core grpc port limited to edge + client namespaces": DEFAULTS,
         "identityClientNamespaces": "postgres-prod-values.yaml",
         "edge egress without the database": None,
