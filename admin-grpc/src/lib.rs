@@ -9,6 +9,7 @@
 //! authentication done once for every call (`identity_runtime::grpc_auth`).
 //! Nothing here knows SQL or how secrets are stored.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 pub mod auth;
 pub mod backend;
 pub mod connections;

@@ -6,6 +6,10 @@
 //! rows), `error` (the one error type and its one mapping to gRPC). The core knows nothing of
 //! SCIM JSON.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+// the binary's global allocator (main.rs) is a dependency of the package, not of this library
+use mimalloc as _;
 pub mod admin_backend;
 pub mod admin_connections;
 pub mod admin_roles;

@@ -8,6 +8,11 @@
 //! ([`Process::spawn`]) and answers its health check ([`wait_grpc_serving`],
 //! [`wait_http_ok`]). Start-up never sleeps for a fixed time.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+// dependencies of the `identity-local` binary, not of this library
+use {clap as _, identity_proto as _, identity_runtime as _, uuid as _};
+
 mod binaries;
 mod commands;
 mod health;

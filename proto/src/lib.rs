@@ -6,7 +6,7 @@
 //! [`client`] helper platform services use to call identity.v1 (connect, authenticate, retry).
 
 #![allow(unreachable_pub, missing_debug_implementations, clippy::all)]
-
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 pub mod identity {
     pub mod v1 {
         tonic::include_proto!("identity.v1");

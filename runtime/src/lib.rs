@@ -5,6 +5,7 @@
 //! It holds no business rule and knows no contract message: the core, the edge and the admin
 //! API link it, none of them is linked by it.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 pub mod grpc_auth;
 pub mod secret;
 pub mod shutdown;

@@ -5,6 +5,10 @@
 //! [`router`] is the whole HTTP service (tests drive it without a socket); `main.rs` only wires
 //! configuration, telemetry and the listener.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+// the binary's global allocator (main.rs) is a dependency of the package, not of this library
+use mimalloc as _;
 pub mod auth;
 pub mod config;
 pub mod core_client;

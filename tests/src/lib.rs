@@ -7,6 +7,7 @@
 //! It must not reach into any crate's internals: everything goes through the binaries' public
 //! surfaces (gRPC, HTTP, command line), so the tests see what a deployment sees.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 pub mod oauth;
 pub mod otlp;
 pub mod scim;

@@ -7,6 +7,7 @@
 //! json` prints one JSON document on stdout instead. Failures print
 //! `error: <message> (<reason>)` on stderr and exit with status 1.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 mod render;
 mod run;
 mod selftest;

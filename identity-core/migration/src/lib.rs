@@ -5,6 +5,7 @@
 //! epoch (one exact, sortable representation on SQLite, PostgreSQL and MariaDB alike); every
 //! tenant-owned table carries `org_id` first in its indexes so no lookup crosses organizations.
 
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_organizations;
