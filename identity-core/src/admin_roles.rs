@@ -10,11 +10,9 @@ use crate::admin_backend::CoreAdminBackend;
 use crate::domain::ownership::role_managed_by_scim;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId};
-use crate::store::{organizations, roles};
+use crate::store::{self, organizations, roles};
 use crate::time::to_timestamp;
 use admin_grpc::{PageRequest, RoleBackend, RoleSelector};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use identity_proto::admin::v1 as pb;
 use identity_proto::identity::v1::ManagedBy;
 use tonic::Status;
@@ -45,20 +43,13 @@ pub(crate) async fn resolve(
         .ok_or_else(|| CoreError::role_not_found(format!("{:?}", selector.name())))
 }
 
-/// A page token of [`roles::list_by_name`]: the last name of the page.
+/// A page token of [`roles::list_by_name`]: the last (lowercase) name of the page.
 fn encode_name_cursor(lower_name: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("r1:{lower_name}"))
+    store::encode_key_cursor("r1", lower_name)
 }
 
 fn decode_name_cursor(token: &str) -> CoreResult<String> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| CoreError::InvalidPageToken)?;
-    let text = String::from_utf8(bytes).map_err(|_| CoreError::InvalidPageToken)?;
-    text.strip_prefix("r1:")
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .ok_or(CoreError::InvalidPageToken)
+    store::decode_key_cursor("r1", token)
 }
 
 impl CoreAdminBackend {
@@ -195,6 +186,8 @@ impl RoleBackend for CoreAdminBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn name_cursors_round_trip_and_garbage_is_rejected() {

@@ -155,6 +155,28 @@ pub(crate) fn unique_violation(
     }
 }
 
+/// The page token of a listing ordered by a unique text key (an organization's slug, a role's
+/// lowercase name): the last key returned, tagged with the listing's `kind` so a token of one
+/// listing is refused by another.
+pub fn encode_key_cursor(kind: &str, key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}:{key}"))
+}
+
+/// The key of a token made by [`encode_key_cursor`] for `kind`; INVALID_PAGE_TOKEN otherwise.
+pub fn decode_key_cursor(kind: &str, token: &str) -> CoreResult<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| CoreError::InvalidPageToken)?;
+    let text = String::from_utf8(bytes).map_err(|_| CoreError::InvalidPageToken)?;
+    text.strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .filter(|key| !key.is_empty())
+        .map(str::to_owned)
+        .ok_or(CoreError::InvalidPageToken)
+}
+
 pub(crate) fn external_id_taken() -> CoreError {
     CoreError::AlreadyExists {
         reason: ErrorReason::ExternalIdTaken,

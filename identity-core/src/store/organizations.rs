@@ -9,8 +9,6 @@ use crate::entity::organization;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId};
 use crate::store::ByKey;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -74,19 +72,12 @@ pub async fn get_by_slug<C: ConnectionTrait>(
 
 /// The opaque page token of the slug listing: the last slug returned.
 pub fn encode_slug_cursor(slug: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("o1:{slug}"))
+    super::encode_key_cursor("o1", slug)
 }
 
 /// Parses a page token produced by [`encode_slug_cursor`].
 pub fn decode_slug_cursor(token: &str) -> CoreResult<String> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| CoreError::InvalidPageToken)?;
-    let text = String::from_utf8(bytes).map_err(|_| CoreError::InvalidPageToken)?;
-    text.strip_prefix("o1:")
-        .filter(|slug| !slug.is_empty())
-        .map(str::to_owned)
-        .ok_or(CoreError::InvalidPageToken)
+    super::decode_key_cursor("o1", token)
 }
 
 /// A page of organizations ordered by slug after `after`, restricted to `only` when set, and
@@ -324,6 +315,8 @@ pub async fn change_scim_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn slug_cursors_round_trip_and_garbage_is_rejected() {

@@ -114,7 +114,13 @@ pub async fn verify_password(
         .await?
         .flatten();
     let Some(hash) = hash else { return Ok(false) };
-    // the stored hash names its own parameters; the configured ones only bound the work
+    verify(hash, password).await
+}
+
+/// Whether `password` matches the Argon2 `hash`, off the async runtime. The stored hash names
+/// its own parameters; the configured ones only bound the work. Argon2's comparison is constant
+/// time.
+async fn verify(hash: String, password: String) -> CoreResult<bool> {
     with_argon2("password verification", move |argon2| {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         PasswordHash::new(&hash)
@@ -139,7 +145,7 @@ static DECOY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_
 
 /// Checks `password` for the user of `org` whose user name is `user_name` (without regard to
 /// case). Every path runs exactly one Argon2 verification, so the time taken does not tell an
-/// unknown user from a wrong password; Argon2's own comparison is constant time.
+/// unknown user from a wrong password.
 pub async fn check_password(
     db: &DatabaseConnection,
     org: OrgId,
@@ -165,13 +171,7 @@ pub async fn check_password(
             (None, false, decoy.clone())
         }
     };
-    let matched = with_argon2("password verification", move |argon2| {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        PasswordHash::new(&hash)
-            .map(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false)
-    })
-    .await?;
+    let matched = verify(hash, password).await?;
     Ok(match user {
         Some(user) if matched => PasswordCheck::Matched { user, active },
         _ => PasswordCheck::Mismatch,
