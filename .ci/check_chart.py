@@ -173,8 +173,10 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
                 fail(f"{label}: container {container['name']} has no resource requests")
     core_container = core["spec"]["template"]["spec"]["containers"][0]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        if "grpc" not in core_container.get(probe, {}):
-            fail(f"{name}: identity-core {probe} must be a gRPC probe")
+        # over TLS (which gRPC probes cannot speak): HTTP on the metrics port, see check_tls
+        wanted = "httpGet" if values["tls"]["enabled"] else "grpc"
+        if wanted not in core_container.get(probe, {}):
+            fail(f"{name}: identity-core {probe} must be a {wanted} probe")
     if core_container.get("args") != ["serve"]:
         fail(f"{name}: identity-core must run `serve`")
     edge_container = edge["spec"]["template"]["spec"]["containers"][0]
@@ -209,7 +211,8 @@ def check_policies(name: str, docs: list[dict[str, Any]], values: dict[str, Any]
         fail(f"{name}: identity-core must read IDENTITY_ADMIN_TOKEN_FILE from key {sources['admin'][1]} of Secret {sources['admin'][0]}")
     edge_config = configmaps.get(edge["metadata"]["name"], {})
     core_service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == core["metadata"]["name"])
-    expected_endpoint = f"http://{core_service['metadata']['name']}:{core_service['spec']['ports'][0]['port']}"
+    scheme = "https" if values["tls"]["enabled"] else "http"
+    expected_endpoint = f"{scheme}://{core_service['metadata']['name']}:{core_service['spec']['ports'][0]['port']}"
     if edge_config.get("SCIM_EDGE_CORE_ENDPOINT") != expected_endpoint:
         fail(f"{name}: SCIM_EDGE_CORE_ENDPOINT {edge_config.get('SCIM_EDGE_CORE_ENDPOINT')!r} != {expected_endpoint!r}")
     core_config = configmaps.get(core["metadata"]["name"], {})
@@ -250,6 +253,27 @@ SET_WHEN_GIVEN = {
     "SCIM_EDGE_CLIENT_ADDRESS_HEADER": "scimEdge.clientAddressHeader",
     "SCIM_EDGE_HEAVY_REQUEST_SLOTS": "scimEdge.throttling.heavyRequestSlots",
 }
+# the TLS settings: set exactly when tls.enabled (checked in check_tls)
+TLS_VARIABLES = {
+    "identity-core": {
+        "IDENTITY_TLS_CERT_FILE": "/var/run/secrets/identity/tls/tls.crt",
+        "IDENTITY_TLS_KEY_FILE": "/var/run/secrets/identity/tls/tls.key",
+        "IDENTITY_TLS_CLIENT_CA_FILE": "/var/run/secrets/identity/tls/ca.crt",
+        "IDENTITY_TLS_CLIENT_CERTIFICATE_REQUIRED": None,
+        "IDENTITY_TLS_EDGE_CLIENT_NAME": None,
+        "IDENTITY_TLS_RELOAD_INTERVAL_SECS": None,
+    },
+    "scim-edge": {
+        "SCIM_EDGE_TLS_CERT_FILE": "/var/run/secrets/identity/tls/tls.crt",
+        "SCIM_EDGE_TLS_KEY_FILE": "/var/run/secrets/identity/tls/tls.key",
+        "SCIM_EDGE_CORE_CA_FILE": "/var/run/secrets/identity/core-client/ca.crt",
+        "SCIM_EDGE_CORE_CLIENT_CERT_FILE": "/var/run/secrets/identity/core-client/tls.crt",
+        "SCIM_EDGE_CORE_CLIENT_KEY_FILE": "/var/run/secrets/identity/core-client/tls.key",
+        "SCIM_EDGE_TLS_RELOAD_INTERVAL_SECS": None,
+    },
+}
+for _variables in TLS_VARIABLES.values():
+    SET_WHEN_GIVEN.update({variable: "tls.enabled" for variable in _variables})
 
 
 def documented_variables() -> dict[str, list[str]]:
@@ -454,7 +478,8 @@ def check_test_hooks(name: str, docs: list[dict[str, Any]], values: dict[str, An
     edge_port = values["scimEdge"]["port"]
     images = values["tests"]["images"]
     for pod, image, target in ((core_pod, images["grpcurl"], f"{core_service['metadata']['name']}:{grpc_port}"),
-                               (edge_pod, images["curl"], f"http://{edge_service['metadata']['name']}:{edge_port}")):
+                               (edge_pod, images["curl"],
+                                f"{'https' if values['tls']['enabled'] else 'http'}://{edge_service['metadata']['name']}:{edge_port}")):
         label = f"{name}: Pod/{pod['metadata']['name']}"
         if pod["spec"].get("restartPolicy") != "Never":
             fail(f"{label}: a test Pod must not restart")
@@ -519,7 +544,8 @@ def check_selftest_hook(name: str, pods: dict[str, Any], values: dict[str, Any])
     if container.get("command") != ["identity-admin"] or container.get("args", [None])[0] != "selftest":
         fail(f"{name}: the self-test Pod must run `identity-admin selftest`, runs {container.get('command')} {container.get('args')}")
     env = {e["name"]: e.get("value") for e in container.get("env", [])}
-    if not str(env.get("IDENTITY_SELFTEST_SCIM_URL", "")).startswith("http://") or \
+    scheme = "https://" if values["tls"]["enabled"] else "http://"
+    if not str(env.get("IDENTITY_SELFTEST_SCIM_URL", "")).startswith(scheme) or \
             "-scim-edge:" not in str(env.get("IDENTITY_SELFTEST_SCIM_URL", "")):
         fail(f"{name}: the self-test must call the edge's Service, its env is {env}")
     secret = selftest["tokenSecret"]
@@ -769,8 +795,90 @@ def check_service_monitor_shape(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
+CERTIFICATE_SPEC_KEYS = {"secretName", "duration", "renewBefore", "privateKey", "usages", "dnsNames",
+                         "commonName", "issuerRef", "ipAddresses", "uris", "subject", "secretTemplate"}
+CERTIFICATE_USAGES = {"server auth", "client auth", "digital signature", "key encipherment"}
+
+
+def check_certificate_shape(doc: dict[str, Any]) -> list[str]:
+    """What the cert-manager.io/v1 Certificate CRD would refuse, for the fields the chart renders."""
+    problems = []
+    if set(doc) - {"apiVersion", "kind", "metadata", "spec", "__source"}:
+        problems.append(f"unknown top-level fields {sorted(set(doc) - {'apiVersion', 'kind', 'metadata', 'spec', '__source'})}")
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        return problems + ["no spec"]
+    if set(spec) - CERTIFICATE_SPEC_KEYS:
+        problems.append(f"unknown spec fields {sorted(set(spec) - CERTIFICATE_SPEC_KEYS)}")
+    if not isinstance(spec.get("secretName"), str) or not spec["secretName"]:
+        problems.append("spec.secretName must name the Secret")
+    issuer = spec.get("issuerRef") or {}
+    if not issuer.get("name") or issuer.get("kind") not in ("Issuer", "ClusterIssuer"):
+        problems.append(f"spec.issuerRef must name an Issuer or ClusterIssuer: {issuer}")
+    names = spec.get("dnsNames") or []
+    if not names or not all(isinstance(n, str) and n for n in names):
+        problems.append("spec.dnsNames must be a non-empty list of names")
+    if set(spec.get("usages") or []) - CERTIFICATE_USAGES:
+        problems.append(f"unknown usages {spec['usages']}")
+    for key in ("duration", "renewBefore"):
+        if key in spec and not DURATION.match(str(spec[key])):
+            problems.append(f"spec.{key} {spec[key]!r} is not a duration")
+    return problems
+
+
 # apiVersion -> kind -> shape check; these are never handed to kubernetes-validate
-CUSTOM_RESOURCES = {"monitoring.coreos.com/v1": {"ServiceMonitor": check_service_monitor_shape}}
+CUSTOM_RESOURCES = {
+    "monitoring.coreos.com/v1": {"ServiceMonitor": check_service_monitor_shape},
+    "cert-manager.io/v1": {"Certificate": check_certificate_shape},
+}
+
+
+def check_tls(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
+    """tls.enabled: both processes get their files from whole-Secret mounts, probes that work over TLS,
+    https endpoints; cert-manager's Certificates fill exactly the Secrets mounted. Off: none of it."""
+    tls = values["tls"]
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    certificates = {d["spec"]["secretName"]: d for d in docs if d["kind"] == "Certificate"}
+    before = len(failures)
+    for process, variables in TLS_VARIABLES.items():
+        deployment = next(d for n, d in deployments.items() if n.endswith(f"-{process}"))
+        seen = container_variables(docs, deployment)
+        if not tls["enabled"]:
+            if set(variables) & set(seen) or certificates:
+                fail(f"{name}: tls.enabled=false, yet {process} gets TLS settings or Certificates render")
+            continue
+        for variable, expected in variables.items():
+            if variable not in seen or (expected is not None and seen[variable] != expected):
+                fail(f"{name}: {process}: {variable} is {seen.get(variable)!r}, expected {expected or 'a value'}")
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
+        for volume in pod["volumes"]:
+            secret = volume.get("secret", {}).get("secretName")
+            mount = mounts.get(volume["name"], {})
+            if not str(mount.get("mountPath", "")).startswith("/var/run/secrets/identity/") or "tls" not in volume["name"]:
+                continue
+            if "subPath" in mount or volume["secret"].get("items"):
+                fail(f"{name}: {process}: TLS volume {volume['name']} must mount the whole Secret (renewals never reach a subPath)")
+            if tls["certManager"]["enabled"] and secret not in certificates:
+                fail(f"{name}: {process}: mounts Secret {secret}, which no Certificate fills ({sorted(certificates)})")
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if "grpc" in container.get(probe, {}):
+                fail(f"{name}: {process}: {probe} is a gRPC probe, which cannot speak TLS")
+            scheme = container.get(probe, {}).get("httpGet", {}).get("scheme", "HTTP")
+            if process == "scim-edge" and probe in container and scheme != "HTTPS":
+                fail(f"{name}: scim-edge {probe} must use HTTPS")
+    if tls["enabled"]:
+        edge = next(d for n, d in deployments.items() if n.endswith("-scim-edge"))
+        if not str(container_variables(docs, edge).get("SCIM_EDGE_CORE_ENDPOINT", "")).startswith("https://"):
+            fail(f"{name}: with TLS the edge must call the core over https://")
+        if tls["certManager"]["enabled"]:
+            client = [c for c in certificates.values() if c["spec"].get("usages") == ["client auth"]]
+            if len(certificates) != 3 or len(client) != 1 or client[0]["spec"].get("commonName") != tls["clientName"]:
+                fail(f"{name}: expected the core's and the edge's server Certificates and the edge's client "
+                     f"Certificate for {tls['clientName']!r}, got {sorted(certificates)}")
+    if tls["enabled"] and len(failures) == before:
+        exercised.setdefault("TLS (cert-manager)" if tls["certManager"]["enabled"] else "TLS (existing Secrets)", set()).add(name)
 
 
 def check_service_monitor(name: str, docs: list[dict[str, Any]], values: dict[str, Any]) -> None:
@@ -893,6 +1001,7 @@ def check_case(name: str, values: dict[str, Any]) -> None:
     check_test_hooks(name, docs, effective)
     check_service_monitor(name, docs, effective)
     check_core_scaling(name, docs, effective)
+    check_tls(name, docs, effective)
 
 
 def with_changes(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -947,6 +1056,14 @@ def check_refusals() -> None:
         ("edge pods labelled admin clients", dev, {"scimEdge.podLabels": {"identity-admin-client": "true"}},
          "networkPolicy.adminClientPodLabels"),
         ("OTLP endpoint port out of range", dev, {"otel.endpoint": "http://collector:70000"}, "otel.endpoint"),
+        ("TLS without certificates", dev, {"tls.enabled": True}, "tls.enabled needs certificates"),
+        ("TLS with only some Secrets", prod, {"tls.edgeClientSecret": ""}, "tls.edgeClientSecret"),
+        ("cert-manager without an issuer", dev, {"tls.enabled": True, "tls.certManager.enabled": True},
+         "tls.certManager.issuerRef.name"),
+        ("client certificates without TLS", dev, {"tls.clientCertificateRequired": True}, "need tls.enabled=true"),
+        ("unknown issuer kind", dev, {"tls.enabled": True, "tls.certManager.enabled": True,
+                                      "tls.certManager.issuerRef": {"name": "ca", "kind": "Vault", "group": "cert-manager.io"}},
+         "kind"),
     ]
     print("- refusals")
     for label, base, changes, expected in cases:
@@ -1003,6 +1120,8 @@ def main() -> int:
         "migration Job reaches the database": "postgres-prod-values.yaml",
         "ServiceMonitor": "postgres-prod-values.yaml",
         "core HPA (postgres)": "postgres-prod-values.yaml",
+        "TLS (cert-manager)": "tls-cert-manager-values.yaml",
+        "TLS (existing Secrets)": None,
     }
     for feature, where in required.items():
         seen = exercised.get(feature, set())

@@ -59,6 +59,20 @@ pub struct Config {
     pub password_hash_iterations: u32,
     /// Password hashes computed at once (each holds its memory); 0 means one per CPU.
     pub password_hash_concurrency: usize,
+    /// PEM certificate chain of both gRPC listeners; with `tls_key_file` they serve TLS only.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificates that identity.v1 verifies client certificates against (mutual TLS): a
+    /// caller with a verified certificate needs no bearer credential.
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// Refuse identity.v1 connections without a verified client certificate.
+    pub tls_client_certificate_required: bool,
+    /// The client certificate name (DNS name, or common name) that makes a caller the SCIM
+    /// edge; any other name is matched against the names of live service credentials.
+    pub tls_edge_client_name: String,
+    /// How often the TLS files are checked for changes, in seconds.
+    pub tls_reload_interval_secs: u64,
 }
 
 impl Config {
@@ -103,6 +117,12 @@ impl Default for Config {
             password_hash_memory_kib: crate::store::users::PasswordHashing::default().memory_kib,
             password_hash_iterations: crate::store::users::PasswordHashing::default().iterations,
             password_hash_concurrency: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            tls_client_certificate_required: false,
+            tls_edge_client_name: "scim-edge".to_owned(),
+            tls_reload_interval_secs: identity_runtime::tls::DEFAULT_RELOAD_INTERVAL.as_secs(),
         }
     }
 }
@@ -145,6 +165,54 @@ pub struct ConfigOverrides {
 }
 
 impl Config {
+    /// The TLS settings of the identity.v1 listener (with client certificates when a client
+    /// CA is set) or, with `for_admin`, of the admin.v1 listener; `None` serves plaintext.
+    pub fn listener_tls(&self, for_admin: bool) -> Option<identity_runtime::tls::ServerTlsFiles> {
+        let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else {
+            return None;
+        };
+        Some(identity_runtime::tls::ServerTlsFiles {
+            identity: identity_proto::tls::CertificateFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            client_ca: if for_admin {
+                None
+            } else {
+                self.tls_client_ca_file.clone()
+            },
+            client_certificate_required: !for_admin && self.tls_client_certificate_required,
+            reload_interval: std::time::Duration::from_secs(self.tls_reload_interval_secs.max(1)),
+        })
+    }
+
+    /// What is wrong with the TLS settings: half a pair, client settings without a
+    /// certificate, files that do not load.
+    fn tls_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            problems.push("tls_cert_file and tls_key_file must be set together".to_owned());
+        }
+        let serving_tls = self.tls_cert_file.is_some() && self.tls_key_file.is_some();
+        if !serving_tls && self.tls_client_ca_file.is_some() {
+            problems.push(
+                "tls_client_ca_file needs tls_cert_file and tls_key_file (client certificates \
+                 are only asked for over TLS)"
+                    .to_owned(),
+            );
+        }
+        if self.tls_client_certificate_required && self.tls_client_ca_file.is_none() {
+            problems.push("tls_client_certificate_required needs tls_client_ca_file".to_owned());
+        }
+        if let Some(files) = self.listener_tls(false)
+            && let Err(error) =
+                identity_runtime::tls::ServerTls::load(&files, identity_runtime::tls::ALPN_GRPC)
+        {
+            problems.push(format!("TLS: {error}"));
+        }
+        problems
+    }
+
     /// The OAuth lifetimes in the store's units.
     pub fn oauth_settings(&self) -> crate::store::oauth::OAuthSettings {
         let micros = |secs: u64| i64::try_from(secs.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
@@ -241,6 +309,7 @@ impl Config {
         if config.retention_interval_secs < 1 {
             problems.push("retention_interval_secs must be at least 1".to_owned());
         }
+        problems.extend(config.tls_problems());
         for (name, value) in [
             (
                 "oauth_access_token_ttl_secs",
@@ -399,6 +468,40 @@ mod tests {
         for expected in ["admin credential", "absent", "retention_interval_secs"] {
             assert!(err.contains(expected), "{expected} missing from: {err}");
         }
+    }
+
+    #[test]
+    fn tls_settings_are_checked_before_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let absent = dir.path().join("absent.pem");
+        let absent = absent.to_str().unwrap();
+        let err = Config::load(
+            None,
+            env(&[
+                ("IDENTITY_TLS_CERT_FILE", absent),
+                ("IDENTITY_TLS_CLIENT_CERTIFICATE_REQUIRED", "true"),
+            ]),
+            &ConfigOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "tls_cert_file and tls_key_file must be set together",
+            "tls_client_certificate_required needs tls_client_ca_file",
+        ] {
+            assert!(err.contains(expected), "{expected} missing from: {err}");
+        }
+        let err = Config::load(
+            None,
+            env(&[
+                ("IDENTITY_TLS_CERT_FILE", absent),
+                ("IDENTITY_TLS_KEY_FILE", absent),
+            ]),
+            &ConfigOverrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("TLS: ") && err.contains("absent.pem"), "{err}");
     }
 
     #[test]

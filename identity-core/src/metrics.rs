@@ -175,21 +175,28 @@ pub fn observe_pool(
     )
 }
 
-/// `GET /metrics` (Prometheus text) on its own listener, until `shutdown` resolves.
+/// `GET /metrics` (Prometheus text) and the `/healthz` and `/readyz` probes on their own
+/// listener, until `shutdown` resolves.
 pub async fn serve_prometheus(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     use axum::routing::get;
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(|| async {
-            (
-                [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                identity_runtime::telemetry::prometheus_text(),
-            )
-        }),
-    );
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(|| async {
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    identity_runtime::telemetry::prometheus_text(),
+                )
+            }),
+        )
+        // plain HTTP probes for when the gRPC listeners serve TLS, which Kubernetes' gRPC
+        // probes cannot speak; this listener stops with the gRPC ones when draining starts,
+        // so a probe sees the same as the gRPC health check
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(|| async { "ok" }));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

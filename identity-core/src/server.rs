@@ -56,7 +56,7 @@ pub async fn run(
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let (identity_reflection, identity_reflection_v1alpha) = reflection_of("identity.v1")?;
     let (admin_reflection, admin_reflection_v1alpha) = reflection_of("admin.v1")?;
-    if config.edge_credential.is_none() {
+    if config.edge_credential.is_none() && config.tls_client_ca_file.is_none() {
         tracing::warn!(
             "no edge_credential configured: the SCIM edge cannot call identity.v1 (only \
              service credentials issued through admin.v1 are accepted)"
@@ -67,8 +67,12 @@ pub async fn run(
             db.clone(),
             config.edge_credential.as_ref().map(|s| s.expose()),
         )
-        .with_previous_edge_credential(
-            config.edge_credential_previous.as_ref().map(|s| s.expose()),
+        .with_previous_edge_credential(config.edge_credential_previous.as_ref().map(|s| s.expose()))
+        .with_edge_certificate_name(
+            config
+                .tls_client_ca_file
+                .is_some()
+                .then(|| config.tls_edge_client_name.clone()),
         ),
     ));
     let admin_backend = Arc::new(crate::admin_backend::CoreAdminBackend::new(
@@ -102,8 +106,14 @@ pub async fn run(
                 .add_service(health_service.clone())
                 .add_service(identity_reflection)
                 .add_service(identity_reflection_v1alpha),
-        )
-        .serve_with_incoming_shutdown(incoming(identity_listener), stopped(stop_rx.clone()));
+        );
+    let identity = serve(
+        identity,
+        identity_listener,
+        config.listener_tls(false),
+        "identity.v1",
+        stopped(stop_rx.clone()),
+    )?;
     let admin = Server::builder()
         .trace_fn(identity_runtime::telemetry::grpc_server_span)
         .layer(crate::metrics::GrpcMetricsLayer)
@@ -112,8 +122,14 @@ pub async fn run(
                 .add_service(health_service)
                 .add_service(admin_reflection)
                 .add_service(admin_reflection_v1alpha),
-        )
-        .serve_with_incoming_shutdown(incoming(admin_listener), stopped(stop_rx));
+        );
+    let admin = serve(
+        admin,
+        admin_listener,
+        config.listener_tls(true),
+        "admin.v1",
+        stopped(stop_rx),
+    )?;
 
     // commits on other replicas wake this process's change watchers (PostgreSQL only: SQLite
     // is one process, whose commits wake its watchers directly)
@@ -240,8 +256,44 @@ async fn watch_token_expiry(db: sea_orm::DatabaseConnection, interval: Duration)
 
 /// Accepted connections with `TCP_NODELAY`: without it a response written in more than one
 /// segment (any list) waits for the client's delayed ACK, adding ~40 ms per call.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+type Serving = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), tonic::transport::Error>> + Send>,
+>;
+
+/// Serves `router` on `listener` until `shutdown`: over TLS (reloading its files) when `tls`
+/// is given, else plaintext. Fails when the TLS files cannot be loaded.
+fn serve(
+    router: tonic::transport::server::Router<
+        tower::layer::util::Stack<crate::metrics::GrpcMetricsLayer, tower::layer::util::Identity>,
+    >,
+    listener: TcpListener,
+    tls: Option<identity_runtime::tls::ServerTlsFiles>,
+    name: &'static str,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Serving> {
+    let Some(files) = tls else {
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        return Ok(Box::pin(
+            router.serve_with_incoming_shutdown(incoming, shutdown),
+        ));
+    };
+    let tls = identity_runtime::tls::ServerTls::load(&files, identity_runtime::tls::ALPN_GRPC)
+        .map_err(|error| anyhow::anyhow!("{name} TLS: {error}"))?;
+    tracing::info!(
+        listener = name,
+        client_certificates = match (&files.client_ca, files.client_certificate_required) {
+            (None, _) => "not asked for",
+            (Some(_), false) => "verified when presented",
+            (Some(_), true) => "required",
+        },
+        "serving TLS"
+    );
+    let incoming =
+        identity_runtime::tls::TlsListener::new(listener, std::sync::Arc::new(tls), name)?
+            .into_stream();
+    Ok(Box::pin(
+        router.serve_with_incoming_shutdown(incoming, shutdown),
+    ))
 }
 
 /// Server reflection for the listener that serves `package`: it lists that package's services

@@ -47,10 +47,13 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+pub use crate::tls::{CertificateFiles, ClientTls, CoreEndpoint};
+
 /// Adds `authorization: Bearer <credential>` to every call. Its `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct BearerCredential {
-    header: MetadataValue<Ascii>,
+    /// None: the caller is known by its TLS client certificate instead.
+    header: Option<MetadataValue<Ascii>>,
 }
 
 impl BearerCredential {
@@ -60,7 +63,18 @@ impl BearerCredential {
             .parse()
             .map_err(|_| ClientError::InvalidCredential)?;
         header.set_sensitive(true);
-        Ok(Self { header })
+        Ok(Self {
+            header: Some(header),
+        })
+    }
+
+    /// `secret` when there is one, else no header at all: for callers that authenticate with a
+    /// client certificate (mutual TLS).
+    pub fn optional(secret: Option<&str>) -> Result<Self, ClientError> {
+        match secret {
+            Some(secret) => Self::new(secret),
+            None => Ok(Self { header: None }),
+        }
     }
 }
 
@@ -72,9 +86,11 @@ impl std::fmt::Debug for BearerCredential {
 
 impl Interceptor for BearerCredential {
     fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.header.clone());
+        if let Some(header) = &self.header {
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
+        }
         Ok(request)
     }
 }
@@ -89,6 +105,8 @@ pub enum ClientError {
     Transport(tonic::transport::Error),
     /// The credential contains characters a header cannot carry.
     InvalidCredential,
+    /// The TLS settings cannot be used.
+    Tls(crate::tls::TlsSetupError),
 }
 
 impl std::fmt::Display for ClientError {
@@ -96,6 +114,7 @@ impl std::fmt::Display for ClientError {
         match self {
             Self::Transport(error) => write!(f, "identity.v1 transport: {error}"),
             Self::InvalidCredential => f.write_str("the credential is not a valid header value"),
+            Self::Tls(error) => write!(f, "TLS settings: {error}"),
         }
     }
 }
@@ -105,7 +124,14 @@ impl std::error::Error for ClientError {
         match self {
             Self::Transport(error) => Some(error),
             Self::InvalidCredential => None,
+            Self::Tls(error) => Some(error),
         }
+    }
+}
+
+impl From<crate::tls::TlsSetupError> for ClientError {
+    fn from(error: crate::tls::TlsSetupError) -> Self {
+        Self::Tls(error)
     }
 }
 
@@ -128,17 +154,35 @@ impl IdentityClient {
     /// The endpoint settings every client of this crate uses: no Nagle delay, HTTP/2 keepalive
     /// so a dead connection is noticed, and bounded connect time.
     pub fn endpoint(uri: &str) -> Result<Endpoint, ClientError> {
-        Ok(Endpoint::from_shared(uri.to_owned())?
+        Ok(Self::settings(Endpoint::from_shared(uri.to_owned())?))
+    }
+
+    fn settings(endpoint: Endpoint) -> Endpoint {
+        endpoint
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true))
+            .keep_alive_while_idle(true)
     }
 
     /// A client that connects on first use (and reconnects after failures by itself).
     pub fn connect_lazy(uri: &str, credential: &str) -> Result<Self, ClientError> {
         let channel = Self::endpoint(uri)?.connect_lazy();
         Self::with_channel(channel, credential)
+    }
+
+    /// [`Self::connect_lazy`] to an `https://` core: trusting `tls.ca_file` (or the system's
+    /// roots) and, with `tls.identity`, presenting a client certificate; `credential` may then
+    /// be `None` (the core knows the caller by its certificate).
+    pub fn connect_lazy_tls(
+        uri: &str,
+        credential: Option<&str>,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
+        let channel = CoreEndpoint::new(uri, tls)?
+            .configure(Self::settings)
+            .connect_lazy();
+        Self::with_channel_as(channel, BearerCredential::optional(credential)?)
     }
 
     /// A client that connects now, failing when the core cannot be reached.
@@ -149,7 +193,10 @@ impl IdentityClient {
 
     /// Clients over an existing channel (custom TLS, timeouts, load balancing).
     pub fn with_channel(channel: Channel, credential: &str) -> Result<Self, ClientError> {
-        let auth = BearerCredential::new(credential)?;
+        Self::with_channel_as(channel, BearerCredential::new(credential)?)
+    }
+
+    fn with_channel_as(channel: Channel, auth: BearerCredential) -> Result<Self, ClientError> {
         Ok(Self {
             users: crate::with_message_limits!(UserServiceClient::with_interceptor(
                 channel.clone(),

@@ -23,6 +23,8 @@ pub mod admin {
 pub mod client;
 pub mod json;
 mod reason;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 /// Encoded `FileDescriptorSet` of every package, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));

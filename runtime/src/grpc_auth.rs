@@ -1,5 +1,9 @@
 //! Authentication of gRPC calls, done once for every RPC of a listener.
 //!
+//! A call is authenticated by its `authorization: Bearer` credential or, without one, by the
+//! client certificate its TLS connection presented (verified against the listener's client CA
+//! during the handshake; see `crate::tls`), whose names the authenticator maps to a principal.
+//!
 //! Why a tower layer and not a tonic interceptor: checking a credential means a database
 //! lookup, and tonic interceptors are synchronous. [`Authenticated`] wraps each generated
 //! service: it reads `authorization: Bearer <credential>`, awaits its [`Authenticator`], and
@@ -42,6 +46,24 @@ pub trait Authenticator: Send + Sync + 'static {
     /// The principal of `secret`, or the status to answer (UNAUTHENTICATED for anything not
     /// recognised).
     async fn authenticate(&self, secret: &str) -> Result<Self::Principal, Status>;
+
+    /// The principal of a verified client certificate issued to `names` (its DNS names, or
+    /// its common name); by default certificates stand for nobody.
+    async fn authenticate_certificate(&self, names: &[String]) -> Result<Self::Principal, Status> {
+        let _ = names;
+        Err(unauthenticated())
+    }
+}
+
+/// The names of the verified client certificate the call's connection presented, if any.
+fn client_certificate_names<B>(request: &http::Request<B>) -> Option<Vec<String>> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    let certificates = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()?
+        .peer_certs()?;
+    let names = crate::tls::certificate_names(certificates.first()?);
+    (!names.is_empty()).then_some(names)
 }
 
 /// A `tower::Layer` that wraps a service in [`Authenticated`].
@@ -136,11 +158,15 @@ where
                 .get(http::header::AUTHORIZATION)
                 .and_then(bearer_credential)
                 .map(str::to_owned);
-            let Some(credential) = credential else {
-                tracing::info!(path = %request.uri().path(), "call without bearer credential");
-                return Ok(unauthenticated().into_http());
+            let outcome = match (credential, client_certificate_names(&request)) {
+                (Some(credential), _) => authenticator.authenticate(&credential).await,
+                (None, Some(names)) => authenticator.authenticate_certificate(&names).await,
+                (None, None) => {
+                    tracing::info!(path = %request.uri().path(), "call without bearer credential");
+                    return Ok(unauthenticated().into_http());
+                }
             };
-            match authenticator.authenticate(&credential).await {
+            match outcome {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                     inner.call(request).await

@@ -10,5 +10,6 @@ pub mod grpc_auth;
 pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use secret::Secret;

@@ -96,6 +96,12 @@ struct RawConfig {
     heavy_request_slots: usize,
     heavy_request_cost: u32,
     hold_ignored_retry_after_secs: u64,
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    core_ca_file: Option<PathBuf>,
+    core_client_cert_file: Option<PathBuf>,
+    core_client_key_file: Option<PathBuf>,
+    tls_reload_interval_secs: u64,
 }
 
 impl Default for RawConfig {
@@ -126,6 +132,12 @@ impl Default for RawConfig {
             heavy_request_slots: limits.heavy_slots,
             heavy_request_cost: limits.heavy_cost,
             hold_ignored_retry_after_secs: limits.hold_ignored_retry_after.as_secs(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            core_ca_file: None,
+            core_client_cert_file: None,
+            core_client_key_file: None,
+            tls_reload_interval_secs: identity_runtime::tls::DEFAULT_RELOAD_INTERVAL.as_secs(),
         }
     }
 }
@@ -134,10 +146,15 @@ impl Default for RawConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen_addr: SocketAddr,
-    /// `http://host:port` of identity-core.
+    /// `http://host:port` or `https://host:port` of identity-core.
     pub core_endpoint: String,
-    /// The credential the edge presents to identity.v1 (never logged).
-    pub core_credential: CoreCredential,
+    /// The credential the edge presents to identity.v1 (never logged); `None` when it presents
+    /// a client certificate instead.
+    pub core_credential: Option<CoreCredential>,
+    /// The CA to trust and the client certificate to present on an `https://` core endpoint.
+    pub core_tls: identity_proto::tls::ClientTls,
+    /// HTTPS on the listener (certificate files reloaded when they change); `None` is HTTP.
+    pub listener_tls: Option<identity_runtime::tls::ServerTlsFiles>,
     /// The base URL as configured; `None` derives it from the bound address.
     pub base_url: Option<String>,
     pub token_cache_ttl: Duration,
@@ -158,7 +175,11 @@ pub struct Config {
 pub type CoreCredential = identity_runtime::Secret;
 
 /// The credential given inline or in a file (inline wins); every problem goes to `problems`.
-fn core_credential(raw: &RawConfig, problems: &mut Vec<String>) -> Option<CoreCredential> {
+fn core_credential(
+    raw: &RawConfig,
+    has_client_certificate: bool,
+    problems: &mut Vec<String>,
+) -> Option<CoreCredential> {
     let inline = raw
         .core_credential
         .as_deref()
@@ -173,10 +194,12 @@ fn core_credential(raw: &RawConfig, problems: &mut Vec<String>) -> Option<CoreCr
                 return None;
             }
         },
+        (None, None) if has_client_certificate => return None,
         (None, None) => {
             problems.push(
                 "core_credential (or core_credential_file) is required: the identity.v1 \
-                 credential identity-core was given as its edge_credential"
+                 credential identity-core was given as its edge_credential (or, over mutual \
+                 TLS, core_client_cert_file and core_client_key_file)"
                     .to_owned(),
             );
             return None;
@@ -187,6 +210,27 @@ fn core_credential(raw: &RawConfig, problems: &mut Vec<String>) -> Option<CoreCr
         return None;
     }
     Some(CoreCredential::new(value))
+}
+
+/// A certificate and its key, both given or neither.
+fn pair(
+    cert_key: &str,
+    cert: &Option<PathBuf>,
+    key_key: &str,
+    key: &Option<PathBuf>,
+    problems: &mut Vec<String>,
+) -> Option<identity_proto::tls::CertificateFiles> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Some(identity_proto::tls::CertificateFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        }),
+        (None, None) => None,
+        _ => {
+            problems.push(format!("{cert_key} and {key_key} must be set together"));
+            None
+        }
+    }
 }
 
 /// Every problem found while loading, reported together.
@@ -250,7 +294,20 @@ impl Config {
                 ))
             })
             .ok();
-        let core_credential = core_credential(&raw, &mut problems);
+        let reload_interval = Duration::from_secs(raw.tls_reload_interval_secs.max(1));
+        let core_tls = identity_proto::tls::ClientTls {
+            ca_file: raw.core_ca_file.clone(),
+            identity: pair(
+                "core_client_cert_file",
+                &raw.core_client_cert_file,
+                "core_client_key_file",
+                &raw.core_client_key_file,
+                &mut problems,
+            ),
+            reload_interval: Some(reload_interval),
+            server_name: None,
+        };
+        let core_credential = core_credential(&raw, core_tls.identity.is_some(), &mut problems);
         let core_endpoint = raw.core_endpoint.trim_end_matches('/').to_owned();
         if tonic::transport::Endpoint::from_shared(core_endpoint.clone()).is_err()
             || !(core_endpoint.starts_with("http://") || core_endpoint.starts_with("https://"))
@@ -259,6 +316,28 @@ impl Config {
                 "core_endpoint {:?} is not an http(s) url",
                 raw.core_endpoint
             ));
+        } else if let Err(error) = identity_proto::tls::CoreEndpoint::new(&core_endpoint, &core_tls)
+        {
+            problems.push(format!("core_endpoint: {error}"));
+        }
+        let listener_tls = pair(
+            "tls_cert_file",
+            &raw.tls_cert_file,
+            "tls_key_file",
+            &raw.tls_key_file,
+            &mut problems,
+        )
+        .map(|identity| identity_runtime::tls::ServerTlsFiles {
+            identity,
+            client_ca: None,
+            client_certificate_required: false,
+            reload_interval,
+        });
+        if let Some(files) = &listener_tls
+            && let Err(error) =
+                identity_runtime::tls::ServerTls::load(files, identity_runtime::tls::ALPN_HTTP)
+        {
+            problems.push(format!("listener TLS: {error}"));
         }
         let base_url = raw
             .base_url
@@ -324,11 +403,13 @@ impl Config {
             heavy_cost: raw.heavy_request_cost,
             hold_ignored_retry_after: Duration::from_secs(raw.hold_ignored_retry_after_secs),
         };
-        match (listen_addr, core_credential) {
-            (Some(listen_addr), Some(core_credential)) if problems.is_empty() => Ok(Self {
+        match listen_addr {
+            Some(listen_addr) if problems.is_empty() => Ok(Self {
                 listen_addr,
                 core_endpoint,
                 core_credential,
+                core_tls,
+                listener_tls,
                 base_url,
                 token_cache_ttl: Duration::from_secs(raw.token_cache_ttl_secs),
                 token_cache_capacity: raw.token_cache_capacity.max(1),
@@ -344,11 +425,16 @@ impl Config {
         }
     }
 
-    /// The SCIM base URL: the configured one, or `http://<bound address>/scim/v2`.
+    /// The SCIM base URL: the configured one, or `http(s)://<bound address>/scim/v2`.
     pub fn base_url_for(&self, bound: SocketAddr) -> String {
+        let scheme = if self.listener_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         self.base_url
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}/scim/v2"))
+            .unwrap_or_else(|| format!("{scheme}://{bound}/scim/v2"))
     }
 
     /// The limits the HTTP layer enforces and `/ServiceProviderConfig` advertises.
@@ -494,6 +580,35 @@ fn extract_all(figment: &Figment, problems: &mut Vec<String>) -> RawConfig {
         } else {
             None
         },
+        tls_cert_file: optional(figment, "tls_cert_file", problems),
+        tls_key_file: optional(figment, "tls_key_file", problems),
+        core_ca_file: optional(figment, "core_ca_file", problems),
+        core_client_cert_file: optional(figment, "core_client_cert_file", problems),
+        core_client_key_file: optional(figment, "core_client_key_file", problems),
+        tls_reload_interval_secs: field(
+            figment,
+            "tls_reload_interval_secs",
+            defaults.tls_reload_interval_secs,
+            problems,
+        ),
+    }
+}
+
+/// A key without a default: `None` when absent, a problem when malformed.
+fn optional<T: serde::de::DeserializeOwned>(
+    figment: &Figment,
+    key: &str,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    if !figment.contains(key) {
+        return None;
+    }
+    match figment.extract_inner::<Option<T>>(key) {
+        Ok(value) => value,
+        Err(errors) => {
+            problems.extend(errors.into_iter().map(|error| error.to_string()));
+            None
+        }
     }
 }
 
@@ -520,7 +635,12 @@ fn env_provider(map: std::collections::BTreeMap<String, String>) -> impl figment
                         | "core_endpoint"
                         | "base_url"
                         | "core_credential"
-                        | "core_credential_file" => Value::from(value.clone()),
+                        | "core_credential_file"
+                        | "tls_cert_file"
+                        | "tls_key_file"
+                        | "core_ca_file"
+                        | "core_client_cert_file"
+                        | "core_client_key_file" => Value::from(value.clone()),
                         _ => parsed,
                     };
                     (key.clone(), parsed)
@@ -552,7 +672,10 @@ mod tests {
         let config = Config::load(&Flags::default(), env(&[])).unwrap();
         assert_eq!(config.listen_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.core_endpoint, "http://127.0.0.1:50051");
-        assert_eq!(config.core_credential.expose(), CREDENTIAL.1);
+        assert_eq!(
+            config.core_credential.as_ref().unwrap().expose(),
+            CREDENTIAL.1
+        );
         assert!(!format!("{config:?}").contains(CREDENTIAL.1));
         assert_eq!(config.token_cache_ttl, Duration::from_secs(30));
         assert_eq!(config.max_body_bytes, 4_194_304);
@@ -561,6 +684,38 @@ mod tests {
             config.base_url_for("127.0.0.1:4000".parse().unwrap()),
             "http://127.0.0.1:4000/scim/v2"
         );
+    }
+
+    #[test]
+    fn tls_settings_are_checked_before_start() {
+        let err = Config::load(
+            &Flags::default(),
+            env(&[
+                ("SCIM_EDGE_CORE_CA_FILE", "/nonexistent/ca.pem"),
+                ("SCIM_EDGE_CORE_CLIENT_CERT_FILE", "/nonexistent/client.pem"),
+                ("SCIM_EDGE_TLS_CERT_FILE", "/nonexistent/edge.pem"),
+                ("SCIM_EDGE_TLS_KEY_FILE", "/nonexistent/edge.key"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "core_client_cert_file and core_client_key_file must be set together",
+            "use an https:// endpoint",
+            "listener TLS: /nonexistent/edge.pem",
+        ] {
+            assert!(err.contains(expected), "{expected} missing from: {err}");
+        }
+        let err = Config::load(
+            &Flags::default(),
+            env(&[
+                ("SCIM_EDGE_CORE_ENDPOINT", "https://core.internal:50051"),
+                ("SCIM_EDGE_CORE_CA_FILE", "/nonexistent/ca.pem"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("core_endpoint: /nonexistent/ca.pem"), "{err}");
     }
 
     #[test]
@@ -636,7 +791,10 @@ mod tests {
             ..Flags::default()
         };
         let config = Config::load(&flags, Vec::new()).unwrap();
-        assert_eq!(config.core_credential.expose(), "file-held-edge-credential");
+        assert_eq!(
+            config.core_credential.as_ref().unwrap().expose(),
+            "file-held-edge-credential"
+        );
 
         let missing = Flags {
             core_credential_file: Some(dir.path().join("absent")),

@@ -21,8 +21,9 @@ use identity_proto::identity::v1::provisioning_service_client::ProvisioningServi
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
 use identity_proto::identity::v1::user_service_client::UserServiceClient;
+use identity_proto::tls::{ClientTls, CoreEndpoint};
 use identity_proto::with_message_limits;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
@@ -39,25 +40,32 @@ pub struct CoreClient {
 impl CoreClient {
     /// A client for `endpoint` that connects on first use, so the edge starts (and answers
     /// `/healthz`) while the core is still coming up. `call_timeout` bounds each read.
+    /// Over `https://`, `tls` says which CA to trust and which client certificate to present
+    /// (the credential may then be `None`: the core knows the edge by its certificate).
     pub fn connect_lazy(
         endpoint: &str,
-        credential: &str,
+        credential: Option<&str>,
+        tls: &ClientTls,
         connect_timeout: Duration,
         call_timeout: Duration,
     ) -> anyhow::Result<Self> {
         let _ = READ_DEADLINE.set(call_timeout);
-        let channel = Endpoint::from_shared(endpoint.to_owned())?
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true)
+        let channel = CoreEndpoint::new(endpoint, tls)?
+            .configure(|endpoint| {
+                endpoint
+                    .connect_timeout(connect_timeout)
+                    .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(30))
+                    .keep_alive_while_idle(true)
+            })
             .connect_lazy();
         Self::new(channel, credential)
     }
 
-    /// Clients over an existing channel, authenticated with `credential`.
-    pub fn new(channel: Channel, credential: &str) -> anyhow::Result<Self> {
-        let auth = BearerCredential::new(credential)?;
+    /// Clients over an existing channel, authenticated with `credential` (or, without one, by
+    /// the channel's client certificate).
+    pub fn new(channel: Channel, credential: Option<&str>) -> anyhow::Result<Self> {
+        let auth = BearerCredential::optional(credential)?;
         Ok(Self {
             users: with_message_limits!(UserServiceClient::with_interceptor(
                 channel.clone(),

@@ -17,6 +17,7 @@ mod etag;
 mod fair;
 pub mod filter;
 mod handlers;
+pub mod https;
 mod list;
 mod metrics;
 pub mod oauth;

@@ -4,10 +4,13 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use clap::Parser;
 use scim_edge::config::{Config, Flags};
 use scim_edge::core_client::CoreClient;
+use scim_edge::https::HttpsListener;
 use scim_edge::{AppState, router};
+use std::net::SocketAddr;
 
 /// See the workspace manifest for why.
 #[global_allocator]
@@ -44,7 +47,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         identity_runtime::telemetry::init("scim-edge").context("initialising telemetry")?;
     let core = CoreClient::connect_lazy(
         &config.core_endpoint,
-        config.core_credential.expose(),
+        config
+            .core_credential
+            .as_ref()
+            .map(|secret| secret.expose()),
+        &config.core_tls,
         config.connect_timeout,
         config.request_timeout,
     )
@@ -58,27 +65,52 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         addr = %bound,
         base_url = %state.settings.base_url,
         core_endpoint = %config.core_endpoint,
+        https = config.listener_tls.is_some(),
         "scim-edge listening"
     );
-    // the one line on stdout that launchers and tests read
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match &config.listener_tls {
+        Some(files) => {
+            let listener = HttpsListener::new(listener, files).context("listener TLS")?;
+            announce(bound);
+            serve_on(listener, app, config.shutdown_grace).await
+        }
+        None => {
+            // TCP_NODELAY: a response in several segments must not wait for the client's
+            // delayed ACK (the HTTPS listener sets it itself)
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "could not set TCP_NODELAY");
+                }
+            });
+            announce(bound);
+            serve_on(listener, app, config.shutdown_grace).await
+        }
+    }
+}
+
+/// The one line on stdout that launchers and tests read.
+fn announce(bound: SocketAddr) {
     println!(
         "{}",
         serde_json::json!({ "event": "listening", "addr": bound.to_string() })
     );
+}
 
+/// Serves until the shutdown signal, then gives in-flight requests `grace` to finish.
+async fn serve_on<L>(
+    listener: L,
+    app: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    grace: std::time::Duration,
+) -> anyhow::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+    L::Io: Unpin,
+{
     let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
-    let grace = config.shutdown_grace;
-    // TCP_NODELAY: a response in several segments must not wait for the client's delayed ACK
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    // axum provides the peer address as connect info for any listener wrapped in `TapIo`
+    let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         identity_runtime::shutdown::signal().await;
         tracing::info!(
             grace_secs = grace.as_secs(),

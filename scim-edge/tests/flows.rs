@@ -571,7 +571,8 @@ async fn edge() -> Edge {
     let addr = start_fake(core.clone()).await;
     let client = CoreClient::connect_lazy(
         &format!("http://{addr}"),
-        "edge-test-credential",
+        Some("edge-test-credential"),
+        &Default::default(),
         Duration::from_secs(2),
         Duration::from_secs(10),
     )

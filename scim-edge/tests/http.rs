@@ -123,7 +123,8 @@ fn settings_with(
 fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
     let core = CoreClient::connect_lazy(
         &format!("http://{core}"),
-        "edge-test-credential",
+        Some("edge-test-credential"),
+        &Default::default(),
         Duration::from_secs(2),
         Duration::from_secs(10),
     )

@@ -16,6 +16,7 @@ mod store;
 mod tenant;
 
 pub use stack::{AdminChannel, AdminClients, Stack, StackBuilder};
+pub use store::Store;
 pub use tenant::{Response, SCIM_JSON, Tenant};
 
 /// A name no other test (or earlier run against the same PostgreSQL server) will use.

@@ -9,7 +9,8 @@ use tempfile::TempDir;
 /// Environment variable naming a PostgreSQL server to test against (a maintenance database URL).
 pub(crate) const DATABASE_URL_ENV: &str = "IDENTITY_TEST_DATABASE_URL";
 
-pub(crate) enum Store {
+/// A store for a stack of one's own (tests that launch the binaries themselves).
+pub enum Store {
     Sqlite {
         _dir: TempDir,
         url: String,
@@ -32,7 +33,8 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    pub(crate) async fn create() -> Self {
+    /// A fresh, empty store (see the module documentation).
+    pub async fn create() -> Self {
         match std::env::var(DATABASE_URL_ENV) {
             Ok(server_url) if !server_url.trim().is_empty() => Self::postgres(server_url).await,
             _ => {
@@ -65,7 +67,7 @@ impl Store {
     }
 
     /// The URL to hand to `identity-core --database-url`.
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         match self {
             Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
         }

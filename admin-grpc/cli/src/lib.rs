@@ -46,6 +46,16 @@ pub struct Cli {
     #[arg(long, global = true, env = "IDENTITY_ADMIN_CREDENTIAL_FILE")]
     pub credential_file: Option<PathBuf>,
 
+    /// PEM CA certificates to trust for an https:// endpoint (the admin API, and the SCIM
+    /// URL of `selftest`); without it, the system's roots
+    #[arg(long, global = true, env = "IDENTITY_ADMIN_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// The name the admin API's certificate carries, when the endpoint's host is another (a
+    /// `kubectl port-forward` to 127.0.0.1)
+    #[arg(long, global = true, env = "IDENTITY_ADMIN_SERVER_NAME")]
+    pub server_name: Option<String>,
+
     /// Output format
     #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,

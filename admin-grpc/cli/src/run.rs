@@ -14,10 +14,10 @@ use identity_proto::admin::v1::role_service_client::RoleServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
+use identity_proto::tls::{ClientTls, CoreEndpoint};
 use identity_proto::with_message_limits;
 use std::io::Write;
 use std::time::Duration;
-use tonic::transport::Endpoint;
 use tonic::{Code, Status};
 
 /// Why a command failed; `Display` is what follows `error: ` on stderr.
@@ -145,10 +145,18 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
         endpoint: cli.endpoint.clone(),
         detail,
     };
-    let channel = Endpoint::from_shared(cli.endpoint.clone())
+    let tls = ClientTls {
+        ca_file: cli.ca_file.clone(),
+        server_name: cli.server_name.clone(),
+        ..ClientTls::default()
+    };
+    let channel = CoreEndpoint::new(&cli.endpoint, &tls)
         .map_err(|err| connect_error(err.to_string()))?
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(60))
+        .configure(|endpoint| {
+            endpoint
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(60))
+        })
         .connect()
         .await
         .map_err(|err| connect_error(error_chain(&err)))?;
@@ -220,7 +228,7 @@ pub async fn run(
     }
     // SCIM only, with the identity provider's token: no admin credential nor admin endpoint
     if let Command::Selftest(args) = &cli.command {
-        return super::selftest::run(args, cli.output, stdout).await;
+        return super::selftest::run(args, cli.ca_file.as_deref(), cli.output, stdout).await;
     }
     let mut clients = connect(&cli).await?;
     let mut out = Printer::new(cli.output, stdout, stderr);

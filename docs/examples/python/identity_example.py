@@ -14,7 +14,12 @@ Run it from anywhere (it finds the .proto files at ../../../proto relative to it
     .venv/bin/python identity_example.py --target 127.0.0.1:50051 \\
         --organization-id ORG_ID --user-name alice@example.com \\
         --role-name "Billing Admins" --token idat_... \\
-        [--watch-user-id USER_ID] [--watch-timeout-secs 30]
+        [--watch-user-id USER_ID] [--watch-timeout-secs 30] \\
+        [--ca-file ca.pem [--client-cert svc.pem --client-key svc.key]]
+
+With --ca-file the connection is TLS, trusting that CA; with a client certificate too it is
+mutual TLS, and IDENTITY_CREDENTIAL may be left unset: the core knows the caller by the
+certificate's name (that of a live service credential).
 
 Exit status: 0 on success, 1 on a gRPC error or bad setup, 2 when the watch times out.
 """
@@ -169,6 +174,23 @@ def run(args, channel):
     return 2
 
 
+def read(path):
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def open_channel(args):
+    """Plaintext for a local or sidecar-terminated connection; TLS with --ca-file."""
+    if not args.ca_file:
+        return grpc.insecure_channel(args.target)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ca_file),
+        private_key=read(args.client_key) if args.client_key else None,
+        certificate_chain=read(args.client_cert) if args.client_cert else None)
+    options = [("grpc.ssl_target_name_override", args.server_name)] if args.server_name else []
+    return grpc.secure_channel(args.target, credentials, options=options)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", required=True, help="identity API address, host:port")
@@ -179,18 +201,25 @@ def main():
     parser.add_argument("--watch-user-id", help="watch the change feed until this user is "
                         "deactivated")
     parser.add_argument("--watch-timeout-secs", type=float, default=30)
+    parser.add_argument("--ca-file", help="PEM CA certificates: connect over TLS trusting them")
+    parser.add_argument("--client-cert", help="PEM client certificate for mutual TLS")
+    parser.add_argument("--client-key", help="its PEM private key")
+    parser.add_argument("--server-name", help="the name the core's certificate carries, when "
+                        "the target address is not that name")
     args = parser.parse_args()
 
+    if bool(args.client_cert) != bool(args.client_key):
+        sys.exit("--client-cert and --client-key go together")
+    if args.client_cert and not args.ca_file:
+        sys.exit("--client-cert needs --ca-file (mutual TLS)")
     credential = os.environ.get("IDENTITY_CREDENTIAL")
-    if not credential:
-        sys.exit("set IDENTITY_CREDENTIAL to the service credential")
+    if not credential and not args.client_cert:
+        sys.exit("set IDENTITY_CREDENTIAL to the service credential (or use a client certificate)")
 
     with tempfile.TemporaryDirectory(prefix="identity-stubs-") as stubs:
         generate_stubs(stubs)
-        # Plaintext for a local or sidecar-terminated connection; use grpc.secure_channel
-        # with grpc.ssl_channel_credentials() across a network.
-        channel = grpc.intercept_channel(grpc.insecure_channel(args.target),
-                                         BearerAuth(credential))
+        channel = grpc.intercept_channel(open_channel(args), *(
+            [BearerAuth(credential)] if credential else []))
         with channel:
             try:
                 return run(args, channel)

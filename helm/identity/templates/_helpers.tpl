@@ -118,7 +118,31 @@ dry run, where lookup finds nothing.
 
 {{/* The core's edge-facing endpoint, through its Service. */}}
 {{- define "identity.core.endpoint" -}}
-{{- printf "http://%s:%d" (include "identity.core.fullname" .) (int .Values.identityCore.grpcPort) -}}
+{{- printf "%s://%s:%d" (ternary "https" "http" .Values.tls.enabled) (include "identity.core.fullname" .) (int .Values.identityCore.grpcPort) -}}
+{{- end -}}
+
+{{/*
+The TLS Secrets (kubernetes.io/tls: tls.crt, tls.key, ca.crt): the ones cert-manager fills for
+the chart's Certificates, or the ones given.
+*/}}
+{{- define "identity.tls.coreSecret" -}}
+{{- if .Values.tls.certManager.enabled -}}{{ include "identity.core.fullname" . }}-tls{{- else -}}{{ .Values.tls.coreSecret }}{{- end -}}
+{{- end -}}
+{{- define "identity.tls.edgeSecret" -}}
+{{- if .Values.tls.certManager.enabled -}}{{ include "identity.edge.fullname" . }}-tls{{- else -}}{{ .Values.tls.edgeSecret }}{{- end -}}
+{{- end -}}
+{{- define "identity.tls.edgeClientSecret" -}}
+{{- if .Values.tls.certManager.enabled -}}{{ include "identity.edge.fullname" . }}-client-tls{{- else -}}{{ .Values.tls.edgeClientSecret }}{{- end -}}
+{{- end -}}
+
+{{/* The DNS names a Service answers to inside the cluster. */}}
+{{- define "identity.serviceDnsNames" -}}
+{{- $name := .name -}}
+{{- $ns := .ctx.Release.Namespace -}}
+- {{ $name }}
+- {{ $name }}.{{ $ns }}
+- {{ $name }}.{{ $ns }}.svc
+- {{ $name }}.{{ $ns }}.svc.cluster.local
 {{- end -}}
 
 {{/*
@@ -158,6 +182,16 @@ them, so `helm template` and `helm install` stop before anything is applied.
 {{- end -}}
 {{- if and .Values.scimEdge.ingress.enabled (not .Values.scimEdge.baseUrl) -}}
 {{- fail "scimEdge.ingress.enabled needs scimEdge.baseUrl: the external https URL identity providers use (it appears in SCIM meta.location)" -}}
+{{- end -}}
+{{- $tls := .Values.tls -}}
+{{- if and $tls.enabled $tls.certManager.enabled (not $tls.certManager.issuerRef.name) -}}
+{{- fail "tls.certManager.enabled needs tls.certManager.issuerRef.name: the cert-manager Issuer or ClusterIssuer that signs the chart's certificates" -}}
+{{- end -}}
+{{- if and $tls.enabled (not $tls.certManager.enabled) (not (and $tls.coreSecret $tls.edgeSecret $tls.edgeClientSecret)) -}}
+{{- fail "tls.enabled needs certificates: tls.certManager.enabled=true, or all of tls.coreSecret, tls.edgeSecret and tls.edgeClientSecret (kubernetes.io/tls Secrets with tls.crt, tls.key and ca.crt)" -}}
+{{- end -}}
+{{- if and (not $tls.enabled) (or $tls.certManager.enabled $tls.clientCertificateRequired) -}}
+{{- fail "tls.certManager.enabled and tls.clientCertificateRequired need tls.enabled=true" -}}
 {{- end -}}
 {{- $np := .Values.networkPolicy -}}
 {{- if and $np.enabled $np.adminClientPodLabels -}}

@@ -12,6 +12,11 @@
 //! - **platform services**, presenting an `idsvc_` credential issued through
 //!   `admin.v1.ServiceCredentialService`: their organizations only, read or read-write.
 //!
+//! Over mutual TLS a caller may present a client certificate instead of a bearer credential:
+//! a certificate issued to the configured edge name (`tls_edge_client_name`) is the edge, and
+//! one issued to the name of exactly one live service credential is that credential, with its
+//! scope and access (so revoking the credential revokes the certificate's access too).
+//!
 //! Successful lookups are cached for [`CREDENTIAL_CACHE_TTL`] so a hot path (introspection,
 //! role checks) does not pay a second query per call; a revocation therefore takes effect
 //! within that period on every replica.
@@ -162,6 +167,8 @@ pub struct CallerAuthenticator {
     /// compared in constant time.
     edge_hashes: Vec<[u8; 32]>,
     cache: moka::future::Cache<[u8; 32], Caller>,
+    /// The client certificate name that makes a caller the edge (mutual TLS).
+    edge_certificate_name: Option<String>,
 }
 
 impl std::fmt::Debug for CallerAuthenticator {
@@ -187,6 +194,67 @@ impl CallerAuthenticator {
                 .max_capacity(10_000)
                 .time_to_live(CREDENTIAL_CACHE_TTL)
                 .build(),
+            edge_certificate_name: None,
+        }
+    }
+
+    /// Accepts a verified client certificate issued to `name` as the edge.
+    pub fn with_edge_certificate_name(mut self, name: Option<String>) -> Self {
+        self.edge_certificate_name = name;
+        self
+    }
+
+    async fn resolve_certificate(&self, names: &[String]) -> CoreResult<Caller> {
+        let rejected = CoreError::Unauthenticated {
+            reason: ErrorReason::Unauthenticated,
+        };
+        if let Some(edge) = &self.edge_certificate_name
+            && names.iter().any(|name| name == edge)
+        {
+            return Ok(Caller::Edge { connection: None });
+        }
+        // the cache is keyed like bearer credentials, by a digest of what was presented
+        let digest: [u8; 32] = Sha256::digest(format!("certificate:{}", names.join("\n"))).into();
+        if let Some(caller) = self.cache.get(&digest).await {
+            return Ok(caller);
+        }
+        for name in names.iter().take(8) {
+            let mut rows = service_credentials::find_live_by_name(&self.db, name).await?;
+            match rows.len() {
+                0 => continue,
+                1 => {
+                    let caller = Self::caller_of(rows.remove(0));
+                    self.cache.insert(digest, caller.clone()).await;
+                    return Ok(caller);
+                }
+                _ => {
+                    tracing::warn!(
+                        name,
+                        "client certificate name matches several live service credentials; \
+                         refused (give the credential a unique name)"
+                    );
+                    return Err(rejected);
+                }
+            }
+        }
+        tracing::info!(
+            ?names,
+            "client certificate names no edge and no live service credential"
+        );
+        Err(rejected)
+    }
+
+    fn caller_of(row: crate::entity::service_credential::Model) -> Caller {
+        let scope = if row.all_organizations {
+            OrgScope::All
+        } else {
+            OrgScope::Only(service_credentials::decode_organizations(&row.organization_ids).into())
+        };
+        Caller::Service {
+            credential_id: row.id,
+            name: row.name.into(),
+            scope,
+            access: ServiceAccess::try_from(i32::from(row.access)).unwrap_or(ServiceAccess::Read),
         }
     }
 
@@ -231,17 +299,7 @@ impl CallerAuthenticator {
             tracing::info!(credential_id = %row.id, "revoked service credential presented");
             return Err(rejected);
         }
-        let scope = if row.all_organizations {
-            OrgScope::All
-        } else {
-            OrgScope::Only(service_credentials::decode_organizations(&row.organization_ids).into())
-        };
-        let caller = Caller::Service {
-            credential_id: row.id,
-            name: row.name.into(),
-            scope,
-            access: ServiceAccess::try_from(i32::from(row.access)).unwrap_or(ServiceAccess::Read),
-        };
+        let caller = Self::caller_of(row);
         self.cache.insert(digest, caller.clone()).await;
         Ok(caller)
     }
@@ -253,6 +311,10 @@ impl Authenticator for CallerAuthenticator {
 
     async fn authenticate(&self, secret: &str) -> Result<Caller, Status> {
         Ok(self.resolve(secret).await?)
+    }
+
+    async fn authenticate_certificate(&self, names: &[String]) -> Result<Caller, Status> {
+        Ok(self.resolve_certificate(names).await?)
     }
 }
 

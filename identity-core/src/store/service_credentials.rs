@@ -82,6 +82,20 @@ pub async fn find_by_secret<C: ConnectionTrait>(
     .await
 }
 
+/// Up to two live (unrevoked) credentials named `name`: a client certificate issued to that
+/// name stands for the credential when exactly one is found.
+pub async fn find_live_by_name<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> CoreResult<Vec<service_credential::Model>> {
+    Ok(service_credential::Entity::find()
+        .filter(service_credential::Column::Name.eq(name))
+        .filter(service_credential::Column::RevokedAt.is_null())
+        .limit(2)
+        .all(db)
+        .await?)
+}
+
 fn not_found(id: Uuid) -> CoreError {
     CoreError::NotFound {
         reason: ErrorReason::TokenNotFound,

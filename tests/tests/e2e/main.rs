@@ -35,6 +35,7 @@ mod selftest;
 mod slow_writes;
 mod tenancy;
 mod throttling;
+mod tls;
 
 use identity_tests::{Stack, Tenant};
 

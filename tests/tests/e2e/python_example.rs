@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-fn python() -> Option<String> {
+pub(crate) fn python() -> Option<String> {
     let python = std::env::var("IDENTITY_TEST_PYTHON")
         .ok()
         .filter(|p| !p.is_empty());

@@ -155,10 +155,11 @@ fn random_hex(len: usize) -> String {
 /// Runs the self-test; `Err` when a step did not pass (every step is printed on `stdout`).
 pub(crate) async fn run(
     args: &SelftestArgs,
+    ca_file: Option<&std::path::Path>,
     format: OutputFormat,
     stdout: &mut impl Write,
 ) -> Result<(), CliError> {
-    let scim = Scim::new(&args.scim_url, &token(args)?)?;
+    let scim = Scim::new(&args.scim_url, &token(args)?, ca_file)?;
     let mut reporter = Reporter::new(format, stdout);
     let mut stop = None;
     for &dialect in args.dialect.dialects() {

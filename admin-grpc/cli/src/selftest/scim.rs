@@ -42,7 +42,12 @@ pub(super) struct Reply {
 
 impl Scim {
     /// Checks the base URL and the token before anything is sent.
-    pub(super) fn new(base_url: &str, token: &str) -> Result<Self, CliError> {
+    /// `ca_file`: CA certificates trusted as well as the system's.
+    pub(super) fn new(
+        base_url: &str,
+        token: &str,
+        ca_file: Option<&std::path::Path>,
+    ) -> Result<Self, CliError> {
         let base = base_url.trim().trim_end_matches('/');
         let url = reqwest::Url::parse(base)
             .map_err(|err| CliError::Usage(format!("--scim-url {base:?}: {err}")))?;
@@ -63,7 +68,17 @@ impl Scim {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| CliError::Usage("the SCIM token contains invalid characters".into()))?;
         authorization.set_sensitive(true);
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|err| CliError::Usage(format!("--ca-file {}: {err}", path.display())))?;
+            let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|err| CliError::Usage(format!("--ca-file {}: {err}", path.display())))?;
+            for certificate in certificates {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http
             .user_agent(concat!(
                 "identity-admin-selftest/",
                 env!("CARGO_PKG_VERSION")
@@ -367,25 +382,25 @@ mod tests {
 
     #[test]
     fn the_base_url_and_token_are_checked_before_sending() {
-        assert!(Scim::new("https://edge.example/scim/v2/", "idscim_x").is_ok());
+        assert!(Scim::new("https://edge.example/scim/v2/", "idscim_x", None).is_ok());
         for url in [
             "edge.example/scim/v2",
             "ftp://edge/scim/v2",
             "https://e/scim?x=1",
         ] {
             assert!(
-                matches!(Scim::new(url, "t"), Err(CliError::Usage(_))),
+                matches!(Scim::new(url, "t", None), Err(CliError::Usage(_))),
                 "{url}"
             );
         }
-        let scim = Scim::new("https://edge.example/scim/v2/", " Bearer idscim_x\n").unwrap();
+        let scim = Scim::new("https://edge.example/scim/v2/", " Bearer idscim_x\n", None).unwrap();
         assert_eq!(scim.base, "https://edge.example/scim/v2");
         assert_eq!(scim.authorization, "Bearer idscim_x");
         assert!(!format!("{scim:?}").contains("idscim_x"));
         for token in ["", "  ", "Bearer  ", "new\nline"] {
             assert!(
                 matches!(
-                    Scim::new("https://e/scim/v2", token),
+                    Scim::new("https://e/scim/v2", token, None),
                     Err(CliError::Usage(_))
                 ),
                 "{token:?}"
