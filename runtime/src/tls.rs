@@ -204,3 +204,114 @@ async fn accept_loop(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::ServerName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    struct Pki {
+        dir: tempfile::TempDir,
+        issuer: Issuer<'static, KeyPair>,
+        ca: PathBuf,
+    }
+
+    impl Pki {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            // a name of its own: two CAs with one name would differ only in their signatures
+            let name = dir.path().display().to_string();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            let ca = dir.path().join("ca.pem");
+            std::fs::write(&ca, params.self_signed(&key).unwrap().pem()).unwrap();
+            Self {
+                issuer: Issuer::new(params, key),
+                ca,
+                dir,
+            }
+        }
+
+        fn issue(&self, file: &str, name: &str) -> CertificateFiles {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(vec![name.to_owned()])
+                .unwrap()
+                .signed_by(&key, &self.issuer)
+                .unwrap();
+            let files = CertificateFiles {
+                cert: self.dir.path().join(format!("{file}.pem")),
+                key: self.dir.path().join(format!("{file}.key")),
+            };
+            std::fs::write(&files.cert, cert.pem()).unwrap();
+            std::fs::write(&files.key, key.serialize_pem()).unwrap();
+            files
+        }
+    }
+
+    /// Connects to `addr` trusting `pki`, presenting `identity` if any, and reads what the
+    /// server writes.
+    async fn read_from(
+        addr: SocketAddr,
+        pki: &Pki,
+        identity: Option<CertificateFiles>,
+    ) -> std::io::Result<Vec<u8>> {
+        let config = identity_proto::tls::ClientTls {
+            ca_file: Some(pki.ca.clone()),
+            identity,
+            ..Default::default()
+        }
+        .client_config()
+        .unwrap();
+        let tcp = TcpStream::connect(addr).await?;
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await?;
+        let mut answer = Vec::new();
+        tls.read_to_end(&mut answer).await?;
+        Ok(answer)
+    }
+
+    #[tokio::test]
+    async fn a_required_client_certificate_is_checked_at_the_handshake() {
+        let pki = Pki::new();
+        let files = ServerTlsFiles {
+            identity: pki.issue("server", "localhost"),
+            client_ca: Some(pki.ca.clone()),
+            client_certificate_required: true,
+            reload_interval: DEFAULT_RELOAD_INTERVAL,
+        };
+        let tls = Arc::new(ServerTls::load(&files, ALPN_GRPC).unwrap());
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut listener = TlsListener::new(tcp, tls, "test").unwrap();
+        let addr = listener.local_addr();
+        tokio::spawn(async move {
+            while let Some((mut stream, _)) = listener.accept().await {
+                let _ = stream.write_all(b"welcome").await;
+                let _ = stream.shutdown().await;
+            }
+        });
+
+        let client = pki.issue("client", "billing");
+        assert_eq!(
+            read_from(addr, &pki, Some(client)).await.unwrap(),
+            b"welcome"
+        );
+        // without a certificate: the server's alert ends the connection, nothing is served
+        let refused = read_from(addr, &pki, None).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("CertificateRequired"),
+            "{refused}"
+        );
+        // a certificate from another CA
+        let rogue = Pki::new();
+        let other = rogue.issue("impostor", "billing");
+        let refused = read_from(addr, &pki, Some(other)).await.unwrap_err();
+        assert!(refused.to_string().contains("UnknownCA"), "{refused}");
+    }
+}
