@@ -128,6 +128,15 @@ pub trait AdminBackend: Send + Sync + 'static {
         limits: RateLimits,
     ) -> Result<ScimSettings, Status>;
 
+    /// Replaces the verified email domains with `domains` (lowercase, distinct, valid names);
+    /// with `may_add` false (an owner) the new list may only drop domains.
+    async fn set_verified_domains(
+        &self,
+        organization_id: Uuid,
+        domains: Vec<String>,
+        may_add: bool,
+    ) -> Result<ScimSettings, Status>;
+
     /// Disables SCIM.
     async fn disable_scim(&self, organization_id: Uuid) -> Result<ScimSettings, Status>;
 

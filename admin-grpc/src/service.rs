@@ -135,6 +135,43 @@ fn default_role(default_role: &str, default_role_id: &str) -> Result<Option<Role
     }
 }
 
+/// The most verified domains an organization lists.
+const MAX_VERIFIED_DOMAINS: usize = 100;
+
+/// Verified domains as stored: trimmed, lowercase, distinct, sorted; each a DNS name of at
+/// least two labels (letters, digits, hyphens; no trailing dot).
+fn verified_domains(values: &[String]) -> Result<Vec<String>, Status> {
+    let mut domains = std::collections::BTreeSet::new();
+    for value in values {
+        let domain = value.trim().to_ascii_lowercase();
+        let labels: Vec<&str> = domain.split('.').collect();
+        let valid = domain.len() <= 253
+            && labels.len() >= 2
+            && labels.iter().all(|label| {
+                (1..=63).contains(&label.len())
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            });
+        if !valid {
+            return Err(status::invalid_argument(
+                "verified_domains",
+                &format!("{value:?} is not a domain name (e.g. example.com; IDNs in punycode)"),
+            ));
+        }
+        domains.insert(domain);
+    }
+    if domains.len() > MAX_VERIFIED_DOMAINS {
+        return Err(status::invalid_argument(
+            "verified_domains",
+            &format!("at most {MAX_VERIFIED_DOMAINS} domains"),
+        ));
+    }
+    Ok(domains.into_iter().collect())
+}
+
 fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, Status> {
     if value.is_empty() {
         Ok(None)
@@ -310,6 +347,25 @@ impl ScimService for ScimApi {
             .set_rate_limits(organization_id, limits)
             .await?;
         Ok(Response::new(pb::SetRateLimitsResponse {
+            settings: Some(settings),
+        }))
+    }
+
+    async fn set_verified_domains(
+        &self,
+        request: Request<pb::SetVerifiedDomainsRequest>,
+    ) -> Result<Response<pb::SetVerifiedDomainsResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        let organization_id = principal.authorize(&request.get_ref().organization_id)?;
+        // adding a domain is the platform's call, made once it checked the organization owns
+        // it: a domain an owner could add would link any platform member with an address there
+        let may_add = matches!(principal, Principal::Admin);
+        let domains = verified_domains(&request.into_inner().verified_domains)?;
+        let settings = self
+            .backend
+            .set_verified_domains(organization_id, domains, may_add)
+            .await?;
+        Ok(Response::new(pb::SetVerifiedDomainsResponse {
             settings: Some(settings),
         }))
     }

@@ -169,6 +169,21 @@ impl AdminBackend for Fake {
         Ok(settings(organization_id, true))
     }
 
+    async fn set_verified_domains(
+        &self,
+        organization_id: Uuid,
+        domains: Vec<String>,
+        may_add: bool,
+    ) -> Result<pb::ScimSettings, Status> {
+        self.record(format!(
+            "set_verified_domains {organization_id} {domains:?} may_add={may_add}"
+        ));
+        Ok(pb::ScimSettings {
+            verified_domains: domains,
+            ..settings(organization_id, true)
+        })
+    }
+
     async fn set_default_role(
         &self,
         organization_id: Uuid,

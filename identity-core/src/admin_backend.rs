@@ -159,6 +159,7 @@ fn settings_pb(row: &organization::Model, default_role_name: String) -> pb::Scim
             .unwrap_or_default(),
         update_time: row.scim_updated_at.map(to_timestamp),
         rate_limits: Some(rate_limits_pb(RateLimits::of(row))),
+        verified_domains: crate::domain::verified_domains::from_stored(&row.verified_domains),
     }
 }
 
@@ -378,6 +379,7 @@ impl CoreAdminBackend {
             scim_enabled = row.scim_enabled,
             default_role_id = ?row.default_role_id,
             rate_limits = ?RateLimits::of(&row),
+            verified_domains = %row.verified_domains.replace('\n', ","),
             released_users = released.map(|r| r.0),
             released_roles = released.map(|r| r.1),
             "scim settings changed"
@@ -598,6 +600,7 @@ impl AdminBackend for CoreAdminBackend {
             enabled: Some(true),
             default_role,
             rate_limits: None,
+            verified_domains: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.enable")
@@ -618,6 +621,7 @@ impl AdminBackend for CoreAdminBackend {
             enabled: None,
             default_role: Some(default_role),
             rate_limits: None,
+            verified_domains: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.set_default_role")
@@ -637,9 +641,27 @@ impl AdminBackend for CoreAdminBackend {
                 burst: limits.burst,
                 concurrency: limits.max_concurrent_requests,
             }),
+            verified_domains: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.set_rate_limits")
+            .await?)
+    }
+
+    async fn set_verified_domains(
+        &self,
+        organization_id: Uuid,
+        domains: Vec<String>,
+        may_add: bool,
+    ) -> Result<pb::ScimSettings, Status> {
+        let update = ScimUpdate {
+            enabled: None,
+            default_role: None,
+            rate_limits: None,
+            verified_domains: Some(organizations::DomainsChange { domains, may_add }),
+        };
+        Ok(self
+            .update_scim(OrgId(organization_id), update, "scim.set_verified_domains")
             .await?)
     }
 
@@ -648,6 +670,7 @@ impl AdminBackend for CoreAdminBackend {
             enabled: Some(false),
             default_role: None,
             rate_limits: None,
+            verified_domains: None,
         };
         Ok(self
             .update_scim(OrgId(organization_id), update, "scim.disable")

@@ -63,6 +63,7 @@ impl TestDb {
             rate_limit_per_second: Set(0),
             rate_limit_burst: Set(0),
             rate_limit_concurrency: Set(0),
+            verified_domains: Set(String::new()),
         }
         .insert(&self.db)
         .await

@@ -386,6 +386,19 @@ pub enum ScimCommand {
         clear: bool,
     },
     /// Set the organization's rate limits at the SCIM edge (0 restores the edge's default)
+    /// Add or remove verified email domains: a user an identity provider creates with an email
+    /// there is linked to the member who already has it. Adding takes the bootstrap admin
+    /// credential (the platform checks ownership first); owners may remove
+    Domains {
+        #[command(flatten)]
+        org: OrgArg,
+        /// A domain to add, e.g. acme.com; repeat for several
+        #[arg(long, value_name = "DOMAIN")]
+        add: Vec<String>,
+        /// A domain to remove; repeat for several
+        #[arg(long, value_name = "DOMAIN")]
+        remove: Vec<String>,
+    },
     Limits {
         #[command(flatten)]
         org: OrgArg,

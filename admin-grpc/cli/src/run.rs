@@ -369,6 +369,37 @@ pub async fn run(
                         .into_inner()
                         .settings
                 }
+                ScimCommand::Domains { org, add, remove } => {
+                    let organization_id = clients.resolve(&org).await?;
+                    let current = clients
+                        .scim
+                        .get_scim_settings(pb::GetScimSettingsRequest {
+                            organization_id: organization_id.clone(),
+                        })
+                        .await?
+                        .into_inner()
+                        .settings
+                        .unwrap_or_default()
+                        .verified_domains;
+                    let removed: Vec<String> = remove
+                        .iter()
+                        .map(|d| d.trim().to_ascii_lowercase())
+                        .collect();
+                    let verified_domains = current
+                        .into_iter()
+                        .chain(add)
+                        .filter(|d| !removed.contains(&d.trim().to_ascii_lowercase()))
+                        .collect();
+                    clients
+                        .scim
+                        .set_verified_domains(pb::SetVerifiedDomainsRequest {
+                            organization_id,
+                            verified_domains,
+                        })
+                        .await?
+                        .into_inner()
+                        .settings
+                }
                 ScimCommand::Limits {
                     org,
                     requests_per_second,

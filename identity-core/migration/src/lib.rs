@@ -16,6 +16,7 @@ mod m20261201_000005_connections;
 mod m20261207_000006_rate_limits;
 mod m20261207_000007_client_credentials;
 mod m20261207_000008_token_expiry_warning;
+mod m20261207_000009_verified_domains;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_rate_limits::Migration),
             Box::new(m20261207_000007_client_credentials::Migration),
             Box::new(m20261207_000008_token_expiry_warning::Migration),
+            Box::new(m20261207_000009_verified_domains::Migration),
         ]
     }
 }

@@ -5,3 +5,4 @@
 pub mod ownership;
 pub mod roles;
 pub mod users;
+pub mod verified_domains;

@@ -22,6 +22,8 @@ pub struct Model {
     pub rate_limit_per_second: i32,
     pub rate_limit_burst: i32,
     pub rate_limit_concurrency: i32,
+    /// Verified email domains, lowercase, one per line (see `domain::users::linkable_emails`).
+    pub verified_domains: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

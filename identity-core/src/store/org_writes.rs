@@ -88,6 +88,9 @@ pub struct WriteTxn<'t> {
     pub org: OrgId,
     /// The organization's default SCIM role, read with the lock (no mutation changes it).
     pub default_role: Option<Uuid>,
+    /// The organization's verified email domains, read with the lock (see
+    /// `domain::verified_domains`).
+    pub verified_domains: &'t [String],
     /// The provisioning connection the mutation acts as.
     pub connection: Option<Uuid>,
     /// The activity counter this mutation already bumped for its connection
@@ -106,6 +109,7 @@ impl<'t> WriteTxn<'t> {
             txn,
             org,
             default_role: None,
+            verified_domains: &[],
             connection: None,
             counted: Mutex::new(None),
             numbering: None,
@@ -196,6 +200,7 @@ where
                     txn,
                     org: batch.org,
                     default_role: batch.default_role,
+                    verified_domains: &batch.verified_domains,
                     connection,
                     counted: Mutex::new(None),
                     numbering: Some(&batch.last),
@@ -354,6 +359,8 @@ struct Batch {
     org: OrgId,
     /// The organization's default SCIM role.
     default_role: Option<Uuid>,
+    /// The organization's verified email domains.
+    verified_domains: Vec<String>,
     /// The organization's last sequence number when the batch began.
     first: i64,
     /// The last sequence number handed out in the batch (see `changes::append_change`).
@@ -421,8 +428,8 @@ fn fail_all(not_run: Vec<Box<dyn Job>>, ran: Vec<Ran>, error: &CoreError) {
     }
 }
 
-/// Opens the batch's transaction holding the organization's lock, reading its default role in
-/// the same statement. The lock is the first statement on purpose: on SQLite a transaction that
+/// Opens the batch's transaction holding the organization's lock, reading its default role and
+/// verified domains in the same statement. The lock is the first statement on purpose: on SQLite a transaction that
 /// reads first and writes later can fail to upgrade its lock under contention, one that writes
 /// first waits.
 async fn begin(db: &DatabaseConnection, org: OrgId) -> CoreResult<(DatabaseTransaction, Batch)> {
@@ -434,6 +441,7 @@ async fn begin(db: &DatabaseConnection, org: OrgId) -> CoreResult<(DatabaseTrans
                     .columns([
                         organization::Column::DefaultRoleId,
                         organization::Column::ChangeSeq,
+                        organization::Column::VerifiedDomains,
                     ])
                     .to_owned(),
             ),
@@ -444,6 +452,9 @@ async fn begin(db: &DatabaseConnection, org: OrgId) -> CoreResult<(DatabaseTrans
     let batch = Batch {
         org,
         default_role: row.try_get_by_index::<Option<Uuid>>(0)?,
+        verified_domains: crate::domain::verified_domains::from_stored(
+            &row.try_get_by_index::<String>(2)?,
+        ),
         first,
         last: AtomicI64::new(first),
     };

@@ -36,6 +36,7 @@ pub async fn insert<C: ConnectionTrait>(
         rate_limit_per_second: Set(0),
         rate_limit_burst: Set(0),
         rate_limit_concurrency: Set(0),
+        verified_domains: Set(String::new()),
     };
     match row.insert(db).await {
         Ok(row) => Ok(row),
@@ -110,7 +111,7 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// The SCIM settings to store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimUpdate {
     /// New enabled flag; `None` keeps it.
     pub enabled: Option<bool>,
@@ -118,6 +119,16 @@ pub struct ScimUpdate {
     pub default_role: Option<Option<RoleId>>,
     /// New rate-limit overrides; `None` keeps them.
     pub rate_limits: Option<RateLimits>,
+    /// New verified domains; `None` keeps them.
+    pub verified_domains: Option<DomainsChange>,
+}
+
+/// A new list of verified domains (lowercase, distinct) and whether it may add any: only the
+/// platform's administrator may, an owner may only remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainsChange {
+    pub domains: Vec<String>,
+    pub may_add: bool,
 }
 
 /// An organization's overrides of the SCIM edge's rate limits; 0 keeps the edge's default.
@@ -174,6 +185,7 @@ pub async fn update_scim<C: ConnectionTrait>(
     now: i64,
 ) -> CoreResult<organization::Model> {
     let current = get(db, id).await?;
+    let current_domains = current.verified_domains.clone();
     let mut row: organization::ActiveModel = current.into();
     if let Some(enabled) = update.enabled {
         row.scim_enabled = Set(enabled);
@@ -181,6 +193,18 @@ pub async fn update_scim<C: ConnectionTrait>(
     }
     if let Some(role) = update.default_role {
         row.default_role_id = Set(role.map(|r| r.0));
+    }
+    if let Some(change) = update.verified_domains {
+        let current = crate::domain::verified_domains::from_stored(&current_domains);
+        if !change.may_add
+            && let Some(added) = change.domains.iter().find(|d| !current.contains(d))
+        {
+            return Err(CoreError::permission_denied(format!(
+                "only the platform's administrator may add a verified domain ({added}): it \
+                 must first check that the organization owns it"
+            )));
+        }
+        row.verified_domains = Set(crate::domain::verified_domains::to_stored(&change.domains));
     }
     if let Some(limits) = update.rate_limits {
         limits.validate()?;
@@ -302,8 +326,9 @@ pub async fn change_scim_settings(
 ) -> CoreResult<(organization::Model, Option<(u64, u64)>)> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
+    let disabling = update.enabled == Some(false);
     let row = update_scim(&txn, id, update, now).await?;
-    let released = if update.enabled == Some(false) {
+    let released = if disabling {
         Some(release_scim_managed(&txn, id).await?)
     } else {
         None

@@ -226,6 +226,168 @@ async fn existing_members_are_found_and_linked_keeping_their_roles() {
         .expect_error(404, None);
 }
 
+/// A platform member the platform created before SCIM, known by a user name that is not an email.
+async fn platform_member(stack: &Stack, tenant: &Tenant, user_name: &str, email: &str) -> pb::User {
+    stack
+        .users()
+        .create_user(pb::CreateUserRequest {
+            organization_id: tenant.org_id.clone(),
+            user: Some(pb::User {
+                user_name: user_name.to_owned(),
+                emails: vec![pb::ContactValue {
+                    value: email.to_owned(),
+                    primary: true,
+                    ..Default::default()
+                }],
+                active: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .user
+        .unwrap()
+}
+
+fn provider_user(email: &str) -> serde_json::Value {
+    json!({
+        "schemas": [USER_SCHEMA],
+        "userName": email,
+        "externalId": unique("okta"),
+        "emails": [{ "value": email, "type": "work", "primary": true }],
+        "active": true,
+    })
+}
+
+#[tokio::test]
+async fn members_are_linked_by_email_only_in_verified_domains() {
+    let (stack, tenant) = setup().await;
+    let verified = format!("{}.test", unique("acme"));
+    let other = format!("{}.test", unique("other"));
+    // members whose user names are not their emails: the provider's `userName eq` finds neither
+    let ada = platform_member(&stack, &tenant, &unique("ada"), &format!("Ada@{verified}")).await;
+    let bob = platform_member(&stack, &tenant, &unique("bob"), &format!("bob@{other}")).await;
+    let admins = stack
+        .roles()
+        .create_role(pb::CreateRoleRequest {
+            organization_id: tenant.org_id.clone(),
+            role: Some(pb::Role {
+                display_name: unique("admins"),
+                ..Default::default()
+            }),
+            member_user_ids: vec![ada.id.clone()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap();
+
+    // an owner cannot claim a domain: the platform adds it once it checked ownership
+    let set_domains = |credential: String, domains: Vec<String>| {
+        let stack = &stack;
+        let org = tenant.org_id.clone();
+        async move {
+            stack
+                .admin_client_with(&credential)
+                .scim
+                .set_verified_domains(admin::SetVerifiedDomainsRequest {
+                    organization_id: org,
+                    verified_domains: domains,
+                })
+                .await
+                .map(|r| r.into_inner().settings.unwrap().verified_domains)
+        }
+    };
+    let refused = set_domains(tenant.owner_secret.clone(), vec![verified.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    let bad = set_domains(stack.admin_token().to_owned(), vec!["not a domain".into()])
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{bad:?}");
+    let domains = set_domains(
+        stack.admin_token().to_owned(),
+        vec![verified.to_uppercase(), verified.clone()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(domains, vec![verified.clone()], "lowercase, once");
+
+    // in a verified domain: the member is linked, keeping its id and its roles
+    let linked = tenant
+        .post("/Users", provider_user(&format!("ada@{verified}")))
+        .await;
+    linked.expect(201);
+    assert_eq!(linked.body["id"], json!(ada.id), "{}", linked.body);
+    assert_eq!(linked.body["userName"], json!(format!("ada@{verified}")));
+    let member = core_user(&stack, &tenant, &ada.id).await.unwrap();
+    assert_eq!(member.managed_by, pb::ManagedBy::Scim as i32);
+    assert!(
+        holds(&stack, &tenant, &admins.id, &ada.id).await,
+        "roles kept"
+    );
+    assert!(
+        holds(&stack, &tenant, &tenant.default_role_id, &ada.id).await,
+        "and the default role joined"
+    );
+
+    // the account email moves only within verified domains
+    let move_email = |address: String| {
+        patch(json!([{
+            "op": "replace",
+            "path": "emails",
+            "value": [{ "value": address, "type": "work", "primary": true }],
+        }]))
+    };
+    let path = format!("/Users/{}", ada.id);
+    tenant
+        .patch(
+            &path,
+            move_email(format!("ada@{}.test", unique("personal"))),
+        )
+        .await
+        .expect_error(400, Some("invalidValue"));
+    let moved = tenant
+        .patch(&path, move_email(format!("ada.lovelace@{verified}")))
+        .await;
+    moved.expect(200);
+    assert_eq!(
+        moved.body["emails"][0]["value"],
+        json!(format!("ada.lovelace@{verified}"))
+    );
+
+    // elsewhere: never linked, a new account as before
+    let created = tenant
+        .post("/Users", provider_user(&format!("bob@{other}")))
+        .await;
+    created.expect(201);
+    assert_ne!(created.body["id"], json!(bob.id));
+    let untouched = core_user(&stack, &tenant, &bob.id).await.unwrap();
+    assert_eq!(untouched.managed_by, pb::ManagedBy::Platform as i32);
+
+    // the owner may remove the domain; from then on nothing links
+    let domains = set_domains(tenant.owner_secret.clone(), vec![])
+        .await
+        .unwrap();
+    assert!(domains.is_empty());
+    let carol = platform_member(
+        &stack,
+        &tenant,
+        &unique("carol"),
+        &format!("carol@{verified}"),
+    )
+    .await;
+    let created = tenant
+        .post("/Users", provider_user(&format!("carol@{verified}")))
+        .await;
+    created.expect(201);
+    assert_ne!(created.body["id"], json!(carol.id));
+}
+
 #[tokio::test]
 async fn disabling_scim_keeps_users_and_roles_and_hands_them_back() {
     let stack = crate::uncached_stack().await;

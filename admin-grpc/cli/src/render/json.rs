@@ -65,6 +65,7 @@ pub(super) fn settings_json(s: &pb::ScimSettings) -> Value {
             "burst": l.burst,
             "maxConcurrentRequests": l.max_concurrent_requests,
         })),
+        "verifiedDomains": s.verified_domains,
     })
 }
 

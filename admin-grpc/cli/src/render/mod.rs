@@ -221,6 +221,14 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
                         "concurrent",
                         limit_or_default(s.rate_limits.unwrap_or_default().max_concurrent_requests),
                     ),
+                    (
+                        "verified domains",
+                        if s.verified_domains.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            s.verified_domains.join(", ")
+                        },
+                    ),
                 ],
             ),
         }

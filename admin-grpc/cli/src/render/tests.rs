@@ -235,7 +235,18 @@ fn settings(default_role_id: &str, default_role_name: &str) -> pb::ScimSettings 
         update_time: None,
         rate_limits: None,
         default_role_name: default_role_name.into(),
+        verified_domains: vec!["acme.com".into()],
     }
+}
+
+#[test]
+fn scim_settings_list_the_verified_domains() {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    Printer::new(OutputFormat::Human, &mut out, &mut err)
+        .scim_settings(Some(&settings("r1", "Engineering")))
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("verified domains  acme.com"), "{text}");
 }
 
 fn default_role_line(s: &pb::ScimSettings) -> String {
@@ -255,11 +266,14 @@ fn default_role_line(s: &pb::ScimSettings) -> String {
 fn scim_settings_name_the_default_role_and_fall_back_to_its_id() {
     assert_eq!(
         default_role_line(&settings("r1", "Engineering")),
-        "default role  Engineering (r1)"
+        "default role      Engineering (r1)"
     );
     // a server that sends no name
-    assert_eq!(default_role_line(&settings("r1", "")), "default role  r1");
-    assert_eq!(default_role_line(&settings("", "")), "default role  -");
+    assert_eq!(
+        default_role_line(&settings("r1", "")),
+        "default role      r1"
+    );
+    assert_eq!(default_role_line(&settings("", "")), "default role      -");
 
     let (mut out, mut err) = (Vec::new(), Vec::new());
     Printer::new(OutputFormat::Json, &mut out, &mut err)

@@ -164,25 +164,66 @@ pub(super) async fn find_adoptable(
     org: OrgId,
     data: &UserData,
 ) -> CoreResult<Option<Uuid>> {
-    let platform = ManagedBy::Platform as i16;
-    let by_name = user::Entity::find()
-        .select_only()
-        .column(user::Column::Id)
-        .filter(user::Column::OrgId.eq(org.0))
-        .filter(user::Column::UserNameLower.eq(data.user_name.to_lowercase()))
-        .filter(user::Column::ManagedBy.eq(platform))
-        .into_tuple::<Uuid>()
-        .by_key(txn)
-        .await?;
-    if by_name.is_some() || data.emails.is_empty() {
-        return Ok(by_name);
-    }
     let emails: Vec<String> = data.emails.iter().map(|e| e.value.to_lowercase()).collect();
+    platform_member(txn, org, Some(&data.user_name), &emails).await
+}
+
+/// The platform member a new SCIM user is linked to: one whose user name or email is an
+/// address of the new user in a verified domain (`domain::verified_domains`). Nothing when the
+/// user has no such address, so an address elsewhere never links.
+pub(super) async fn find_linkable(
+    write: &WriteTxn<'_>,
+    data: &UserData,
+) -> CoreResult<Option<Uuid>> {
+    let addresses = std::iter::once(data.user_name.as_str())
+        .chain(data.emails.iter().map(|email| email.value.as_str()));
+    let linkable = crate::domain::verified_domains::linkable(addresses, write.verified_domains);
+    if linkable.is_empty() {
+        return Ok(None);
+    }
+    let user_name = linkable
+        .iter()
+        .find(|address| address.eq_ignore_ascii_case(&data.user_name));
+    platform_member(
+        write.txn,
+        write.org,
+        user_name.map(String::as_str),
+        &linkable,
+    )
+    .await
+}
+
+/// A platform-managed user of `org` named `user_name`, else one with any of `emails`
+/// (lowercase); the lowest id when several match.
+async fn platform_member(
+    txn: &DatabaseTransaction,
+    org: OrgId,
+    user_name: Option<&str>,
+    emails: &[String],
+) -> CoreResult<Option<Uuid>> {
+    let platform = ManagedBy::Platform as i16;
+    if let Some(user_name) = user_name {
+        let by_name = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::OrgId.eq(org.0))
+            .filter(user::Column::UserNameLower.eq(user_name.to_lowercase()))
+            .filter(user::Column::ManagedBy.eq(platform))
+            .into_tuple::<Uuid>()
+            .by_key(txn)
+            .await?;
+        if by_name.is_some() {
+            return Ok(by_name);
+        }
+    }
+    if emails.is_empty() {
+        return Ok(None);
+    }
     let by_email = user_email::Entity::find()
         .select_only()
         .column(user_email::Column::UserId)
         .filter(user_email::Column::OrgId.eq(org.0))
-        .filter(user_email::Column::ValueLower.is_in(emails))
+        .filter(user_email::Column::ValueLower.is_in(emails.iter().cloned()))
         .filter(
             user_email::Column::UserId.in_subquery(
                 sea_orm::sea_query::Query::select()
@@ -203,8 +244,9 @@ pub(super) async fn find_adoptable(
 // ---------------------------------------------------------------------------------------------
 // writes
 
-/// Creates a user, or adopts an existing platform-managed one when `adopt_existing` is set.
-/// Returns the user and whether it was adopted.
+/// Creates a user, or adopts an existing platform-managed one: when `adopt_existing` is set, or
+/// for a SCIM user with an address in a verified domain that a platform member has. Returns the
+/// user and whether it was adopted.
 pub async fn create_user(
     db: &DatabaseConnection,
     context: impl Into<WriteContext>,
@@ -231,7 +273,15 @@ pub(super) async fn create_in(
     let (txn, org) = (write.txn, write.org);
     let now = crate::time::now_micros();
 
-    if adopt_existing && let Some(existing) = find_adoptable(txn, org, &data).await? {
+    // an explicit adoption (platform callers), or a SCIM user linked by a verified address
+    let existing = if adopt_existing {
+        find_adoptable(txn, org, &data).await?
+    } else if data.managed_by == ManagedBy::Scim && !write.verified_domains.is_empty() {
+        find_linkable(write, &data).await?
+    } else {
+        None
+    };
+    if let Some(existing) = existing {
         data.managed_by = ManagedBy::Scim;
         let existing = UserId(existing);
         let was_active = user::Entity::find_by_id(existing.0)
@@ -300,6 +350,52 @@ pub(super) async fn add_to_default_role(write: &WriteTxn<'_>, user: &User) -> Co
     Ok(())
 }
 
+/// Refuses a SCIM write that moves the user's account email out of the organization's verified
+/// domains (`domain::verified_domains::check_account_email_change`); reads the stored account
+/// email unless the caller already read the user.
+async fn check_account_email(
+    write: &WriteTxn<'_>,
+    id: UserId,
+    current: Option<&User>,
+    data: &UserData,
+) -> CoreResult<()> {
+    use crate::domain::verified_domains::{account_email, check_account_email_change};
+    let new = account_email(data.emails.iter().map(|e| (e.value.as_str(), e.primary)));
+    if new.is_none() {
+        return Ok(());
+    }
+    let stored = match current {
+        Some(current) => account_email(
+            current
+                .data
+                .emails
+                .iter()
+                .map(|e| (e.value.as_str(), e.primary)),
+        )
+        .map(str::to_owned),
+        None => {
+            let emails: Vec<(String, bool)> = user_email::Entity::find()
+                .select_only()
+                .column(user_email::Column::Value)
+                .column(user_email::Column::IsPrimary)
+                .filter(user_email::Column::OrgId.eq(write.org.0))
+                .filter(user_email::Column::UserId.eq(id.0))
+                .order_by_asc(user_email::Column::Position)
+                .into_tuple()
+                .all(write.txn)
+                .await?;
+            account_email(
+                emails
+                    .iter()
+                    .map(|(value, primary)| (value.as_str(), *primary)),
+            )
+            .map(str::to_owned)
+        }
+    };
+    check_account_email_change(stored.as_deref(), new, write.verified_domains)
+        .map_err(|message| CoreError::invalid("emails", message))
+}
+
 /// Writes `data` over user `id` (which must exist in `org`), bumping its version; the version
 /// check is part of the UPDATE so it holds even without the organization lock. `was_active` is
 /// the stored `active` the caller read in this transaction: it decides the change's kind and
@@ -319,6 +415,9 @@ pub(super) async fn write_update(
 ) -> CoreResult<User> {
     let (txn, org) = (write.txn, write.org);
     ensure_valid(data)?;
+    if data.managed_by == ManagedBy::Scim && !write.verified_domains.is_empty() {
+        check_account_email(write, id, current, data).await?;
+    }
     let mut row = active_model(id.0, org, data, now)?;
     // identity columns are never rewritten
     row.id = sea_orm::ActiveValue::NotSet;
