@@ -101,26 +101,7 @@ async fn existing_members_are_found_and_linked_keeping_their_roles() {
     let name = format!("{}@Example.com", unique("Existing"));
     // a member the platform created before SCIM was connected, holding a role of its own
     let mut users = stack.users();
-    let member = users
-        .create_user(pb::CreateUserRequest {
-            organization_id: tenant.org_id.clone(),
-            user: Some(pb::User {
-                user_name: name.clone(),
-                emails: vec![pb::ContactValue {
-                    value: name.clone(),
-                    primary: true,
-                    ..Default::default()
-                }],
-                active: true,
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .user
-        .unwrap();
+    let member = platform_member(&stack, &tenant, &name, &name).await;
     let admins = stack
         .roles()
         .create_role(pb::CreateRoleRequest {
@@ -226,7 +207,7 @@ async fn existing_members_are_found_and_linked_keeping_their_roles() {
         .expect_error(404, None);
 }
 
-/// A platform member the platform created before SCIM, known by a user name that is not an email.
+/// A member the platform created before SCIM was connected.
 async fn platform_member(stack: &Stack, tenant: &Tenant, user_name: &str, email: &str) -> pb::User {
     stack
         .users()
