@@ -55,15 +55,14 @@ pub trait Authenticator: Send + Sync + 'static {
     }
 }
 
-/// The names of the verified client certificate the call's connection presented, if any.
-fn client_certificate_names<B>(request: &http::Request<B>) -> Option<Vec<String>> {
-    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
-    let certificates = request
+/// The names of the verified client certificate the call's connection presented, if any (read
+/// once per connection, at the handshake: `crate::tls::TlsConnection`).
+fn client_certificate_names<B>(request: &http::Request<B>) -> Option<Arc<[String]>> {
+    request
         .extensions()
-        .get::<TlsConnectInfo<TcpConnectInfo>>()?
-        .peer_certs()?;
-    let names = crate::tls::certificate_names(certificates.first()?);
-    (!names.is_empty()).then_some(names)
+        .get::<crate::tls::ClientCertificate>()?
+        .0
+        .clone()
 }
 
 /// A `tower::Layer` that wraps a service in [`Authenticated`].
@@ -158,13 +157,16 @@ where
                 .get(http::header::AUTHORIZATION)
                 .and_then(bearer_credential)
                 .map(str::to_owned);
-            let outcome = match (credential, client_certificate_names(&request)) {
-                (Some(credential), _) => authenticator.authenticate(&credential).await,
-                (None, Some(names)) => authenticator.authenticate_certificate(&names).await,
-                (None, None) => {
-                    tracing::info!(path = %request.uri().path(), "call without bearer credential");
-                    return Ok(unauthenticated().into_http());
-                }
+            // the certificate is consulted only without a credential: an explicit bearer wins
+            let outcome = match credential {
+                Some(credential) => authenticator.authenticate(&credential).await,
+                None => match client_certificate_names(&request) {
+                    Some(names) => authenticator.authenticate_certificate(&names).await,
+                    None => {
+                        tracing::info!(path = %request.uri().path(), "call without bearer credential");
+                        return Ok(unauthenticated().into_http());
+                    }
+                },
             };
             match outcome {
                 Ok(principal) => {

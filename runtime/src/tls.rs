@@ -104,11 +104,96 @@ fn server_config(
     Ok(config)
 }
 
+/// A server-side TLS connection and the names of the client certificate it presented, read
+/// once at the handshake: the calls on the connection find them in their request extensions
+/// (as [`ClientCertificate`], through tonic's `Connected`) instead of parsing the certificate
+/// again for every call.
+#[derive(Debug)]
+pub struct TlsConnection {
+    stream: TlsStream<TcpStream>,
+    client: ClientCertificate,
+}
+
+/// The names (DNS SANs, else the common name) of the verified client certificate of a
+/// connection; `None` when it presented none.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCertificate(pub Option<Arc<[String]>>);
+
+impl TlsConnection {
+    fn new(stream: TlsStream<TcpStream>) -> Self {
+        let names = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(certificate_names)
+            .filter(|names| !names.is_empty());
+        Self {
+            stream,
+            client: ClientCertificate(names.map(Arc::from)),
+        }
+    }
+}
+
+impl tonic::transport::server::Connected for TlsConnection {
+    type ConnectInfo = ClientCertificate;
+
+    fn connect_info(&self) -> ClientCertificate {
+        self.client.clone()
+    }
+}
+
+impl tokio::io::AsyncRead for TlsConnection {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsConnection {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
 /// A TCP listener whose connections come out with their TLS handshake done (see the module
 /// docs). Dropping it stops accepting.
 #[derive(Debug)]
 pub struct TlsListener {
-    accepted: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    accepted: mpsc::Receiver<(TlsConnection, SocketAddr)>,
     local_addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
@@ -137,7 +222,7 @@ impl TlsListener {
     }
 
     /// The next connection whose handshake succeeded; `None` once accepting has stopped.
-    pub async fn accept(&mut self) -> Option<(TlsStream<TcpStream>, SocketAddr)> {
+    pub async fn accept(&mut self) -> Option<(TlsConnection, SocketAddr)> {
         self.accepted.recv().await
     }
 
@@ -147,9 +232,7 @@ impl TlsListener {
     }
 
     /// The connections as a stream, for `tonic`'s `serve_with_incoming`.
-    pub fn into_stream(
-        self,
-    ) -> impl futures::Stream<Item = Result<TlsStream<TcpStream>, std::io::Error>> {
+    pub fn into_stream(self) -> impl futures::Stream<Item = Result<TlsConnection, std::io::Error>> {
         futures::stream::unfold(self, |mut listener| async move {
             let (stream, _) = listener.accept().await?;
             Some((Ok(stream), listener))
@@ -160,7 +243,7 @@ impl TlsListener {
 async fn accept_loop(
     listener: TcpListener,
     tls: Arc<ServerTls>,
-    accepted: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+    accepted: mpsc::Sender<(TlsConnection, SocketAddr)>,
     name: &'static str,
 ) {
     let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
@@ -188,7 +271,7 @@ async fn accept_loop(
             let _permit = permit;
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => {
-                    let _ = accepted.send((stream, peer)).await;
+                    let _ = accepted.send((TlsConnection::new(stream), peer)).await;
                 }
                 // a TCP probe or port scan that closes without a ClientHello is not news
                 Ok(Err(error)) if error.kind() == std::io::ErrorKind::UnexpectedEof => {

@@ -1,11 +1,10 @@
 //! The HTTPS listener: `identity_runtime::tls::TlsListener` (handshakes off the accept loop,
 //! certificate files reloaded when they change) as an `axum::serve::Listener`.
 
-use identity_runtime::tls::{ALPN_HTTP, ServerTls, ServerTlsFiles, TlsListener};
+use identity_runtime::tls::{ALPN_HTTP, ServerTls, ServerTlsFiles, TlsConnection, TlsListener};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
+use tokio::net::TcpListener;
 
 /// Connections of an HTTPS listener, handshakes done.
 #[derive(Debug)]
@@ -20,7 +19,7 @@ impl HttpsListener {
 }
 
 impl axum::serve::Listener for HttpsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = TlsConnection;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
