@@ -102,21 +102,7 @@ async fn existing_members_are_found_and_linked_keeping_their_roles() {
     // a member the platform created before SCIM was connected, holding a role of its own
     let mut users = stack.users();
     let member = platform_member(&stack, &tenant, &name, &name).await;
-    let admins = stack
-        .roles()
-        .create_role(pb::CreateRoleRequest {
-            organization_id: tenant.org_id.clone(),
-            role: Some(pb::Role {
-                display_name: unique("admins"),
-                ..Default::default()
-            }),
-            member_user_ids: vec![member.id.clone()],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .role
-        .unwrap();
+    let admins = platform_role(&stack, &tenant, &member.id).await;
 
     // the provider's existence check finds the member whatever the case
     let found = tenant
@@ -232,6 +218,25 @@ async fn platform_member(stack: &Stack, tenant: &Tenant, user_name: &str, email:
         .unwrap()
 }
 
+/// A role of the platform's own, held by `user_id`.
+async fn platform_role(stack: &Stack, tenant: &Tenant, user_id: &str) -> pb::Role {
+    stack
+        .roles()
+        .create_role(pb::CreateRoleRequest {
+            organization_id: tenant.org_id.clone(),
+            role: Some(pb::Role {
+                display_name: unique("admins"),
+                ..Default::default()
+            }),
+            member_user_ids: vec![user_id.to_owned()],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .role
+        .unwrap()
+}
+
 fn provider_user(email: &str) -> serde_json::Value {
     json!({
         "schemas": [USER_SCHEMA],
@@ -250,21 +255,7 @@ async fn members_are_linked_by_email_only_in_verified_domains() {
     // members whose user names are not their emails: the provider's `userName eq` finds neither
     let ada = platform_member(&stack, &tenant, &unique("ada"), &format!("Ada@{verified}")).await;
     let bob = platform_member(&stack, &tenant, &unique("bob"), &format!("bob@{other}")).await;
-    let admins = stack
-        .roles()
-        .create_role(pb::CreateRoleRequest {
-            organization_id: tenant.org_id.clone(),
-            role: Some(pb::Role {
-                display_name: unique("admins"),
-                ..Default::default()
-            }),
-            member_user_ids: vec![ada.id.clone()],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .role
-        .unwrap();
+    let admins = platform_role(&stack, &tenant, &ada.id).await;
 
     // an owner cannot claim a domain: the platform adds it once it checked ownership
     let set_domains = |credential: String, domains: Vec<String>| {

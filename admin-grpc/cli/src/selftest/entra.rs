@@ -6,7 +6,6 @@ use super::report::{
     CONNECTION_TEST, CREATE_USER, DEACTIVATE_USER, DELETE_GROUP, DELETE_USER, FIND_USER,
     GROUP_MEMBERS, PUSH_GROUP, RENAME_GROUP, Reporter, StepResult, UPDATE_USER,
 };
-use super::scim::member_ids;
 use super::{
     Ctx, Dialect, ENTERPRISE_SCHEMA, Flow, GROUP_SCHEMA, NAME_PREFIX, PATCHED, USER_SCHEMA, delete,
     delete_group, expect_list, patch_op, read_back,
@@ -165,14 +164,7 @@ async fn group_members(ctx: &mut Ctx) -> StepResult {
     let add = patch_op(json!([{ "op": "Add", "path": "members", "value": [{ "value": user }] }]));
     ctx.scim.patch(&target, &add).await?.expect(PATCHED)?;
     let after = read_back(&ctx.scim, &target).await?;
-    if member_ids(&after.body) != [user.clone()] {
-        return Err(after
-            .check_failed(format!(
-                "members are {:?}, not [{user:?}]",
-                member_ids(&after.body)
-            ))
-            .into());
-    }
+    after.expect_members(&[&user])?;
     let probe = format!(
         "/Groups?filter=id eq \"{group}\" and members eq \"{user}\"&excludedAttributes=members"
     );
@@ -182,14 +174,7 @@ async fn group_members(ctx: &mut Ctx) -> StepResult {
         patch_op(json!([{ "op": "Remove", "path": "members", "value": [{ "value": user }] }]));
     ctx.scim.patch(&target, &remove).await?.expect(PATCHED)?;
     let after = read_back(&ctx.scim, &target).await?;
-    if !member_ids(&after.body).is_empty() {
-        return Err(after
-            .check_failed(format!(
-                "members are {:?} after the removal",
-                member_ids(&after.body)
-            ))
-            .into());
-    }
+    after.expect_members(&[])?;
     Ok(())
 }
 

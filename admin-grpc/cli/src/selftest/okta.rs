@@ -7,7 +7,6 @@ use super::report::{
     IMPORT_USERS, PUSH_GROUP, RENAME_GROUP, Reporter, StepResult, UPDATE_USER_PATCH,
     UPDATE_USER_PUT,
 };
-use super::scim::member_ids;
 use super::{
     Ctx, Dialect, Flow, GROUP_SCHEMA, PATCHED, USER_SCHEMA, delete_group, expect_list, patch_op,
     random_hex, read_back,
@@ -197,14 +196,7 @@ async fn push_group(ctx: &mut Ctx) -> StepResult {
     ctx.group_id = Some(id.clone());
     created.expect_value("/displayName", &json!(ctx.group_name))?;
     let group = read_back(&ctx.scim, &format!("/Groups/{id}")).await?;
-    if member_ids(&group.body) != [user.clone()] {
-        return Err(group
-            .check_failed(format!(
-                "members are {:?}, not [{user:?}]",
-                member_ids(&group.body)
-            ))
-            .into());
-    }
+    group.expect_members(&[&user])?;
     Ok(())
 }
 
@@ -216,27 +208,13 @@ async fn group_members(ctx: &mut Ctx) -> StepResult {
         patch_op(json!([{ "op": "remove", "path": format!("members[value eq \"{user}\"]") }]));
     ctx.scim.patch(&target, &remove).await?.expect(PATCHED)?;
     let group = read_back(&ctx.scim, &target).await?;
-    if !member_ids(&group.body).is_empty() {
-        return Err(group
-            .check_failed(format!(
-                "members are {:?} after the removal",
-                member_ids(&group.body)
-            ))
-            .into());
-    }
+    group.expect_members(&[])?;
     let add = patch_op(json!([{ "op": "add", "path": "members", "value": [
         { "value": user, "display": ctx.user_name }
     ] }]));
     ctx.scim.patch(&target, &add).await?.expect(PATCHED)?;
     let group = read_back(&ctx.scim, &target).await?;
-    if member_ids(&group.body) != [user.clone()] {
-        return Err(group
-            .check_failed(format!(
-                "members are {:?}, not [{user:?}]",
-                member_ids(&group.body)
-            ))
-            .into());
-    }
+    group.expect_members(&[&user])?;
     Ok(())
 }
 

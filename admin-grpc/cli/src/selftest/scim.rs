@@ -247,6 +247,18 @@ impl Reply {
             Err(self.check_failed(format!("Resources are {ids:?}, not {wanted:?}")))
         }
     }
+
+    /// A group whose members are exactly `expected` (by id; none for an empty slice).
+    pub(super) fn expect_members(&self, expected: &[&str]) -> Result<(), Failure> {
+        let members = member_ids(&self.body);
+        if members == expected {
+            Ok(())
+        } else if expected.is_empty() {
+            Err(self.check_failed(format!("members are {members:?} after the removal")))
+        } else {
+            Err(self.check_failed(format!("members are {members:?}, not {expected:?}")))
+        }
+    }
 }
 
 /// The ids of a group's members, sorted.
