@@ -14,12 +14,14 @@ const PROTOS: &[&str] = &[
     "identity/v1/change_service.proto",
     "identity/v1/access_token_service.proto",
     "identity/v1/provisioning_service.proto",
+    "identity/v1/portal_service.proto",
     "admin/v1/organization.proto",
     "admin/v1/organization_service.proto",
     "admin/v1/scim_service.proto",
     "admin/v1/service_credential_service.proto",
     "admin/v1/connection_service.proto",
     "admin/v1/role_service.proto",
+    "admin/v1/portal_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -20,6 +20,17 @@ pub enum Principal {
         /// The organization the credential administers.
         organization_id: Uuid,
     },
+    /// A setup-portal session (served only by [`crate::with_portal_routes`]): an owner of one
+    /// organization for an hour, that can add nothing an owner alone cannot (verified domains)
+    /// and whose every call is audited with its link's label.
+    Portal {
+        /// The organization the session's link was minted for.
+        organization_id: Uuid,
+        /// The link the session was opened with.
+        link_id: Uuid,
+        /// Whom the link was for.
+        label: std::sync::Arc<str>,
+    },
 }
 
 impl Principal {
@@ -37,8 +48,12 @@ impl Principal {
             Self::Admin => Ok(()),
             Self::Owner {
                 organization_id: own,
+            }
+            | Self::Portal {
+                organization_id: own,
+                ..
             } if *own == organization_id => Ok(()),
-            Self::Owner { .. } => Err(status::permission_denied(
+            Self::Owner { .. } | Self::Portal { .. } => Err(status::permission_denied(
                 "the credential does not administer this organization",
             )),
         }
@@ -48,9 +63,20 @@ impl Principal {
     pub fn require_admin(&self) -> Result<(), Status> {
         match self {
             Self::Admin => Ok(()),
-            Self::Owner { .. } => Err(status::permission_denied(
+            Self::Owner { .. } | Self::Portal { .. } => Err(status::permission_denied(
                 "only the bootstrap administrator may do this",
             )),
+        }
+    }
+
+    /// The one organization the caller is limited to; `None` for the bootstrap administrator.
+    pub fn only_organization(&self) -> Option<Uuid> {
+        match self {
+            Self::Admin => None,
+            Self::Owner { organization_id }
+            | Self::Portal {
+                organization_id, ..
+            } => Some(*organization_id),
         }
     }
 

@@ -192,6 +192,18 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Revokes a service credential (idempotent).
     async fn revoke_service_credential(&self, id: Uuid) -> Result<ServiceCredential, Status>;
 
+    /// Mints a single-use setup-portal link for the organization; `None` validity means the
+    /// default.
+    async fn create_portal_link(
+        &self,
+        organization_id: Uuid,
+        label: &str,
+        validity: Option<Duration>,
+    ) -> Result<identity_proto::admin::v1::CreatePortalLinkResponse, Status> {
+        let _ = (organization_id, label, validity);
+        Err(Status::unimplemented("this backend has no setup portal"))
+    }
+
     /// Provisioning connections, when the backend has them (`admin.v1.ConnectionService`
     /// answers UNIMPLEMENTED otherwise).
     fn connections(&self) -> Option<&dyn crate::connections::ConnectionBackend> {

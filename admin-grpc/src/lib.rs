@@ -5,7 +5,7 @@
 //! implements (identity-core does, over its database), [`admin_routes`] serves
 //! `admin.v1.OrganizationService`, `admin.v1.ScimService` and
 //! `admin.v1.ServiceCredentialService`, `admin.v1.ConnectionService` and
-//! `admin.v1.RoleService` over any backend with
+//! `admin.v1.RoleService` and `admin.v1.PortalService` over any backend with
 //! authentication done once for every call (`identity_runtime::grpc_auth`).
 //! Nothing here knows SQL or how secrets are stored.
 
@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod backend;
 pub mod connections;
+pub mod portal;
 pub mod roles;
 pub mod service;
 pub mod service_credentials;
@@ -23,5 +24,6 @@ pub mod testing;
 pub use auth::Principal;
 pub use backend::{AdminBackend, OrganizationKey, PageRequest, PreviousToken};
 pub use connections::{ConnectionApi, ConnectionBackend};
+pub use portal::{PortalApi, with_portal_routes};
 pub use roles::{RoleApi, RoleBackend, RoleSelector};
 pub use service::{OrganizationApi, ScimApi, admin_routes};

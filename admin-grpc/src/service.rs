@@ -51,7 +51,12 @@ pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
     )
     .add_service(auth.layer(with_message_limits!(
         identity_proto::admin::v1::role_service_server::RoleServiceServer::new(
-            crate::roles::RoleApi::new(backend)
+            crate::roles::RoleApi::new(Arc::clone(&backend))
+        )
+    )))
+    .add_service(auth.layer(with_message_limits!(
+        identity_proto::admin::v1::portal_service_server::PortalServiceServer::new(
+            crate::portal::PortalApi::new(backend)
         )
     )))
 }
@@ -113,7 +118,10 @@ pub(crate) fn page_request(page_size: i32, page_token: String) -> Result<PageReq
 }
 
 /// An optional, non-negative duration field.
-fn duration(field: &str, value: Option<prost_types::Duration>) -> Result<Option<Duration>, Status> {
+pub(crate) fn duration(
+    field: &str,
+    value: Option<prost_types::Duration>,
+) -> Result<Option<Duration>, Status> {
     let Some(value) = value else {
         return Ok(None);
     };
@@ -234,10 +242,7 @@ impl OrganizationService for OrganizationApi {
         &self,
         request: Request<pb::ListOrganizationsRequest>,
     ) -> Result<Response<pb::ListOrganizationsResponse>, Status> {
-        let only = match Principal::of(&request)? {
-            Principal::Admin => None,
-            Principal::Owner { organization_id } => Some(*organization_id),
-        };
+        let only = Principal::of(&request)?.only_organization();
         let request = request.into_inner();
         let page = page_request(request.page_size, request.page_token)?;
         Ok(Response::new(

@@ -105,17 +105,9 @@ fn new_credential(
     })
 }
 
-/// The one organization an owner administers; `None` for the bootstrap admin.
-fn owner_scope(principal: &Principal) -> Option<Uuid> {
-    match principal {
-        Principal::Admin => None,
-        Principal::Owner { organization_id } => Some(*organization_id),
-    }
-}
-
 /// Whether `principal` may see and revoke `credential`.
 fn may_manage(principal: &Principal, credential: &pb::ServiceCredential) -> bool {
-    match owner_scope(principal) {
+    match principal.only_organization() {
         None => true,
         Some(own) => {
             !credential.all_organizations
@@ -142,7 +134,7 @@ impl ServiceCredentialService for ServiceCredentialApi {
         &self,
         request: Request<pb::ListServiceCredentialsRequest>,
     ) -> Result<Response<pb::ListServiceCredentialsResponse>, Status> {
-        let only = owner_scope(Principal::of(&request)?);
+        let only = Principal::of(&request)?.only_organization();
         let request = request.into_inner();
         let page = page_request(request.page_size, request.page_token)?;
         Ok(Response::new(

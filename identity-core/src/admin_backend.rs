@@ -509,6 +509,24 @@ impl CoreAdminBackend {
 
 #[async_trait::async_trait]
 impl AdminBackend for CoreAdminBackend {
+    async fn create_portal_link(
+        &self,
+        organization_id: Uuid,
+        label: &str,
+        validity: Option<Duration>,
+    ) -> Result<pb::CreatePortalLinkResponse, Status> {
+        let org = OrgId(organization_id);
+        let (row, token) =
+            crate::store::portal::create_link(&self.db, org, label, validity, now_micros()).await?;
+        tracing::info!(target: "audit", org_id = %org, portal_link_id = %row.id, portal_label = %row.label, expires_at = row.expires_at, action = "portal.link_create", "setup portal link minted");
+        Ok(pb::CreatePortalLinkResponse {
+            path: format!("/portal/link/{token}"),
+            token,
+            expire_time: Some(to_timestamp(row.expires_at)),
+            id: row.id.to_string(),
+        })
+    }
+
     async fn authenticate(&self, secret: &str) -> Result<Principal, Status> {
         Ok(self.authenticate_core(secret).await?)
     }

@@ -75,10 +75,11 @@ pub async fn run(
                 .then(|| config.tls_edge_client_name.clone()),
         ),
     ));
-    let admin_backend = Arc::new(crate::admin_backend::CoreAdminBackend::new(
-        db.clone(),
-        config.admin_token.as_ref().map(|s| s.expose().to_owned()),
-    ));
+    let admin_backend: Arc<dyn admin_grpc::AdminBackend> =
+        Arc::new(crate::admin_backend::CoreAdminBackend::new(
+            db.clone(),
+            config.admin_token.as_ref().map(|s| s.expose().to_owned()),
+        ));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     // open change streams end as soon as draining starts (see ChangeServiceImpl)
@@ -98,6 +99,14 @@ pub async fn run(
             stopped(stop_rx.clone()),
         ))
     });
+    // the admin services a setup-portal session may call, where the edge can reach them
+    let identity_routes = admin_grpc::with_portal_routes(
+        identity_routes,
+        admin_backend.clone(),
+        Arc::new(crate::service::portal_service::PortalSessions::new(
+            db.clone(),
+        )),
+    );
     let identity = Server::builder()
         .trace_fn(identity_runtime::telemetry::grpc_server_span)
         .layer(crate::metrics::GrpcMetricsLayer)

@@ -53,6 +53,13 @@ pub trait Authenticator: Send + Sync + 'static {
         let _ = names;
         Err(unauthenticated())
     }
+
+    /// Called once the call to `method` (its gRPC path) is authenticated, before it runs: where
+    /// an authenticator whose principals must be audited call by call says so. Nothing by
+    /// default.
+    fn authenticated(&self, principal: &Self::Principal, method: &str) {
+        let _ = (principal, method);
+    }
 }
 
 /// The names of the verified client certificate the call's connection presented, if any (read
@@ -170,6 +177,7 @@ where
             };
             match outcome {
                 Ok(principal) => {
+                    authenticator.authenticated(&principal, request.uri().path());
                     request.extensions_mut().insert(principal);
                     inner.call(request).await
                 }

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use identity_proto::client::{AuthenticatedChannel, BearerCredential};
+use identity_proto::identity::v1::portal_service_client::PortalServiceClient;
 use identity_proto::identity::v1::provisioning_service_client::ProvisioningServiceClient;
 use identity_proto::identity::v1::role_service_client::RoleServiceClient;
 use identity_proto::identity::v1::token_service_client::TokenServiceClient;
@@ -34,6 +35,10 @@ pub struct CoreClient {
     pub roles: RoleServiceClient<AuthenticatedChannel>,
     pub tokens: TokenServiceClient<AuthenticatedChannel>,
     pub provisioning: ProvisioningServiceClient<AuthenticatedChannel>,
+    pub portal: PortalServiceClient<AuthenticatedChannel>,
+    /// The channel without the edge's credential: the setup portal's admin calls carry their
+    /// session's token instead (`crate::portal`).
+    pub channel: Channel,
     health: HealthClient<Channel>,
 }
 
@@ -81,9 +86,11 @@ impl CoreClient {
             )),
             provisioning: with_message_limits!(ProvisioningServiceClient::with_interceptor(
                 channel.clone(),
-                auth
+                auth.clone()
             )),
-            health: HealthClient::new(channel),
+            portal: PortalServiceClient::with_interceptor(channel.clone(), auth),
+            health: HealthClient::new(channel.clone()),
+            channel,
         })
     }
 

@@ -325,7 +325,8 @@ impl ScimError {
             }
             ErrorReason::Internal => Self::internal(),
             // reasons the edge's SCIM calls are never given (platform-side writes, the change
-            // feed, token introspection, OAuth, organizations): the gRPC code decides
+            // feed, token introspection, OAuth, organizations, the setup portal): the gRPC code
+            // decides
             ErrorReason::Unspecified
             | ErrorReason::OrganizationSlugTaken
             | ErrorReason::UserManagedByScim
@@ -342,7 +343,9 @@ impl ScimError {
             | ErrorReason::OauthRedirectUriMismatch
             | ErrorReason::AuthorizationRequestExpired
             | ErrorReason::OwnerCredentialRejected
-            | ErrorReason::OauthUnauthorizedClient => Self::from_code(failure.code, message),
+            | ErrorReason::OauthUnauthorizedClient
+            | ErrorReason::PortalLinkInvalid
+            | ErrorReason::PortalSessionInvalid => Self::from_code(failure.code, message),
         }
     }
 

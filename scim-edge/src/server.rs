@@ -63,6 +63,13 @@ pub fn router(state: AppState) -> Router {
                 state.clone(),
                 crate::auth::budget_unauthenticated,
             )),
+        )
+        // the setup portal: its own session cookie, the same budget per source address
+        .merge(
+            crate::portal::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::auth::budget_unauthenticated,
+            )),
         );
     let app = if base_path.is_empty() {
         app.merge(scim)

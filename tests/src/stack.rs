@@ -10,6 +10,7 @@ use identity_launcher::{CoreLaunch, EdgeLaunch, Listening, Output, Process};
 use identity_proto::admin::v1 as admin;
 use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
+use identity_proto::admin::v1::portal_service_client::PortalServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
 use identity_proto::client::{AuthenticatedChannel, BearerCredential, IdentityClient};
@@ -43,6 +44,7 @@ pub struct AdminClients {
     pub scim: ScimServiceClient<AdminChannel>,
     pub service_credentials: ServiceCredentialServiceClient<AdminChannel>,
     pub connections: ConnectionServiceClient<AdminChannel>,
+    pub portal: PortalServiceClient<AdminChannel>,
 }
 
 /// Options of a stack; see [`Stack::builder`].
@@ -399,7 +401,8 @@ impl Stack {
                 channel.clone(),
                 auth.clone(),
             ),
-            connections: ConnectionServiceClient::with_interceptor(channel, auth),
+            connections: ConnectionServiceClient::with_interceptor(channel.clone(), auth.clone()),
+            portal: PortalServiceClient::with_interceptor(channel, auth),
         }
     }
 

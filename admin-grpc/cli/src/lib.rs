@@ -100,6 +100,9 @@ pub enum Command {
     /// Provisioning connections (identity provider integrations), their OAuth clients and grants
     #[command(subcommand)]
     Connection(ConnectionCommand),
+    /// The setup portal, where a customer's IT admin connects Okta or Entra ID in a browser
+    #[command(subcommand)]
+    Portal(PortalCommand),
     /// Print the completion script for a shell on stdout; needs no credential nor server
     ///
     /// e.g. `source <(identity-admin completions bash)` in ~/.bashrc
@@ -251,6 +254,27 @@ pub enum MemberCommand {
         /// The user's id
         #[arg(value_name = "USER_ID")]
         user_id: String,
+    },
+}
+
+/// `identity-admin portal …`
+#[derive(Debug, Subcommand)]
+pub enum PortalCommand {
+    /// Mint a one-time portal link (prints it; it opens once, its session lasts one hour)
+    Link {
+        #[command(flatten)]
+        org: OrgArg,
+        /// Whom the link is for, e.g. "Jane Doe, IT"; every action of its session is audited
+        /// with it
+        #[arg(long)]
+        label: String,
+        /// How long the link may be opened, in minutes (1 to 10080)
+        #[arg(long, default_value_t = 60, value_name = "MINUTES")]
+        valid_minutes: u64,
+        /// The SCIM edge's public origin, e.g. https://scim.example.com; without it the link
+        /// is printed as a path
+        #[arg(long, value_name = "URL")]
+        edge_url: Option<String>,
     },
 }
 

@@ -2,14 +2,15 @@
 
 use super::render::Printer;
 use super::{
-    Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand, RoleCommand,
-    ScimCommand, ServiceCredentialCommand, TokenCommand,
+    Cli, Command, ConnectionCommand, MemberCommand, OrgArg, OrgCommand, OwnerCommand,
+    PortalCommand, RoleCommand, ScimCommand, ServiceCredentialCommand, TokenCommand,
 };
 use clap::CommandFactory;
 use clap_complete::Shell;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
 use identity_proto::admin::v1::organization_service_client::OrganizationServiceClient;
+use identity_proto::admin::v1::portal_service_client::PortalServiceClient;
 use identity_proto::admin::v1::role_service_client::RoleServiceClient;
 use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::admin::v1::service_credential_service_client::ServiceCredentialServiceClient;
@@ -96,6 +97,7 @@ struct Clients {
     service_credentials: ServiceCredentialServiceClient<Authed>,
     connections: ConnectionServiceClient<Authed>,
     roles: RoleServiceClient<Authed>,
+    portal: PortalServiceClient<Authed>,
 }
 
 impl Clients {
@@ -176,7 +178,11 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
             channel.clone(),
             auth.clone()
         )),
-        roles: with_message_limits!(RoleServiceClient::with_interceptor(channel, auth)),
+        roles: with_message_limits!(RoleServiceClient::with_interceptor(
+            channel.clone(),
+            auth.clone()
+        )),
+        portal: with_message_limits!(PortalServiceClient::with_interceptor(channel, auth)),
     })
 }
 
@@ -305,6 +311,32 @@ pub async fn run(
                 out.owner_credential(response.owner_credential.as_ref())?;
             }
         },
+        Command::Portal(PortalCommand::Link {
+            org,
+            label,
+            valid_minutes,
+            edge_url,
+        }) => {
+            let organization_id = clients.resolve(&org).await?;
+            let link = clients
+                .portal
+                .create_portal_link(pb::CreatePortalLinkRequest {
+                    organization_id,
+                    label,
+                    validity: Some(prost_types::Duration {
+                        seconds: i64::try_from(valid_minutes.saturating_mul(60))
+                            .unwrap_or(i64::MAX),
+                        nanos: 0,
+                    }),
+                })
+                .await?
+                .into_inner();
+            let url = match edge_url {
+                Some(origin) => format!("{}{}", origin.trim_end_matches('/'), link.path),
+                None => link.path.clone(),
+            };
+            out.portal_link(&url, &link)?;
+        }
         Command::Member(MemberCommand::Remove { org, user_id }) => {
             let organization_id = clients.resolve(&org).await?;
             clients

@@ -17,6 +17,7 @@ mod m20261207_000006_rate_limits;
 mod m20261207_000007_client_credentials;
 mod m20261207_000008_token_expiry_warning;
 mod m20261207_000009_verified_domains;
+mod m20261207_000010_portal_links;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000007_client_credentials::Migration),
             Box::new(m20261207_000008_token_expiry_warning::Migration),
             Box::new(m20261207_000009_verified_domains::Migration),
+            Box::new(m20261207_000010_portal_links::Migration),
         ]
     }
 }

@@ -11,6 +11,7 @@ pub mod oauth_grant;
 pub mod oauth_refresh_token;
 pub mod organization;
 pub mod owner_credential;
+pub mod portal_link;
 pub mod provisioning_connection;
 pub mod role;
 pub mod role_member;

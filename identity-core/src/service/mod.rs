@@ -4,6 +4,7 @@ pub mod access_token_service;
 pub mod caller;
 pub mod change_service;
 pub mod convert;
+pub mod portal_service;
 pub mod provisioning_service;
 pub mod role_service;
 pub mod token_service;

@@ -118,7 +118,13 @@ impl ProvisioningService for ProvisioningServiceImpl {
     ) -> Result<Response<pb::CompleteAuthorizationResponse>, Status> {
         let message = edge_only(request)?;
         let request_id = parse_request_id(&message.request_id)?;
-        if message.approve && message.owner_credential.trim().is_empty() {
+        let session = message.portal_session_token.trim();
+        let approver = if session.is_empty() {
+            oauth::Approver::OwnerCredential(message.owner_credential.trim())
+        } else {
+            oauth::Approver::PortalSession(session)
+        };
+        if message.approve && matches!(approver, oauth::Approver::OwnerCredential("")) {
             return Err(CoreError::oauth(
                 ErrorReason::OwnerCredentialRejected,
                 "an owner credential is required to approve",
@@ -130,7 +136,7 @@ impl ProvisioningService for ProvisioningServiceImpl {
             &self.settings,
             request_id,
             message.approve,
-            message.owner_credential.trim(),
+            approver,
         )
         .await?;
         Ok(Response::new(pb::CompleteAuthorizationResponse {

@@ -59,8 +59,13 @@ pub fn identity_routes(
         ))),
     )
     .add_service(auth.layer(with_message_limits!(TokenServiceServer::new(
-        TokenServiceImpl::new(db)
+        TokenServiceImpl::new(db.clone())
     ))))
+    .add_service(auth.layer(with_message_limits!(
+        identity_proto::identity::v1::portal_service_server::PortalServiceServer::new(
+            crate::service::portal_service::PortalServiceImpl::new(db)
+        )
+    )))
 }
 
 /// The UserService handlers.

@@ -10,6 +10,7 @@ pub mod org_writes;
 pub mod organizations;
 pub mod paging;
 pub mod planner_stats;
+pub mod portal;
 pub mod retention;
 pub mod roles;
 pub mod service_credentials;

@@ -92,7 +92,11 @@ impl Params {
 }
 
 /// `GET /oauth/authorize`: validates the request and shows the consent page.
-async fn authorize(State(state): State<AppState>, Query(params): Query<Params>) -> Response {
+async fn authorize(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
     let read = |name| params.get(name);
     let (client_id, redirect_uri) = match (read("client_id"), read("redirect_uri")) {
         (Ok(client), Ok(redirect)) if !client.is_empty() && !redirect.is_empty() => {
@@ -141,7 +145,8 @@ async fn authorize(State(state): State<AppState>, Query(params): Query<Params>) 
                 );
             }
             let details = response.into_inner().details.unwrap_or_default();
-            page::consent(StatusCode::OK, &details, None)
+            let portal = portal_approver(&state, &headers, &details).await;
+            page::consent(StatusCode::OK, &details, None, portal.as_ref())
         }
         Err(status) => {
             let failure = CoreFailure::of(&status);
@@ -212,6 +217,24 @@ fn redirect_with(uri: &str, pairs: &[(&str, &str)]) -> Response {
     response
 }
 
+/// The setup-portal session open in this browser, when it belongs to the request's
+/// organization: the consent page then lets it approve. A session of another organization, an
+/// ended one, or a core that cannot say, all mean the ordinary owner-credential form.
+async fn portal_approver(
+    state: &AppState,
+    headers: &HeaderMap,
+    details: &pb::AuthorizationDetails,
+) -> Option<page::PortalApprover> {
+    let session = crate::portal::Session::of_headers(state, headers)
+        .await
+        .ok()
+        .flatten()?;
+    (session.info.organization_id == details.organization_id).then(|| page::PortalApprover {
+        label: session.info.label.clone(),
+        csrf: session.csrf.clone(),
+    })
+}
+
 /// The consent form's fields.
 #[derive(Debug, Deserialize)]
 struct DecisionForm {
@@ -221,15 +244,43 @@ struct DecisionForm {
     owner_credential: String,
     #[serde(default)]
     decision: String,
+    /// "portal" when the browser's setup-portal session approves.
+    #[serde(default)]
+    approver: String,
+    /// The portal session's form token.
+    #[serde(default)]
+    csrf: String,
 }
 
 /// `POST /oauth/authorize`: the owner's decision on the consent page.
-async fn decide(State(state): State<AppState>, Form(form): Form<DecisionForm>) -> Response {
+async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<DecisionForm>,
+) -> Response {
     let approve = form.decision == "approve";
+    let mut portal_session_token = String::new();
+    if form.approver == "portal" {
+        // the session's cookie and its form token, from this site: otherwise nothing happens
+        let session = match crate::portal::Session::of_headers(&state, &headers).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return expired_page(),
+            Err(status) => return unavailable_page(&status),
+        };
+        if !session.is_genuine_post(&headers, &form.csrf) {
+            return page::error(
+                StatusCode::FORBIDDEN,
+                "Nothing was approved",
+                "The form was sent without its security token or from another site. Start                  again from your identity provider's admin console.",
+            );
+        }
+        portal_session_token = session.token().to_owned();
+    }
     let request = pb::CompleteAuthorizationRequest {
         request_id: form.request_id.clone(),
         approve,
         owner_credential: form.owner_credential,
+        portal_session_token,
     };
     let mut core = state.core.provisioning.clone();
     match core.complete_authorization(outgoing_request(request)).await {
@@ -263,6 +314,7 @@ async fn decide(State(state): State<AppState>, Form(form): Form<DecisionForm>) -
                             "That is not an owner credential of this organization. Paste the \
                              owner credential (idown_…) your administrator gave you.",
                         ),
+                        None,
                     ),
                     // too many attempts: the request is gone
                     Err(_) => expired_page(),

@@ -18,6 +18,7 @@ mod oauth;
 mod oauth_clients;
 mod observability;
 mod okta_flow;
+mod portal;
 mod provisioning;
 mod python_example;
 mod rfc7643_schemas;
@@ -38,6 +39,9 @@ mod throttling;
 mod tls;
 
 use identity_tests::{Stack, Tenant};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
 
 /// A core and an edge with default settings, and one tenant on them.
 async fn setup() -> (Stack, Tenant) {
@@ -62,4 +66,52 @@ async fn uncached_stack() -> Stack {
         .token_cache_ttl_secs(0)
         .start()
         .await
+}
+
+/// The value of `variable`, or `None` (a failure in CI) when it is not set.
+pub(crate) fn tool(variable: &str, what: &str) -> Option<String> {
+    let value = std::env::var(variable).ok().filter(|v| !v.is_empty());
+    if value.is_none() {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!in_ci, "CI must run {what}: set {variable}");
+        eprintln!("{variable} is not set: {what} is not run");
+    }
+    value
+}
+
+/// Where the screenshots of `name` go: under `IDENTITY_TEST_ARTIFACTS`, else
+/// `target/test-artifacts`.
+pub(crate) fn artifacts_dir(name: &str) -> PathBuf {
+    let dir = std::env::var("IDENTITY_TEST_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/test-artifacts"
+            ))
+        })
+        .join(name);
+    std::fs::create_dir_all(&dir).expect("artifact directory");
+    dir
+}
+
+/// Runs `command` to completion (at most two minutes) and returns its stdout; panics with both
+/// outputs when it fails.
+pub(crate) async fn run(mut command: tokio::process::Command, what: &str) -> String {
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish in two minutes"))
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    stdout
 }

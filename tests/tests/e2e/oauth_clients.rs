@@ -7,58 +7,9 @@
 //! (`IDENTITY_TEST_CHROMIUM`) and playwright-core (`IDENTITY_TEST_NODE_MODULES`); `.ci/run`
 //! provides all three. Without them a test says so and passes, unless `CI` is set.
 
+use crate::{artifacts_dir, run, tool};
 use identity_tests::oauth::{OAuthClient, pkce};
 use identity_tests::unique;
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-
-/// The value of `variable`, or `None` (a failure in CI) when it is not set.
-fn tool(variable: &str, what: &str) -> Option<String> {
-    let value = std::env::var(variable).ok().filter(|v| !v.is_empty());
-    if value.is_none() {
-        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!in_ci, "CI must run {what}: set {variable}");
-        eprintln!("{variable} is not set: {what} is not run");
-    }
-    value
-}
-
-/// Where screenshots go: `IDENTITY_TEST_ARTIFACTS`, else `target/test-artifacts`.
-fn artifacts_dir() -> PathBuf {
-    let dir = std::env::var("IDENTITY_TEST_ARTIFACTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../target/test-artifacts"
-            ))
-        })
-        .join("oauth-consent");
-    std::fs::create_dir_all(&dir).expect("artifact directory");
-    dir
-}
-
-/// Runs `command` to completion (at most two minutes) and returns its stdout; panics with both
-/// outputs when it fails.
-async fn run(mut command: tokio::process::Command, what: &str) -> String {
-    command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish in two minutes"))
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        output.status
-    );
-    stdout
-}
 
 #[tokio::test]
 async fn authlib_runs_the_code_flow_provisions_refreshes_and_is_refused_after_reuse() {
@@ -112,7 +63,7 @@ async fn the_consent_page_works_in_headless_chromium() {
     let connection = client.connection(&stack).await;
     let (verifier, challenge) = pkce();
     let state = unique("state");
-    let dir = artifacts_dir();
+    let dir = artifacts_dir("oauth-consent");
     let mut command = tokio::process::Command::new("node");
     command
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/browser/consent.mjs"))

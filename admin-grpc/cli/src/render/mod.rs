@@ -187,6 +187,29 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
         }
     }
 
+    /// A minted portal link: the URL alone on stdout (it is a secret, as tokens are).
+    pub(super) fn portal_link(
+        &mut self,
+        url: &str,
+        link: &pb::CreatePortalLinkResponse,
+    ) -> io::Result<()> {
+        let expires = json::time_or_dash(link.expire_time.as_ref());
+        match self.format {
+            OutputFormat::Json => self.json(&serde_json::json!({
+                "id": link.id,
+                "url": url,
+                "expireTime": expires,
+            })),
+            OutputFormat::Human => {
+                writeln!(self.stdout, "{url}")?;
+                writeln!(
+                    self.stderr,
+                    "opens once, until {expires}; its session lasts one hour"
+                )
+            }
+        }
+    }
+
     pub(super) fn owner_credential(&mut self, c: Option<&pb::OwnerCredential>) -> io::Result<()> {
         let c = c.ok_or_else(missing)?;
         match self.format {

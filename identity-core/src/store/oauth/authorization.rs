@@ -140,13 +140,43 @@ pub struct Decision {
     pub state: String,
 }
 
-/// Completes a pending request: a code when approved by an owner of the client's organization.
+/// Who approves a pending request.
+#[derive(Debug, Clone, Copy)]
+pub enum Approver<'a> {
+    /// An owner credential's secret (idown_…).
+    OwnerCredential(&'a str),
+    /// A setup-portal session's token (idpses_…).
+    PortalSession(&'a str),
+}
+
+impl Approver<'_> {
+    /// The organization the approver administers, if the credential or session is live.
+    async fn organization<C: sea_orm::ConnectionTrait>(
+        self,
+        conn: &C,
+        now: i64,
+    ) -> CoreResult<Option<Uuid>> {
+        Ok(match self {
+            Self::OwnerCredential(secret) => {
+                credentials::find_active_owner_credential(conn, secret)
+                    .await?
+                    .map(|owner| owner.org_id)
+            }
+            Self::PortalSession(token) => crate::store::portal::find_session(conn, token, now)
+                .await?
+                .map(|session| session.org_id.0),
+        })
+    }
+}
+
+/// Completes a pending request: a code when approved by an owner (or a portal session) of the
+/// client's organization.
 pub async fn complete_authorization(
     db: &DatabaseConnection,
     settings: &OAuthSettings,
     request_id: Uuid,
     approve: bool,
-    owner_credential: &str,
+    approver: Approver<'_>,
 ) -> CoreResult<Decision> {
     let now = crate::time::now_micros();
     let txn = db.begin().await?;
@@ -184,8 +214,8 @@ pub async fn complete_authorization(
         txn.commit().await?;
         return Ok(decision);
     }
-    let owner = credentials::find_active_owner_credential(&txn, owner_credential).await?;
-    if owner.is_none_or(|owner| owner.org_id != client.org_id) {
+    let approver_org = approver.organization(&txn, now).await?;
+    if approver_org != Some(client.org_id) {
         if request.failed_attempts + 1 >= MAX_CONSENT_ATTEMPTS {
             oauth_authorization_request::Entity::delete_by_id(request_id)
                 .exec(&txn)
@@ -224,7 +254,11 @@ pub async fn complete_authorization(
         .exec(&txn)
         .await?;
     txn.commit().await?;
-    tracing::info!(target: "audit", org_id = %client.org_id, client_id = %client.client_id, connection_id = %client.connection_id, action = "oauth.consent_approved", "owner approved an OAuth client");
+    let by = match approver {
+        Approver::OwnerCredential(_) => "owner_credential",
+        Approver::PortalSession(_) => "portal_session",
+    };
+    tracing::info!(target: "audit", org_id = %client.org_id, client_id = %client.client_id, connection_id = %client.connection_id, approved_by = by, action = "oauth.consent_approved", "owner approved an OAuth client");
     Ok(Decision {
         code: Some(code),
         ..decision

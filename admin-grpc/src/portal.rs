@@ -1,0 +1,86 @@
+//! `admin.v1.PortalService` (minting setup-portal links) and [`with_portal_routes`]: the admin
+//! services a portal session may call, served on the identity listener where the SCIM edge can
+//! reach them.
+//!
+//! A session is let into three services only (SCIM settings and tokens, connections, roles):
+//! `OrganizationService` and `ServiceCredentialService` are not served to it, so an hour-long
+//! browser session can never mint a standing owner or service credential.
+
+use crate::auth::Principal;
+use crate::backend::AdminBackend;
+use crate::status;
+use identity_proto::admin::v1 as pb;
+use identity_proto::admin::v1::connection_service_server::ConnectionServiceServer;
+use identity_proto::admin::v1::portal_service_server::PortalService;
+use identity_proto::admin::v1::role_service_server::RoleServiceServer;
+use identity_proto::admin::v1::scim_service_server::ScimServiceServer;
+use identity_runtime::grpc_auth::{AuthLayer, Authenticator};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+use tower::Layer;
+
+/// `admin.v1.PortalService` over a backend.
+#[derive(Clone)]
+pub struct PortalApi {
+    backend: Arc<dyn AdminBackend>,
+}
+
+impl std::fmt::Debug for PortalApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalApi").finish_non_exhaustive()
+    }
+}
+
+impl PortalApi {
+    /// Serves `backend`. Serve it behind the admin authentication layer.
+    pub fn new(backend: Arc<dyn AdminBackend>) -> Self {
+        Self { backend }
+    }
+}
+
+#[tonic::async_trait]
+impl PortalService for PortalApi {
+    async fn create_portal_link(
+        &self,
+        request: Request<pb::CreatePortalLinkRequest>,
+    ) -> Result<Response<pb::CreatePortalLinkResponse>, Status> {
+        let principal = Principal::of(&request)?;
+        if matches!(principal, Principal::Portal { .. }) {
+            return Err(status::permission_denied(
+                "a portal session cannot mint portal links",
+            ));
+        }
+        let organization_id = principal.authorize(&request.get_ref().organization_id)?;
+        let request = request.into_inner();
+        let validity = crate::service::duration("validity", request.validity)?;
+        Ok(Response::new(
+            self.backend
+                .create_portal_link(organization_id, &request.label, validity)
+                .await?,
+        ))
+    }
+}
+
+/// `routes` with the admin services a setup-portal session may call (`ScimService`,
+/// `ConnectionService`, `RoleService`) added, authenticated by `sessions` (which must only ever
+/// answer [`Principal::Portal`]): for the identity listener.
+pub fn with_portal_routes(
+    routes: tonic::service::Routes,
+    backend: Arc<dyn AdminBackend>,
+    sessions: Arc<dyn Authenticator<Principal = Principal>>,
+) -> tonic::service::Routes {
+    use identity_proto::with_message_limits;
+    let auth = AuthLayer::new(sessions);
+    routes
+        .add_service(auth.layer(with_message_limits!(ScimServiceServer::new(
+            crate::service::ScimApi::new(Arc::clone(&backend))
+        ))))
+        .add_service(
+            auth.layer(with_message_limits!(ConnectionServiceServer::new(
+                crate::connections::ConnectionApi::new(Arc::clone(&backend))
+            ))),
+        )
+        .add_service(auth.layer(with_message_limits!(RoleServiceServer::new(
+            crate::roles::RoleApi::new(backend)
+        ))))
+}

@@ -1,0 +1,776 @@
+//! The setup portal: guided pages where an organization's IT admin connects Okta or Microsoft
+//! Entra ID, opened with a one-time link the platform minted (`admin.v1.PortalService`).
+//!
+//! Why the edge serves it: the pages must be reachable by the customer's browser, which already
+//! reaches the edge (the OAuth consent page lives here too), while the admin listener stays
+//! unreachable from the internet-facing side. The edge gains no power from it: it holds no
+//! credential that can administer anything. A browser session's token is the bearer of every
+//! admin call the pages make, on the identity listener, where the core accepts nothing but live
+//! sessions, confines each to its link's organization, serves it only SCIM settings, tokens,
+//! connections and roles (never owner or service credentials), and audits every call with the
+//! link's label.
+//!
+//! Sessions: opening a link (a POST, so that mail scanners that fetch links do not spend it)
+//! sets an `HttpOnly; Secure; SameSite=Lax` cookie holding the session token; it lasts one hour.
+//! Lax rather than Strict: the consent page is reached by a redirect from the identity provider
+//! and must see the session. Every form carries a token derived from the session (a CSRF token
+//! the edge can check without state), and posts that a browser marks cross-site are refused.
+//! Nothing is cached or stored here; the pages are rebuilt from the core on every request.
+
+mod page;
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use identity_proto::admin::v1 as admin;
+use identity_proto::admin::v1::connection_service_client::ConnectionServiceClient;
+use identity_proto::admin::v1::role_service_client::RoleServiceClient;
+use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
+use identity_proto::identity::v1 as pb;
+use identity_proto::with_message_limits;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tonic::Code;
+
+use crate::core_client::outgoing_request;
+use crate::state::AppState;
+
+/// The cookie that holds a session's token.
+const SESSION_COOKIE: &str = "portal_session";
+/// Where the portal's pages live.
+pub(crate) const PORTAL_PATH: &str = "/portal";
+
+/// The portal's routes, mounted at the root of the edge.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/portal/link/{token}", get(link_page).post(open_link))
+        .route(PORTAL_PATH, get(overview))
+        .route("/portal/okta", get(okta))
+        .route("/portal/entra", get(entra))
+        .route("/portal/tokens", get(tokens).post(issue_token))
+        .route("/portal/tokens/revoke", post(revoke_token))
+        .route(
+            "/portal/connections",
+            get(connections).post(create_connection),
+        )
+        .route("/portal/connections/clients", post(register_client))
+        .route("/portal/settings", get(settings))
+        .route("/portal/settings/default-role", post(set_default_role))
+        .route("/portal/settings/scim", post(set_scim))
+        .route("/portal/settings/domains/remove", post(remove_domain))
+        .route("/portal/logout", post(logout))
+        .route("/portal/copy.js", get(copy_script))
+}
+
+/// A live portal session: its token (the bearer of its admin calls), what the core says of it,
+/// and its form token.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    token: String,
+    pub info: pb::PortalSession,
+    pub csrf: String,
+}
+
+/// The form token of a session: derived from its secret, so the edge checks it without storing
+/// anything, and useless without the cookie (which a cross-site page cannot read).
+fn csrf_of(session_token: &str) -> String {
+    let digest = Sha256::digest(format!("portal-form:{session_token}").as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session token in the request's cookies, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+impl Session {
+    /// The session of the request's cookie: `Ok(None)` without a cookie or for one the core
+    /// does not know (ended, forged); `Err` when the core cannot answer.
+    pub(crate) async fn of_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+    ) -> Result<Option<Self>, tonic::Status> {
+        let Some(token) = session_cookie(headers) else {
+            return Ok(None);
+        };
+        let mut portal = state.core.portal.clone();
+        let request = outgoing_request(pb::DescribePortalSessionRequest {
+            session_token: token.clone(),
+        });
+        match portal.describe_portal_session(request).await {
+            Ok(response) => Ok(response.into_inner().session.map(|info| Self {
+                csrf: csrf_of(&token),
+                token,
+                info,
+            })),
+            Err(status) if status.code() == Code::Unauthenticated => Ok(None),
+            Err(status) => Err(status),
+        }
+    }
+
+    /// The session's token, for a call the core authorizes by it (the consent page's approval).
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// `message` as an admin call of this session: its token as the bearer credential.
+    fn call<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = outgoing_request(message);
+        if let Ok(value) = format!("Bearer {}", self.token).parse() {
+            request.metadata_mut().insert("authorization", value);
+        }
+        request
+    }
+
+    fn organization_id(&self) -> String {
+        self.info.organization_id.clone()
+    }
+
+    /// Whether a posted form comes from this site and carries this session's form token.
+    pub(crate) fn is_genuine_post(&self, headers: &HeaderMap, csrf: &str) -> bool {
+        !is_cross_site(headers) && bool::from(csrf.as_bytes().ct_eq(self.csrf.as_bytes()))
+    }
+
+    /// The refusal of a posted form, if it is refused: when the browser says it came from
+    /// another site, or when its form token is not this session's. Nothing is changed by a
+    /// refused post.
+    fn refusal(&self, headers: &HeaderMap, csrf: &str) -> Option<Response> {
+        if !self.is_genuine_post(headers, csrf) {
+            tracing::info!(
+                org_id = %self.info.organization_id,
+                "portal form refused: cross-site or without its form token"
+            );
+            return Some(page::refused());
+        }
+        None
+    }
+}
+
+/// Whether the browser marked the request as coming from another site (Fetch Metadata).
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|value| value.as_bytes() == b"cross-site")
+}
+
+/// The session of every portal page: without one the page says the session ended.
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Session::of_headers(state, &parts.headers).await {
+            Ok(Some(session)) => Ok(session),
+            Ok(None) => Err(page::session_ended()),
+            Err(status) => Err(page::unavailable(&status)),
+        }
+    }
+}
+
+/// The admin clients of a session's calls, over the edge's channel without its credential.
+struct Admin {
+    scim: ScimServiceClient<tonic::transport::Channel>,
+    connections: ConnectionServiceClient<tonic::transport::Channel>,
+    roles: RoleServiceClient<tonic::transport::Channel>,
+}
+
+impl Admin {
+    fn of(state: &AppState) -> Self {
+        let channel = state.core.channel.clone();
+        Self {
+            scim: with_message_limits!(ScimServiceClient::new(channel.clone())),
+            connections: with_message_limits!(ConnectionServiceClient::new(channel.clone())),
+            roles: with_message_limits!(RoleServiceClient::new(channel)),
+        }
+    }
+}
+
+/// A failed admin call as a page: what the core said for the caller's mistakes, the session
+/// page when it ended, a plain "try again" otherwise.
+fn failed(session: &Session, status: &tonic::Status) -> Response {
+    match status.code() {
+        Code::Unauthenticated => page::session_ended(),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::AlreadyExists => {
+            page::problem(session, StatusCode::BAD_REQUEST, status.message())
+        }
+        Code::NotFound => page::problem(session, StatusCode::NOT_FOUND, status.message()),
+        Code::PermissionDenied => page::problem(session, StatusCode::FORBIDDEN, status.message()),
+        _ => page::unavailable(status),
+    }
+}
+
+/// Runs an admin call, turning its failure into the page to answer.
+macro_rules! call {
+    ($session:expr, $call:expr) => {
+        match $call.await {
+            Ok(response) => response.into_inner(),
+            Err(status) => return failed(&$session, &status),
+        }
+    };
+}
+
+/// What the settings of the session's organization, its connections and its tokens say; every
+/// page but the guides shows some of it.
+struct Organization {
+    settings: admin::ScimSettings,
+    connections: Vec<admin::Connection>,
+    tokens: Vec<admin::ScimToken>,
+}
+
+async fn organization(state: &AppState, session: &Session) -> Result<Organization, tonic::Status> {
+    let mut admin = Admin::of(state);
+    let mut tokens_client = Admin::of(state).scim;
+    let org = session.organization_id();
+    let (settings, connections, tokens) = tokio::try_join!(
+        admin
+            .scim
+            .get_scim_settings(session.call(admin::GetScimSettingsRequest {
+                organization_id: org.clone(),
+            })),
+        admin
+            .connections
+            .list_connections(session.call(admin::ListConnectionsRequest {
+                organization_id: org.clone(),
+            })),
+        tokens_client.list_scim_tokens(session.call(admin::ListScimTokensRequest {
+            organization_id: org,
+            page_size: 100,
+            page_token: String::new(),
+        })),
+    )?;
+    Ok(Organization {
+        settings: settings.into_inner().settings.unwrap_or_default(),
+        connections: connections.into_inner().connections,
+        tokens: tokens.into_inner().tokens,
+    })
+}
+
+macro_rules! organization {
+    ($state:expr, $session:expr) => {
+        match organization(&$state, &$session).await {
+            Ok(organization) => organization,
+            Err(status) => return failed(&$session, &status),
+        }
+    };
+}
+
+/// A notice shown after a change, named in the redirect's query (never reflected as sent).
+#[derive(Debug, Default, Deserialize)]
+struct Notice {
+    #[serde(default)]
+    done: String,
+}
+
+impl Notice {
+    fn text(&self) -> Option<&'static str> {
+        Some(match self.done.as_str() {
+            "revoked" => {
+                "The token was revoked: identity providers using it are refused from now on."
+            }
+            "connection" => "The connection was created.",
+            "default-role" => "The default role was saved.",
+            "enabled" => "SCIM provisioning is on.",
+            "disabled" => "SCIM provisioning is off. Users and roles are kept.",
+            "domain" => "The domain was removed.",
+            _ => return None,
+        })
+    }
+}
+
+/// `303 See Other` to a portal page with a notice.
+fn done(path: &str, notice: &str) -> Response {
+    Redirect::to(&format!("{path}?done={notice}")).into_response()
+}
+
+// ---- links and sessions ----
+
+/// `GET /portal/link/{token}`: a page with one button. Opening takes a POST so that a mail
+/// scanner that fetches the link does not spend it.
+async fn link_page(Path(token): Path<String>) -> Response {
+    page::link(&token)
+}
+
+/// `POST /portal/link/{token}`: spends the link, sets the session cookie, shows the overview.
+async fn open_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Response {
+    if is_cross_site(&headers) {
+        return page::refused();
+    }
+    let mut portal = state.core.portal.clone();
+    let request = outgoing_request(pb::OpenPortalSessionRequest { link_token: token });
+    match portal.open_portal_session(request).await {
+        Ok(response) => {
+            let response = response.into_inner();
+            let max_age = response
+                .session
+                .as_ref()
+                .and_then(|session| session.expire_time)
+                .map_or(3600, |at| {
+                    (at.seconds - chrono::Utc::now().timestamp()).clamp(0, 24 * 3600)
+                });
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax",
+                response.session_token
+            );
+            let mut redirect = Redirect::to(PORTAL_PATH).into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                redirect.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            redirect
+        }
+        Err(status) if status.code() == Code::NotFound => page::link_invalid(),
+        Err(status) => page::unavailable(&status),
+    }
+}
+
+/// The form token every post carries.
+#[derive(Debug, Deserialize)]
+struct Posted {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /portal/logout`: forgets the cookie (the session itself ends at its hour).
+async fn logout(session: Session, headers: HeaderMap, Form(form): Form<Posted>) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    let mut response = page::signed_out();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "portal_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+        ),
+    );
+    response
+}
+
+/// `GET /portal/copy.js`: the copy buttons, the portal's only script (served from here so the
+/// pages' policy allows no inline script).
+async fn copy_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        page::COPY_SCRIPT,
+    )
+        .into_response()
+}
+
+// ---- pages ----
+
+/// `GET /portal`: SCIM on or off, the base URL, the default role, connections and tokens.
+async fn overview(State(state): State<AppState>, session: Session) -> Response {
+    let organization = organization!(state, session);
+    page::overview(&session, &state.settings.base_url, &organization)
+}
+
+/// `GET /portal/okta`: the Okta guide (header auth and OAuth).
+async fn okta(State(state): State<AppState>, session: Session) -> Response {
+    let organization = organization!(state, session);
+    page::okta(
+        &session,
+        &state.settings.base_url,
+        &state.settings.issuer(),
+        &organization,
+    )
+}
+
+/// `GET /portal/entra`: the Microsoft Entra ID guide (non-gallery application).
+async fn entra(State(state): State<AppState>, session: Session) -> Response {
+    let organization = organization!(state, session);
+    page::entra(
+        &session,
+        &state.settings.base_url,
+        &state.settings.issuer(),
+        &organization,
+    )
+}
+
+/// `GET /portal/tokens`.
+async fn tokens(
+    State(state): State<AppState>,
+    session: Session,
+    Query(notice): Query<Notice>,
+) -> Response {
+    let organization = organization!(state, session);
+    page::tokens(&session, &organization, None, notice.text())
+}
+
+#[derive(Debug, Deserialize)]
+struct IssueForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    connection_id: String,
+}
+
+/// `POST /portal/tokens`: issues a token and shows it, once.
+async fn issue_token(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<IssueForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    let issued = call!(
+        session,
+        Admin::of(&state)
+            .scim
+            .issue_scim_token(session.call(admin::IssueScimTokenRequest {
+                organization_id: session.organization_id(),
+                description: form.description,
+                validity: None,
+                connection_id: form.connection_id,
+            }))
+    );
+    let organization = organization!(state, session);
+    page::tokens(&session, &organization, Some(&issued), None)
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token_id: String,
+}
+
+/// `POST /portal/tokens/revoke`.
+async fn revoke_token(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    call!(
+        session,
+        Admin::of(&state)
+            .scim
+            .revoke_scim_token(session.call(admin::RevokeScimTokenRequest {
+                organization_id: session.organization_id(),
+                token_id: form.token_id,
+            }))
+    );
+    done("/portal/tokens", "revoked")
+}
+
+/// `GET /portal/connections`: each connection with its OAuth clients.
+async fn connections(
+    State(state): State<AppState>,
+    session: Session,
+    Query(notice): Query<Notice>,
+) -> Response {
+    connections_page(&state, &session, None, notice.text()).await
+}
+
+async fn connections_page(
+    state: &AppState,
+    session: &Session,
+    registered: Option<&admin::RegisterOAuthClientResponse>,
+    notice: Option<&str>,
+) -> Response {
+    let organization = organization!(state, session);
+    let mut clients = Vec::with_capacity(organization.connections.len());
+    for connection in &organization.connections {
+        let listed = call!(
+            session,
+            Admin::of(state)
+                .connections
+                .list_o_auth_clients(session.call(admin::ListOAuthClientsRequest {
+                    organization_id: session.organization_id(),
+                    connection_id: connection.id.clone(),
+                }))
+        );
+        clients.push(listed.clients);
+    }
+    page::connections(session, &organization, &clients, registered, notice)
+}
+
+#[derive(Debug, Deserialize)]
+struct ConnectionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    /// Group names, one per line; empty for every group.
+    #[serde(default)]
+    groups: String,
+}
+
+/// `POST /portal/connections`.
+async fn create_connection(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<ConnectionForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    let allowed_group_names = form
+        .groups
+        .lines()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    call!(
+        session,
+        Admin::of(&state)
+            .connections
+            .create_connection(session.call(admin::CreateConnectionRequest {
+                organization_id: session.organization_id(),
+                name: form.name,
+                allowed_group_names,
+            }))
+    );
+    done("/portal/connections", "connection")
+}
+
+#[derive(Debug, Deserialize)]
+struct ClientForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    connection_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    redirect_uri: String,
+    /// "on" when the client may use the client credentials grant (Entra ID).
+    #[serde(default)]
+    client_credentials: String,
+}
+
+/// `POST /portal/connections/clients`: registers an OAuth client and shows its secret, once.
+async fn register_client(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<ClientForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    let redirect_uris = Some(form.redirect_uri.trim())
+        .filter(|uri| !uri.is_empty())
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    let registered = call!(
+        session,
+        Admin::of(&state)
+            .connections
+            .register_o_auth_client(session.call(admin::RegisterOAuthClientRequest {
+                organization_id: session.organization_id(),
+                connection_id: form.connection_id,
+                name: form.name,
+                redirect_uris,
+                client_credentials: form.client_credentials == "on",
+            }))
+    );
+    connections_page(&state, &session, Some(&registered), None).await
+}
+
+/// `GET /portal/settings`: default role, SCIM on or off, verified domains.
+async fn settings(
+    State(state): State<AppState>,
+    session: Session,
+    Query(notice): Query<Notice>,
+) -> Response {
+    let organization = organization!(state, session);
+    let roles = call!(
+        session,
+        Admin::of(&state)
+            .roles
+            .list_roles(session.call(admin::ListRolesRequest {
+                organization_id: session.organization_id(),
+                page_size: 1000,
+                page_token: String::new(),
+            }))
+    );
+    page::settings(&session, &organization, &roles.roles, notice.text())
+}
+
+#[derive(Debug, Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    /// The role's id; empty for none.
+    #[serde(default)]
+    default_role: String,
+}
+
+/// `POST /portal/settings/default-role`.
+async fn set_default_role(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    #[allow(deprecated)]
+    let request = admin::SetDefaultRoleRequest {
+        organization_id: session.organization_id(),
+        default_role_id: String::new(),
+        default_role: form.default_role,
+    };
+    call!(
+        session,
+        Admin::of(&state)
+            .scim
+            .set_default_role(session.call(request))
+    );
+    done("/portal/settings", "default-role")
+}
+
+#[derive(Debug, Deserialize)]
+struct ScimForm {
+    #[serde(default)]
+    csrf: String,
+    /// "enable" or "disable".
+    #[serde(default)]
+    scim: String,
+}
+
+/// `POST /portal/settings/scim`: turns provisioning on or off (off keeps every user and role).
+async fn set_scim(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<ScimForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    let mut scim = Admin::of(&state).scim;
+    let organization_id = session.organization_id();
+    match form.scim.as_str() {
+        "enable" => {
+            #[allow(deprecated)]
+            let request = admin::EnableScimRequest {
+                organization_id,
+                default_role_id: String::new(),
+                default_role: String::new(),
+            };
+            call!(session, scim.enable_scim(session.call(request)));
+            done("/portal/settings", "enabled")
+        }
+        "disable" => {
+            let request = admin::DisableScimRequest { organization_id };
+            call!(session, scim.disable_scim(session.call(request)));
+            done("/portal/settings", "disabled")
+        }
+        _ => page::problem(
+            &session,
+            StatusCode::BAD_REQUEST,
+            "scim: must be enable or disable",
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DomainForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    domain: String,
+}
+
+/// `POST /portal/settings/domains/remove`: a session may remove a verified domain, never add
+/// one (adding is the platform's call, once it checked the organization owns it).
+async fn remove_domain(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<DomainForm>,
+) -> Response {
+    if let Some(refused) = session.refusal(&headers, &form.csrf) {
+        return refused;
+    }
+    let organization = organization!(state, session);
+    let verified_domains = organization
+        .settings
+        .verified_domains
+        .into_iter()
+        .filter(|domain| !domain.eq_ignore_ascii_case(form.domain.trim()))
+        .collect();
+    call!(
+        session,
+        Admin::of(&state).scim.set_verified_domains(session.call(
+            admin::SetVerifiedDomainsRequest {
+                organization_id: session.organization_id(),
+                verified_domains,
+            }
+        ))
+    );
+    done("/portal/settings", "domain")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; portal_session=idpses_x"),
+        );
+        assert_eq!(session_cookie(&headers).as_deref(), Some("idpses_x"));
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("portal_session_other=1"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("portal_session="));
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn form_tokens_depend_on_the_session() {
+        assert_eq!(csrf_of("idpses_a"), csrf_of("idpses_a"));
+        assert_ne!(csrf_of("idpses_a"), csrf_of("idpses_b"));
+        assert_eq!(csrf_of("idpses_a").len(), 32);
+    }
+
+    #[test]
+    fn cross_site_posts_are_recognised() {
+        let mut headers = HeaderMap::new();
+        assert!(!is_cross_site(&headers));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(!is_cross_site(&headers));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(is_cross_site(&headers));
+    }
+}
