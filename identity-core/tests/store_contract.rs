@@ -1258,3 +1258,65 @@ async fn expired_oauth_access_tokens_are_pruned_and_client_credentials_need_regi
     assert!(oauth::prune_expired(&db.db, later).await.unwrap() >= 3);
     assert_eq!(minted().await, 0);
 }
+
+#[tokio::test]
+async fn portal_links_open_once_before_they_expire_and_sessions_end() {
+    use identity_core::store::portal;
+    use std::time::Duration;
+    let db = TestDb::new().await;
+    let org = db.create_org(true).await;
+    let now = 1_000_000_000_000_i64;
+    let minute = 60_000_000_i64;
+    let (link, token) =
+        portal::create_link(&db.db, org, "  IT  ", Some(Duration::from_secs(600)), now)
+            .await
+            .unwrap();
+    assert_eq!(link.label, "IT");
+    assert_eq!(link.expires_at, now + 10 * minute);
+    let (session, session_token) = portal::open(&db.db, &token, now + minute).await.unwrap();
+    assert_eq!((session.org_id, session.label.as_str()), (org, "IT"));
+    assert_eq!(session.expires_at, now + 61 * minute);
+    // spent: a second open fails, as do a forged token and an expired link
+    let spent = portal::open(&db.db, &token, now + minute)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&spent), ErrorReason::PortalLinkInvalid);
+    let (_, late) = portal::create_link(&db.db, org, "late", None, now)
+        .await
+        .unwrap();
+    let expired = portal::open(&db.db, &late, now + 61 * minute)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&expired), ErrorReason::PortalLinkInvalid);
+    assert!(portal::open(&db.db, "idportal_forged", now).await.is_err());
+    // the session lives an hour from opening, and only under its own token
+    let found = portal::find_session(&db.db, &session_token, now + 60 * minute)
+        .await
+        .unwrap();
+    assert_eq!(found, Some(session));
+    assert_eq!(
+        portal::find_session(&db.db, &session_token, now + 62 * minute)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        portal::find_session(&db.db, &token, now).await.unwrap(),
+        None
+    );
+    // a link needs a label and a sane validity
+    for (label, validity) in [
+        ("", None),
+        ("IT", Some(Duration::from_secs(5))),
+        ("IT", Some(Duration::from_secs(8 * 86_400))),
+    ] {
+        let refused = portal::create_link(&db.db, org, label, validity, now)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            reason_of(&refused),
+            ErrorReason::InvalidArgument,
+            "{label:?} {validity:?}"
+        );
+    }
+}

@@ -76,8 +76,11 @@ async fn main() -> anyhow::Result<()> {
 
     let core_client =
         identity_proto::client::IdentityClient::connect(&core_endpoint, &edge_credential).await?;
-    let (org_id, secret) =
-        provision(&core_client, &admin_endpoint, &admin_token, &args.org).await?;
+    let Provisioned {
+        org_id,
+        secret,
+        portal_path,
+    } = provision(&core_client, &admin_endpoint, &admin_token, &args.org).await?;
 
     let base_url = format!("http://{}/scim/v2", args.scim_addr);
     let edge_launch = EdgeLaunch {
@@ -97,7 +100,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     println!(
-        "\nidentity stack ready (store: {database_url})\n\n  SCIM base URL   {base_url}\n  SCIM token      {secret}\n  organization    {} ({org_id})\n  identity gRPC   {core_endpoint}\n  admin gRPC      {admin_endpoint} (bootstrap credential in {})\n\nTry:\n  curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/scim+json' \\\n    -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ada@example.com\"}}' \\\n    {base_url}/Users\n\nCtrl-C stops both processes.",
+        "\nidentity stack ready (store: {database_url})\n\n  SCIM base URL   {base_url}\n  SCIM token      {secret}\n  setup portal    http://{}{portal_path} (opens once, within an hour)\n  organization    {} ({org_id})\n  identity gRPC   {core_endpoint}\n  admin gRPC      {admin_endpoint} (bootstrap credential in {})\n\nTry:\n  curl -s -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/scim+json' \\\n    -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ada@example.com\"}}' \\\n    {base_url}/Users\n\nCtrl-C stops both processes.",
+        args.scim_addr,
         args.org,
         data_dir.join("admin-token").display(),
     );
@@ -116,13 +120,23 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the organization, its default role and SCIM settings if needed; issues a token.
+/// What a start provisioned.
+struct Provisioned {
+    org_id: String,
+    /// A fresh SCIM token.
+    secret: String,
+    /// A fresh one-time setup-portal link, relative to the edge.
+    portal_path: String,
+}
+
+/// Creates the organization, its default role and SCIM settings if needed; issues a token and
+/// mints a setup-portal link.
 async fn provision(
     core: &identity_proto::client::IdentityClient,
     admin_endpoint: &str,
     admin_token: &str,
     slug: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<Provisioned> {
     let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {admin_token}").parse()?;
     let admin_channel = Channel::from_shared(admin_endpoint.to_owned())?
         .connect()
@@ -137,8 +151,14 @@ async fn provision(
         admin_channel.clone(),
         with_auth.clone(),
     );
-    let mut scim =
-        admin::scim_service_client::ScimServiceClient::with_interceptor(admin_channel, with_auth);
+    let mut scim = admin::scim_service_client::ScimServiceClient::with_interceptor(
+        admin_channel.clone(),
+        with_auth.clone(),
+    );
+    let mut portal = admin::portal_service_client::PortalServiceClient::with_interceptor(
+        admin_channel,
+        with_auth,
+    );
 
     let existing = orgs
         .get_organization(admin::GetOrganizationRequest {
@@ -194,7 +214,20 @@ async fn provision(
         .await?
         .into_inner()
         .secret;
-    Ok((org_id, secret))
+    let portal_path = portal
+        .create_portal_link(admin::CreatePortalLinkRequest {
+            organization_id: org_id.clone(),
+            label: "identity-local".to_owned(),
+            validity: None,
+        })
+        .await?
+        .into_inner()
+        .path;
+    Ok(Provisioned {
+        org_id,
+        secret,
+        portal_path,
+    })
 }
 
 /// The `members` role new SCIM users join, created if missing.

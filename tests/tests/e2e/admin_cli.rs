@@ -588,3 +588,80 @@ async fn an_owner_sets_up_a_connection_with_a_token_and_an_oauth_client() {
     .await);
     tenant.with_token(&token).get("/Users").await.expect(401);
 }
+
+#[tokio::test]
+async fn an_owner_mints_a_portal_link_that_opens_once() {
+    let (stack, tenant) = crate::setup().await;
+    let edge = format!("http://{}", stack.edge_addr());
+    let link = ok(&cli(
+        &stack,
+        &tenant.owner_secret,
+        &[
+            "portal",
+            "link",
+            "--org",
+            &tenant.slug,
+            "--label",
+            "Jane Doe, IT",
+            "--edge-url",
+            &edge,
+        ],
+    )
+    .await)
+    .to_owned();
+    assert!(
+        link.starts_with(&format!("{edge}/portal/link/idportal_")),
+        "{link}"
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let opened = browser.post(&link).send().await.unwrap();
+    assert_eq!(opened.status(), 303);
+    assert!(opened.headers().contains_key("set-cookie"));
+    assert_eq!(browser.post(&link).send().await.unwrap().status(), 410);
+
+    let json = cli(
+        &stack,
+        &tenant.owner_secret,
+        &[
+            "-o",
+            "json",
+            "portal",
+            "link",
+            "--org",
+            &tenant.slug,
+            "--label",
+            "IT",
+        ],
+    )
+    .await;
+    let minted: serde_json::Value = serde_json::from_str(ok(&json)).unwrap();
+    assert!(
+        minted["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/portal/link/idportal_"),
+        "{minted}"
+    );
+    assert!(minted["expireTime"].is_string(), "{minted}");
+    // a validity out of range is refused with its field named
+    let refused = cli(
+        &stack,
+        &tenant.owner_secret,
+        &[
+            "portal",
+            "link",
+            "--org",
+            &tenant.slug,
+            "--label",
+            "IT",
+            "--valid-minutes",
+            "0",
+        ],
+    )
+    .await;
+    failed(&refused);
+    assert!(refused.stderr.contains("validity"), "{refused:?}");
+}
