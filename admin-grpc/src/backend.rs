@@ -204,6 +204,25 @@ pub trait AdminBackend: Send + Sync + 'static {
         Err(Status::unimplemented("this backend has no setup portal"))
     }
 
+    /// The organization's newest portal links, newest first.
+    async fn list_portal_links(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<identity_proto::admin::v1::ListPortalLinksResponse, Status> {
+        let _ = organization_id;
+        Err(Status::unimplemented("this backend has no setup portal"))
+    }
+
+    /// Revokes a portal link and ends its session (idempotent).
+    async fn revoke_portal_link(
+        &self,
+        organization_id: Uuid,
+        link_id: Uuid,
+    ) -> Result<identity_proto::admin::v1::PortalLink, Status> {
+        let _ = (organization_id, link_id);
+        Err(Status::unimplemented("this backend has no setup portal"))
+    }
+
     /// Provisioning connections, when the backend has them (`admin.v1.ConnectionService`
     /// answers UNIMPLEMENTED otherwise).
     fn connections(&self) -> Option<&dyn crate::connections::ConnectionBackend> {

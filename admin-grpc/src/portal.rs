@@ -59,6 +59,33 @@ impl PortalService for PortalApi {
                 .await?,
         ))
     }
+
+    async fn list_portal_links(
+        &self,
+        request: Request<pb::ListPortalLinksRequest>,
+    ) -> Result<Response<pb::ListPortalLinksResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        Ok(Response::new(
+            self.backend.list_portal_links(organization_id).await?,
+        ))
+    }
+
+    async fn revoke_portal_link(
+        &self,
+        request: Request<pb::RevokePortalLinkRequest>,
+    ) -> Result<Response<pb::RevokePortalLinkResponse>, Status> {
+        let organization_id =
+            Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
+        let link_id = crate::auth::parse_uuid("link_id", &request.get_ref().link_id)?;
+        let link = self
+            .backend
+            .revoke_portal_link(organization_id, link_id)
+            .await?;
+        Ok(Response::new(pb::RevokePortalLinkResponse {
+            link: Some(link),
+        }))
+    }
 }
 
 /// `routes` with the admin services a setup-portal session may call (`ScimService`,

@@ -507,8 +507,43 @@ impl CoreAdminBackend {
     }
 }
 
+fn portal_link_pb(row: &crate::entity::portal_link::Model) -> pb::PortalLink {
+    pb::PortalLink {
+        id: row.id.to_string(),
+        organization_id: row.org_id.to_string(),
+        label: row.label.clone(),
+        create_time: Some(to_timestamp(row.created_at)),
+        expire_time: Some(to_timestamp(row.expires_at)),
+        open_time: row.opened_at.map(to_timestamp),
+        session_expire_time: row.session_expires_at.map(to_timestamp),
+    }
+}
+
 #[async_trait::async_trait]
 impl AdminBackend for CoreAdminBackend {
+    async fn list_portal_links(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<pb::ListPortalLinksResponse, Status> {
+        let org = OrgId(organization_id);
+        organizations::get(&self.db, org).await?;
+        let rows = crate::store::portal::list(&self.db, org, 100).await?;
+        Ok(pb::ListPortalLinksResponse {
+            links: rows.iter().map(portal_link_pb).collect(),
+        })
+    }
+
+    async fn revoke_portal_link(
+        &self,
+        organization_id: Uuid,
+        link_id: Uuid,
+    ) -> Result<pb::PortalLink, Status> {
+        let row =
+            crate::store::portal::revoke(&self.db, OrgId(organization_id), link_id, now_micros())
+                .await?;
+        Ok(portal_link_pb(&row))
+    }
+
     async fn create_portal_link(
         &self,
         organization_id: Uuid,

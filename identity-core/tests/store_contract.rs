@@ -1304,6 +1304,54 @@ async fn portal_links_open_once_before_they_expire_and_sessions_end() {
         portal::find_session(&db.db, &token, now).await.unwrap(),
         None
     );
+    // closing ends a session; revoking stops an unopened link and ends an open one's session,
+    // in its own organization only
+    portal::close(&db.db, &session_token, now + 2 * minute)
+        .await
+        .unwrap();
+    assert_eq!(
+        portal::find_session(&db.db, &session_token, now + 2 * minute)
+            .await
+            .unwrap(),
+        None
+    );
+    let (unopened, unopened_token) = portal::create_link(&db.db, org, "a", None, now)
+        .await
+        .unwrap();
+    let (opened, opened_token) = portal::create_link(&db.db, org, "b", None, now)
+        .await
+        .unwrap();
+    let (_, live) = portal::open(&db.db, &opened_token, now).await.unwrap();
+    let other = db.create_org(true).await;
+    let elsewhere = portal::revoke(&db.db, other, opened.id, now + minute)
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&elsewhere), ErrorReason::PortalLinkInvalid);
+    assert!(
+        portal::find_session(&db.db, &live, now + minute)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for link in [&unopened, &opened] {
+        portal::revoke(&db.db, org, link.id, now + minute)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        portal::find_session(&db.db, &live, now + minute)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        portal::open(&db.db, &unopened_token, now + minute)
+            .await
+            .is_err()
+    );
+    let listed = portal::list(&db.db, org, 100).await.unwrap();
+    assert_eq!(listed.len(), 4);
+    assert!(listed.iter().all(|link| link.org_id == org.0));
     // a link needs a label and a sane validity
     for (label, validity) in [
         ("", None),

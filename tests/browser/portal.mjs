@@ -25,6 +25,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { answerRedirects } from './common.mjs';
+
 const TIMEOUT_MS = 15_000;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
@@ -85,25 +87,6 @@ async function inspect(page, shots, name) {
   minor += await accessible(page, `${name} (phone)`);
   await page.setViewportSize(DESKTOP);
   return minor;
-}
-
-// Answers every request to the client's redirect URI with a plain "redirected" (see
-// consent.mjs: Chromium's Fetch domain pauses every hop of a redirect chain).
-async function answerRedirects(page, redirectUri) {
-  const cdp = await page.context().newCDPSession(page);
-  const glob = redirectUri.replace(/[\\*?]/g, (c) => `\\${c}`) + '*';
-  cdp.on('Fetch.requestPaused', ({ requestId, request }) => {
-    const answer = request.url.startsWith(redirectUri)
-      ? cdp.send('Fetch.fulfillRequest', {
-          requestId,
-          responseCode: 200,
-          responseHeaders: [{ name: 'Content-Type', value: 'text/plain' }],
-          body: Buffer.from('redirected').toString('base64'),
-        })
-      : cdp.send('Fetch.continueRequest', { requestId });
-    answer.catch(() => {});
-  });
-  await cdp.send('Fetch.enable', { patterns: [{ urlPattern: glob, requestStage: 'Request' }] });
 }
 
 async function main() {

@@ -276,6 +276,19 @@ pub enum PortalCommand {
         #[arg(long, value_name = "URL")]
         edge_url: Option<String>,
     },
+    /// List the organization's newest links: whether each was opened and its session is live
+    List {
+        #[command(flatten)]
+        org: OrgArg,
+    },
+    /// Revoke a link: it no longer opens, and the session it opened ends at once
+    Revoke {
+        #[command(flatten)]
+        org: OrgArg,
+        /// The link's id (from `portal list`)
+        #[arg(value_name = "LINK_ID")]
+        link_id: String,
+    },
 }
 
 /// `identity-admin role …`

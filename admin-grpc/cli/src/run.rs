@@ -337,6 +337,29 @@ pub async fn run(
             };
             out.portal_link(&url, &link)?;
         }
+        Command::Portal(PortalCommand::List { org }) => {
+            let organization_id = clients.resolve(&org).await?;
+            let links = clients
+                .portal
+                .list_portal_links(pb::ListPortalLinksRequest { organization_id })
+                .await?
+                .into_inner()
+                .links;
+            out.portal_links(&links)?;
+        }
+        Command::Portal(PortalCommand::Revoke { org, link_id }) => {
+            let organization_id = clients.resolve(&org).await?;
+            let link = clients
+                .portal
+                .revoke_portal_link(pb::RevokePortalLinkRequest {
+                    organization_id,
+                    link_id,
+                })
+                .await?
+                .into_inner()
+                .link;
+            out.portal_links(link.as_slice())?;
+        }
         Command::Member(MemberCommand::Remove { org, user_id }) => {
             let organization_id = clients.resolve(&org).await?;
             clients

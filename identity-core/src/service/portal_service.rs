@@ -66,6 +66,15 @@ impl PortalService for PortalServiceImpl {
             session: Some(session_pb(session)),
         }))
     }
+
+    async fn close_portal_session(
+        &self,
+        request: Request<pb::ClosePortalSessionRequest>,
+    ) -> Result<Response<pb::ClosePortalSessionResponse>, Status> {
+        let message = edge_only(request)?;
+        portal::close(&self.db, message.session_token.trim(), now_micros()).await?;
+        Ok(Response::new(pb::ClosePortalSessionResponse {}))
+    }
 }
 
 /// Authenticates the admin calls of a portal session: the bearer credential is the session's

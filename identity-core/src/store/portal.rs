@@ -12,7 +12,10 @@ use crate::ids::OrgId;
 use crate::store::credentials::{find_by_secret, generate_secret, secret_hash};
 use identity_proto::identity::v1::ErrorReason;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use std::time::Duration;
 
 /// Prefix of link tokens.
@@ -182,6 +185,82 @@ pub async fn find_session<C: ConnectionTrait>(
         label: link.label,
         expires_at,
     }))
+}
+
+/// Ends the live session whose token is `token` at `now` (idempotent: an unknown or ended
+/// session stays as it is).
+pub async fn close<C: ConnectionTrait>(db: &C, token: &str, now: i64) -> CoreResult<()> {
+    let Some(session) = find_session(db, token, now).await? else {
+        return Ok(());
+    };
+    portal_link::Entity::update_many()
+        .col_expr(portal_link::Column::SessionExpiresAt, Expr::value(now))
+        .filter(portal_link::Column::Id.eq(session.link_id))
+        .exec(db)
+        .await?;
+    tracing::info!(
+        target: "audit",
+        org_id = %session.org_id,
+        portal_link_id = %session.link_id,
+        portal_label = %session.label,
+        action = "portal.close",
+        "setup portal session closed"
+    );
+    Ok(())
+}
+
+/// The organization's newest links, newest first (at most `limit`).
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    org_id: OrgId,
+    limit: u64,
+) -> CoreResult<Vec<portal_link::Model>> {
+    Ok(portal_link::Entity::find()
+        .filter(portal_link::Column::OrgId.eq(org_id.0))
+        .order_by_desc(portal_link::Column::CreatedAt)
+        .order_by_desc(portal_link::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Revokes a link of `org_id` at `now`: it no longer opens and its session ends (idempotent);
+/// PORTAL_LINK_INVALID when the organization has no such link.
+pub async fn revoke<C: ConnectionTrait>(
+    db: &C,
+    org_id: OrgId,
+    link_id: uuid::Uuid,
+    now: i64,
+) -> CoreResult<portal_link::Model> {
+    let in_org = || {
+        portal_link::Entity::update_many()
+            .filter(portal_link::Column::Id.eq(link_id))
+            .filter(portal_link::Column::OrgId.eq(org_id.0))
+    };
+    in_org()
+        .col_expr(portal_link::Column::ExpiresAt, Expr::value(now))
+        .filter(portal_link::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    in_org()
+        .col_expr(portal_link::Column::SessionExpiresAt, Expr::value(now))
+        .filter(portal_link::Column::SessionExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    let link = portal_link::Entity::find_by_id(link_id)
+        .filter(portal_link::Column::OrgId.eq(org_id.0))
+        .one(db)
+        .await?
+        .ok_or_else(link_invalid)?;
+    tracing::info!(
+        target: "audit",
+        org_id = %org_id,
+        portal_link_id = %link.id,
+        portal_label = %link.label,
+        action = "portal.revoke",
+        "setup portal link revoked"
+    );
+    Ok(link)
 }
 
 /// UNAUTHENTICATED (PORTAL_SESSION_INVALID): the session is unknown or has ended.

@@ -20,7 +20,7 @@
 mod page;
 
 use axum::Router;
-use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::extract::{Form, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -32,6 +32,7 @@ use identity_proto::admin::v1::scim_service_client::ScimServiceClient;
 use identity_proto::identity::v1 as pb;
 use identity_proto::with_message_limits;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::Code;
@@ -178,6 +179,46 @@ impl FromRequestParts<AppState> for Session {
             Ok(None) => Err(page::session_ended()),
             Err(status) => Err(page::unavailable(&status)),
         }
+    }
+}
+
+/// A form posted from a session's page. Extracting it checks the session, that the post
+/// comes from this site and that it carries the session's form token; a refused post never
+/// reaches its handler, so it changes nothing.
+struct Posted<T> {
+    session: Session,
+    form: T,
+}
+
+/// A posted form's fields with its form token.
+#[derive(Debug, Deserialize)]
+struct WithFormToken<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    fields: T,
+}
+
+impl<T: DeserializeOwned + Send + 'static> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let Form(posted) =
+            Form::<WithFormToken<T>>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(|rejection| {
+                    page::problem(&session, StatusCode::BAD_REQUEST, &rejection.body_text())
+                })?;
+        if let Some(refused) = session.refusal(&headers, &posted.csrf) {
+            return Err(refused);
+        }
+        Ok(Self {
+            session,
+            form: posted.fields,
+        })
     }
 }
 
@@ -340,17 +381,21 @@ async fn open_link(
     }
 }
 
-/// The form token every post carries.
+/// A form without fields of its own (its token only).
 #[derive(Debug, Deserialize)]
-struct Posted {
-    #[serde(default)]
-    csrf: String,
-}
+struct NoFields {}
 
-/// `POST /portal/logout`: forgets the cookie (the session itself ends at its hour).
-async fn logout(session: Session, headers: HeaderMap, Form(form): Form<Posted>) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
+/// `POST /portal/logout`: ends the session in the core, then forgets the cookie.
+async fn logout(
+    State(state): State<AppState>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let mut portal = state.core.portal.clone();
+    let request = outgoing_request(pb::ClosePortalSessionRequest {
+        session_token: session.token,
+    });
+    if let Err(status) = portal.close_portal_session(request).await {
+        return page::unavailable(&status);
     }
     let mut response = page::signed_out();
     response.headers_mut().insert(
@@ -419,8 +464,6 @@ async fn tokens(
 #[derive(Debug, Deserialize)]
 struct IssueForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     description: String,
     #[serde(default)]
     connection_id: String,
@@ -429,13 +472,8 @@ struct IssueForm {
 /// `POST /portal/tokens`: issues a token and shows it, once.
 async fn issue_token(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<IssueForm>,
+    Posted { session, form }: Posted<IssueForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     let issued = call!(
         session,
         Admin::of(&state)
@@ -454,21 +492,14 @@ async fn issue_token(
 #[derive(Debug, Deserialize)]
 struct TokenForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token_id: String,
 }
 
 /// `POST /portal/tokens/revoke`.
 async fn revoke_token(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
+    Posted { session, form }: Posted<TokenForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     call!(
         session,
         Admin::of(&state)
@@ -516,8 +547,6 @@ async fn connections_page(
 #[derive(Debug, Deserialize)]
 struct ConnectionForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     name: String,
     /// Group names, one per line; empty for every group.
     #[serde(default)]
@@ -527,13 +556,8 @@ struct ConnectionForm {
 /// `POST /portal/connections`.
 async fn create_connection(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<ConnectionForm>,
+    Posted { session, form }: Posted<ConnectionForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     let allowed_group_names = form
         .groups
         .lines()
@@ -557,8 +581,6 @@ async fn create_connection(
 #[derive(Debug, Deserialize)]
 struct ClientForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     connection_id: String,
     #[serde(default)]
     name: String,
@@ -572,13 +594,8 @@ struct ClientForm {
 /// `POST /portal/connections/clients`: registers an OAuth client and shows its secret, once.
 async fn register_client(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<ClientForm>,
+    Posted { session, form }: Posted<ClientForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     let redirect_uris = Some(form.redirect_uri.trim())
         .filter(|uri| !uri.is_empty())
         .map(str::to_owned)
@@ -621,8 +638,6 @@ async fn settings(
 
 #[derive(Debug, Deserialize)]
 struct RoleForm {
-    #[serde(default)]
-    csrf: String,
     /// The role's id; empty for none.
     #[serde(default)]
     default_role: String,
@@ -631,13 +646,8 @@ struct RoleForm {
 /// `POST /portal/settings/default-role`.
 async fn set_default_role(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<RoleForm>,
+    Posted { session, form }: Posted<RoleForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     #[allow(deprecated)]
     let request = admin::SetDefaultRoleRequest {
         organization_id: session.organization_id(),
@@ -655,8 +665,6 @@ async fn set_default_role(
 
 #[derive(Debug, Deserialize)]
 struct ScimForm {
-    #[serde(default)]
-    csrf: String,
     /// "enable" or "disable".
     #[serde(default)]
     scim: String,
@@ -665,13 +673,8 @@ struct ScimForm {
 /// `POST /portal/settings/scim`: turns provisioning on or off (off keeps every user and role).
 async fn set_scim(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<ScimForm>,
+    Posted { session, form }: Posted<ScimForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     let mut scim = Admin::of(&state).scim;
     let organization_id = session.organization_id();
     match form.scim.as_str() {
@@ -701,8 +704,6 @@ async fn set_scim(
 #[derive(Debug, Deserialize)]
 struct DomainForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     domain: String,
 }
 
@@ -710,13 +711,8 @@ struct DomainForm {
 /// one (adding is the platform's call, once it checked the organization owns it).
 async fn remove_domain(
     State(state): State<AppState>,
-    session: Session,
-    headers: HeaderMap,
-    Form(form): Form<DomainForm>,
+    Posted { session, form }: Posted<DomainForm>,
 ) -> Response {
-    if let Some(refused) = session.refusal(&headers, &form.csrf) {
-        return refused;
-    }
     let organization = organization!(state, session);
     let verified_domains = organization
         .settings

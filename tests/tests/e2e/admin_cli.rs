@@ -664,4 +664,62 @@ async fn an_owner_mints_a_portal_link_that_opens_once() {
     .await;
     failed(&refused);
     assert!(refused.stderr.contains("validity"), "{refused:?}");
+
+    // the list shows which link opened; revoking the opened one ends its session, revoking an
+    // unopened one stops it opening
+    let session = opened
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let listed = cli(
+        &stack,
+        &tenant.owner_secret,
+        &["-o", "json", "portal", "list", "--org", &tenant.slug],
+    )
+    .await;
+    let listed: serde_json::Value = serde_json::from_str(ok(&listed)).unwrap();
+    let links = listed["links"].as_array().unwrap();
+    let states: Vec<&str> = links.iter().map(|l| l["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["unopened", "session open"], "{listed}");
+    let overview = format!("{edge}/portal");
+    let with_session = || browser.get(&overview).header("cookie", &session);
+    assert_eq!(with_session().send().await.unwrap().status(), 200);
+    let opened_id = links[1]["id"].as_str().unwrap();
+    ok(&cli(
+        &stack,
+        &tenant.owner_secret,
+        &["portal", "revoke", "--org", &tenant.slug, opened_id],
+    )
+    .await);
+    assert_eq!(with_session().send().await.unwrap().status(), 401);
+    let unopened = minted["url"].as_str().unwrap();
+    let unopened_id = links[0]["id"].as_str().unwrap();
+    ok(&cli(
+        &stack,
+        &tenant.owner_secret,
+        &["portal", "revoke", "--org", &tenant.slug, unopened_id],
+    )
+    .await);
+    let late = browser
+        .post(format!("{edge}{unopened}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(late.status(), 410);
+    // another organization's link is not found
+    let other = stack.new_tenant().await;
+    failed(
+        &cli(
+            &stack,
+            &other.owner_secret,
+            &["portal", "revoke", "--org", &other.slug, opened_id],
+        )
+        .await,
+    );
 }

@@ -311,6 +311,16 @@ async fn a_link_opens_once_and_its_session_sees_only_its_organization() {
     .await;
     assert_eq!(status, 200, "{out}");
     assert!(out.contains("signed-out"));
+    // and ends the session: neither the cookie nor the token is worth anything from here
+    let (status, _) = page(&stack, &session, "/portal").await;
+    assert_eq!(status, 401);
+    let ended = scim
+        .get_scim_settings(admin::GetScimSettingsRequest {
+            organization_id: tenant.org_id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]

@@ -625,6 +625,52 @@ impl<'a, O: Write, E: Write> Printer<'a, O, E> {
         }
     }
 
+    /// Portal links, one row each (never a token: only its metadata is kept).
+    pub(super) fn portal_links(&mut self, list: &[pb::PortalLink]) -> io::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            });
+        let state = |link: &pb::PortalLink| {
+            let live = |at: Option<&prost_types::Timestamp>| at.is_some_and(|at| at.seconds > now);
+            match (&link.open_time, live(link.session_expire_time.as_ref())) {
+                (Some(_), true) => "session open",
+                (Some(_), false) => "used",
+                (None, _) if live(link.expire_time.as_ref()) => "unopened",
+                (None, _) => "expired",
+            }
+        };
+        match self.format {
+            OutputFormat::Json => self.json(&json!({
+                "links": list.iter().map(|link| json!({
+                    "id": link.id,
+                    "label": link.label,
+                    "state": state(link),
+                    "createTime": time(link.create_time.as_ref()),
+                    "expireTime": time(link.expire_time.as_ref()),
+                    "openTime": time(link.open_time.as_ref()),
+                    "sessionExpireTime": time(link.session_expire_time.as_ref()),
+                })).collect::<Vec<_>>(),
+            })),
+            OutputFormat::Human => {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|link| {
+                        vec![
+                            link.id.clone(),
+                            state(link).to_owned(),
+                            time_or_dash(link.create_time.as_ref()),
+                            time_or_dash(link.open_time.as_ref()),
+                            link.label.clone(),
+                        ]
+                    })
+                    .collect();
+                self.table(&["ID", "STATE", "CREATED", "OPENED", "LABEL"], &rows)
+            }
+        }
+    }
+
     pub(super) fn tokens(&mut self, list: &[pb::ScimToken]) -> io::Result<()> {
         if self.format == OutputFormat::Human && list.iter().any(|t| t.expires_soon) {
             // on stderr, so a script reading the table is not disturbed
