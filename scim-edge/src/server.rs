@@ -176,12 +176,13 @@ fn make_span(request: &Request<Body>) -> tracing::Span {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     // the organization is recorded once the token is resolved (auth middleware); neither the
-    // token nor the query string (filters hold user names) is ever put on the span
+    // token nor the query string (filters hold user names) nor a portal link's secret is ever
+    // put on the span
     let span = tracing::info_span!(
         "http",
         otel.kind = "server",
         http.method = %request.method(),
-        http.path = %request.uri().path(),
+        http.path = %crate::portal::loggable_path(request.uri().path()),
         scim.resource_type = crate::metrics::resource_type(request.uri().path()),
         organization.id = tracing::field::Empty,
         request_id = %request_id,

@@ -48,7 +48,10 @@ pub(crate) const PORTAL_PATH: &str = "/portal";
 /// The portal's routes, mounted at the root of the edge.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/portal/link/{token}", get(link_page).post(open_link))
+        .route(
+            &format!("{LINK_PATH}{{token}}"),
+            get(link_page).post(open_link),
+        )
         .route(PORTAL_PATH, get(overview))
         .route("/portal/okta", get(okta))
         .route("/portal/entra", get(entra))
@@ -65,6 +68,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/portal/settings/domains/remove", post(remove_domain))
         .route("/portal/logout", post(logout))
         .route("/portal/copy.js", get(copy_script))
+}
+
+/// Where a link is opened; the rest of the path is the link's secret.
+const LINK_PATH: &str = "/portal/link/";
+
+/// `path` as logs may show it: a portal link's secret is cut off (an unopened link in a log
+/// would open the portal for whoever reads it).
+pub(crate) fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix(LINK_PATH) {
+        Some(secret) if !secret.is_empty() => format!("{LINK_PATH}…").into(),
+        _ => path.into(),
+    }
 }
 
 /// A live portal session: its token (the bearer of its admin calls), what the core says of it,
@@ -751,6 +766,16 @@ mod tests {
         );
         headers.append(header::COOKIE, HeaderValue::from_static("portal_session="));
         assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn link_secrets_are_not_logged() {
+        assert_eq!(
+            loggable_path("/portal/link/idportal_secret"),
+            "/portal/link/…"
+        );
+        assert_eq!(loggable_path("/scim/v2/Users/1"), "/scim/v2/Users/1");
+        assert_eq!(loggable_path("/portal"), "/portal");
     }
 
     #[test]

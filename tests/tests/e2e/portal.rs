@@ -144,6 +144,24 @@ async fn a_link_opens_once_and_its_session_sees_only_its_organization() {
     assert_eq!(opened.status(), 303);
     assert_eq!(opened.headers()["location"], "/portal");
     let session = session_cookie(&opened);
+    // the edge's request log names the link's route, never its secret
+    let secret = path.trim_start_matches("/portal/link/");
+    let mut logged = stack.edge_output();
+    for _ in 0..50 {
+        if logged.iter().any(|line| line.contains("/portal/link/…")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        logged = stack.edge_output();
+    }
+    assert!(
+        logged.iter().any(|line| line.contains("/portal/link/…")),
+        "{logged:?}"
+    );
+    assert!(
+        !logged.iter().any(|line| line.contains(secret)),
+        "{logged:?}"
+    );
 
     // single use: the second open, and a forged link, get the same plain page
     for spent in [path.clone(), "/portal/link/idportal_forged".to_owned()] {
