@@ -1,10 +1,10 @@
 // The setup portal in a real (headless) Chromium, driven by playwright-core, checked by axe-core.
 //
 // Walks what the seed documents ask of an organization owner, in the portal: open the one-time
-// link, define the default role, generate a SCIM token (shown once, copied with its button),
-// read the Okta and Entra ID guides, create a connection and register an OAuth client, then
-// approve an identity provider's OAuth request on the consent page with the portal session
-// (no owner credential), and turn SCIM off and on. Every page is screenshotted at desktop and
+// link, define the default role, test the connection, generate a SCIM token (shown once, copied
+// with its button), read the Okta and Entra ID guides, create a connection and register an OAuth
+// client, then approve an identity provider's OAuth request on the consent page with the portal
+// session (no owner credential), and turn SCIM off and on. Every page is screenshotted at desktop and
 // phone width and checked with axe-core (WCAG 2.1 A and AA): any serious or critical violation
 // fails the run. A reused link must show the plain error page.
 //
@@ -133,6 +133,12 @@ async function main() {
     await Promise.all([page.waitForURL(/done=default-role/), page.click('#save-default-role')]);
     await expectVisible(page, '#notice');
     minor += await inspect(page, shots, 'portal-settings');
+
+    step = 'testing the connection';
+    await page.click('nav >> text=Overview');
+    await Promise.all([page.waitForURL(`${origin}/portal/test`), page.click('#test-connection')]);
+    await expectVisible(page, '#test-result.notice');
+    minor += await inspect(page, shots, 'portal-connection-test');
 
     step = 'generating a SCIM token';
     await page.click('nav >> text=Tokens');

@@ -8,6 +8,8 @@
 //! `error: <message> (<reason>)` on stderr and exit with status 1.
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+// the binary's runtime (main.rs) is a dependency of the package, not of this library
+use tokio as _;
 mod render;
 mod run;
 mod selftest;

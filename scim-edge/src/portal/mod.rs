@@ -66,6 +66,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/portal/settings/default-role", post(set_default_role))
         .route("/portal/settings/scim", post(set_scim))
         .route("/portal/settings/domains/remove", post(remove_domain))
+        .route("/portal/test", post(test_connection))
         .route("/portal/logout", post(logout))
         .route("/portal/copy.js", get(copy_script))
 }
@@ -525,6 +526,65 @@ async fn revoke_token(
             }))
     );
     done("/portal/tokens", "revoked")
+}
+
+/// How long the connection test's own token lives: long enough for the run, revoked after it.
+const TEST_TOKEN_VALIDITY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// `POST /portal/test`: "Test connection". Runs the operators' self-test (what Okta and Entra
+/// ID send: connection test, create, import pages, update, deactivate, group push, removal,
+/// with throw-away names it removes) against the public SCIM base URL, as an identity provider
+/// would reach it, with a token issued for the run and revoked after it.
+async fn test_connection(
+    State(state): State<AppState>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let mut scim = Admin::of(&state).scim;
+    let issued = call!(
+        session,
+        scim.issue_scim_token(session.call(admin::IssueScimTokenRequest {
+            organization_id: session.organization_id(),
+            description: "setup portal: connection test (revoked after the run)".into(),
+            validity: Some(prost_types::Duration {
+                seconds: i64::try_from(TEST_TOKEN_VALIDITY.as_secs()).unwrap_or(600),
+                nanos: 0,
+            }),
+            connection_id: String::new(),
+        }))
+    );
+    let target = identity_selftest::Target {
+        scim_url: &state.settings.base_url,
+        token: &issued.secret,
+        ca_file: None,
+    };
+    let mut output = Vec::new();
+    let outcome = identity_selftest::run(
+        target,
+        identity_selftest::Dialects::Both,
+        identity_selftest::Format::Human,
+        false,
+        &mut output,
+    )
+    .await;
+    // the token served this run only; revoking it is a read-modify of one row, retried by
+    // nobody: if it fails the token still expires with its short validity
+    if let Some(token) = &issued.token
+        && let Err(status) = scim
+            .revoke_scim_token(session.call(admin::RevokeScimTokenRequest {
+                organization_id: session.organization_id(),
+                token_id: token.id.clone(),
+            }))
+            .await
+    {
+        tracing::warn!(code = ?status.code(), "the connection test's token was not revoked; it expires on its own");
+    }
+    let failure = outcome.err().map(|error| error.to_string());
+    page::connection_test(
+        &session,
+        &state.settings.base_url,
+        &String::from_utf8_lossy(&output),
+        failure.as_deref(),
+    )
 }
 
 /// `GET /portal/connections`: each connection with its OAuth clients.

@@ -273,8 +273,41 @@ pub(super) fn overview(session: &Session, base_url: &str, org: &Organization) ->
         }
         h2 { "Connections" }
         (connection_table(&org.connections))
+        h2 { "Test connection" }
+        p {
+            "Replays what Okta and Microsoft Entra ID send when they provision (connection test, \
+             create, import, update, deactivate, group push, removal) against the SCIM base URL, \
+             with a token issued for the test and revoked after it, and throw-away users and \
+             groups named selftest-… that it removes. It takes a few seconds."
+        }
+        form method="post" action="/portal/test" {
+            (csrf(session))
+            div.actions { button.primary type="submit" id="test-connection" { "Test connection" } }
+        }
     };
     frame(session, StatusCode::OK, "Provisioning overview", body)
+}
+
+/// The connection test's answer: every step's line, and whether all passed.
+pub(super) fn connection_test(
+    session: &Session,
+    base_url: &str,
+    steps: &str,
+    failure: Option<&str>,
+) -> Response {
+    let body = html! {
+        @match failure {
+            None => p.notice id="test-result" role="status" {
+                "Every step passed against " code { (base_url) } "."
+            },
+            Some(failure) => p.error id="test-result" role="alert" {
+                (failure) ". Each step's line says what went wrong."
+            },
+        }
+        pre id="test-steps" tabindex="0" style="overflow-x:auto;white-space:pre-wrap" { (steps) }
+        p { a href="/portal" { "Back to the overview" } }
+    };
+    frame(session, StatusCode::OK, "Connection test", body)
 }
 
 fn connection_table(connections: &[admin::Connection]) -> Markup {

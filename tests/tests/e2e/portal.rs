@@ -509,3 +509,76 @@ async fn the_portal_walks_the_seeds_setup_in_headless_chromium() {
     }
     eprintln!("screenshots saved in {}", dir.display());
 }
+
+/// "Test connection" runs the operators' self-test from the edge against the public base URL
+/// with a token of its own, which is revoked after the run; the throw-away users and groups are
+/// gone, and with SCIM off the page says the connection test failed.
+#[tokio::test]
+async fn the_connection_test_replays_the_providers_and_cleans_up() {
+    let stack = crate::uncached_stack().await;
+    let tenant = stack.new_tenant().await;
+    let session = session_cookie(&open(&stack, &mint(&stack, &tenant, "IT").await).await);
+    let (_, overview) = page(&stack, &session, "/portal").await;
+    assert!(overview.contains("id=\"test-connection\""));
+    let csrf = csrf_of(&overview);
+    let before = token_count(&stack, &tenant).await;
+
+    let (status, _, result) = post(
+        &stack,
+        &session,
+        "/portal/test",
+        &[("csrf", &csrf)],
+        "same-origin",
+    )
+    .await;
+    assert_eq!(status, 200, "{result}");
+    assert!(result.contains("Every step passed"), "{result}");
+    for step in ["connection test", "create user", "clean up"] {
+        assert!(result.contains(step), "{step}: {result}");
+    }
+    // its token is revoked, and nothing it created is left
+    let tokens = stack
+        .admin_client()
+        .scim
+        .list_scim_tokens(admin::ListScimTokensRequest {
+            organization_id: tenant.org_id.clone(),
+            page_size: 100,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .tokens;
+    assert_eq!(tokens.len(), before + 1);
+    let test_token = tokens
+        .iter()
+        .find(|token| token.description.contains("connection test"))
+        .expect("the test's token");
+    assert_eq!(test_token.status, admin::ScimTokenStatus::Revoked as i32);
+    let left = tenant
+        .get("/Users?filter=userName%20sw%20%22selftest-%22")
+        .await;
+    left.expect(200);
+    assert_eq!(left.total(), 0, "{left}");
+
+    // with SCIM off, the page says so and names the failed step
+    stack
+        .admin_client()
+        .scim
+        .disable_scim(admin::DisableScimRequest {
+            organization_id: tenant.org_id.clone(),
+        })
+        .await
+        .unwrap();
+    let (status, _, failed) = post(
+        &stack,
+        &session,
+        "/portal/test",
+        &[("csrf", &csrf)],
+        "same-origin",
+    )
+    .await;
+    assert_eq!(status, 200, "{failed}");
+    assert!(failed.contains("the connection test failed"), "{failed}");
+    assert!(failed.contains("FAIL"), "{failed}");
+}

@@ -2,7 +2,7 @@
 //! per request, and answers turned into [`Failure`]s that name the request.
 
 use super::report::{Failure, Problem};
-use crate::CliError;
+use crate::Error;
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
@@ -47,13 +47,13 @@ impl Scim {
         base_url: &str,
         token: &str,
         ca_file: Option<&std::path::Path>,
-    ) -> Result<Self, CliError> {
+    ) -> Result<Self, Error> {
         let base = base_url.trim().trim_end_matches('/');
         let url = reqwest::Url::parse(base)
-            .map_err(|err| CliError::Usage(format!("--scim-url {base:?}: {err}")))?;
+            .map_err(|err| Error::Usage(format!("scim url {base:?}: {err}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
-            return Err(CliError::Usage(format!(
-                "--scim-url {base:?}: expected http(s)://<edge>/scim/v2"
+            return Err(Error::Usage(format!(
+                "scim url {base:?}: expected http(s)://<edge>/scim/v2"
             )));
         }
         // what identity providers accept pasted: the bare token or `Bearer <token>`
@@ -63,34 +63,28 @@ impl Scim {
             _ => token.trim(),
         };
         if token.is_empty() {
-            return Err(CliError::Usage("the SCIM token is empty".into()));
+            return Err(Error::Usage("the SCIM token is empty".into()));
         }
         let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| CliError::Usage("the SCIM token contains invalid characters".into()))?;
+            .map_err(|_| Error::Usage("the SCIM token contains invalid characters".into()))?;
         authorization.set_sensitive(true);
         let mut http = reqwest::Client::builder();
         if let Some(path) = ca_file {
             let pem = std::fs::read(path)
-                .map_err(|err| CliError::Usage(format!("--ca-file {}: {err}", path.display())))?;
+                .map_err(|err| Error::Usage(format!("CA file {}: {err}", path.display())))?;
             let certificates = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|err| CliError::Usage(format!("--ca-file {}: {err}", path.display())))?;
+                .map_err(|err| Error::Usage(format!("CA file {}: {err}", path.display())))?;
             for certificate in certificates {
                 http = http.add_root_certificate(certificate);
             }
         }
         let http = http
-            .user_agent(concat!(
-                "identity-admin-selftest/",
-                env!("CARGO_PKG_VERSION")
-            ))
+            .user_agent(concat!("identity-selftest/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|err| {
-                CliError::Usage(format!(
-                    "cannot set up HTTPS: {}",
-                    crate::run::error_chain(&err)
-                ))
+                Error::Usage(format!("cannot set up HTTPS: {}", crate::error_chain(&err)))
             })?;
         Ok(Self {
             http,
@@ -325,9 +319,9 @@ fn describe(err: &reqwest::Error) -> String {
     if err.is_timeout() {
         format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
     } else if err.is_connect() {
-        format!("cannot connect: {}", crate::run::error_chain(err))
+        format!("cannot connect: {}", crate::error_chain(err))
     } else {
-        crate::run::error_chain(err)
+        crate::error_chain(err)
     }
 }
 
@@ -401,7 +395,7 @@ mod tests {
             "https://e/scim?x=1",
         ] {
             assert!(
-                matches!(Scim::new(url, "t", None), Err(CliError::Usage(_))),
+                matches!(Scim::new(url, "t", None), Err(Error::Usage(_))),
                 "{url}"
             );
         }
@@ -413,7 +407,7 @@ mod tests {
             assert!(
                 matches!(
                     Scim::new("https://e/scim/v2", token, None),
-                    Err(CliError::Usage(_))
+                    Err(Error::Usage(_))
                 ),
                 "{token:?}"
             );

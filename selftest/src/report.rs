@@ -2,7 +2,7 @@
 //! deployment sees progress), or one JSON array at the end for scripts.
 
 use super::Dialect;
-use crate::OutputFormat;
+use crate::Format;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::io::{self, Write};
@@ -175,7 +175,7 @@ pub(super) struct Summary {
 
 /// Runs steps, times them and prints what they did.
 pub(super) struct Reporter<'a, W: Write> {
-    format: OutputFormat,
+    format: Format,
     out: &'a mut W,
     reports: Vec<Report>,
     /// The step under way: when Ctrl-C drops it, it is still reported.
@@ -183,7 +183,7 @@ pub(super) struct Reporter<'a, W: Write> {
 }
 
 impl<'a, W: Write> Reporter<'a, W> {
-    pub(super) fn new(format: OutputFormat, out: &'a mut W) -> Self {
+    pub(super) fn new(format: Format, out: &'a mut W) -> Self {
         Self {
             format,
             out,
@@ -213,7 +213,7 @@ impl<'a, W: Write> Reporter<'a, W> {
 
     /// Prints a human line at once (flushed, for progress); true when the step passed.
     pub(super) fn record(&mut self, report: Report) -> io::Result<bool> {
-        if self.format == OutputFormat::Human {
+        if self.format == Format::Human {
             writeln!(self.out, "{}", report.line())?;
             self.out.flush()?;
         }
@@ -242,7 +242,7 @@ impl<'a, W: Write> Reporter<'a, W> {
 
     /// Prints the JSON array (JSON mode); counts what passed and what did not.
     pub(super) fn finish(self) -> io::Result<Summary> {
-        if self.format == OutputFormat::Json {
+        if self.format == Format::Json {
             let steps: Vec<Value> = self.reports.iter().map(Report::json).collect();
             serde_json::to_writer_pretty(&mut *self.out, &steps)?;
             writeln!(self.out)?;
@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn human_lines_are_aligned_and_printed_as_steps_finish() {
         let mut out = Vec::new();
-        let mut reporter = Reporter::new(OutputFormat::Human, &mut out);
+        let mut reporter = Reporter::new(Format::Human, &mut out);
         assert!(
             reporter
                 .record(report(Dialect::Okta, CONNECTION_TEST, Ok(())))
@@ -368,7 +368,7 @@ mod tests {
     #[test]
     fn json_is_one_array_printed_at_the_end() {
         let mut out = Vec::new();
-        let mut reporter = Reporter::new(OutputFormat::Json, &mut out);
+        let mut reporter = Reporter::new(Format::Json, &mut out);
         reporter
             .record(report(Dialect::Okta, CREATE_USER, Ok(())))
             .unwrap();
@@ -415,7 +415,7 @@ mod tests {
     #[tokio::test]
     async fn a_step_is_timed_and_recorded() {
         let mut out = Vec::new();
-        let mut reporter = Reporter::new(OutputFormat::Human, &mut out);
+        let mut reporter = Reporter::new(Format::Human, &mut out);
         let passed = reporter
             .step(Dialect::Entra, FIND_USER, async { Ok(()) })
             .await

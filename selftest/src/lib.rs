@@ -1,22 +1,22 @@
-//! `identity-admin selftest`: replays what Okta and Entra ID send when they provision against a
+//! The operators' self-test: replays what Okta and Entra ID send when they provision against a
 //! live SCIM endpoint, with throw-away names, and deletes what it created even when a step in
-//! the middle fails or the operator presses Ctrl-C.
+//! the middle fails or the operator presses Ctrl-C. `identity-admin selftest` runs it from a
+//! terminal, the setup portal's "Test connection" from the edge.
 //!
 //! It speaks SCIM only, with the token an identity provider would hold, so it tests exactly
 //! what the provider will meet (ingress, TLS, token, edge, core) and needs no admin access.
+
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod entra;
 mod okta;
 mod report;
 mod scim;
 
-use crate::{CliError, OutputFormat};
-use clap::{Args, ValueEnum};
 use report::{CLEAN_UP, Failure, Problem, Report, Reporter, StepError, StepResult};
 use scim::Scim;
 use serde_json::{Value, json};
 use std::io::{self, Write};
-use std::path::PathBuf;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -27,40 +27,27 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// to find (`filter=userName sw "selftest-"`).
 const NAME_PREFIX: &str = "selftest-";
 
-/// `identity-admin selftest …`
-#[derive(Debug, Args)]
-pub struct SelftestArgs {
-    /// The SCIM base URL as pasted into the identity provider, e.g. https://edge.example/scim/v2
-    #[arg(long, env = "IDENTITY_SELFTEST_SCIM_URL", value_name = "URL")]
-    pub scim_url: String,
-
-    /// The SCIM bearer token the identity provider uses (prefer the environment variable or
-    /// --token-file: arguments show in `ps`)
-    #[arg(long, env = "IDENTITY_SELFTEST_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-
-    /// A file holding the SCIM token (surrounding whitespace ignored); takes precedence over
-    /// --token
-    #[arg(long, env = "IDENTITY_SELFTEST_TOKEN_FILE", value_name = "PATH")]
-    pub token_file: Option<PathBuf>,
-
-    /// Whose requests to replay
-    #[arg(long, value_enum, default_value_t = SelftestDialect::Both)]
-    pub dialect: SelftestDialect,
+/// How the steps are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One aligned line per step, for people.
+    Human,
+    /// One JSON object per step and a summary.
+    Json,
 }
 
-/// `--dialect`: which identity provider's habits the requests follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SelftestDialect {
-    /// Okta: paged imports, GET-then-PUT updates, deactivation, group push
+/// Whose requests to replay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialects {
+    /// Okta: paged imports, GET-then-PUT updates, deactivation, group push.
     Okta,
-    /// Microsoft Entra ID: capitalised PATCH ops, "True"/"False" strings, hard delete
+    /// Microsoft Entra ID: capitalised PATCH ops, "True"/"False" strings, hard delete.
     Entra,
-    /// Okta, then Entra ID
+    /// Okta, then Entra ID.
     Both,
 }
 
-impl SelftestDialect {
+impl Dialects {
     fn dialects(self) -> &'static [Dialect] {
         match self {
             Self::Okta => &[Dialect::Okta],
@@ -68,6 +55,31 @@ impl SelftestDialect {
             Self::Both => &[Dialect::Okta, Dialect::Entra],
         }
     }
+}
+
+/// What to test.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    /// The SCIM base URL as pasted into the identity provider.
+    pub scim_url: &'a str,
+    /// The SCIM token (bare, or `Bearer <token>` as pasted).
+    pub token: &'a str,
+    /// CA certificates trusted as well as the system's.
+    pub ca_file: Option<&'a std::path::Path>,
+}
+
+/// Why a run did not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The URL, token or CA file cannot be used; nothing was sent.
+    #[error("{0}")]
+    Usage(String),
+    /// A step did not pass (every step is in the output).
+    #[error("self-test: {0}")]
+    Failed(String),
+    /// The output could not be written.
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
 /// One identity provider's way of sending the same operations.
@@ -152,27 +164,30 @@ fn random_hex(len: usize) -> String {
     hex
 }
 
-/// Runs the self-test; `Err` when a step did not pass (every step is printed on `stdout`).
-pub(crate) async fn run(
-    args: &SelftestArgs,
-    ca_file: Option<&std::path::Path>,
-    format: OutputFormat,
-    stdout: &mut impl Write,
-) -> Result<(), CliError> {
-    let scim = Scim::new(&args.scim_url, &token(args)?, ca_file)?;
-    let mut reporter = Reporter::new(format, stdout);
+/// Runs the self-test against `target`, printing every step on `out`; `Err` when a step did
+/// not pass. With `watch_ctrl_c`, Ctrl-C stops the steps and cleans up (a terminal's run; a
+/// server's run leaves the process's signals alone).
+pub async fn run(
+    target: Target<'_>,
+    dialects: Dialects,
+    format: Format,
+    watch_ctrl_c: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    let scim = Scim::new(target.scim_url, target.token, target.ca_file)?;
+    let mut reporter = Reporter::new(format, out);
     let mut stop = None;
-    for &dialect in args.dialect.dialects() {
+    for &dialect in dialects.dialects() {
         let mut ctx = Ctx::new(scim.clone());
         let flow = tokio::select! {
             flow = steps(dialect, &mut ctx, &mut reporter) => flow?,
-            () = interrupted() => {
+            () = interrupted(watch_ctrl_c) => {
                 reporter.interrupted()?;
                 Flow::Interrupted
             }
         };
         if ctx.sent_create {
-            clean_up_reported(dialect, &mut ctx, &mut reporter).await?;
+            clean_up_reported(dialect, &mut ctx, &mut reporter, watch_ctrl_c).await?;
         }
         stop = match flow {
             Flow::Continue => continue,
@@ -183,8 +198,8 @@ pub(crate) async fn run(
     }
     let summary = reporter.finish()?;
     match stop {
-        Some(reason) => Err(CliError::Selftest(reason.to_owned())),
-        None if summary.failed + summary.skipped > 0 => Err(CliError::Selftest(format!(
+        Some(reason) => Err(Error::Failed(reason.to_owned())),
+        None if summary.failed + summary.skipped > 0 => Err(Error::Failed(format!(
             "{} of {} steps failed, {} skipped",
             summary.failed, summary.steps, summary.skipped
         ))),
@@ -192,22 +207,9 @@ pub(crate) async fn run(
     }
 }
 
-/// The SCIM token from `--token-file` or `--token`.
-fn token(args: &SelftestArgs) -> Result<String, CliError> {
-    match (&args.token_file, &args.token) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map(|token| token.trim().to_owned())
-            .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display()))),
-        (None, Some(token)) => Ok(token.trim().to_owned()),
-        (None, None) => Err(CliError::Usage(
-            "no SCIM token: set IDENTITY_SELFTEST_TOKEN or pass --token-file".into(),
-        )),
-    }
-}
-
-/// Resolves on Ctrl-C; never when signals cannot be watched.
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
+/// Resolves on Ctrl-C when `watch`; never otherwise, or when signals cannot be watched.
+async fn interrupted(watch: bool) {
+    if !watch || tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
 }
@@ -228,11 +230,12 @@ async fn clean_up_reported<W: Write>(
     dialect: Dialect,
     ctx: &mut Ctx,
     reporter: &mut Reporter<'_, W>,
+    watch_ctrl_c: bool,
 ) -> io::Result<()> {
     let started = std::time::Instant::now();
     let outcome = tokio::select! {
         outcome = clean_up(ctx) => outcome,
-        () = interrupted() => Err(StepError::Failed(Failure {
+        () = interrupted(watch_ctrl_c) => Err(StepError::Failed(Failure {
             request: String::new(),
             status: None,
             problem: Problem::Transport(format!("interrupted{}", left_behind(ctx))),
@@ -344,124 +347,20 @@ async fn delete_group(ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::{Cli, CliError, Command, SelftestDialect};
-    use clap::Parser;
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("identity-admin").chain(args.iter().copied()))
+/// An error's causes, `outer: inner: …`, without its own top level (reqwest's is generic, or
+/// repeats the URL); the error itself when it has no cause.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        parts.push(cause.to_string());
+        source = cause.source();
     }
-
-    #[test]
-    fn selftest_takes_a_url_a_token_and_a_dialect() {
-        let cli = parse(&[
-            "selftest",
-            "--scim-url",
-            "https://e/scim/v2",
-            "--token",
-            "t",
-        ])
-        .unwrap();
-        match cli.command {
-            Command::Selftest(args) => {
-                assert_eq!(args.scim_url, "https://e/scim/v2");
-                assert_eq!(args.token.as_deref(), Some("t"));
-                assert_eq!(args.dialect, SelftestDialect::Both);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        let cli = parse(&[
-            "-o",
-            "json",
-            "selftest",
-            "--scim-url",
-            "u",
-            "--token-file",
-            "/f",
-            "--dialect",
-            "entra",
-        ])
-        .unwrap();
-        assert!(matches!(
-            cli.command,
-            Command::Selftest(ref args)
-                if args.dialect == SelftestDialect::Entra && args.token_file.is_some()
-        ));
-        assert!(parse(&["selftest", "--scim-url", "u", "--dialect", "onelogin"]).is_err());
-    }
-
-    #[tokio::test]
-    async fn selftest_never_calls_the_admin_api() {
-        // no credential and an admin endpoint nothing listens on: the SCIM URL is all it uses
-        // (also nothing there, so the connection test fails and nothing else is tried)
-        let mut cli = parse(&[
-            "--endpoint",
-            "http://127.0.0.1:1",
-            "selftest",
-            "--scim-url",
-            "http://127.0.0.1:1/scim/v2",
-            "--token",
-            "idscim_x",
-            "--dialect",
-            "okta",
-        ])
-        .unwrap();
-        cli.credential = None;
-        cli.credential_file = None;
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let err = crate::run(cli, &mut stdout, &mut stderr).await.unwrap_err();
-        assert!(matches!(err, CliError::Selftest(_)), "{err}");
-        assert_eq!(
-            err.to_string(),
-            "self-test: the connection test failed, so nothing else was tried"
-        );
-        let stdout = String::from_utf8(stdout).unwrap();
-        assert_eq!(stdout.lines().count(), 1, "{stdout}");
-        assert!(
-            stdout.starts_with(
-                "FAIL okta  connection test      GET /Users?startIndex=1&count=1 → cannot connect: "
-            ),
-            "{stdout}"
-        );
-        assert!(!stdout.contains("idscim_x"));
-        assert!(stderr.is_empty());
-    }
-
-    #[tokio::test]
-    async fn an_unusable_token_or_url_is_refused_before_sending() {
-        let dir = std::env::temp_dir().join(format!("identity-selftest-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let empty = dir.join("empty-token");
-        std::fs::write(&empty, "\n").unwrap();
-        for args in [
-            vec!["--scim-url", "https://e/scim/v2"],
-            vec!["--scim-url", "https://e/scim/v2", "--token", " "],
-            vec![
-                "--scim-url",
-                "https://e/scim/v2",
-                "--token",
-                "t",
-                "--token-file",
-                empty.to_str().unwrap(),
-            ],
-            vec!["--scim-url", "e/scim/v2", "--token", "t"],
-        ] {
-            let mut cli = parse(&[&["selftest"], args.as_slice()].concat()).unwrap();
-            if let Command::Selftest(selftest) = &mut cli.command
-                && !args.contains(&"--token")
-            {
-                // whatever the environment of the test holds
-                selftest.token = None;
-                selftest.token_file = None;
-            }
-            let mut stdout = Vec::new();
-            let err = crate::run(cli, &mut stdout, &mut Vec::new())
-                .await
-                .unwrap_err();
-            assert!(matches!(err, CliError::Usage(_)), "{args:?}: {err}");
-            assert!(stdout.is_empty());
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
+    // hyper and reqwest wrap each other with the same message; say it once
+    parts.dedup();
+    if parts.is_empty() {
+        err.to_string()
+    } else {
+        parts.join(": ")
     }
 }
