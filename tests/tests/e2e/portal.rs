@@ -110,7 +110,7 @@ fn csrf_of(body: &str) -> String {
     body[start..start + 32].to_owned()
 }
 
-async fn token_count(stack: &Stack, tenant: &Tenant) -> usize {
+async fn tokens(stack: &Stack, tenant: &Tenant) -> Vec<admin::ScimToken> {
     stack
         .admin_client()
         .scim
@@ -123,7 +123,10 @@ async fn token_count(stack: &Stack, tenant: &Tenant) -> usize {
         .expect("ListScimTokens")
         .into_inner()
         .tokens
-        .len()
+}
+
+async fn token_count(stack: &Stack, tenant: &Tenant) -> usize {
+    tokens(stack, tenant).await.len()
 }
 
 #[tokio::test]
@@ -523,32 +526,16 @@ async fn the_connection_test_replays_the_providers_and_cleans_up() {
     let csrf = csrf_of(&overview);
     let before = token_count(&stack, &tenant).await;
 
-    let (status, _, result) = post(
-        &stack,
-        &session,
-        "/portal/test",
-        &[("csrf", &csrf)],
-        "same-origin",
-    )
-    .await;
+    let form = [("csrf", csrf.as_str())];
+    let test = || post(&stack, &session, "/portal/test", &form, "same-origin");
+    let (status, _, result) = test().await;
     assert_eq!(status, 200, "{result}");
     assert!(result.contains("Every step passed"), "{result}");
     for step in ["connection test", "create user", "clean up"] {
         assert!(result.contains(step), "{step}: {result}");
     }
     // its token is revoked, and nothing it created is left
-    let tokens = stack
-        .admin_client()
-        .scim
-        .list_scim_tokens(admin::ListScimTokensRequest {
-            organization_id: tenant.org_id.clone(),
-            page_size: 100,
-            page_token: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens;
+    let tokens = tokens(&stack, &tenant).await;
     assert_eq!(tokens.len(), before + 1);
     let test_token = tokens
         .iter()
@@ -570,14 +557,7 @@ async fn the_connection_test_replays_the_providers_and_cleans_up() {
         })
         .await
         .unwrap();
-    let (status, _, failed) = post(
-        &stack,
-        &session,
-        "/portal/test",
-        &[("csrf", &csrf)],
-        "same-origin",
-    )
-    .await;
+    let (status, _, failed) = test().await;
     assert_eq!(status, 200, "{failed}");
     assert!(failed.contains("the connection test failed"), "{failed}");
     assert!(failed.contains("FAIL"), "{failed}");
