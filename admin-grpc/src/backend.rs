@@ -192,37 +192,6 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Revokes a service credential (idempotent).
     async fn revoke_service_credential(&self, id: Uuid) -> Result<ServiceCredential, Status>;
 
-    /// Mints a single-use setup-portal link for the organization; `None` validity means the
-    /// default.
-    async fn create_portal_link(
-        &self,
-        organization_id: Uuid,
-        label: &str,
-        validity: Option<Duration>,
-    ) -> Result<identity_proto::admin::v1::CreatePortalLinkResponse, Status> {
-        let _ = (organization_id, label, validity);
-        Err(Status::unimplemented("this backend has no setup portal"))
-    }
-
-    /// The organization's newest portal links, newest first.
-    async fn list_portal_links(
-        &self,
-        organization_id: Uuid,
-    ) -> Result<identity_proto::admin::v1::ListPortalLinksResponse, Status> {
-        let _ = organization_id;
-        Err(Status::unimplemented("this backend has no setup portal"))
-    }
-
-    /// Revokes a portal link and ends its session (idempotent).
-    async fn revoke_portal_link(
-        &self,
-        organization_id: Uuid,
-        link_id: Uuid,
-    ) -> Result<identity_proto::admin::v1::PortalLink, Status> {
-        let _ = (organization_id, link_id);
-        Err(Status::unimplemented("this backend has no setup portal"))
-    }
-
     /// Provisioning connections, when the backend has them (`admin.v1.ConnectionService`
     /// answers UNIMPLEMENTED otherwise).
     fn connections(&self) -> Option<&dyn crate::connections::ConnectionBackend> {
@@ -232,6 +201,12 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Roles, when the backend has them (`admin.v1.RoleService` answers UNIMPLEMENTED
     /// otherwise).
     fn roles(&self) -> Option<&dyn crate::roles::RoleBackend> {
+        None
+    }
+
+    /// Setup-portal links, when the backend has them (`admin.v1.PortalService` answers
+    /// UNIMPLEMENTED otherwise).
+    fn portal(&self) -> Option<&dyn crate::portal::PortalBackend> {
         None
     }
 }

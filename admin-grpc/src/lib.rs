@@ -24,6 +24,6 @@ pub mod testing;
 pub use auth::Principal;
 pub use backend::{AdminBackend, OrganizationKey, PageRequest, PreviousToken};
 pub use connections::{ConnectionApi, ConnectionBackend};
-pub use portal::{PortalApi, with_portal_routes};
+pub use portal::{PortalApi, PortalBackend, with_portal_routes};
 pub use roles::{RoleApi, RoleBackend, RoleSelector};
 pub use service::{OrganizationApi, ScimApi, admin_routes};

@@ -16,8 +16,35 @@ use identity_proto::admin::v1::role_service_server::RoleServiceServer;
 use identity_proto::admin::v1::scim_service_server::ScimServiceServer;
 use identity_runtime::grpc_auth::{AuthLayer, Authenticator};
 use std::sync::Arc;
+use std::time::Duration;
 use tonic::{Request, Response, Status};
 use tower::Layer;
+use uuid::Uuid;
+
+/// The storage side of `admin.v1.PortalService`.
+#[async_trait::async_trait]
+pub trait PortalBackend: Send + Sync {
+    /// Mints a single-use link for the organization; `None` validity means the default.
+    async fn create_portal_link(
+        &self,
+        organization_id: Uuid,
+        label: &str,
+        validity: Option<Duration>,
+    ) -> Result<pb::CreatePortalLinkResponse, Status>;
+
+    /// The organization's newest links, newest first.
+    async fn list_portal_links(
+        &self,
+        organization_id: Uuid,
+    ) -> Result<pb::ListPortalLinksResponse, Status>;
+
+    /// Revokes a link and ends its session (idempotent).
+    async fn revoke_portal_link(
+        &self,
+        organization_id: Uuid,
+        link_id: Uuid,
+    ) -> Result<pb::PortalLink, Status>;
+}
 
 /// `admin.v1.PortalService` over a backend.
 #[derive(Clone)]
@@ -35,6 +62,12 @@ impl PortalApi {
     /// Serves `backend`. Serve it behind the admin authentication layer.
     pub fn new(backend: Arc<dyn AdminBackend>) -> Self {
         Self { backend }
+    }
+
+    fn backend(&self) -> Result<&dyn PortalBackend, Status> {
+        self.backend
+            .portal()
+            .ok_or_else(|| Status::unimplemented("this server has no setup portal"))
     }
 }
 
@@ -54,7 +87,7 @@ impl PortalService for PortalApi {
         let request = request.into_inner();
         let validity = crate::service::duration("validity", request.validity)?;
         Ok(Response::new(
-            self.backend
+            self.backend()?
                 .create_portal_link(organization_id, &request.label, validity)
                 .await?,
         ))
@@ -67,7 +100,7 @@ impl PortalService for PortalApi {
         let organization_id =
             Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
         Ok(Response::new(
-            self.backend.list_portal_links(organization_id).await?,
+            self.backend()?.list_portal_links(organization_id).await?,
         ))
     }
 
@@ -79,7 +112,7 @@ impl PortalService for PortalApi {
             Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
         let link_id = crate::auth::parse_uuid("link_id", &request.get_ref().link_id)?;
         let link = self
-            .backend
+            .backend()?
             .revoke_portal_link(organization_id, link_id)
             .await?;
         Ok(Response::new(pb::RevokePortalLinkResponse {

@@ -507,61 +507,8 @@ impl CoreAdminBackend {
     }
 }
 
-fn portal_link_pb(row: &crate::entity::portal_link::Model) -> pb::PortalLink {
-    pb::PortalLink {
-        id: row.id.to_string(),
-        organization_id: row.org_id.to_string(),
-        label: row.label.clone(),
-        create_time: Some(to_timestamp(row.created_at)),
-        expire_time: Some(to_timestamp(row.expires_at)),
-        open_time: row.opened_at.map(to_timestamp),
-        session_expire_time: row.session_expires_at.map(to_timestamp),
-    }
-}
-
 #[async_trait::async_trait]
 impl AdminBackend for CoreAdminBackend {
-    async fn list_portal_links(
-        &self,
-        organization_id: Uuid,
-    ) -> Result<pb::ListPortalLinksResponse, Status> {
-        let org = OrgId(organization_id);
-        organizations::get(&self.db, org).await?;
-        let rows = crate::store::portal::list(&self.db, org, 100).await?;
-        Ok(pb::ListPortalLinksResponse {
-            links: rows.iter().map(portal_link_pb).collect(),
-        })
-    }
-
-    async fn revoke_portal_link(
-        &self,
-        organization_id: Uuid,
-        link_id: Uuid,
-    ) -> Result<pb::PortalLink, Status> {
-        let row =
-            crate::store::portal::revoke(&self.db, OrgId(organization_id), link_id, now_micros())
-                .await?;
-        Ok(portal_link_pb(&row))
-    }
-
-    async fn create_portal_link(
-        &self,
-        organization_id: Uuid,
-        label: &str,
-        validity: Option<Duration>,
-    ) -> Result<pb::CreatePortalLinkResponse, Status> {
-        let org = OrgId(organization_id);
-        let (row, token) =
-            crate::store::portal::create_link(&self.db, org, label, validity, now_micros()).await?;
-        tracing::info!(target: "audit", org_id = %org, portal_link_id = %row.id, portal_label = %row.label, expires_at = row.expires_at, action = "portal.link_create", "setup portal link minted");
-        Ok(pb::CreatePortalLinkResponse {
-            path: format!("/portal/link/{token}"),
-            token,
-            expire_time: Some(to_timestamp(row.expires_at)),
-            id: row.id.to_string(),
-        })
-    }
-
     async fn authenticate(&self, secret: &str) -> Result<Principal, Status> {
         Ok(self.authenticate_core(secret).await?)
     }
@@ -747,6 +694,10 @@ impl AdminBackend for CoreAdminBackend {
     }
 
     fn roles(&self) -> Option<&dyn admin_grpc::RoleBackend> {
+        Some(self)
+    }
+
+    fn portal(&self) -> Option<&dyn admin_grpc::PortalBackend> {
         Some(self)
     }
 

@@ -12,6 +12,7 @@
 use mimalloc as _;
 pub mod admin_backend;
 pub mod admin_connections;
+pub mod admin_portal;
 pub mod admin_roles;
 pub mod config;
 pub mod db;
