@@ -347,16 +347,17 @@ async fn delete_group(ctx: &mut Ctx) -> StepResult {
     Ok(())
 }
 
-/// An error's causes, `outer: inner: …`, without its own top level (reqwest's is generic, or
-/// repeats the URL); the error itself when it has no cause.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+/// An error's causes, `outer: inner: …`, without its own top level (the transport errors of
+/// reqwest and tonic are generic, or repeat the URL); the error itself when it has no cause.
+/// Also what `identity-admin` says when it cannot connect.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = Vec::new();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
         parts.push(cause.to_string());
         source = cause.source();
     }
-    // hyper and reqwest wrap each other with the same message; say it once
+    // hyper, tonic and reqwest wrap each other with the same message; say it once
     parts.dedup();
     if parts.is_empty() {
         err.to_string()

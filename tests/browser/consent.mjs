@@ -23,50 +23,14 @@
 // failed to stderr and exits 1.
 
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { answerRedirects } from './common.mjs';
-
-// ES modules ignore NODE_PATH: resolve playwright-core from NODE_MODULES when given
-function loadChromium() {
-  const require = createRequire(
-    process.env.NODE_MODULES ? path.join(process.env.NODE_MODULES, '..', 'x.js') : import.meta.url,
-  );
-  try {
-    return require('playwright-core').chromium;
-  } catch (error) {
-    throw new Error(`cannot load playwright-core (NODE_MODULES=${process.env.NODE_MODULES ?? 'unset'}): ${error.message.split('\n')[0]}`);
-  }
-}
-
-const TIMEOUT_MS = 15_000;
-
-function env(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+import {
+  TIMEOUT_MS, answerRedirects, bodyText, check, env, expectVisible, launchChromium, run,
+} from './common.mjs';
 
 const isAuthorizePost = (response) =>
   response.request().method() === 'POST' && new URL(response.url()).pathname === '/oauth/authorize';
-
-async function expectVisible(page, selector, note = '') {
-  try {
-    await page.locator(selector).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    const text = (await bodyText(page)).slice(0, 2000);
-    throw new Error(`no visible ${selector}${note} on ${page.url()}; the page shows:\n${text}`);
-  }
-}
-
-async function bodyText(page) {
-  return page.locator('body').innerText().catch(() => '');
-}
 
 async function main() {
   const authorizeUrl = env('AUTHORIZE_URL');
@@ -79,16 +43,11 @@ async function main() {
   mkdirSync(screenshotDir, { recursive: true });
   const shot = (name) => path.join(screenshotDir, name);
 
-  let step = 'loading playwright-core';
+  let step = 'launching Chromium';
   let browser;
   try {
-    const chromium = loadChromium();
     step = 'launching Chromium';
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     page.setDefaultTimeout(TIMEOUT_MS);
 
@@ -139,10 +98,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => { process.exitCode = 0; },
-  (error) => {
-    console.error(`consent.mjs: ${error.message}`);
-    process.exitCode = 1;
-  },
-);
+run('consent.mjs', main);

@@ -22,41 +22,14 @@
 // and exits 0; on failure prints what failed to stderr and exits 1.
 
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { answerRedirects } from './common.mjs';
+import {
+  TIMEOUT_MS, answerRedirects, bodyText, check, env, expectVisible, launchChromium, require, run,
+} from './common.mjs';
 
-const TIMEOUT_MS = 15_000;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 900 };
-
-// ES modules ignore NODE_PATH: resolve packages from NODE_MODULES when given
-const require = createRequire(
-  process.env.NODE_MODULES ? path.join(process.env.NODE_MODULES, '..', 'x.js') : import.meta.url,
-);
-
-function env(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`environment variable ${name} is not set`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function bodyText(page) {
-  return page.locator('body').innerText().catch(() => '');
-}
-
-async function expectVisible(page, selector) {
-  try {
-    await page.locator(selector).first().waitFor({ state: 'visible', timeout: TIMEOUT_MS });
-  } catch {
-    throw new Error(`no visible ${selector} on ${page.url()}; the page shows:\n${(await bodyText(page)).slice(0, 2000)}`);
-  }
-}
 
 // axe-core, injected into the page; serious and critical violations fail
 async function accessible(page, name) {
@@ -100,16 +73,11 @@ async function main() {
   const shots = (name) => path.join(screenshotDir, name);
   const origin = new URL(linkUrl).origin;
 
-  let step = 'loading playwright-core';
+  let step = 'launching Chromium';
   let browser;
   try {
-    const { chromium } = require('playwright-core');
     step = 'launching Chromium';
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: DESKTOP });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
     const page = await context.newPage();
@@ -212,10 +180,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => { process.exitCode = 0; },
-  (error) => {
-    console.error(`portal.mjs: ${error.message}`);
-    process.exitCode = 1;
-  },
-);
+run('portal.mjs', main);

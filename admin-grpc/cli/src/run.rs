@@ -161,7 +161,7 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
         })
         .connect()
         .await
-        .map_err(|err| connect_error(error_chain(&err)))?;
+        .map_err(|err| connect_error(identity_selftest::error_chain(&err)))?;
     Ok(Clients {
         orgs: with_message_limits!(OrganizationServiceClient::with_interceptor(
             channel.clone(),
@@ -184,24 +184,6 @@ async fn connect(cli: &Cli) -> Result<Clients, CliError> {
         )),
         portal: with_message_limits!(PortalServiceClient::with_interceptor(channel, auth)),
     })
-}
-
-/// An error's causes, `outer: inner: …`, without its own top level (tonic's transport error
-/// and reqwest's are generic, or repeat the URL); the error itself when it has no cause.
-pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = Vec::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    // hyper, tonic and reqwest wrap each other with the same message; say it once
-    parts.dedup();
-    if parts.is_empty() {
-        err.to_string()
-    } else {
-        parts.join(": ")
-    }
 }
 
 fn days(days: Option<u32>) -> Option<prost_types::Duration> {

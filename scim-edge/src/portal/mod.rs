@@ -20,12 +20,12 @@
 mod page;
 mod session;
 
-use session::{LINK_PATH, Posted, SESSION_COOKIE, is_cross_site};
+use session::{LINK_PATH, Posted, is_cross_site, set_session_cookie};
 pub(crate) use session::{Session, loggable_path};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use identity_proto::admin::v1 as admin;
@@ -213,13 +213,9 @@ async fn open_link(
                 .map_or(3600, |at| {
                     (at.seconds - chrono::Utc::now().timestamp()).clamp(0, 24 * 3600)
                 });
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax",
-                response.session_token
-            );
             let mut redirect = Redirect::to(PORTAL_PATH).into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
-                redirect.headers_mut().insert(header::SET_COOKIE, value);
+            if let Some(cookie) = set_session_cookie(&response.session_token, max_age) {
+                redirect.headers_mut().insert(header::SET_COOKIE, cookie);
             }
             redirect
         }
@@ -245,12 +241,9 @@ async fn logout(
         return page::unavailable(&status);
     }
     let mut response = page::signed_out();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "portal_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
-        ),
-    );
+    if let Some(cookie) = set_session_cookie("", 0) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
     response
 }
 

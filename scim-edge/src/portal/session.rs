@@ -18,7 +18,17 @@ use crate::core_client::outgoing_request;
 use crate::state::AppState;
 
 /// The cookie that holds a session's token.
-pub(super) const SESSION_COOKIE: &str = "portal_session";
+const SESSION_COOKIE: &str = "portal_session";
+
+/// The `Set-Cookie` value that gives the browser `token` for `max_age` seconds (an empty token
+/// and 0 forget it): HttpOnly, Secure, and Lax so the consent page, reached by a redirect from
+/// the identity provider, sees it.
+pub(super) fn set_session_cookie(token: &str, max_age: i64) -> Option<axum::http::HeaderValue> {
+    axum::http::HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .ok()
+}
 
 /// Where a link is opened; the rest of the path is the link's secret.
 pub(super) const LINK_PATH: &str = "/portal/link/";
