@@ -1,6 +1,6 @@
 //! The setup portal's sessions: `identity.v1.PortalService` (the edge opens links and reads
 //! sessions) and [`PortalSessions`], the authenticator of the admin services a session may call
-//! on the identity listener (`admin_grpc::portal_routes`).
+//! on the identity listener (`admin_grpc::with_portal_routes`).
 
 use crate::service::caller::Caller;
 use crate::store::portal::{self, Session};
