@@ -6,6 +6,11 @@
 //! core's reason and answered with a generic 401; a core that cannot be reached gives 503, not
 //! 401, so an identity provider retries instead of disabling the integration.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -15,7 +20,9 @@ use axum::response::{IntoResponse, Response};
 use identity_proto::identity::v1::{AuthenticateScimTokenRequest, PrincipalKind};
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use tonic::Code;
+use tower::{Layer, Service};
 
 use crate::core_client::outgoing_request;
 use crate::error::{CoreFailure, ScimError};
@@ -152,12 +159,74 @@ fn rejection_detail(reason: Option<ErrorReason>) -> &'static str {
     }
 }
 
-/// Middleware: resolves the bearer token to a [`Principal`] or answers 401 / 503.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// The layer in front of every SCIM route: first one of the edge's `max_concurrent_requests`
+/// slots (others wait; health probes and OAuth are not limited, so a busy edge is not
+/// restarted), then the bearer token resolved to a [`Principal`] (or 401 / 503), the
+/// organization's limits, and the request.
+///
+/// One hand-written layer rather than tower's concurrency limit and axum's `from_fn`:
+/// `Router::layer` boxes and clones each layer per route and per request.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticate {
+    state: AppState,
+    slots: Arc<Semaphore>,
+}
+
+impl Authenticate {
+    pub(crate) fn new(state: AppState) -> Self {
+        let slots = Arc::new(Semaphore::new(state.settings.max_concurrent_requests));
+        Self { state, slots }
+    }
+}
+
+impl<S> Layer<S> for Authenticate {
+    type Service = Authenticated<S>;
+
+    fn layer(&self, inner: S) -> Authenticated<S> {
+        Authenticated {
+            inner,
+            gate: self.clone(),
+        }
+    }
+}
+
+/// The service of [`Authenticate`].
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated<S> {
+    inner: S,
+    gate: Authenticate,
+}
+
+impl<S> Service<Request> for Authenticated<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let gate = self.gate.clone();
+        Box::pin(async move {
+            // the semaphore is never closed
+            let _slot = gate.slots.acquire().await;
+            Ok(authenticate(&gate.state, request, inner).await)
+        })
+    }
+}
+
+/// Resolves the bearer token to a [`Principal`] or answers 401 / 503, then runs `inner`.
+async fn authenticate<S>(state: &AppState, mut request: Request, mut inner: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let Some(token) = bearer_token(&request) else {
         tracing::info!("scim request without bearer token rejected");
         crate::metrics::token_rejected("missing");
@@ -174,11 +243,11 @@ pub async fn authenticate(
             }
             // an address that keeps presenting refused tokens is not heard until its budget
             // refills (see `throttle`)
-            let address = address_of(&state, &request);
+            let address = address_of(state, &request);
             if let Err(throttled) = state.throttle.check_address(address) {
-                return refuse(&state, throttled, Client::Address(address));
+                return refuse(state, throttled, Client::Address(address));
             }
-            match resolve(&state, token, key).await {
+            match resolve(state, token, key).await {
                 Ok(principal) => principal,
                 Err(error) => {
                     if error.status == axum::http::StatusCode::UNAUTHORIZED {
@@ -202,7 +271,7 @@ pub async fn authenticate(
         Ok(slot) => slot,
         Err(throttled) => {
             return refuse(
-                &state,
+                state,
                 throttled,
                 Client::Organization(&principal.organization_id),
             );
@@ -218,16 +287,19 @@ pub async fn authenticate(
     let connection = principal.connection_id.clone();
     let resource_type = crate::metrics::resource_type(request.uri().path());
     let method = request.method().clone();
-    // the full path, base path included (this runs inside the nested SCIM router)
-    let path = request
-        .extensions()
-        .get::<axum::extract::OriginalUri>()
-        .map_or_else(|| request.uri().path(), |original| original.path())
-        .to_owned();
+    // the full path, base path included (this runs inside the nested SCIM router), for a
+    // connection's activity
+    let path = connection.as_ref().map(|_| {
+        request
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| request.uri().path(), |original| original.path())
+            .to_owned()
+    });
     request.extensions_mut().insert(principal);
-    let response = crate::fair::holding(
+    let Ok(response) = crate::fair::holding(
         heavy_slot.is_some(),
-        crate::core_client::for_connection(connection.as_deref(), next.run(request)),
+        crate::core_client::for_connection(connection.as_deref(), inner.call(request)),
     )
     .await;
     drop(heavy_slot);
@@ -237,10 +309,10 @@ pub async fn authenticate(
         method.as_str(),
         response.status().as_u16(),
     );
-    if let Some(connection) = connection
+    if let (Some(connection), Some(path)) = (connection, path)
         && response.status().as_u16() >= 400
     {
-        record_failure(&state, organization, connection, method, path, &response);
+        record_failure(state, organization, connection, method, path, &response);
     }
     response
 }

@@ -12,6 +12,7 @@ use mimalloc as _;
 pub mod auth;
 pub mod config;
 pub mod core_client;
+mod envelope;
 pub mod error;
 mod etag;
 mod fair;
@@ -33,5 +34,5 @@ mod server;
 pub mod state;
 pub mod throttle;
 
-pub use server::router;
+pub use server::{App, router};
 pub use state::AppState;

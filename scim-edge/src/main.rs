@@ -9,7 +9,7 @@ use clap::Parser;
 use scim_edge::config::{Config, Flags};
 use scim_edge::core_client::CoreClient;
 use scim_edge::https::HttpsListener;
-use scim_edge::{AppState, router};
+use scim_edge::{App, AppState, router};
 use std::net::SocketAddr;
 
 /// See the workspace manifest for why.
@@ -68,7 +68,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         https = config.listener_tls.is_some(),
         "scim-edge listening"
     );
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        SocketAddr,
+    >(router(state));
     match &config.listener_tls {
         Some(files) => {
             let listener = HttpsListener::new(listener, files).context("listener TLS")?;
@@ -100,7 +102,7 @@ fn announce(bound: SocketAddr) {
 /// Serves until the shutdown signal, then gives in-flight requests `grace` to finish.
 async fn serve_on<L>(
     listener: L,
-    app: IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>,
+    app: IntoMakeServiceWithConnectInfo<App, SocketAddr>,
     grace: std::time::Duration,
 ) -> anyhow::Result<()>
 where

@@ -5,8 +5,13 @@
 //! an id), organizations are the tenants' ids (as many as tenants, never users), reasons come
 //! from a fixed set. No label ever carries a token, a user name or any other personal data.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
+use axum::http::Method;
 use axum::response::Response;
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram};
@@ -82,32 +87,82 @@ static OAUTH_FAILURES: LazyLock<Counter<u64>> = LazyLock::new(|| {
         .build()
 });
 
-/// The route label of a request: its matched template, or `unmatched`.
-fn route_of(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned())
+/// Per route (where the matched route is known), in one layer: records every request's duration
+/// by route, method and status, after holding a 429 whose client ignored its last `Retry-After`
+/// (`throttle::hold_refusal`: outside the concurrency limits, so a held answer holds no slot).
+/// Hand-written rather than two `from_fn` middlewares: `Router::layer` boxes and clones each
+/// layer per request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordRequests;
+
+impl<S> tower::Layer<S> for RecordRequests {
+    type Service = Recorded<S>;
+
+    fn layer(&self, inner: S) -> Recorded<S> {
+        Recorded(inner)
+    }
 }
 
-/// Middleware: records every request's duration by route, method and status.
-pub(crate) async fn record_request(request: Request, next: Next) -> Response {
-    let route = route_of(&request);
-    let method = request.method().as_str().to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    REQUEST_DURATION.record(
-        started.elapsed().as_secs_f64(),
-        &[
-            KeyValue::new("http.route", route),
-            KeyValue::new("http.request.method", method),
-            KeyValue::new(
-                "http.response.status_code",
-                i64::from(response.status().as_u16()),
-            ),
-        ],
-    );
-    response
+/// The service of [`RecordRequests`].
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded<S>(S);
+
+impl<S> tower::Service<Request> for Recorded<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+        let method = method_label(request.method());
+        let started = Instant::now();
+        let clone = self.0.clone();
+        let mut inner = std::mem::replace(&mut self.0, clone);
+        Box::pin(async move {
+            let Ok(mut response) = inner.call(request).await;
+            crate::throttle::hold_refusal(&mut response).await;
+            REQUEST_DURATION.record(
+                started.elapsed().as_secs_f64(),
+                &[
+                    KeyValue::new("http.route", route),
+                    KeyValue::new("http.request.method", method),
+                    KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(response.status().as_u16()),
+                    ),
+                ],
+            );
+            Ok(response)
+        })
+    }
+}
+
+/// A method's label: its name when HTTP defines it, else `_OTHER` (OpenTelemetry's convention,
+/// which keeps the label set bounded).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "_OTHER",
+    }
 }
 
 /// The SCIM resource type a path addresses (`Users`, `Groups`, `Bulk`, …): its first segment

@@ -547,7 +547,7 @@ async fn start_fake(core: FakeCore) -> SocketAddr {
 // === the client side ===
 
 struct Edge {
-    app: axum::Router,
+    app: scim_edge::App,
     core: FakeCore,
 }
 

@@ -120,7 +120,7 @@ fn settings_with(
     }
 }
 
-fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
+fn app_with(core: SocketAddr, settings: Settings) -> scim_edge::App {
     let core = CoreClient::connect_lazy(
         &format!("http://{core}"),
         Some("edge-test-credential"),
@@ -137,7 +137,7 @@ fn app_with(core: SocketAddr, settings: Settings) -> axum::Router {
     })
 }
 
-fn app(core: SocketAddr) -> axum::Router {
+fn app(core: SocketAddr) -> scim_edge::App {
     app_with(core, settings(64 * 1024, Duration::from_secs(10)))
 }
 
@@ -147,7 +147,7 @@ struct Reply {
     body: Value,
 }
 
-async fn send(app: &axum::Router, request: Request<Body>) -> Reply {
+async fn send(app: &scim_edge::App, request: Request<Body>) -> Reply {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -499,6 +499,22 @@ async fn oversized_bodies_are_413() {
         .body(Body::from_stream(stream))
         .unwrap();
     assert_scim_error(&send(&app, streamed).await, 413, None);
+}
+
+#[tokio::test]
+async fn bodies_within_the_configured_limit_are_read_beyond_axums_default() {
+    // axum's extractors refuse more than 2 MiB unless told otherwise; the configured limit is
+    // the only one
+    let (core, _) = fake_core().await;
+    let app = app_with(core, settings(4 * 1024 * 1024, Duration::from_secs(10)));
+    let big = format!("{{\"userName\":\"{}\"}}", "x".repeat(3 * 1024 * 1024)).into_bytes();
+    let request = Request::post("/scim/v2/Users")
+        .header(header::AUTHORIZATION, "Bearer good")
+        .header(header::CONTENT_TYPE, "application/scim+json")
+        .body(Body::from(big))
+        .unwrap();
+    let reply = send(&app, request).await;
+    assert_ne!(reply.status, 413, "{:?}", reply.body);
 }
 
 #[tokio::test]

@@ -15,7 +15,6 @@ pub(crate) mod resource;
 pub(crate) mod search;
 pub(crate) mod users;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -137,11 +136,13 @@ pub(crate) struct ScimBody(pub(crate) Value);
 impl<S: Send + Sync> FromRequest<S> for ScimBody {
     type Rejection = ScimError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        // the envelope bounds every body (`crate::envelope`); axum's own 2 MiB default must not
+        // apply on top of the configured limit
+        let bytes = axum::body::to_bytes(request.into_body(), usize::MAX)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            .map_err(|error| {
+                if is_over_limit(&error) {
                     ScimError::payload_too_large("the request body is too large")
                 } else {
                     ScimError::invalid_syntax("the request body could not be read")
@@ -149,6 +150,18 @@ impl<S: Send + Sync> FromRequest<S> for ScimBody {
             })?;
         parse_json(&bytes).map(Self)
     }
+}
+
+/// Whether reading a body failed because it outgrew the envelope's limit.
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Parses a request body as JSON. The values are counted first, without building anything: a

@@ -16,7 +16,7 @@
 //!
 //! Throttled requests are answered `429` with a SCIM error body and `Retry-After`, which Okta
 //! and Entra ID both honour by backing off. A client that asks again before the `Retry-After`
-//! it was given has its next 429s held until that time (`hold_refusals`, outside the global
+//! it was given has its next 429s held until that time (`hold_refusal`, outside the global
 //! concurrency limit): answering a client that ignores the header as fast as it can send was
 //! the CPU a hostile tenant still took from the others (15,000–18,000 429s a second in
 //! `identity-bench neighbours`); a held answer costs a timer and no CPU, and each connection of
@@ -368,7 +368,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// The 429, carrying its hold for `hold_refusals`.
+    /// The 429, carrying its hold for `hold_refusal`.
     pub fn into_response(self) -> axum::response::Response {
         use axum::response::IntoResponse;
         let mut response = self.error.into_response();
@@ -386,20 +386,16 @@ pub struct Hold {
     parking: Arc<Semaphore>,
 }
 
-/// Middleware, outside the global concurrency limit (a held answer holds no slot): sends a
-/// response carrying a [`Hold`] at its time, or at once when `MAX_HELD` are already held.
-pub async fn hold_refusals(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let mut response = next.run(request).await;
+/// Outside the concurrency limits (a held answer holds no slot, see `metrics::Recorded`): waits
+/// until the time of a response carrying a [`Hold`], or not at all when `MAX_HELD` are already
+/// held.
+pub async fn hold_refusal(response: &mut axum::response::Response) {
     if let Some(hold) = response.extensions_mut().remove::<Hold>()
         && let Ok(_parked) = hold.parking.try_acquire_owned()
     {
         crate::metrics::refusal_held(hold.until.saturating_duration_since(Instant::now()));
         tokio::time::sleep_until(hold.until.into()).await;
     }
-    response
 }
 
 /// The client's address: the right-most entry of `header` when configured and present (the

@@ -228,7 +228,13 @@ async fn a_held_answer_is_sent_at_its_time() {
                 }
             }),
         )
-        .layer(axum::middleware::from_fn(hold_refusals));
+        .layer(axum::middleware::from_fn(
+            |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                let mut response = next.run(request).await;
+                hold_refusal(&mut response).await;
+                response
+            },
+        ));
     let request = || {
         axum::http::Request::get("/")
             .body(axum::body::Body::empty())
