@@ -4,9 +4,8 @@
 //! backend's credential check as its authenticator; handlers then only check the organization
 //! the request names ([`Principal::authorize`]).
 
-use crate::backend::AdminBackend;
+use crate::fields::parse_uuid;
 use crate::status;
-use identity_runtime::grpc_auth::Authenticator;
 use tonic::Status;
 use uuid::Uuid;
 
@@ -87,79 +86,5 @@ impl Principal {
             .extensions()
             .get::<Self>()
             .ok_or_else(status::unauthenticated)
-    }
-}
-
-/// Parses a required UUID request field.
-pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, Status> {
-    if value.is_empty() {
-        return Err(status::invalid_argument(field, "is required"));
-    }
-    Uuid::try_parse(value).map_err(|_| status::invalid_argument(field, "is not a valid UUID"))
-}
-
-/// The admin API's authenticator: the backend's credential check.
-#[async_trait::async_trait]
-impl Authenticator for dyn AdminBackend {
-    type Principal = Principal;
-
-    async fn authenticate(&self, secret: &str) -> Result<Principal, Status> {
-        AdminBackend::authenticate(self, secret).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn org(n: u128) -> Uuid {
-        Uuid::from_u128(n)
-    }
-
-    #[test]
-    fn admin_may_act_on_any_organization() {
-        let id = org(7);
-        assert_eq!(Principal::Admin.authorize(&id.to_string()).unwrap(), id);
-        Principal::Admin.require_admin().unwrap();
-    }
-
-    #[test]
-    fn owner_may_act_only_on_their_organization() {
-        let owner = Principal::Owner {
-            organization_id: org(1),
-        };
-        assert_eq!(owner.authorize(&org(1).to_string()).unwrap(), org(1));
-        // any spelling of the same UUID is the same organization
-        assert_eq!(
-            owner
-                .authorize(&org(1).simple().to_string().to_uppercase())
-                .unwrap(),
-            org(1)
-        );
-        let denied = owner.authorize(&org(2).to_string()).unwrap_err();
-        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
-        assert_eq!(
-            identity_proto::identity::v1::ErrorReason::of(&denied),
-            Some(identity_proto::identity::v1::ErrorReason::PermissionDenied)
-        );
-        assert_eq!(
-            owner.require_admin().unwrap_err().code(),
-            tonic::Code::PermissionDenied
-        );
-    }
-
-    #[test]
-    fn malformed_organization_ids_are_invalid_arguments_not_denials() {
-        for principal in [
-            Principal::Admin,
-            Principal::Owner {
-                organization_id: org(1),
-            },
-        ] {
-            for bad in ["", "not-a-uuid"] {
-                let err = principal.authorize(bad).unwrap_err();
-                assert_eq!(err.code(), tonic::Code::InvalidArgument, "{bad:?}");
-            }
-        }
     }
 }

@@ -5,14 +5,14 @@
 //! turns fields into typed values; the [`ConnectionBackend`] owns every rule beyond that. A
 //! backend without connections answers UNIMPLEMENTED.
 
-use crate::auth::{Principal, parse_uuid};
-use crate::backend::AdminBackend;
+use crate::auth::Principal;
+use crate::backend::{AdminBackend, ConnectionBackend};
+use crate::fields::parse_uuid;
 use crate::status;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::connection_service_server::ConnectionService;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 /// The longest connection or client name.
 const MAX_NAME_CHARS: usize = 100;
@@ -22,70 +22,6 @@ const MAX_GROUPS: usize = 1000;
 const MAX_GROUP_CHARS: usize = 256;
 /// The most redirect URIs of one client.
 const MAX_REDIRECT_URIS: usize = 10;
-
-/// What a store must offer for provisioning connections.
-#[async_trait::async_trait]
-pub trait ConnectionBackend: Send + Sync {
-    /// Creates a connection; `allowed_groups` `None` allows every group.
-    async fn create_connection(
-        &self,
-        organization_id: Uuid,
-        name: &str,
-        allowed_groups: Option<Vec<String>>,
-    ) -> Result<pb::Connection, Status>;
-    /// The organization's live connections with their activity counters.
-    async fn list_connections(&self, organization_id: Uuid) -> Result<Vec<pb::Connection>, Status>;
-    /// One connection with its activity and recent errors.
-    async fn get_connection(
-        &self,
-        organization_id: Uuid,
-        id: Uuid,
-    ) -> Result<pb::Connection, Status>;
-    /// Renames a connection (`name` `Some`) and/or replaces its groups (`groups` `Some`, whose
-    /// inner `None` allows every group).
-    async fn update_connection(
-        &self,
-        organization_id: Uuid,
-        id: Uuid,
-        name: Option<String>,
-        groups: Option<Option<Vec<String>>>,
-    ) -> Result<pb::Connection, Status>;
-    /// Deletes a connection and revokes everything it holds.
-    async fn delete_connection(&self, organization_id: Uuid, id: Uuid) -> Result<(), Status>;
-    /// Registers a client; the secret is returned once.
-    async fn register_oauth_client(
-        &self,
-        organization_id: Uuid,
-        connection_id: Uuid,
-        name: &str,
-        redirect_uris: &[String],
-        client_credentials: bool,
-    ) -> Result<pb::RegisterOAuthClientResponse, Status>;
-    /// A connection's clients.
-    async fn list_oauth_clients(
-        &self,
-        organization_id: Uuid,
-        connection_id: Uuid,
-    ) -> Result<Vec<pb::OAuthClient>, Status>;
-    /// Deletes a client and revokes its grants.
-    async fn delete_oauth_client(
-        &self,
-        organization_id: Uuid,
-        client_id: &str,
-    ) -> Result<(), Status>;
-    /// A connection's grants, newest first.
-    async fn list_grants(
-        &self,
-        organization_id: Uuid,
-        connection_id: Uuid,
-    ) -> Result<Vec<pb::Grant>, Status>;
-    /// Revokes a grant.
-    async fn revoke_grant(
-        &self,
-        organization_id: Uuid,
-        grant_id: Uuid,
-    ) -> Result<pb::Grant, Status>;
-}
 
 /// `admin.v1.ConnectionService` over a backend.
 #[derive(Clone)]
@@ -124,7 +60,7 @@ fn name(field: &str, value: &str) -> Result<String, Status> {
 }
 
 /// Trimmed, de-duplicated (without regard to case) group names; `None` when there are none.
-fn allowed_groups(values: &[String]) -> Result<Option<Vec<String>>, Status> {
+fn parse_allowed_groups(values: &[String]) -> Result<Option<Vec<String>>, Status> {
     if values.len() > MAX_GROUPS {
         return Err(status::invalid_argument(
             "allowed_group_names",
@@ -152,7 +88,7 @@ fn allowed_groups(values: &[String]) -> Result<Option<Vec<String>>, Status> {
 
 /// Redirect URIs must be absolute https URIs (or http on a loopback host, RFC 8252 §7.3)
 /// without a fragment (RFC 6749 §3.1.2).
-fn redirect_uris(values: &[String]) -> Result<Vec<String>, Status> {
+fn parse_redirect_uris(values: &[String]) -> Result<Vec<String>, Status> {
     if values.len() > MAX_REDIRECT_URIS {
         return Err(status::invalid_argument(
             "redirect_uris",
@@ -185,7 +121,7 @@ impl ConnectionService for ConnectionApi {
         let org = Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
         let request = request.into_inner();
         let name = name("name", &request.name)?;
-        let groups = allowed_groups(&request.allowed_group_names)?;
+        let groups = parse_allowed_groups(&request.allowed_group_names)?;
         let connection = self
             .backend()?
             .create_connection(org, &name, groups)
@@ -229,7 +165,7 @@ impl ConnectionService for ConnectionApi {
             Some(name("name", &request.name)?)
         };
         let groups = if request.update_allowed_groups {
-            Some(allowed_groups(&request.allowed_group_names)?)
+            Some(parse_allowed_groups(&request.allowed_group_names)?)
         } else {
             None
         };
@@ -260,7 +196,7 @@ impl ConnectionService for ConnectionApi {
         let request = request.into_inner();
         let connection = parse_uuid("connection_id", &request.connection_id)?;
         let name = name("name", &request.name)?;
-        let uris = redirect_uris(&request.redirect_uris)?;
+        let uris = parse_redirect_uris(&request.redirect_uris)?;
         Ok(Response::new(
             self.backend()?
                 .register_oauth_client(org, connection, &name, &uris, request.client_credentials)
@@ -321,18 +257,18 @@ mod tests {
 
     #[test]
     fn groups_are_trimmed_and_deduplicated_without_case() {
-        let groups = allowed_groups(&[" Eng ".into(), "eng".into(), "Sales".into()]).unwrap();
+        let groups = parse_allowed_groups(&[" Eng ".into(), "eng".into(), "Sales".into()]).unwrap();
         assert_eq!(groups, Some(vec!["Eng".to_owned(), "Sales".to_owned()]));
-        assert_eq!(allowed_groups(&[]).unwrap(), None);
-        assert!(allowed_groups(&[" ".into()]).is_err());
+        assert_eq!(parse_allowed_groups(&[]).unwrap(), None);
+        assert!(parse_allowed_groups(&[" ".into()]).is_err());
     }
 
     #[test]
     fn redirect_uris_are_https_or_loopback() {
-        assert!(redirect_uris(&["https://idp.example.com/cb".into()]).is_ok());
-        assert!(redirect_uris(&["http://127.0.0.1:9000/cb".into()]).is_ok());
+        assert!(parse_redirect_uris(&["https://idp.example.com/cb".into()]).is_ok());
+        assert!(parse_redirect_uris(&["http://127.0.0.1:9000/cb".into()]).is_ok());
         for bad in ["http://idp.example.com/cb", "https://x.example/cb#f", "cb"] {
-            assert!(redirect_uris(&[bad.into()]).is_err(), "{bad}");
+            assert!(parse_redirect_uris(&[bad.into()]).is_err(), "{bad}");
         }
     }
 }

@@ -13,8 +13,10 @@
 pub mod auth;
 pub mod backend;
 pub mod connections;
+pub mod fields;
 pub mod portal;
 pub mod roles;
+pub mod routes;
 pub mod service;
 pub mod service_credentials;
 pub mod status;
@@ -22,8 +24,13 @@ pub mod status;
 pub mod testing;
 
 pub use auth::Principal;
-pub use backend::{AdminBackend, OrganizationKey, PageRequest, PreviousToken};
-pub use connections::{ConnectionApi, ConnectionBackend};
-pub use portal::{PortalApi, PortalBackend, with_portal_routes};
-pub use roles::{RoleApi, RoleBackend, RoleSelector};
-pub use service::{OrganizationApi, ScimApi, admin_routes};
+pub use backend::{
+    AdminBackend, ConnectionBackend, OrganizationKey, PortalBackend, PreviousToken, RoleBackend,
+    RoleSelector,
+};
+pub use connections::ConnectionApi;
+pub use fields::PageRequest;
+pub use portal::PortalApi;
+pub use roles::RoleApi;
+pub use routes::{admin_routes, with_portal_routes};
+pub use service::{OrganizationApi, ScimApi};

@@ -7,44 +7,12 @@
 //! browser session can never mint a standing owner or service credential.
 
 use crate::auth::Principal;
-use crate::backend::AdminBackend;
+use crate::backend::{AdminBackend, PortalBackend};
 use crate::status;
 use identity_proto::admin::v1 as pb;
-use identity_proto::admin::v1::connection_service_server::ConnectionServiceServer;
 use identity_proto::admin::v1::portal_service_server::PortalService;
-use identity_proto::admin::v1::role_service_server::RoleServiceServer;
-use identity_proto::admin::v1::scim_service_server::ScimServiceServer;
-use identity_runtime::grpc_auth::{AuthLayer, Authenticator};
 use std::sync::Arc;
-use std::time::Duration;
 use tonic::{Request, Response, Status};
-use tower::Layer;
-use uuid::Uuid;
-
-/// The storage side of `admin.v1.PortalService`.
-#[async_trait::async_trait]
-pub trait PortalBackend: Send + Sync {
-    /// Mints a single-use link for the organization; `None` validity means the default.
-    async fn create_portal_link(
-        &self,
-        organization_id: Uuid,
-        label: &str,
-        validity: Option<Duration>,
-    ) -> Result<pb::CreatePortalLinkResponse, Status>;
-
-    /// The organization's newest links, newest first.
-    async fn list_portal_links(
-        &self,
-        organization_id: Uuid,
-    ) -> Result<pb::ListPortalLinksResponse, Status>;
-
-    /// Revokes a link and ends its session (idempotent).
-    async fn revoke_portal_link(
-        &self,
-        organization_id: Uuid,
-        link_id: Uuid,
-    ) -> Result<pb::PortalLink, Status>;
-}
 
 /// `admin.v1.PortalService` over a backend.
 #[derive(Clone)]
@@ -85,7 +53,7 @@ impl PortalService for PortalApi {
         }
         let organization_id = principal.authorize(&request.get_ref().organization_id)?;
         let request = request.into_inner();
-        let validity = crate::service::duration("validity", request.validity)?;
+        let validity = crate::fields::duration("validity", request.validity)?;
         Ok(Response::new(
             self.backend()?
                 .create_portal_link(organization_id, &request.label, validity)
@@ -110,7 +78,7 @@ impl PortalService for PortalApi {
     ) -> Result<Response<pb::RevokePortalLinkResponse>, Status> {
         let organization_id =
             Principal::of(&request)?.authorize(&request.get_ref().organization_id)?;
-        let link_id = crate::auth::parse_uuid("link_id", &request.get_ref().link_id)?;
+        let link_id = crate::fields::parse_uuid("link_id", &request.get_ref().link_id)?;
         let link = self
             .backend()?
             .revoke_portal_link(organization_id, link_id)
@@ -119,28 +87,4 @@ impl PortalService for PortalApi {
             link: Some(link),
         }))
     }
-}
-
-/// `routes` with the admin services a setup-portal session may call (`ScimService`,
-/// `ConnectionService`, `RoleService`) added, authenticated by `sessions` (which must only ever
-/// answer [`Principal::Portal`]): for the identity listener.
-pub fn with_portal_routes(
-    routes: tonic::service::Routes,
-    backend: Arc<dyn AdminBackend>,
-    sessions: Arc<dyn Authenticator<Principal = Principal>>,
-) -> tonic::service::Routes {
-    use identity_proto::with_message_limits;
-    let auth = AuthLayer::new(sessions);
-    routes
-        .add_service(auth.layer(with_message_limits!(ScimServiceServer::new(
-            crate::service::ScimApi::new(Arc::clone(&backend))
-        ))))
-        .add_service(
-            auth.layer(with_message_limits!(ConnectionServiceServer::new(
-                crate::connections::ConnectionApi::new(Arc::clone(&backend))
-            ))),
-        )
-        .add_service(auth.layer(with_message_limits!(RoleServiceServer::new(
-            crate::roles::RoleApi::new(backend)
-        ))))
 }

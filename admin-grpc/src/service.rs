@@ -4,62 +4,15 @@
 //! request names, turns request fields into typed values and calls the backend once. No
 //! business rule lives here; no credential check either (that is the layer's job).
 
-use crate::auth::{Principal, parse_uuid};
-use crate::backend::{
-    AdminBackend, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OrganizationKey, PageRequest, PreviousToken,
-};
-use crate::roles::RoleSelector;
+use crate::auth::Principal;
+use crate::backend::{AdminBackend, OrganizationKey, PreviousToken, RoleSelector};
+use crate::fields::{duration, optional_uuid, page_request, parse_uuid};
 use crate::status;
 use identity_proto::admin::v1 as pb;
-use identity_proto::admin::v1::connection_service_server::ConnectionServiceServer;
-use identity_proto::admin::v1::organization_service_server::{
-    OrganizationService, OrganizationServiceServer,
-};
-use identity_proto::admin::v1::scim_service_server::{ScimService, ScimServiceServer};
-use identity_proto::admin::v1::service_credential_service_server::ServiceCredentialServiceServer;
-use identity_runtime::grpc_auth::AuthLayer;
+use identity_proto::admin::v1::organization_service_server::OrganizationService;
+use identity_proto::admin::v1::scim_service_server::ScimService;
 use std::sync::Arc;
-use std::time::Duration;
 use tonic::{Code, Request, Response, Status};
-use tower::Layer;
-use uuid::Uuid;
-
-/// The admin services, each behind the authentication layer, ready for
-/// `Server::builder().add_routes(..)` on the admin listener.
-pub fn admin_routes(backend: Arc<dyn AdminBackend>) -> tonic::service::Routes {
-    use identity_proto::with_message_limits;
-    let auth: AuthLayer<dyn AdminBackend> = AuthLayer::new(Arc::clone(&backend));
-    tonic::service::Routes::new(
-        auth.layer(with_message_limits!(OrganizationServiceServer::new(
-            OrganizationApi::new(Arc::clone(&backend))
-        ))),
-    )
-    .add_service(
-        auth.layer(with_message_limits!(ScimServiceServer::new(ScimApi::new(
-            Arc::clone(&backend)
-        )))),
-    )
-    .add_service(
-        auth.layer(with_message_limits!(ServiceCredentialServiceServer::new(
-            crate::service_credentials::ServiceCredentialApi::new(Arc::clone(&backend)),
-        ))),
-    )
-    .add_service(
-        auth.layer(with_message_limits!(ConnectionServiceServer::new(
-            crate::connections::ConnectionApi::new(Arc::clone(&backend))
-        ))),
-    )
-    .add_service(auth.layer(with_message_limits!(
-        identity_proto::admin::v1::role_service_server::RoleServiceServer::new(
-            crate::roles::RoleApi::new(Arc::clone(&backend))
-        )
-    )))
-    .add_service(auth.layer(with_message_limits!(
-        identity_proto::admin::v1::portal_service_server::PortalServiceServer::new(
-            crate::portal::PortalApi::new(backend)
-        )
-    )))
-}
 
 /// `admin.v1.OrganizationService` over a backend.
 #[derive(Clone)]
@@ -99,38 +52,6 @@ impl ScimApi {
     }
 }
 
-/// Defaults and bounds a page request.
-pub(crate) fn page_request(page_size: i32, page_token: String) -> Result<PageRequest, Status> {
-    let page_size = match u32::try_from(page_size) {
-        Ok(0) => DEFAULT_PAGE_SIZE,
-        Ok(size) if size <= MAX_PAGE_SIZE => size,
-        _ => {
-            return Err(status::invalid_argument(
-                "page_size",
-                "must be between 0 and 1000",
-            ));
-        }
-    };
-    Ok(PageRequest {
-        page_size,
-        page_token,
-    })
-}
-
-/// An optional, non-negative duration field.
-pub(crate) fn duration(
-    field: &str,
-    value: Option<prost_types::Duration>,
-) -> Result<Option<Duration>, Status> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    Duration::try_from(value)
-        .map(Some)
-        .map_err(|_| status::invalid_argument(field, "must be a non-negative duration"))
-}
-
-/// An optional UUID field: empty means absent.
 /// The default role a request names: `default_role` (name or id), else the deprecated
 /// `default_role_id` (an id), else none.
 fn default_role(default_role: &str, default_role_id: &str) -> Result<Option<RoleSelector>, Status> {
@@ -178,14 +99,6 @@ fn verified_domains(values: &[String]) -> Result<Vec<String>, Status> {
         ));
     }
     Ok(domains.into_iter().collect())
-}
-
-fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, Status> {
-    if value.is_empty() {
-        Ok(None)
-    } else {
-        parse_uuid(field, value).map(Some)
-    }
 }
 
 #[tonic::async_trait]
@@ -459,43 +372,5 @@ impl ScimService for ScimApi {
                 .rotate_scim_token(organization_id, token_id, previous, validity)
                 .await?,
         ))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_sizes_are_defaulted_and_bounded() {
-        assert_eq!(page_request(0, String::new()).unwrap().page_size, 100);
-        assert_eq!(page_request(1000, String::new()).unwrap().page_size, 1000);
-        assert_eq!(
-            page_request(1001, String::new()).unwrap_err().code(),
-            Code::InvalidArgument
-        );
-        assert_eq!(
-            page_request(-1, String::new()).unwrap_err().code(),
-            Code::InvalidArgument
-        );
-    }
-
-    #[test]
-    fn negative_durations_are_rejected_and_zero_is_kept() {
-        let zero = prost_types::Duration {
-            seconds: 0,
-            nanos: 0,
-        };
-        assert_eq!(
-            duration("grace_period", Some(zero)).unwrap(),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(duration("grace_period", None).unwrap(), None);
-        let negative = prost_types::Duration {
-            seconds: -5,
-            nanos: 0,
-        };
-        let err = duration("grace_period", Some(negative)).unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument);
     }
 }

@@ -6,9 +6,10 @@
 //! to exactly its own organization, so an owner can never widen a credential beyond its tenant;
 //! other credentials are NOT_FOUND to it, exactly like unknown ids.
 
-use crate::auth::{Principal, parse_uuid};
+use crate::auth::Principal;
 use crate::backend::{AdminBackend, NewServiceCredential};
-use crate::service::page_request;
+use crate::fields::page_request;
+use crate::fields::parse_uuid;
 use crate::status;
 use identity_proto::admin::v1 as pb;
 use identity_proto::admin::v1::ServiceAccess;

@@ -32,17 +32,6 @@ pub(crate) fn role_pb(role: &roles::Role, default_role: Option<Uuid>) -> pb::Rol
     }
 }
 
-/// The role `selector` names in `org`: ROLE_NOT_FOUND when none.
-pub(crate) async fn resolve(
-    backend: &CoreAdminBackend,
-    org: OrgId,
-    selector: &RoleSelector,
-) -> CoreResult<roles::Role> {
-    roles::find_role(&backend.db, org, selector.id().map(RoleId), selector.name())
-        .await?
-        .ok_or_else(|| CoreError::role_not_found(format!("{:?}", selector.name())))
-}
-
 /// A page token of [`roles::list_by_name`]: the last (lowercase) name of the page.
 fn encode_name_cursor(lower_name: &str) -> String {
     store::encode_key_cursor("r1", lower_name)
@@ -53,6 +42,17 @@ fn decode_name_cursor(token: &str) -> CoreResult<String> {
 }
 
 impl CoreAdminBackend {
+    /// The role `selector` names in `org`: ROLE_NOT_FOUND when none.
+    pub(crate) async fn resolve_role(
+        &self,
+        org: OrgId,
+        selector: &RoleSelector,
+    ) -> CoreResult<roles::Role> {
+        roles::find_role(&self.db, org, selector.id().map(RoleId), selector.name())
+            .await?
+            .ok_or_else(|| CoreError::role_not_found(format!("{:?}", selector.name())))
+    }
+
     async fn default_role(&self, org: OrgId) -> CoreResult<Option<Uuid>> {
         Ok(organizations::get(&self.db, org).await?.default_role_id)
     }
@@ -64,7 +64,7 @@ impl CoreAdminBackend {
         selector: &RoleSelector,
         what: &str,
     ) -> CoreResult<roles::Role> {
-        let role = resolve(self, org, selector).await?;
+        let role = self.resolve_role(org, selector).await?;
         if role.data.managed_by == ManagedBy::Scim {
             return Err(role_managed_by_scim(what));
         }

@@ -14,6 +14,7 @@ pub mod admin_backend;
 pub mod admin_connections;
 pub mod admin_portal;
 pub mod admin_roles;
+mod admin_tokens;
 pub mod config;
 pub mod db;
 pub mod domain;

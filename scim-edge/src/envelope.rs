@@ -3,7 +3,9 @@
 //! In order, outermost first: a request id (the caller's `x-request-id`, else a new UUID), one
 //! trace span (child of an incoming `traceparent`), the body limit (413 by `Content-Length` at
 //! once, else while reading), the request timeout, catching a handler's panic, rewriting any
-//! error response that is not SCIM JSON into one, and echoing the request id.
+//! error response that is not SCIM JSON into one, holding a 429 whose client ignored its last
+//! `Retry-After` (`throttle::hold_refusal`: outside every limit, so a held answer holds no
+//! slot), and echoing the request id.
 //!
 //! Why one hand-written service rather than tower-http's layers and axum's `from_fn`: each layer
 //! is another future around the handler's, moved and polled through on every request, and
@@ -110,13 +112,9 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let timeout = self.settings.request_timeout;
         let handled = async move {
-            let response = served(inner, request, timeout, arrived).await;
-            finish(
-                scim_error_body(response),
-                request_id,
-                &tracing::Span::current(),
-                started,
-            )
+            let mut response = scim_error_body(served(inner, request, timeout, arrived).await);
+            crate::throttle::hold_refusal(&mut response).await;
+            finish(response, request_id, &tracing::Span::current(), started)
         };
         Box::pin(handled.instrument(span).map(Ok))
     }

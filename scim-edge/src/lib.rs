@@ -26,6 +26,7 @@ pub mod oauth;
 mod paging;
 pub mod patch;
 pub(crate) mod portal;
+pub mod principal;
 mod projection;
 mod quirks;
 pub mod resource;

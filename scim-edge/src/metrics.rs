@@ -87,11 +87,9 @@ static OAUTH_FAILURES: LazyLock<Counter<u64>> = LazyLock::new(|| {
         .build()
 });
 
-/// Per route (where the matched route is known), in one layer: records every request's duration
-/// by route, method and status, after holding a 429 whose client ignored its last `Retry-After`
-/// (`throttle::hold_refusal`: outside the concurrency limits, so a held answer holds no slot).
-/// Hand-written rather than two `from_fn` middlewares: `Router::layer` boxes and clones each
-/// layer per request.
+/// Per route (where the matched route is known): records every request's duration by route,
+/// method and status. Hand-written rather than `from_fn`: `Router::layer` boxes and clones each
+/// layer per request, and `from_fn` boxes once more.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RecordRequests;
 
@@ -130,8 +128,7 @@ where
         let clone = self.0.clone();
         let mut inner = std::mem::replace(&mut self.0, clone);
         Box::pin(async move {
-            let Ok(mut response) = inner.call(request).await;
-            crate::throttle::hold_refusal(&mut response).await;
+            let Ok(response) = inner.call(request).await;
             REQUEST_DURATION.record(
                 started.elapsed().as_secs_f64(),
                 &[
@@ -220,12 +217,13 @@ pub(crate) fn heavy_wait(organization: &str, waited: std::time::Duration) {
     );
 }
 
-pub(crate) fn throttled(organization: &str, reason: crate::throttle::Reason) {
+/// Counts one 429 of `organization` (empty before authentication) for `reason`.
+pub(crate) fn throttled(organization: &str, reason: &'static str) {
     THROTTLED.add(
         1,
         &[
             KeyValue::new("organization", organization.to_owned()),
-            KeyValue::new("reason", reason.as_str()),
+            KeyValue::new("reason", reason),
         ],
     );
 }

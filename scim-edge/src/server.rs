@@ -63,7 +63,7 @@ pub fn router(state: AppState) -> App {
     let app = app
         .fallback(unknown_route)
         .with_state(state)
-        // per route: held 429s, then the duration by matched route, method and status
+        // per route: the duration by matched route, method and status
         .layer(RecordRequests);
     EnvelopeLayer {
         request_timeout: settings.request_timeout,

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::auth::TokenCache;
 use crate::config::Config;
 use crate::core_client::CoreClient;
+use crate::principal::TokenCache;
 use crate::schema::Limits;
 use crate::throttle::Throttle;
 

@@ -10,11 +10,13 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 // the binary's runtime (main.rs) is a dependency of the package, not of this library
 use tokio as _;
+mod client;
 mod render;
 mod run;
 mod selftest;
 
-pub use run::{CliError, run};
+pub use client::CliError;
+pub use run::run;
 pub use selftest::{SelftestArgs, SelftestDialect};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -23,8 +23,8 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
-use crate::store::org_writes::WriteContext;
 use crate::store::service_credentials;
+use crate::store::write_txn::WriteContext;
 use identity_proto::admin::v1::ServiceAccess;
 use identity_proto::identity::v1::ErrorReason;
 use identity_runtime::grpc_auth::Authenticator;

@@ -8,7 +8,7 @@ use crate::entity::{change_event, organization};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::ByKey;
-use crate::store::org_writes::WriteTxn;
+use crate::store::write_txn::WriteTxn;
 use identity_proto::identity::v1::{ChangeKind, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -98,43 +98,6 @@ pub async fn relay_postgres_commits(pool: sea_orm::sqlx::PgPool) {
             }
         }
     }
-}
-
-/// Fails with ORGANIZATION_NOT_FOUND unless the organization exists.
-pub async fn ensure_org<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<()> {
-    let found = organization::Entity::find_by_id(org.0)
-        .select_only()
-        .column(organization::Column::Id)
-        .into_tuple::<Uuid>()
-        .by_key(conn)
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(CoreError::organization_not_found(org)),
-    }
-}
-
-/// The organization's change sequence: it moves with every committed change of its users and
-/// roles, so anything derived from them (a cached total) is current while it stays the same.
-pub async fn change_seq<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<i64> {
-    organization::Entity::find_by_id(org.0)
-        .select_only()
-        .column(organization::Column::ChangeSeq)
-        .into_tuple::<i64>()
-        .by_key(conn)
-        .await?
-        .ok_or_else(|| CoreError::organization_not_found(org))
-}
-
-/// The organization's default SCIM role, if any (read inside the caller's transaction).
-pub async fn default_role_id<C: ConnectionTrait>(conn: &C, org: OrgId) -> CoreResult<Option<Uuid>> {
-    let found = organization::Entity::find_by_id(org.0)
-        .select_only()
-        .column(organization::Column::DefaultRoleId)
-        .into_tuple::<Option<Uuid>>()
-        .by_key(conn)
-        .await?;
-    Ok(found.flatten())
 }
 
 /// A change to record in the feed.

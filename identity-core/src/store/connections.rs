@@ -2,7 +2,7 @@
 //! counters and the groups a connection may touch.
 //!
 //! The connection a call acts as comes from the edge's `identity-connection-id` metadata and
-//! travels with the write as an argument (`org_writes::WriteContext`, then `WriteTxn`), so every
+//! travels with the write as an argument (`write_txn::WriteContext`, then `WriteTxn`), so every
 //! store write, however deep, attributes its change-feed rows and bumps the connection's
 //! counters inside its own transaction.
 
@@ -12,7 +12,7 @@ use crate::entity::{
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::ByKey;
-use crate::store::org_writes::WriteTxn;
+use crate::store::write_txn::{Counter, WriteTxn};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -27,35 +27,6 @@ pub const RECENT_ERRORS_KEPT: u64 = 20;
 pub const MAX_NAME_CHARS: usize = 100;
 /// The most group names a connection may list.
 pub const MAX_ALLOWED_GROUPS: usize = 1000;
-
-/// An activity counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Counter {
-    Updates,
-    Creates,
-    Deactivations,
-    Deletes,
-}
-
-impl Counter {
-    fn of(kind: ChangeKind) -> Self {
-        match kind {
-            ChangeKind::Created => Self::Creates,
-            ChangeKind::Deleted => Self::Deletes,
-            ChangeKind::Deactivated => Self::Deactivations,
-            _ => Self::Updates,
-        }
-    }
-
-    fn column(self) -> provisioning_connection::Column {
-        match self {
-            Self::Creates => provisioning_connection::Column::Creates,
-            Self::Updates => provisioning_connection::Column::Updates,
-            Self::Deactivations => provisioning_connection::Column::Deactivations,
-            Self::Deletes => provisioning_connection::Column::Deletes,
-        }
-    }
-}
 
 /// Records a change of kind `kind` for the connection `write` acts as, inside its transaction,
 /// and returns the connection to name on the change. One call counts once, as its strongest kind: deleting a
@@ -156,7 +127,7 @@ pub async fn create(
     name: &str,
     allowed_groups: Option<Vec<String>>,
 ) -> CoreResult<provisioning_connection::Model> {
-    crate::store::changes::ensure_org(db, org).await?;
+    crate::store::org_row::ensure_org(db, org).await?;
     let allowed = encode_groups(allowed_groups)?;
     Ok(provisioning_connection::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -214,7 +185,7 @@ pub async fn list(
     db: &DatabaseConnection,
     org: OrgId,
 ) -> CoreResult<Vec<provisioning_connection::Model>> {
-    crate::store::changes::ensure_org(db, org).await?;
+    crate::store::org_row::ensure_org(db, org).await?;
     Ok(provisioning_connection::Entity::find()
         .filter(provisioning_connection::Column::OrgId.eq(org.0))
         .filter(provisioning_connection::Column::DeletedAt.is_null())

@@ -1,4 +1,5 @@
-//! Translation of `identity.v1.Filter` trees and `order_by` paths into sea-query expressions.
+//! Translation of `identity.v1.Filter` trees into sea-query expressions (`order_by` paths are
+//! `store::sort`'s, over the same attribute mapping).
 //!
 //! Owns the mapping from the contract's attribute paths to columns, the typing rules (which
 //! operator applies to which attribute, which literal it takes) and the case rules: strings
@@ -8,11 +9,10 @@
 //! Every literal is bound as a parameter; no user text reaches the SQL string.
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::paging::SortValue;
 use identity_proto::identity::v1::{
     Comparison, ElementMatch, Filter, FilterValue, ManagedBy, Operator, filter, filter_value,
 };
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement};
 use uuid::Uuid;
 
 /// Deepest filter tree accepted.
@@ -36,7 +36,7 @@ impl Resource {
         }
     }
 
-    fn tag(self) -> &'static [u8] {
+    pub(super) fn tag(self) -> &'static [u8] {
         match self {
             Self::User => b"users",
             Self::Role => b"roles",
@@ -46,7 +46,7 @@ impl Resource {
 
 /// The type of an attribute, which decides the operators and literals it accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ty {
+pub(super) enum Ty {
     Uuid,
     /// `exact`: case-sensitive; `lower`: a stored lowercased copy to compare on.
     Str {
@@ -60,22 +60,22 @@ enum Ty {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Column {
-    table: &'static str,
-    name: &'static str,
-    ty: Ty,
+pub(super) struct Column {
+    pub(super) table: &'static str,
+    pub(super) name: &'static str,
+    pub(super) ty: Ty,
 }
 
 /// A multi-valued attribute stored in a child table keyed by the parent's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Child {
+pub(super) enum Child {
     Emails,
     Phones,
     Members,
 }
 
 impl Child {
-    fn table(self) -> &'static str {
+    pub(super) fn table(self) -> &'static str {
         match self {
             Self::Emails => "user_email",
             Self::Phones => "user_phone",
@@ -140,7 +140,7 @@ impl Child {
     }
 }
 
-enum Attr {
+pub(super) enum Attr {
     Single(Column),
     Multi(Child, Column),
 }
@@ -206,7 +206,7 @@ fn single(resource: Resource, path: &str) -> Option<Column> {
     Some(Column { table, name, ty })
 }
 
-fn resolve(resource: Resource, path: &str) -> CoreResult<Attr> {
+pub(super) fn resolve(resource: Resource, path: &str) -> CoreResult<Attr> {
     if let Some(column) = single(resource, path) {
         return Ok(Attr::Single(column));
     }
@@ -221,7 +221,7 @@ fn resolve(resource: Resource, path: &str) -> CoreResult<Attr> {
     )))
 }
 
-fn col(column: &Column) -> Expr {
+pub(super) fn col(column: &Column) -> Expr {
     Expr::col((Alias::new(column.table), Alias::new(column.name)))
 }
 
@@ -583,139 +583,6 @@ fn compare(
     }
 }
 
-/// How a sort key is read back from a row and bound in a keyset condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKind {
-    Str,
-    Int,
-    Bool,
-    Uuid,
-}
-
-/// A sort key: the expression rows are ordered by and its type.
-#[derive(Debug, Clone)]
-pub struct SortKey {
-    pub expr: Expr,
-    pub kind: SortKind,
-}
-
-/// The sort key of `order_by` (empty: creation time). Strings sort case-insensitively (except
-/// case-exact ones) with absent values as the empty string, so NULL ordering, which differs
-/// between backends, never matters. `emails.value` / `phone_numbers.value` sort by the primary
-/// value (else the first one).
-pub fn sort_key(resource: Resource, order_by: &str) -> CoreResult<SortKey> {
-    let path = order_by.to_ascii_lowercase();
-    let path = if path.is_empty() {
-        "create_time"
-    } else {
-        &path
-    };
-    let unsortable = || CoreError::invalid("order_by", format!("cannot sort by {order_by:?}"));
-    let attr = resolve(resource, path).map_err(|_| unsortable())?;
-    Ok(match attr {
-        Attr::Single(column) => match column.ty {
-            Ty::Str { exact, lower } => SortKey {
-                expr: match (exact, lower) {
-                    (false, Some(lower)) => {
-                        Expr::col((Alias::new(column.table), Alias::new(lower)))
-                    }
-                    (true, _) => Func::coalesce([col(&column), Expr::val("")]).into(),
-                    (false, None) => {
-                        Func::coalesce([Func::lower(col(&column)).into(), Expr::val("")]).into()
-                    }
-                },
-                kind: SortKind::Str,
-            },
-            Ty::Uuid => SortKey {
-                expr: col(&column),
-                kind: SortKind::Uuid,
-            },
-            Ty::Bool => SortKey {
-                expr: col(&column),
-                kind: SortKind::Bool,
-            },
-            Ty::Int | Ty::Time | Ty::ManagedBy => SortKey {
-                expr: col(&column),
-                kind: SortKind::Int,
-            },
-        },
-        Attr::Multi(child, column) if column.name == "value" && child != Child::Members => {
-            let table = Alias::new(child.table());
-            let first = Query::select()
-                .column((table.clone(), Alias::new("value_lower")))
-                .from(table.clone())
-                .and_where(
-                    Expr::col((table.clone(), Alias::new("user_id")))
-                        .equals((Alias::new(resource.table()), Alias::new("id"))),
-                )
-                .order_by((table.clone(), Alias::new("is_primary")), Order::Desc)
-                .order_by((table, Alias::new("position")), Order::Asc)
-                .limit(1)
-                .to_owned();
-            SortKey {
-                expr: Func::coalesce([Expr::SubQuery(None, Box::new(first.into())), Expr::val("")])
-                    .into(),
-                kind: SortKind::Str,
-            }
-        }
-        Attr::Multi(..) => return Err(unsortable()),
-    })
-}
-
-/// Rows after (`descending`: before) the given key and id, ties broken by id.
-pub fn after_key(
-    resource: Resource,
-    key: &SortKey,
-    value: &SortValue,
-    id: Uuid,
-    descending: bool,
-) -> CoreResult<Expr> {
-    let bound: Expr = match (key.kind, value) {
-        (SortKind::Str, SortValue::Str(s)) => Expr::val(s.clone()),
-        (SortKind::Int, SortValue::Int(n)) => Expr::val(*n),
-        (SortKind::Bool, SortValue::Bool(b)) => Expr::val(*b),
-        (SortKind::Uuid, SortValue::Uuid(u)) => Expr::val(*u),
-        _ => return Err(CoreError::InvalidPageToken),
-    };
-    let id_col = Expr::col((Alias::new(resource.table()), Alias::new("id")));
-    // the leading `>=` (or `<=`) is implied by the rest but is what lets the database start the
-    // index range at the bound: with the `OR` alone PostgreSQL walks the index from the first row
-    // and filters, so a page cost grew with its position
-    Ok(if descending {
-        key.expr.clone().lte(bound.clone()).and(
-            key.expr
-                .clone()
-                .lt(bound.clone())
-                .or(key.expr.clone().eq(bound).and(id_col.lt(id))),
-        )
-    } else {
-        key.expr.clone().gte(bound.clone()).and(
-            key.expr
-                .clone()
-                .gt(bound.clone())
-                .or(key.expr.clone().eq(bound).and(id_col.gt(id))),
-        )
-    })
-}
-
-/// The hash a page token is bound to: resource, filter, order and direction.
-pub fn query_hash(
-    resource: Resource,
-    filter: Option<&Filter>,
-    order_by: &str,
-    descending: bool,
-) -> String {
-    use prost::Message;
-    let filter_bytes = filter.map(Message::encode_to_vec).unwrap_or_default();
-    let order = order_by.to_ascii_lowercase();
-    crate::store::paging::query_hash(&[
-        resource.tag(),
-        &filter_bytes,
-        order.as_bytes(),
-        if descending { b"desc" } else { b"asc" },
-    ])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,15 +591,6 @@ mod tests {
     fn like_wildcards_are_escaped() {
         assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
         assert_eq!(escape_like("plain"), "plain");
-    }
-
-    #[test]
-    fn sort_keys_refuse_multi_valued_sub_attributes() {
-        assert!(sort_key(Resource::User, "emails.value").is_ok());
-        assert!(sort_key(Resource::User, "emails.type").is_err());
-        assert!(sort_key(Resource::Role, "members.user_id").is_err());
-        assert!(sort_key(Resource::Role, "user_name").is_err());
-        assert_eq!(sort_key(Resource::User, "").unwrap().kind, SortKind::Int);
     }
 
     fn sql(filter: &Filter) -> String {

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod credentials;
 pub mod filter;
 pub mod oauth;
+pub mod org_row;
 pub mod org_writes;
 pub mod organizations;
 pub mod paging;
@@ -14,7 +15,9 @@ pub mod portal;
 pub mod retention;
 pub mod roles;
 pub mod service_credentials;
+pub mod sort;
 pub mod users;
+pub mod write_txn;
 
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;

@@ -30,7 +30,7 @@ use crate::entity::organization;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::changes::{CHANGES_CHANNEL, commit_signals};
-use crate::store::connections;
+use crate::store::write_txn::{WriteContext, WriteTxn};
 use futures::future::BoxFuture;
 use sea_orm::sea_query::{Expr, Func, Query};
 use sea_orm::{
@@ -58,63 +58,6 @@ static MAX_BATCH: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_BATCH);
 /// Sets the most mutations one transaction commits (at least 1; 1 turns group commit off).
 pub fn set_max_batch(mutations: usize) {
     MAX_BATCH.store(mutations.max(1), Ordering::Relaxed);
-}
-
-/// Whom a write is for: the organization written to, and the provisioning connection the call
-/// acts as, if any (its changes name it and count for it, and its role writes stay inside its
-/// groups to sync). An organization alone converts into a write no connection acts for: the
-/// platform's own calls, the admin API, tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriteContext {
-    pub org: OrgId,
-    pub connection: Option<Uuid>,
-}
-
-impl From<OrgId> for WriteContext {
-    fn from(org: OrgId) -> Self {
-        Self {
-            org,
-            connection: None,
-        }
-    }
-}
-
-/// One mutation's transaction and context: what every store write below [`write`] takes
-/// instead of a bare transaction, so whom it writes for is an argument, not ambient state.
-#[derive(Debug)]
-pub struct WriteTxn<'t> {
-    /// The transaction to write in (the mutation's savepoint in a batch of several).
-    pub txn: &'t DatabaseTransaction,
-    pub org: OrgId,
-    /// The organization's default SCIM role, read with the lock (no mutation changes it).
-    pub default_role: Option<Uuid>,
-    /// The organization's verified email domains, read with the lock (see
-    /// `domain::verified_domains`).
-    pub verified_domains: &'t [String],
-    /// The provisioning connection the mutation acts as.
-    pub connection: Option<Uuid>,
-    /// The activity counter this mutation already bumped for its connection
-    /// (`connections::count_change`).
-    pub(crate) counted: Mutex<Option<connections::Counter>>,
-    /// The batch's last handed-out sequence number (`changes::append_change`); `None` outside a
-    /// batch, where each change takes the next number from the organization row.
-    pub(crate) numbering: Option<&'t AtomicI64>,
-}
-
-impl<'t> WriteTxn<'t> {
-    /// A write of `org` in `txn` outside any batch, which no connection acts for (releasing
-    /// SCIM-managed identities when SCIM is turned off).
-    pub fn alone(txn: &'t DatabaseTransaction, org: OrgId) -> Self {
-        Self {
-            txn,
-            org,
-            default_role: None,
-            verified_domains: &[],
-            connection: None,
-            counted: Mutex::new(None),
-            numbering: None,
-        }
-    }
 }
 
 /// Runs `mutation` inside the organization's write lock and answers once it has committed:

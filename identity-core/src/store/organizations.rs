@@ -233,7 +233,7 @@ pub async fn release_scim_managed(
     org: OrgId,
 ) -> CoreResult<(u64, u64)> {
     const BATCH: u64 = 500;
-    let write = super::org_writes::WriteTxn::alone(txn, org);
+    let write = super::write_txn::WriteTxn::alone(txn, org);
     let now = crate::time::now_micros();
     let mut changed = [0_u64; 2];
     let kinds = [

@@ -6,10 +6,10 @@
 //! not signed: forging one only changes where the caller's own query resumes.
 
 use crate::error::{CoreError, CoreResult};
+use crate::store::sort::{self, SortValue};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// Default page size of user and role lists.
@@ -26,20 +26,6 @@ pub fn page_size(field: &str, requested: i32, default: u64, max: u64) -> CoreRes
         n if n as u64 > max => Err(CoreError::invalid(field, format!("must be at most {max}"))),
         n => Ok(n as u64),
     }
-}
-
-/// The value of the sort key of the last row of a page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "t", content = "v")]
-pub enum SortValue {
-    #[serde(rename = "s")]
-    Str(String),
-    #[serde(rename = "i")]
-    Int(i64),
-    #[serde(rename = "b")]
-    Bool(bool),
-    #[serde(rename = "u")]
-    Uuid(Uuid),
 }
 
 /// The decoded content of a page token.
@@ -78,16 +64,6 @@ impl PageToken {
         }
         Ok(decoded)
     }
-}
-
-/// A short, stable hash of the parts that define a query.
-pub fn query_hash(parts: &[&[u8]]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    URL_SAFE_NO_PAD.encode(&hasher.finalize()[..12])
 }
 
 /// A list request over users or roles, already validated by the caller.
@@ -149,8 +125,8 @@ pub async fn list_page<C: sea_orm::ConnectionTrait>(
     if let Some(f) = &query.filter {
         condition = condition.and(filter::translate(resource, f)?);
     }
-    let key = filter::sort_key(resource, &query.order_by)?;
-    let hash = filter::query_hash(
+    let key = sort::sort_key(resource, &query.order_by)?;
+    let hash = sort::query_hash(
         resource,
         query.filter.as_ref(),
         &query.order_by,
@@ -194,7 +170,7 @@ pub async fn list_page<C: sea_orm::ConnectionTrait>(
         (Some(PageToken::decode(&query.page_token, &hash)?), 0)
     };
     if let Some(token) = &resume {
-        select.and_where(filter::after_key(
+        select.and_where(sort::after_key(
             resource,
             &key,
             &token.key,
@@ -217,13 +193,13 @@ pub async fn list_page<C: sea_orm::ConnectionTrait>(
     // columns by position: 0 the id, 1 the sort key (as selected above)
     let position = |row: &sea_orm::QueryResult| -> CoreResult<PageToken> {
         let key = match key.kind {
-            filter::SortKind::Str => SortValue::Str(
+            sort::SortKind::Str => SortValue::Str(
                 row.try_get_by_index::<Option<String>>(1)?
                     .unwrap_or_default(),
             ),
-            filter::SortKind::Int => SortValue::Int(row.try_get_by_index::<i64>(1)?),
-            filter::SortKind::Bool => SortValue::Bool(row.try_get_by_index::<bool>(1)?),
-            filter::SortKind::Uuid => SortValue::Uuid(row.try_get_by_index::<Uuid>(1)?),
+            sort::SortKind::Int => SortValue::Int(row.try_get_by_index::<i64>(1)?),
+            sort::SortKind::Bool => SortValue::Bool(row.try_get_by_index::<bool>(1)?),
+            sort::SortKind::Uuid => SortValue::Uuid(row.try_get_by_index::<Uuid>(1)?),
         };
         Ok(PageToken {
             key,
@@ -327,7 +303,7 @@ async fn count<C: sea_orm::ConnectionTrait>(
 ) -> CoreResult<i64> {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
     // the sequence is read before counting: a commit in between makes the next read count again
-    let seq = crate::store::changes::change_seq(conn, org).await?;
+    let seq = crate::store::org_row::change_seq(conn, org).await?;
     let key = (org.0, hash.to_owned());
     if let Some((counted_at, total)) = totals().get(&key)
         && counted_at == seq
@@ -353,17 +329,18 @@ async fn count<C: sea_orm::ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sort::hash_parts;
 
     #[test]
     fn token_round_trips_and_is_bound_to_its_query() {
         let token = PageToken {
             key: SortValue::Str("alice".into()),
             id: Uuid::now_v7(),
-            query: query_hash(&[b"users", b"filter"]),
+            query: hash_parts(&[b"users", b"filter"]),
         };
         let text = token.encode();
         assert_eq!(PageToken::decode(&text, &token.query).unwrap(), token);
-        let other = query_hash(&[b"users", b"other filter"]);
+        let other = hash_parts(&[b"users", b"other filter"]);
         assert!(matches!(
             PageToken::decode(&text, &other),
             Err(CoreError::InvalidPageToken)

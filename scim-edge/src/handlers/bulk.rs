@@ -21,10 +21,10 @@ use super::groups::Groups;
 use super::resource::ScimResource;
 use super::users::Users;
 use super::{Reply, ScimBody};
-use crate::auth::Principal;
 use crate::error::{ScimError, ScimResult};
 use crate::etag::parse_etag;
 use crate::list::Projection;
+use crate::principal::Principal;
 use crate::schema::{BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA};
 use crate::state::AppState;
 

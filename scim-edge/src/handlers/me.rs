@@ -6,8 +6,8 @@ use axum::Extension;
 
 use super::Reply;
 use super::resource::OwnUser;
-use crate::auth::Principal;
 use crate::error::{ScimError, ScimResult};
+use crate::principal::Principal;
 
 pub(crate) async fn post(Extension(principal): Extension<Principal>) -> ScimResult<Reply> {
     OwnUser::of(&principal)?;

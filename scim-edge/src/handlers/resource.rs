@@ -15,10 +15,10 @@ use serde_json::Value;
 
 use super::Reply;
 use super::ScimBody;
-use crate::auth::Principal;
 use crate::error::{ScimError, ScimResult};
 use crate::etag::if_match;
 use crate::list::{ListParams, Projection, parse_query};
+use crate::principal::Principal;
 use crate::state::AppState;
 
 /// The operations of one SCIM resource type over the core. `expected_version` is the

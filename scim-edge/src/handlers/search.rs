@@ -15,10 +15,10 @@ use super::groups::{self, GroupPage, GroupQuery, render_list_group};
 use super::resource::ScimResource;
 use super::users::{UserPage, UserQuery, render_list_user};
 use super::{Reply, ScimBody};
-use crate::auth::Principal;
 use crate::error::{ScimError, ScimResult};
 use crate::list::{ListParams, Paging, list_response};
 use crate::paging::{decode_cursor, encode_cursor};
+use crate::principal::Principal;
 use crate::state::AppState;
 
 /// Cursor scope of root searches.

@@ -386,7 +386,7 @@ pub struct Hold {
     parking: Arc<Semaphore>,
 }
 
-/// Outside the concurrency limits (a held answer holds no slot, see `metrics::Recorded`): waits
+/// Outside the concurrency limits (a held answer holds no slot, see `crate::envelope`): waits
 /// until the time of a response carrying a [`Hold`], or not at all when `MAX_HELD` are already
 /// held.
 pub async fn hold_refusal(response: &mut axum::response::Response) {

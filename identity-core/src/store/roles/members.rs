@@ -7,8 +7,9 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, UserId};
 use crate::store::ByKey;
 use crate::store::changes::{self, NewChange};
-use crate::store::org_writes::WriteTxn;
+use crate::store::org_row;
 pub(super) use crate::store::users::HeldRole;
+use crate::store::write_txn::WriteTxn;
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -261,7 +262,7 @@ pub async fn list_user_roles(
     page_size: u64,
     page_token: &str,
 ) -> CoreResult<(Vec<Role>, String)> {
-    changes::ensure_org(db, org).await?;
+    org_row::ensure_org(db, org).await?;
     if !crate::store::users::exists(db, org, user_id.0).await? {
         return Err(CoreError::user_not_found(user_id));
     }
@@ -358,7 +359,7 @@ pub async fn check_membership(
     // a membership row proves its organization exists (it references it): only a "no" needs
     // to tell a missing organization apart, so the common answer is one statement
     if !member {
-        changes::ensure_org(db, org).await?;
+        org_row::ensure_org(db, org).await?;
     }
     Ok(member)
 }
@@ -378,7 +379,7 @@ pub async fn batch_check_membership(
     org: OrgId,
     checks: &[(Uuid, RoleRef)],
 ) -> CoreResult<Vec<bool>> {
-    changes::ensure_org(db, org).await?;
+    org_row::ensure_org(db, org).await?;
     let names: Vec<String> = checks
         .iter()
         .filter_map(|(_, role)| match role {

@@ -5,9 +5,10 @@ use crate::entity::role;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId};
 use crate::store::ByKey;
-use crate::store::changes::{self};
 use crate::store::filter::Resource;
-use crate::store::paging::{self, ListQuery, PageToken, SortValue};
+use crate::store::org_row;
+use crate::store::paging::{self, ListQuery, PageToken};
+use crate::store::sort::{self, SortValue};
 use crate::store::users::{extra_from_text, managed_by_from_db};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
@@ -46,7 +47,7 @@ pub(super) async fn load_role<C: ConnectionTrait>(
 }
 
 pub(super) async fn not_found<C: ConnectionTrait>(conn: &C, org: OrgId, id: RoleId) -> CoreError {
-    match changes::ensure_org(conn, org).await {
+    match org_row::ensure_org(conn, org).await {
         Ok(()) => CoreError::role_not_found(id),
         Err(e) => e,
     }
@@ -90,7 +91,7 @@ pub async fn list_by_name(
     after: Option<&str>,
     limit: u64,
 ) -> CoreResult<Vec<Role>> {
-    changes::ensure_org(db, org).await?;
+    org_row::ensure_org(db, org).await?;
     let mut select = role::Entity::find()
         .filter(role::Column::OrgId.eq(org.0))
         .order_by_asc(role::Column::DisplayNameLower)
@@ -137,7 +138,7 @@ pub async fn list_roles(
     org: OrgId,
     query: &ListQuery,
 ) -> CoreResult<RolePage> {
-    changes::ensure_org(db, org).await?;
+    org_row::ensure_org(db, org).await?;
     let page = paging::list_ids(db, Resource::Role, org, query).await?;
     Ok(RolePage {
         roles: load_roles(db, org, &page.ids).await?,
@@ -147,7 +148,7 @@ pub async fn list_roles(
 }
 
 pub(super) fn id_page_hash(kind: &[u8], owner: Uuid) -> String {
-    paging::query_hash(&[kind, owner.as_bytes()])
+    sort::hash_parts(&[kind, owner.as_bytes()])
 }
 
 pub(super) fn after_from_token(token: &str, hash: &str) -> CoreResult<Option<Uuid>> {

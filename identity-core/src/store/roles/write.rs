@@ -7,7 +7,8 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::RoleId;
 use crate::store::changes::{self, NewChange};
 use crate::store::connections::GroupScope;
-use crate::store::org_writes::{self, WriteContext, WriteTxn};
+use crate::store::org_writes;
+use crate::store::write_txn::{WriteContext, WriteTxn};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{

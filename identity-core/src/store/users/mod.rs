@@ -11,10 +11,12 @@
 
 mod password;
 mod read;
+mod row;
 mod write;
 
 pub use password::*;
 pub use read::*;
+pub(crate) use row::*;
 pub use write::*;
 
 pub use crate::domain::users::*;

@@ -7,7 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, UserId};
 use crate::store::ByKey;
 use crate::store::changes::{self, NewChange};
-use crate::store::org_writes::{WriteContext, WriteTxn};
+use crate::store::write_txn::{WriteContext, WriteTxn};
 use crate::store::{access_tokens, org_writes, roles};
 use identity_proto::identity::v1::{ChangeKind, ErrorReason, ManagedBy, ResourceType};
 use sea_orm::sea_query::{Expr, ExprTrait};
