@@ -53,6 +53,17 @@ fn duration_micros(
     Ok(micros)
 }
 
+/// A new token's validity in micros: a year by default, two at most.
+fn token_validity(validity: Option<Duration>) -> CoreResult<i64> {
+    duration_micros(
+        "validity",
+        validity,
+        DEFAULT_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
+        MAX_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
+        false,
+    )
+}
+
 /// A token's metadata at `now`. A token replaced by a rotation whose grace period is over is
 /// reported REVOKED (the contract's wording), not EXPIRED.
 fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimToken {
@@ -102,13 +113,7 @@ impl CoreAdminBackend {
         connection: Option<Uuid>,
     ) -> CoreResult<pb::IssueScimTokenResponse> {
         validate_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
-        let validity = duration_micros(
-            "validity",
-            validity,
-            DEFAULT_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
-            MAX_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
-            false,
-        )?;
+        let validity = token_validity(validity)?;
         organizations::get(&self.db, org).await?;
         if let Some(connection) = connection {
             crate::store::connections::get(&self.db, org, connection).await?;
@@ -187,13 +192,7 @@ impl CoreAdminBackend {
             )?),
             PreviousToken::KeepsWorking => None,
         };
-        let validity = duration_micros(
-            "validity",
-            validity,
-            DEFAULT_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
-            MAX_TOKEN_VALIDITY_DAYS * MICROS_PER_DAY,
-            false,
-        )?;
+        let validity = token_validity(validity)?;
         let now = now_micros();
         let (new, secret, previous) =
             credentials::rotate_scim_token(&self.db, org, token, validity, grace, now).await?;

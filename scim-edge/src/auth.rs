@@ -8,9 +8,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::{Request, State};
 use axum::http::header;
@@ -21,6 +19,7 @@ use tokio::sync::Semaphore;
 use tonic::Code;
 use tower::{Layer, Service};
 
+use crate::around::{Around, Wrap};
 use crate::core_client::outgoing_request;
 use crate::error::{CoreFailure, ScimError};
 use crate::principal::{Principal, token_key};
@@ -73,7 +72,7 @@ fn rejection_detail(reason: Option<ErrorReason>) -> &'static str {
 /// restarted), then the bearer token resolved to a [`Principal`] (or 401 / 503), the
 /// organization's limits, and the request.
 ///
-/// One hand-written layer rather than tower's concurrency limit and axum's `from_fn`:
+/// One layer (`crate::around`) rather than tower's concurrency limit and axum's `from_fn`:
 /// `Router::layer` boxes and clones each layer per route and per request.
 #[derive(Debug, Clone)]
 pub(crate) struct Authenticate {
@@ -89,50 +88,30 @@ impl Authenticate {
 }
 
 impl<S> Layer<S> for Authenticate {
-    type Service = Authenticated<S>;
+    type Service = Around<S, Authenticate>;
 
-    fn layer(&self, inner: S) -> Authenticated<S> {
-        Authenticated {
-            inner,
-            gate: self.clone(),
+    fn layer(&self, next: S) -> Around<S, Authenticate> {
+        Around::new(next, self.clone())
+    }
+}
+
+impl<S> Wrap<S> for Authenticate
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    fn wrap(&self, next: S, request: Request) -> impl Future<Output = Response> + Send + 'static {
+        let gate = self.clone();
+        async move {
+            // the semaphore is never closed
+            let _slot = gate.slots.acquire().await;
+            authenticate(&gate.state, request, next).await
         }
     }
 }
 
-/// The service of [`Authenticate`].
-#[derive(Debug, Clone)]
-pub(crate) struct Authenticated<S> {
-    inner: S,
-    gate: Authenticate,
-}
-
-impl<S> Service<Request> for Authenticated<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let gate = self.gate.clone();
-        Box::pin(async move {
-            // the semaphore is never closed
-            let _slot = gate.slots.acquire().await;
-            Ok(authenticate(&gate.state, request, inner).await)
-        })
-    }
-}
-
-/// Resolves the bearer token to a [`Principal`] or answers 401 / 503, then runs `inner`.
-async fn authenticate<S>(state: &AppState, mut request: Request, mut inner: S) -> Response
+/// Resolves the bearer token to a [`Principal`] or answers 401 / 503, then runs `next`.
+async fn authenticate<S>(state: &AppState, mut request: Request, next: S) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
@@ -206,9 +185,12 @@ where
             .to_owned()
     });
     request.extensions_mut().insert(principal);
-    let Ok(response) = crate::fair::holding(
+    let response = crate::fair::holding(
         heavy_slot.is_some(),
-        crate::core_client::for_connection(connection.as_deref(), inner.call(request)),
+        crate::core_client::for_connection(
+            connection.as_deref(),
+            crate::around::call(next, request),
+        ),
     )
     .await;
     drop(heavy_slot);

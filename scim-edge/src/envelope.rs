@@ -1,4 +1,4 @@
-//! What happens to every request outside the routes, written as one tower service.
+//! What happens to every request outside the routes, written as one service.
 //!
 //! In order, outermost first: a request id (the caller's `x-request-id`, else a new UUID), one
 //! trace span (child of an incoming `traceparent`), the body limit (413 by `Content-Length` at
@@ -7,10 +7,11 @@
 //! `Retry-After` (`throttle::hold_refusal`: outside every limit, so a held answer holds no
 //! slot), and echoing the request id.
 //!
-//! Why one hand-written service rather than tower-http's layers and axum's `from_fn`: each layer
-//! is another future around the handler's, moved and polled through on every request, and
-//! `Router::layer` boxes and clones its service per route and per request. Seven layers cost
-//! about a tenth of a `GET /Users/{id}`'s instructions in the edge; this costs one boxed future.
+//! Why one service (a `crate::around::Wrap`) rather than tower-http's layers and axum's
+//! `from_fn`: each layer is another future around the handler's, moved and polled through on
+//! every request, and `Router::layer` boxes and clones its service per route and per request.
+//! Seven layers cost about a tenth of a `GET /Users/{id}`'s instructions in the edge; this costs
+//! one boxed future.
 
 use std::any::Any;
 use std::convert::Infallible;
@@ -31,32 +32,13 @@ use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
+use crate::around::{Around, Wrap};
 use crate::error::{RETRY_AFTER_SECS, ScimError};
 use crate::handlers::SCIM_JSON;
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The settings of [`Envelope`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct EnvelopeLayer {
-    /// How long a read (or a write whose body has not arrived) may take; see [`Envelope`].
-    pub request_timeout: Duration,
-    /// The largest request body, in bytes.
-    pub max_body_bytes: usize,
-}
-
-impl<S> Layer<S> for EnvelopeLayer {
-    type Service = Envelope<S>;
-
-    fn layer(&self, inner: S) -> Envelope<S> {
-        Envelope {
-            inner,
-            settings: *self,
-        }
-    }
-}
-
-/// The service every request enters first (see the module's comment).
+/// The service every request enters first (see the module's comment), with its settings.
 ///
 /// The timeout: a read cut short changes nothing, so it is answered 503 (with Retry-After) at
 /// the limit, and so is a write whose body has not fully arrived by then. A write whose request
@@ -64,26 +46,32 @@ impl<S> Layer<S> for EnvelopeLayer {
 /// write that then commits, which the client would retry into a 409 or a second change. The core
 /// bounds every write itself (one it cannot start in time is refused UNAVAILABLE, unchanged), so
 /// the wait is bounded.
-#[derive(Debug, Clone)]
-pub struct Envelope<S> {
-    inner: S,
-    settings: EnvelopeLayer,
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope {
+    /// How long a read (or a write whose body has not arrived) may take.
+    pub request_timeout: Duration,
+    /// The largest request body, in bytes.
+    pub max_body_bytes: usize,
 }
 
-impl<S> Service<Request> for Envelope<S>
+impl<S> Layer<S> for Envelope {
+    type Service = Around<S, Envelope>;
+
+    fn layer(&self, next: S) -> Around<S, Envelope> {
+        Around::new(next, *self)
+    }
+}
+
+impl<S> Wrap<S> for Envelope
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request) -> Self::Future {
+    fn wrap(
+        &self,
+        next: S,
+        mut request: Request,
+    ) -> impl Future<Output = Response> + Send + 'static {
         let request_id = request_id(&mut request);
         let span = make_span(&request);
         let started = Instant::now();
@@ -91,38 +79,33 @@ where
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
-        let limit = self.settings.max_body_bytes;
-        if content_length.is_some_and(|length| length > limit) {
-            let response = scim_error_body(StatusCode::PAYLOAD_TOO_LARGE.into_response());
-            return Box::pin(std::future::ready(Ok(finish(
-                response, request_id, &span, started,
-            ))));
-        }
-        // a write is finished once its body has arrived (see above); a read never is
-        let arrived = (!request.method().is_safe()).then(|| Arc::new(AtomicBool::new(false)));
-        let request = request.map(|body| {
-            let limited = http_body_util::Limited::new(body, content_length.unwrap_or(limit));
-            match &arrived {
-                Some(arrived) => Body::new(ArrivalWatch::new(limited, arrived.clone())),
-                None => Body::new(limited),
-            }
-        });
-        // the service polled ready is the one called; a fresh clone waits for the next call
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let timeout = self.settings.request_timeout;
+        let limit = self.max_body_bytes;
+        let timeout = self.request_timeout;
         let handled = async move {
-            let mut response = scim_error_body(served(inner, request, timeout, arrived).await);
+            if content_length.is_some_and(|length| length > limit) {
+                let response = scim_error_body(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+                return finish(response, request_id, &tracing::Span::current(), started);
+            }
+            // a write is finished once its body has arrived (see above); a read never is
+            let arrived = (!request.method().is_safe()).then(|| Arc::new(AtomicBool::new(false)));
+            let request = request.map(|body| {
+                let limited = http_body_util::Limited::new(body, content_length.unwrap_or(limit));
+                match &arrived {
+                    Some(arrived) => Body::new(ArrivalWatch::new(limited, arrived.clone())),
+                    None => Body::new(limited),
+                }
+            });
+            let mut response = scim_error_body(served(next, request, timeout, arrived).await);
             crate::throttle::hold_refusal(&mut response).await;
             finish(response, request_id, &tracing::Span::current(), started)
         };
-        Box::pin(handled.instrument(span).map(Ok))
+        handled.instrument(span)
     }
 }
 
-/// The inner service's answer within the timeout, or the 500 of a panic.
+/// The next service's answer within the timeout, or the 500 of a panic.
 async fn served<S>(
-    mut inner: S,
+    next: S,
     request: Request,
     limit: Duration,
     arrived: Option<Arc<AtomicBool>>,
@@ -130,7 +113,7 @@ async fn served<S>(
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    let response = AssertUnwindSafe(inner.call(request)).catch_unwind();
+    let response = AssertUnwindSafe(crate::around::call(next, request)).catch_unwind();
     let mut response = std::pin::pin!(response);
     let outcome = match tokio::time::timeout(limit, &mut response).await {
         Ok(outcome) => outcome,
@@ -148,8 +131,7 @@ where
         }
     };
     match outcome {
-        Ok(Ok(response)) => response,
-        Ok(Err(never)) => match never {},
+        Ok(response) => response,
         Err(panic) => panic_response(panic),
     }
 }

@@ -9,6 +9,7 @@
 
 // the binary's global allocator (main.rs) is a dependency of the package, not of this library
 use mimalloc as _;
+mod around;
 pub mod auth;
 pub mod config;
 pub mod core_client;

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::Layer;
 
+use crate::around::Around;
 use crate::auth::Authenticate;
-use crate::envelope::{Envelope, EnvelopeLayer};
+use crate::envelope::Envelope;
 use crate::error::{RETRY_AFTER_SECS, ScimError};
 use crate::handlers::groups::Groups;
 use crate::handlers::resource::{self, ById, OwnUser};
@@ -25,7 +26,7 @@ use crate::metrics::RecordRequests;
 use crate::state::AppState;
 
 /// The whole service, as served.
-pub type App = Envelope<Router>;
+pub type App = Around<Router, Envelope>;
 
 /// The whole service, ready to be served or driven with `tower::ServiceExt::oneshot`.
 pub fn router(state: AppState) -> App {
@@ -65,7 +66,7 @@ pub fn router(state: AppState) -> App {
         .with_state(state)
         // per route: the duration by matched route, method and status
         .layer(RecordRequests);
-    EnvelopeLayer {
+    Envelope {
         request_timeout: settings.request_timeout,
         max_body_bytes: settings.limits.max_payload_size,
     }
