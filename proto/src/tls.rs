@@ -5,7 +5,7 @@
 //! An `https://` endpoint is reached over rustls (ring provider, TLS 1.2 and 1.3, ALPN `h2`),
 //! trusting the CA file given or else the system's roots; with a client certificate it is
 //! mutual TLS. Why not tonic's own `ClientTlsConfig`: it reads the certificate once, and a client
-//! certificate that cert-manager rotates must be picked up by a running process.
+//! certificate that cert-manager rotates, or a CA it renews, must be picked up by a running process.
 //! [`Reloading`] re-reads files whose modification time or size changed, at most once per
 //! interval, and keeps the last good value (with a log line) when the new files do not load.
 
@@ -219,7 +219,7 @@ pub fn certificate_names(certificate: &CertificateDer<'_>) -> Vec<String> {
 pub struct ClientTls {
     pub ca_file: Option<PathBuf>,
     pub identity: Option<CertificateFiles>,
-    /// How often the client certificate files are checked for changes.
+    /// How often the CA and client certificate files are checked for changes.
     pub reload_interval: Option<Duration>,
     /// The name the server's certificate must carry, when it is not the endpoint's host (a
     /// `kubectl port-forward` to 127.0.0.1, an address instead of a name).
@@ -230,6 +230,21 @@ impl ClientTls {
     /// True when nothing is set (an `http://` endpoint needs exactly that).
     pub fn is_empty(&self) -> bool {
         self.ca_file.is_none() && self.identity.is_none() && self.server_name.is_none()
+    }
+
+    /// [`Self::client_config`], built again when the CA file changes (cert-manager renews a CA
+    /// too): each new connection trusts the file as it is then, open connections keep theirs.
+    pub fn reloading_client_config(
+        &self,
+    ) -> Result<Arc<Reloading<rustls::ClientConfig>>, TlsSetupError> {
+        let interval = self.reload_interval.unwrap_or(DEFAULT_RELOAD_INTERVAL);
+        let settings = self.clone();
+        let reloading = Reloading::new(
+            self.ca_file.iter().cloned().collect(),
+            interval,
+            move || settings.client_config(),
+        )?;
+        Ok(Arc::new(reloading))
     }
 
     /// The rustls client configuration: HTTP/2 by ALPN, the trusted roots, the reloading
@@ -287,7 +302,7 @@ impl ResolvesClientCert for ReloadingClientCert {
 /// A tonic connector that opens TCP and then TLS to the endpoint's host (see [`CoreEndpoint`]).
 #[derive(Clone)]
 pub struct TlsConnector {
-    config: Arc<rustls::ClientConfig>,
+    config: Arc<Reloading<rustls::ClientConfig>>,
     server_name: Option<ServerName<'static>>,
 }
 
@@ -310,7 +325,7 @@ impl tonic::codegen::Service<Uri> for TlsConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let config = Arc::clone(&self.config);
+        let config = self.config.get();
         let configured_name = self.server_name.clone();
         Box::pin(async move {
             let host = uri.host().ok_or("the endpoint has no host")?;
@@ -362,7 +377,7 @@ impl CoreEndpoint {
                         })
                     })
                     .transpose()?;
-                let config = tls.client_config()?;
+                let config = tls.reloading_client_config()?;
                 // tonic's own connector refuses `https` without its TLS settings, so it is
                 // handed the `http` form of the address and our connector does the TLS; the
                 // requests still carry the `https` origin
@@ -372,7 +387,7 @@ impl CoreEndpoint {
                         .map_err(invalid)?
                         .origin(parsed),
                     tls: Some(TlsConnector {
-                        config: Arc::new(config),
+                        config,
                         server_name,
                     }),
                 })
@@ -477,6 +492,61 @@ mod tests {
 
         std::fs::remove_file(&files.key).unwrap();
         assert!(files.load().unwrap_err().0.contains("tls.key"));
+    }
+
+    #[tokio::test]
+    async fn a_changed_ca_file_is_trusted_by_the_next_connection() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let (server_cert, server_key) = issue(&["core.internal"]);
+        let server_files = CertificateFiles {
+            cert: dir.path().join("server.crt"),
+            key: dir.path().join("server.key"),
+        };
+        std::fs::write(&server_files.cert, &server_cert).unwrap();
+        std::fs::write(&server_files.key, &server_key).unwrap();
+        let server_config = rustls::ServerConfig::builder_with_provider(crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(
+                server_files.load().unwrap(),
+            )));
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move { acceptor.accept(tcp).await });
+            }
+        });
+
+        // the client trusts another CA at first
+        let ca_file = dir.path().join("ca.crt");
+        std::fs::write(&ca_file, issue(&["someone.else"]).0).unwrap();
+        let tls = ClientTls {
+            ca_file: Some(ca_file.clone()),
+            reload_interval: Some(Duration::ZERO),
+            server_name: Some("core.internal".into()),
+            ..ClientTls::default()
+        };
+        let endpoint = CoreEndpoint::new(&format!("https://127.0.0.1:{port}"), &tls).unwrap();
+        let mut connector = endpoint.tls.clone().unwrap();
+        let uri: Uri = format!("http://127.0.0.1:{port}").parse().unwrap();
+        let refused = tonic::codegen::Service::call(&mut connector, uri.clone())
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("invalid peer certificate"),
+            "{refused}"
+        );
+
+        // the CA file now holds the server's issuer: no restart needed
+        std::fs::write(&ca_file, &server_cert).unwrap();
+        tonic::codegen::Service::call(&mut connector, uri)
+            .await
+            .unwrap();
     }
 
     #[test]
