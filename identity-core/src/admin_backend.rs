@@ -7,11 +7,12 @@
 //! Every change to credentials or SCIM settings is audited with an `info!` event on the
 //! `audit` target carrying the organization and the action, never a secret.
 
-use crate::entity::{organization, owner_credential, service_credential};
+use crate::entity::{organization, owner_credential};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, TokenId, UserId};
 use crate::store::credentials::{self};
 use crate::store::organizations::{self, RateLimits, ScimUpdate};
+use crate::store::service_credentials::ServiceCredential;
 use crate::store::{roles, service_credentials, users};
 use crate::time::{now_micros, to_timestamp};
 use admin_grpc::backend::NewServiceCredential;
@@ -150,14 +151,11 @@ fn owner_credential_pb(row: &owner_credential::Model) -> pb::OwnerCredential {
     }
 }
 
-fn service_credential_pb(row: &service_credential::Model) -> pb::ServiceCredential {
+fn service_credential_pb(row: &ServiceCredential) -> pb::ServiceCredential {
     pb::ServiceCredential {
         id: row.id.to_string(),
         name: row.name.clone(),
-        organization_ids: service_credentials::decode_organizations(&row.organization_ids)
-            .iter()
-            .map(Uuid::to_string)
-            .collect(),
+        organization_ids: row.organization_ids.iter().map(Uuid::to_string).collect(),
         all_organizations: row.all_organizations,
         access: i32::from(row.access),
         hint: row.hint.clone(),

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tonic::Status;
 use uuid::Uuid;
 
-fn portal_link_pb(row: &crate::entity::portal_link::Model) -> pb::PortalLink {
+fn portal_link_pb(row: &portal::PortalLink) -> pb::PortalLink {
     pb::PortalLink {
         id: row.id.to_string(),
         organization_id: row.org_id.to_string(),

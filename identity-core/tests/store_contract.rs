@@ -75,7 +75,7 @@ async fn feed(db: &TestDb, org: OrgId) -> Vec<(i64, i16, Uuid, i16, i64, Vec<Str
                 c.resource_id,
                 c.kind,
                 c.resource_version,
-                changes::member_ids(c),
+                c.member_user_ids.clone(),
             )
         }));
         match page.changes.last() {
@@ -1351,7 +1351,7 @@ async fn portal_links_open_once_before_they_expire_and_sessions_end() {
     );
     let listed = portal::list(&db.db, org, 100).await.unwrap();
     assert_eq!(listed.len(), 4);
-    assert!(listed.iter().all(|link| link.org_id == org.0));
+    assert!(listed.iter().all(|link| link.org_id == org));
     // a link needs a label and a sane validity
     for (label, validity) in [
         ("", None),

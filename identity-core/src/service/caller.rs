@@ -244,11 +244,11 @@ impl CallerAuthenticator {
         Err(rejected)
     }
 
-    fn caller_of(row: crate::entity::service_credential::Model) -> Caller {
+    fn caller_of(row: service_credentials::ServiceCredential) -> Caller {
         let scope = if row.all_organizations {
             OrgScope::All
         } else {
-            OrgScope::Only(service_credentials::decode_organizations(&row.organization_ids).into())
+            OrgScope::Only(row.organization_ids.into())
         };
         Caller::Service {
             credential_id: row.id,

@@ -4,7 +4,7 @@
 //! Empty proto strings mean "unset" and become `None`; nothing here touches the database.
 
 use crate::error::{CoreError, CoreResult, FieldViolation};
-use crate::ids::{OrgId, UserId};
+use crate::ids::UserId;
 use crate::store::paging::{self, ListQuery};
 use crate::store::roles::{Member, Role, RoleData};
 use crate::store::users::{Contact, Enterprise, NameParts, User, UserData};
@@ -285,17 +285,17 @@ pub fn member_to_proto(member: &Member) -> pb::RoleMember {
 }
 
 /// A change-feed row as the contract presents it.
-pub fn change_to_proto(row: &crate::entity::change_event::Model) -> pb::Change {
+pub fn change_to_proto(change: &crate::store::changes::Change) -> pb::Change {
     pb::Change {
-        sequence: row.sequence,
-        organization_id: OrgId(row.org_id).to_string(),
-        resource_type: i32::from(row.resource_type),
-        resource_id: row.resource_id.to_string(),
-        kind: i32::from(row.kind),
-        resource_version: row.resource_version,
-        member_user_ids: crate::store::changes::member_ids(row),
-        create_time: Some(to_timestamp(row.created_at)),
-        connection_id: row
+        sequence: change.sequence,
+        organization_id: change.org.to_string(),
+        resource_type: i32::from(change.resource_type),
+        resource_id: change.resource_id.to_string(),
+        kind: i32::from(change.kind),
+        resource_version: change.resource_version,
+        member_user_ids: change.member_user_ids.clone(),
+        create_time: Some(to_timestamp(change.created_at)),
+        connection_id: change
             .connection_id
             .map(|id| id.to_string())
             .unwrap_or_default(),

@@ -164,10 +164,50 @@ pub async fn append_change(write: &WriteTxn<'_>, change: NewChange<'_>) -> CoreR
     Ok(sequence)
 }
 
+/// One entry of the feed, as the store hands it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub org: OrgId,
+    pub sequence: i64,
+    /// identity.v1.ResourceType value.
+    pub resource_type: i16,
+    pub resource_id: Uuid,
+    /// identity.v1.ChangeKind value.
+    pub kind: i16,
+    pub resource_version: i64,
+    /// For a membership change, the users added or removed.
+    pub member_user_ids: Vec<String>,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// The provisioning connection whose request made the change.
+    pub connection_id: Option<Uuid>,
+}
+
+impl From<change_event::Model> for Change {
+    fn from(row: change_event::Model) -> Self {
+        Self {
+            org: OrgId(row.org_id),
+            sequence: row.sequence,
+            resource_type: row.resource_type,
+            resource_id: row.resource_id,
+            kind: row.kind,
+            resource_version: row.resource_version,
+            // stored as a JSON array of id strings
+            member_user_ids: row
+                .member_user_ids
+                .as_deref()
+                .and_then(|text| serde_json::from_str(text).ok())
+                .unwrap_or_default(),
+            created_at: row.created_at,
+            connection_id: row.connection_id,
+        }
+    }
+}
+
 /// One page of the feed and the latest sequence number at the time it was read.
 #[derive(Debug, Clone)]
 pub struct ChangePage {
-    pub changes: Vec<change_event::Model>,
+    pub changes: Vec<Change>,
     pub latest_sequence: i64,
 }
 
@@ -214,7 +254,7 @@ pub async fn list_changes(
         });
     }
     Ok(ChangePage {
-        changes,
+        changes: changes.into_iter().map(Change::from).collect(),
         latest_sequence,
     })
 }
@@ -236,13 +276,4 @@ pub async fn oldest_cursor<C: ConnectionTrait>(
         .one(conn)
         .await?;
     Ok(oldest.map_or(latest, |sequence| sequence - 1))
-}
-
-/// Decodes a stored member list.
-pub fn member_ids(model: &change_event::Model) -> Vec<String> {
-    model
-        .member_user_ids
-        .as_deref()
-        .and_then(|text| serde_json::from_str(text).ok())
-        .unwrap_or_default()
 }

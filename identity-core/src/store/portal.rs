@@ -44,6 +44,37 @@ pub struct Session {
     pub expires_at: i64,
 }
 
+/// A link as the store hands it out (its secrets' hashes stay here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalLink {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    /// Whom the link was minted for.
+    pub label: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub expires_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub opened_at: Option<i64>,
+    /// Microseconds since the Unix epoch.
+    pub session_expires_at: Option<i64>,
+}
+
+impl From<portal_link::Model> for PortalLink {
+    fn from(row: portal_link::Model) -> Self {
+        Self {
+            id: row.id,
+            org_id: OrgId(row.org_id),
+            label: row.label,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            opened_at: row.opened_at,
+            session_expires_at: row.session_expires_at,
+        }
+    }
+}
+
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
@@ -56,7 +87,7 @@ pub async fn create_link<C: ConnectionTrait>(
     label: &str,
     validity: Option<Duration>,
     now: i64,
-) -> CoreResult<(portal_link::Model, String)> {
+) -> CoreResult<(PortalLink, String)> {
     let label = label.trim();
     if label.is_empty() {
         return Err(CoreError::invalid(
@@ -93,7 +124,7 @@ pub async fn create_link<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok((row, token))
+    Ok((row.into(), token))
 }
 
 /// The answer for a link that cannot be opened: unknown, expired and spent are not told apart,
@@ -214,14 +245,15 @@ pub async fn list<C: ConnectionTrait>(
     db: &C,
     org_id: OrgId,
     limit: u64,
-) -> CoreResult<Vec<portal_link::Model>> {
-    Ok(portal_link::Entity::find()
+) -> CoreResult<Vec<PortalLink>> {
+    let rows = portal_link::Entity::find()
         .filter(portal_link::Column::OrgId.eq(org_id.0))
         .order_by_desc(portal_link::Column::CreatedAt)
         .order_by_desc(portal_link::Column::Id)
         .limit(limit)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(PortalLink::from).collect())
 }
 
 /// Revokes a link of `org_id` at `now`: it no longer opens and its session ends (idempotent);
@@ -231,7 +263,7 @@ pub async fn revoke<C: ConnectionTrait>(
     org_id: OrgId,
     link_id: uuid::Uuid,
     now: i64,
-) -> CoreResult<portal_link::Model> {
+) -> CoreResult<PortalLink> {
     let in_org = || {
         portal_link::Entity::update_many()
             .filter(portal_link::Column::Id.eq(link_id))
@@ -260,7 +292,7 @@ pub async fn revoke<C: ConnectionTrait>(
         action = "portal.revoke",
         "setup portal link revoked"
     );
-    Ok(link)
+    Ok(link.into())
 }
 
 /// UNAUTHENTICATED (PORTAL_SESSION_INVALID): the session is unknown or has ended.

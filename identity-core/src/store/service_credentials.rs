@@ -46,11 +46,44 @@ pub fn decode_organizations(text: &str) -> Vec<Uuid> {
         .collect()
 }
 
-/// Stores a new credential and returns its row and secret (the only time it exists).
+/// A service credential as the store hands it out (its secret's hash stays here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCredential {
+    pub id: Uuid,
+    pub name: String,
+    /// The secret's first characters, to tell credentials apart.
+    pub hint: String,
+    /// Every organization; else only `organization_ids`.
+    pub all_organizations: bool,
+    pub organization_ids: Vec<Uuid>,
+    /// admin.v1.ServiceAccess value.
+    pub access: i16,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub revoked_at: Option<i64>,
+}
+
+impl From<service_credential::Model> for ServiceCredential {
+    fn from(row: service_credential::Model) -> Self {
+        Self {
+            id: row.id,
+            organization_ids: decode_organizations(&row.organization_ids),
+            name: row.name,
+            hint: row.hint,
+            all_organizations: row.all_organizations,
+            access: row.access,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+/// Stores a new credential and returns it and its secret (the only time the secret exists).
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
     new: NewCredential<'_>,
-) -> CoreResult<(service_credential::Model, String)> {
+) -> CoreResult<(ServiceCredential, String)> {
     let secret = generate_secret(SERVICE_CREDENTIAL_PREFIX);
     let row = service_credential::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -65,21 +98,22 @@ pub async fn insert<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok((row, secret))
+    Ok((row.into(), secret))
 }
 
 /// The credential whose secret is `secret`, revoked or not.
 pub async fn find_by_secret<C: ConnectionTrait>(
     db: &C,
     secret: &str,
-) -> CoreResult<Option<service_credential::Model>> {
-    crate::store::credentials::find_by_secret::<service_credential::Entity, _>(
+) -> CoreResult<Option<ServiceCredential>> {
+    let found = crate::store::credentials::find_by_secret::<service_credential::Entity, _>(
         db,
         service_credential::Column::SecretHash,
         secret,
         |row| &row.secret_hash,
     )
-    .await
+    .await?;
+    Ok(found.map(ServiceCredential::from))
 }
 
 /// Up to two live (unrevoked) credentials named `name`: a client certificate issued to that
@@ -87,13 +121,14 @@ pub async fn find_by_secret<C: ConnectionTrait>(
 pub async fn find_live_by_name<C: ConnectionTrait>(
     db: &C,
     name: &str,
-) -> CoreResult<Vec<service_credential::Model>> {
-    Ok(service_credential::Entity::find()
+) -> CoreResult<Vec<ServiceCredential>> {
+    let rows = service_credential::Entity::find()
         .filter(service_credential::Column::Name.eq(name))
         .filter(service_credential::Column::RevokedAt.is_null())
         .limit(2)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(ServiceCredential::from).collect())
 }
 
 fn not_found(id: Uuid) -> CoreError {
@@ -104,10 +139,11 @@ fn not_found(id: Uuid) -> CoreError {
 }
 
 /// One credential, or TOKEN_NOT_FOUND.
-pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> CoreResult<service_credential::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> CoreResult<ServiceCredential> {
     service_credential::Entity::find_by_id(id)
         .by_key(db)
         .await?
+        .map(ServiceCredential::from)
         .ok_or_else(|| not_found(id))
 }
 
@@ -118,7 +154,7 @@ pub async fn list<C: ConnectionTrait>(
     only: Option<Uuid>,
     after: Option<Uuid>,
     page_size: u64,
-) -> CoreResult<(Vec<service_credential::Model>, Option<Uuid>)> {
+) -> CoreResult<(Vec<ServiceCredential>, Option<Uuid>)> {
     let mut query = service_credential::Entity::find();
     if let Some(org) = only {
         query = query
@@ -139,7 +175,10 @@ pub async fn list<C: ConnectionTrait>(
     } else {
         None
     };
-    Ok((rows, next))
+    Ok((
+        rows.into_iter().map(ServiceCredential::from).collect(),
+        next,
+    ))
 }
 
 /// Revokes a credential (idempotent) and returns it.
@@ -147,7 +186,7 @@ pub async fn revoke<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
     now: i64,
-) -> CoreResult<service_credential::Model> {
+) -> CoreResult<ServiceCredential> {
     service_credential::Entity::update_many()
         .col_expr(service_credential::Column::RevokedAt, Expr::val(now))
         .filter(service_credential::Column::Id.eq(id))
