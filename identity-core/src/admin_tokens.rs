@@ -9,9 +9,9 @@ use identity_proto::admin::v1 as pb;
 use uuid::Uuid;
 
 use crate::admin_backend::{CoreAdminBackend, MAX_DESCRIPTION_CHARS, validate_text};
-use crate::entity::scim_token;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, TokenId};
+use crate::store::credentials::ScimToken;
 use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
 use crate::store::organizations;
 use crate::time::{now_micros, to_timestamp};
@@ -66,7 +66,7 @@ fn token_validity(validity: Option<Duration>) -> CoreResult<i64> {
 
 /// A token's metadata at `now`. A token replaced by a rotation whose grace period is over is
 /// reported REVOKED (the contract's wording), not EXPIRED.
-fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimToken {
+fn token_pb(row: &ScimToken, now: i64, rotated_away: bool) -> pb::ScimToken {
     let status = match TokenState::of(row, now) {
         TokenState::Active => pb::ScimTokenStatus::Active,
         TokenState::Expired if rotated_away => pb::ScimTokenStatus::Revoked,
@@ -98,10 +98,10 @@ fn token_pb(row: &scim_token::Model, now: i64, rotated_away: bool) -> pb::ScimTo
 impl CoreAdminBackend {
     pub(crate) async fn token_pb_now(
         &self,
-        row: &scim_token::Model,
+        row: &ScimToken,
         now: i64,
     ) -> CoreResult<pb::ScimToken> {
-        let rotated = credentials::rotated_away(&self.db, OrgId(row.org_id), &[row.id]).await?;
+        let rotated = credentials::rotated_away(&self.db, row.org_id, &[row.id]).await?;
         Ok(token_pb(row, now, rotated.contains(&row.id)))
     }
 

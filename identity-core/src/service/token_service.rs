@@ -6,7 +6,7 @@
 //! why. The presented token is hashed before anything else and never logged.
 
 use crate::error::{CoreError, CoreResult};
-use crate::ids::{OrgId, TokenId};
+use crate::ids::TokenId;
 use crate::store::credentials::{self, TokenState};
 use crate::store::organizations;
 use crate::time::now_micros;
@@ -58,7 +58,7 @@ impl TokenServiceImpl {
             TokenState::Revoked => (Some(ErrorReason::TokenRevoked), None),
             TokenState::Expired => (Some(ErrorReason::TokenExpired), None),
             TokenState::Active => {
-                let org = organizations::get(&self.db, OrgId(row.org_id)).await?;
+                let org = organizations::get(&self.db, row.org_id).await?;
                 (
                     (!org.scim_enabled).then_some(ErrorReason::ScimDisabled),
                     Some(organizations::RateLimits::of(&org)),

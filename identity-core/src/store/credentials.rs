@@ -47,6 +47,48 @@ pub fn hashes_equal(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// A SCIM token as the store hands it out (its secret's hash stays here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimToken {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    pub description: String,
+    /// The secret's first characters, to tell tokens apart.
+    pub hint: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch; a rotation may move it earlier.
+    pub expires_at: i64,
+    /// Microseconds since the Unix epoch; written at most once a minute.
+    pub last_used_at: Option<i64>,
+    /// Microseconds since the Unix epoch.
+    pub revoked_at: Option<i64>,
+    /// The token this one replaced.
+    pub rotated_from_token_id: Option<uuid::Uuid>,
+    /// The provisioning connection the token belongs to.
+    pub connection_id: Option<uuid::Uuid>,
+    /// Set for an OAuth access token: the grant it came from.
+    pub grant_id: Option<uuid::Uuid>,
+}
+
+impl From<scim_token::Model> for ScimToken {
+    fn from(row: scim_token::Model) -> Self {
+        Self {
+            id: row.id,
+            org_id: OrgId(row.org_id),
+            description: row.description,
+            hint: row.hint,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            revoked_at: row.revoked_at,
+            rotated_from_token_id: row.rotated_from_token_id,
+            connection_id: row.connection_id,
+            grant_id: row.grant_id,
+        }
+    }
+}
+
 /// A token's state at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenState {
@@ -57,7 +99,7 @@ pub enum TokenState {
 
 impl TokenState {
     /// The state of `token` at `now`: revocation wins over expiry.
-    pub fn of(token: &scim_token::Model, now: i64) -> Self {
+    pub fn of(token: &ScimToken, now: i64) -> Self {
         if token.revoked_at.is_some_and(|at| at <= now) {
             Self::Revoked
         } else if token.expires_at <= now {
@@ -86,7 +128,7 @@ pub struct NewScimToken<'a> {
 pub async fn insert_scim_token<C: ConnectionTrait>(
     db: &C,
     new: NewScimToken<'_>,
-) -> CoreResult<(scim_token::Model, String)> {
+) -> CoreResult<(ScimToken, String)> {
     let secret = generate_secret(SCIM_TOKEN_PREFIX);
     let row = scim_token::ActiveModel {
         id: Set(TokenId::generate().0),
@@ -105,7 +147,7 @@ pub async fn insert_scim_token<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok((row, secret))
+    Ok((row.into(), secret))
 }
 
 /// The row of `E` whose `hash_column` holds the SHA-256 of `secret`, if any: one lookup
@@ -134,11 +176,15 @@ where
 pub async fn find_scim_token_by_secret<C: ConnectionTrait>(
     db: &C,
     secret: &str,
-) -> CoreResult<Option<scim_token::Model>> {
-    find_by_secret::<scim_token::Entity, _>(db, scim_token::Column::SecretHash, secret, |row| {
-        &row.secret_hash
-    })
-    .await
+) -> CoreResult<Option<ScimToken>> {
+    let found = find_by_secret::<scim_token::Entity, _>(
+        db,
+        scim_token::Column::SecretHash,
+        secret,
+        |row| &row.secret_hash,
+    )
+    .await?;
+    Ok(found.map(ScimToken::from))
 }
 
 /// One SCIM token of an organization, or TOKEN_NOT_FOUND.
@@ -146,11 +192,12 @@ pub async fn get_scim_token<C: ConnectionTrait>(
     db: &C,
     org_id: OrgId,
     token_id: TokenId,
-) -> CoreResult<scim_token::Model> {
+) -> CoreResult<ScimToken> {
     scim_token::Entity::find_by_id(token_id.0)
         .filter(scim_token::Column::OrgId.eq(org_id.0))
         .by_key(db)
         .await?
+        .map(ScimToken::from)
         .ok_or_else(|| token_not_found(token_id))
 }
 
@@ -161,12 +208,13 @@ pub async fn lock_scim_token<C: ConnectionTrait>(
     db: &C,
     org_id: OrgId,
     token_id: TokenId,
-) -> CoreResult<scim_token::Model> {
+) -> CoreResult<ScimToken> {
     scim_token::Entity::find_by_id(token_id.0)
         .filter(scim_token::Column::OrgId.eq(org_id.0))
         .lock_exclusive()
         .by_key(db)
         .await?
+        .map(ScimToken::from)
         .ok_or_else(|| token_not_found(token_id))
 }
 
@@ -216,7 +264,7 @@ pub async fn list_scim_tokens<C: ConnectionTrait>(
     org_id: OrgId,
     after: Option<TokenCursor>,
     page_size: u64,
-) -> CoreResult<(Vec<scim_token::Model>, Option<TokenCursor>)> {
+) -> CoreResult<(Vec<ScimToken>, Option<TokenCursor>)> {
     // OAuth access tokens are listed with their grants, not here
     let mut query = scim_token::Entity::find()
         .filter(scim_token::Column::OrgId.eq(org_id.0))
@@ -245,7 +293,7 @@ pub async fn list_scim_tokens<C: ConnectionTrait>(
     } else {
         None
     };
-    Ok((rows, next))
+    Ok((rows.into_iter().map(ScimToken::from).collect(), next))
 }
 
 /// Which of `ids` have been replaced by a rotation (some token names them as its origin).
@@ -274,7 +322,7 @@ pub async fn revoke_scim_token<C: ConnectionTrait>(
     org_id: OrgId,
     token_id: TokenId,
     now: i64,
-) -> CoreResult<scim_token::Model> {
+) -> CoreResult<ScimToken> {
     // conditional update: a second revocation keeps the first time (idempotent)
     scim_token::Entity::update_many()
         .col_expr(scim_token::Column::RevokedAt, Expr::value(now))
@@ -296,7 +344,7 @@ pub async fn shorten_scim_token<C: ConnectionTrait>(
     org_id: OrgId,
     token_id: TokenId,
     expires_at: i64,
-) -> CoreResult<scim_token::Model> {
+) -> CoreResult<ScimToken> {
     scim_token::Entity::update_many()
         .col_expr(scim_token::Column::ExpiresAt, Expr::value(expires_at))
         .filter(scim_token::Column::Id.eq(token_id.0))
@@ -393,7 +441,7 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
 pub const EXPIRY_WARNING_MICROS: i64 = 30 * 24 * 3_600 * 1_000_000;
 
 /// Whether `token` is active at `now` and expires within [`EXPIRY_WARNING_MICROS`].
-pub fn expires_soon(token: &scim_token::Model, now: i64) -> bool {
+pub fn expires_soon(token: &ScimToken, now: i64) -> bool {
     TokenState::of(token, now) == TokenState::Active
         && token.expires_at - now <= EXPIRY_WARNING_MICROS
 }
@@ -404,7 +452,7 @@ pub fn expires_soon(token: &scim_token::Model, now: i64) -> bool {
 pub async fn take_newly_expiring(
     db: &sea_orm::DatabaseConnection,
     now: i64,
-) -> CoreResult<Vec<scim_token::Model>> {
+) -> CoreResult<Vec<ScimToken>> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
     let due = scim_token::Entity::find()
@@ -431,7 +479,7 @@ pub async fn take_newly_expiring(
         }
     }
     txn.commit().await?;
-    Ok(due)
+    Ok(due.into_iter().map(ScimToken::from).collect())
 }
 
 /// Per organization, when its soonest active pasted SCIM token expires (µs since the epoch).
@@ -464,7 +512,7 @@ pub async fn rotate_scim_token(
     validity: i64,
     grace: Option<i64>,
     now: i64,
-) -> CoreResult<(scim_token::Model, String, scim_token::Model)> {
+) -> CoreResult<(ScimToken, String, ScimToken)> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
     let old = lock_scim_token(&txn, org, token).await?;
@@ -544,12 +592,11 @@ mod tests {
 
     #[test]
     fn revocation_wins_over_expiry() {
-        let token = scim_token::Model {
+        let token = ScimToken {
             id: uuid::Uuid::nil(),
-            org_id: uuid::Uuid::nil(),
+            org_id: OrgId(uuid::Uuid::nil()),
             description: String::new(),
             hint: String::new(),
-            secret_hash: String::new(),
             created_at: 0,
             expires_at: 100,
             last_used_at: None,
@@ -557,11 +604,10 @@ mod tests {
             rotated_from_token_id: None,
             connection_id: None,
             grant_id: None,
-            expiry_warned_at: None,
         };
         assert_eq!(TokenState::of(&token, 99), TokenState::Active);
         assert_eq!(TokenState::of(&token, 100), TokenState::Expired);
-        let revoked = scim_token::Model {
+        let revoked = ScimToken {
             revoked_at: Some(50),
             ..token
         };
