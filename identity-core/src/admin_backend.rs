@@ -7,10 +7,11 @@
 //! Every change to credentials or SCIM settings is audited with an `info!` event on the
 //! `audit` target carrying the organization and the action, never a secret.
 
-use crate::entity::{organization, owner_credential};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, RoleId, TokenId, UserId};
+use crate::store::credentials::OwnerCredential;
 use crate::store::credentials::{self};
+use crate::store::organizations::Organization;
 use crate::store::organizations::{self, RateLimits, ScimUpdate};
 use crate::store::service_credentials::ServiceCredential;
 use crate::store::{roles, service_credentials, users};
@@ -109,7 +110,7 @@ pub(crate) fn validate_text(
     Ok(())
 }
 
-fn organization_pb(row: &organization::Model) -> pb::Organization {
+fn organization_pb(row: &Organization) -> pb::Organization {
     pb::Organization {
         id: row.id.to_string(),
         slug: row.slug.clone(),
@@ -118,7 +119,7 @@ fn organization_pb(row: &organization::Model) -> pb::Organization {
     }
 }
 
-fn settings_pb(row: &organization::Model, default_role_name: String) -> pb::ScimSettings {
+fn settings_pb(row: &Organization, default_role_name: String) -> pb::ScimSettings {
     pb::ScimSettings {
         default_role_name,
         organization_id: row.id.to_string(),
@@ -128,8 +129,8 @@ fn settings_pb(row: &organization::Model, default_role_name: String) -> pb::Scim
             .map(|r| r.to_string())
             .unwrap_or_default(),
         update_time: row.scim_updated_at.map(to_timestamp),
-        rate_limits: Some(rate_limits_pb(RateLimits::of(row))),
-        verified_domains: crate::domain::verified_domains::from_stored(&row.verified_domains),
+        rate_limits: Some(rate_limits_pb(row.rate_limits)),
+        verified_domains: row.verified_domains.clone(),
     }
 }
 
@@ -141,7 +142,7 @@ fn rate_limits_pb(limits: RateLimits) -> pb::RateLimits {
     }
 }
 
-fn owner_credential_pb(row: &owner_credential::Model) -> pb::OwnerCredential {
+fn owner_credential_pb(row: &OwnerCredential) -> pb::OwnerCredential {
     pb::OwnerCredential {
         id: row.id.to_string(),
         organization_id: row.org_id.to_string(),
@@ -209,9 +210,9 @@ impl CoreAdminBackend {
     }
 
     /// The SCIM settings of `row`, with the default role's name.
-    async fn settings_of(&self, row: &organization::Model) -> CoreResult<pb::ScimSettings> {
+    async fn settings_of(&self, row: &Organization) -> CoreResult<pb::ScimSettings> {
         let name = match row.default_role_id {
-            Some(id) => roles::find_role(&self.db, OrgId(row.id), Some(RoleId(id)), "")
+            Some(id) => roles::find_role(&self.db, row.id, Some(RoleId(id)), "")
                 .await?
                 .map(|role| role.data.display_name)
                 .unwrap_or_default(),
@@ -239,7 +240,7 @@ impl CoreAdminBackend {
             && let Some(row) = credentials::find_active_owner_credential(&self.db, secret).await?
         {
             return Ok(Principal::Owner {
-                organization_id: row.org_id,
+                organization_id: row.org_id.0,
             });
         }
         Err(CoreError::Unauthenticated {
@@ -309,8 +310,8 @@ impl CoreAdminBackend {
             action,
             scim_enabled = row.scim_enabled,
             default_role_id = ?row.default_role_id,
-            rate_limits = ?RateLimits::of(&row),
-            verified_domains = %row.verified_domains.replace('\n', ","),
+            rate_limits = ?row.rate_limits,
+            verified_domains = %row.verified_domains.join(","),
             released_users = released.map(|r| r.0),
             released_roles = released.map(|r| r.1),
             "scim settings changed"

@@ -61,7 +61,7 @@ impl TokenServiceImpl {
                 let org = organizations::get(&self.db, row.org_id).await?;
                 (
                     (!org.scim_enabled).then_some(ErrorReason::ScimDisabled),
-                    Some(organizations::RateLimits::of(&org)),
+                    Some(org.rate_limits),
                 )
             }
         };

@@ -376,13 +376,37 @@ pub async fn touch_scim_token<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Stores a new owner credential and returns its row and its secret.
+/// An owner credential as the store hands it out (its secret's hash stays here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerCredential {
+    pub id: uuid::Uuid,
+    pub org_id: OrgId,
+    pub description: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub revoked_at: Option<i64>,
+}
+
+impl From<owner_credential::Model> for OwnerCredential {
+    fn from(row: owner_credential::Model) -> Self {
+        Self {
+            id: row.id,
+            org_id: OrgId(row.org_id),
+            description: row.description,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+/// Stores a new owner credential and returns it and its secret.
 pub async fn insert_owner_credential<C: ConnectionTrait>(
     db: &C,
     org_id: OrgId,
     description: &str,
     now: i64,
-) -> CoreResult<(owner_credential::Model, String)> {
+) -> CoreResult<(OwnerCredential, String)> {
     let secret = generate_secret(OWNER_CREDENTIAL_PREFIX);
     let row = owner_credential::ActiveModel {
         id: Set(TokenId::generate().0),
@@ -394,14 +418,14 @@ pub async fn insert_owner_credential<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    Ok((row, secret))
+    Ok((row.into(), secret))
 }
 
 /// The unrevoked owner credential whose secret is `secret`, if any.
 pub async fn find_active_owner_credential<C: ConnectionTrait>(
     db: &C,
     secret: &str,
-) -> CoreResult<Option<owner_credential::Model>> {
+) -> CoreResult<Option<OwnerCredential>> {
     let row = find_by_secret::<owner_credential::Entity, _>(
         db,
         owner_credential::Column::SecretHash,
@@ -409,7 +433,9 @@ pub async fn find_active_owner_credential<C: ConnectionTrait>(
         |row| &row.secret_hash,
     )
     .await?;
-    Ok(row.filter(|row| row.revoked_at.is_none()))
+    Ok(row
+        .filter(|row| row.revoked_at.is_none())
+        .map(OwnerCredential::from))
 }
 
 /// Revokes an owner credential (idempotent); NOT_FOUND if the organization has no such one.
@@ -418,7 +444,7 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
     org_id: OrgId,
     credential_id: TokenId,
     now: i64,
-) -> CoreResult<owner_credential::Model> {
+) -> CoreResult<OwnerCredential> {
     owner_credential::Entity::update_many()
         .col_expr(owner_credential::Column::RevokedAt, Expr::value(now))
         .filter(owner_credential::Column::Id.eq(credential_id.0))
@@ -430,6 +456,7 @@ pub async fn revoke_owner_credential<C: ConnectionTrait>(
         .filter(owner_credential::Column::OrgId.eq(org_id.0))
         .by_key(db)
         .await?
+        .map(OwnerCredential::from)
         .ok_or_else(|| CoreError::NotFound {
             reason: ErrorReason::TokenNotFound,
             what: format!("owner credential {credential_id}"),

@@ -16,6 +16,40 @@ use sea_orm::{
     QuerySelect, Set, SqlErr,
 };
 
+/// An organization as the store hands it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: OrgId,
+    pub slug: String,
+    pub display_name: String,
+    pub scim_enabled: bool,
+    pub default_role_id: Option<uuid::Uuid>,
+    /// Microseconds since the Unix epoch: when SCIM was last turned on or off.
+    pub scim_updated_at: Option<i64>,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Overrides of the SCIM edge's rate limits.
+    pub rate_limits: RateLimits,
+    /// Verified email domains, lowercase (see `domain::verified_domains`).
+    pub verified_domains: Vec<String>,
+}
+
+impl From<organization::Model> for Organization {
+    fn from(row: organization::Model) -> Self {
+        Self {
+            id: OrgId(row.id),
+            rate_limits: RateLimits::of(&row),
+            verified_domains: crate::domain::verified_domains::from_stored(&row.verified_domains),
+            slug: row.slug,
+            display_name: row.display_name,
+            scim_enabled: row.scim_enabled,
+            default_role_id: row.default_role_id,
+            scim_updated_at: row.scim_updated_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
 /// Inserts an organization; ALREADY_EXISTS (ORGANIZATION_SLUG_TAKEN) if the slug is taken.
 pub async fn insert<C: ConnectionTrait>(
     db: &C,
@@ -23,7 +57,7 @@ pub async fn insert<C: ConnectionTrait>(
     slug: &str,
     display_name: &str,
     now: i64,
-) -> CoreResult<organization::Model> {
+) -> CoreResult<Organization> {
     let row = organization::ActiveModel {
         id: Set(id.0),
         slug: Set(slug.to_owned()),
@@ -39,7 +73,7 @@ pub async fn insert<C: ConnectionTrait>(
         verified_domains: Set(String::new()),
     };
     match row.insert(db).await {
-        Ok(row) => Ok(row),
+        Ok(row) => Ok(row.into()),
         // the unique index decides, so two concurrent creates cannot both succeed
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             Err(CoreError::AlreadyExists {
@@ -52,7 +86,11 @@ pub async fn insert<C: ConnectionTrait>(
 }
 
 /// The organization with this id, or ORGANIZATION_NOT_FOUND.
-pub async fn get<C: ConnectionTrait>(db: &C, id: OrgId) -> CoreResult<organization::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, id: OrgId) -> CoreResult<Organization> {
+    get_row(db, id).await.map(Organization::from)
+}
+
+async fn get_row<C: ConnectionTrait>(db: &C, id: OrgId) -> CoreResult<organization::Model> {
     organization::Entity::find_by_id(id.0)
         .by_key(db)
         .await?
@@ -60,14 +98,12 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: OrgId) -> CoreResult<organizati
 }
 
 /// The organization with this slug, or ORGANIZATION_NOT_FOUND.
-pub async fn get_by_slug<C: ConnectionTrait>(
-    db: &C,
-    slug: &str,
-) -> CoreResult<organization::Model> {
+pub async fn get_by_slug<C: ConnectionTrait>(db: &C, slug: &str) -> CoreResult<Organization> {
     organization::Entity::find()
         .filter(organization::Column::Slug.eq(slug))
         .one(db)
         .await?
+        .map(Organization::from)
         .ok_or_else(|| CoreError::organization_not_found(slug))
 }
 
@@ -88,7 +124,7 @@ pub async fn list<C: ConnectionTrait>(
     after: Option<&str>,
     only: Option<OrgId>,
     page_size: u64,
-) -> CoreResult<(Vec<organization::Model>, Option<String>)> {
+) -> CoreResult<(Vec<Organization>, Option<String>)> {
     let mut query = organization::Entity::find();
     if let Some(after) = after {
         query = query.filter(organization::Column::Slug.gt(after));
@@ -107,7 +143,7 @@ pub async fn list<C: ConnectionTrait>(
     } else {
         None
     };
-    Ok((rows, next))
+    Ok((rows.into_iter().map(Organization::from).collect(), next))
 }
 
 /// The SCIM settings to store.
@@ -167,7 +203,7 @@ impl RateLimits {
     }
 
     /// The overrides stored on `row`.
-    pub fn of(row: &organization::Model) -> Self {
+    fn of(row: &organization::Model) -> Self {
         let stored = |value: i32| u32::try_from(value).unwrap_or(0);
         Self {
             per_second: stored(row.rate_limit_per_second),
@@ -183,8 +219,8 @@ pub async fn update_scim<C: ConnectionTrait>(
     id: OrgId,
     update: ScimUpdate,
     now: i64,
-) -> CoreResult<organization::Model> {
-    let current = get(db, id).await?;
+) -> CoreResult<Organization> {
+    let current = get_row(db, id).await?;
     let current_domains = current.verified_domains.clone();
     let mut row: organization::ActiveModel = current.into();
     if let Some(enabled) = update.enabled {
@@ -214,7 +250,7 @@ pub async fn update_scim<C: ConnectionTrait>(
         row.rate_limit_burst = Set(stored(limits.burst));
         row.rate_limit_concurrency = Set(stored(limits.concurrency));
     }
-    Ok(row.update(db).await?)
+    Ok(row.update(db).await?.into())
 }
 
 /// Whether the organization has this role (the roles table belongs to the roles store; it is
@@ -298,8 +334,8 @@ pub async fn create_with_owner(
     display_name: &str,
     now: i64,
 ) -> CoreResult<(
-    organization::Model,
-    crate::entity::owner_credential::Model,
+    Organization,
+    crate::store::credentials::OwnerCredential,
     String,
 )> {
     use sea_orm::TransactionTrait;
@@ -323,7 +359,7 @@ pub async fn change_scim_settings(
     id: OrgId,
     update: ScimUpdate,
     now: i64,
-) -> CoreResult<(organization::Model, Option<(u64, u64)>)> {
+) -> CoreResult<(Organization, Option<(u64, u64)>)> {
     use sea_orm::TransactionTrait;
     let txn = db.begin().await?;
     let disabling = update.enabled == Some(false);

@@ -160,7 +160,7 @@ impl Approver<'_> {
             Self::OwnerCredential(secret) => {
                 credentials::find_active_owner_credential(conn, secret)
                     .await?
-                    .map(|owner| owner.org_id)
+                    .map(|owner| owner.org_id.0)
             }
             Self::PortalSession(token) => crate::store::portal::find_session(conn, token, now)
                 .await?
