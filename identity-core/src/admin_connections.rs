@@ -2,8 +2,9 @@
 //! grants for `admin.v1.ConnectionService`.
 
 use crate::admin_backend::CoreAdminBackend;
-use crate::entity::{connection_error, oauth_client, oauth_grant, provisioning_connection};
+use crate::entity::{oauth_client, oauth_grant};
 use crate::ids::{OrgId, RoleId};
+use crate::store::connections::{Connection, ConnectionError};
 use crate::store::{connections, oauth, roles};
 use crate::time::to_timestamp;
 use admin_grpc::ConnectionBackend;
@@ -11,19 +12,12 @@ use identity_proto::admin::v1 as pb;
 use tonic::Status;
 use uuid::Uuid;
 
-fn connection_pb(
-    row: &provisioning_connection::Model,
-    errors: &[connection_error::Model],
-) -> pb::Connection {
+fn connection_pb(row: &Connection, errors: &[ConnectionError]) -> pb::Connection {
     pb::Connection {
         id: row.id.to_string(),
         organization_id: row.org_id.to_string(),
         name: row.name.clone(),
-        allowed_group_names: row
-            .allowed_groups
-            .as_deref()
-            .map(connections::decode_groups)
-            .unwrap_or_default(),
+        allowed_group_names: row.allowed_groups.clone().unwrap_or_default(),
         create_time: Some(to_timestamp(row.created_at)),
         activity: Some(pb::ConnectionActivity {
             last_request_time: row.last_request_at.map(to_timestamp),

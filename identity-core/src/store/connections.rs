@@ -120,13 +120,73 @@ pub fn decode_groups(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
+/// A provisioning connection as the store hands it out, with its activity counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: Uuid,
+    pub org_id: OrgId,
+    pub name: String,
+    /// The group names it may push; `None`: every group.
+    pub allowed_groups: Option<Vec<String>>,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub last_request_at: Option<i64>,
+    pub creates: i64,
+    pub updates: i64,
+    pub deactivations: i64,
+    pub deletes: i64,
+}
+
+impl From<provisioning_connection::Model> for Connection {
+    fn from(row: provisioning_connection::Model) -> Self {
+        Self {
+            id: row.id,
+            org_id: OrgId(row.org_id),
+            allowed_groups: row.allowed_groups.as_deref().map(decode_groups),
+            name: row.name,
+            created_at: row.created_at,
+            last_request_at: row.last_request_at,
+            creates: row.creates,
+            updates: row.updates,
+            deactivations: row.deactivations,
+            deletes: row.deletes,
+        }
+    }
+}
+
+/// A failed request of a connection, kept for its owner to see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionError {
+    /// Microseconds since the Unix epoch.
+    pub occurred_at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: i32,
+    pub scim_type: String,
+    pub detail: String,
+}
+
+impl From<connection_error::Model> for ConnectionError {
+    fn from(row: connection_error::Model) -> Self {
+        Self {
+            occurred_at: row.occurred_at,
+            method: row.method,
+            path: row.path,
+            status: row.status,
+            scim_type: row.scim_type,
+            detail: row.detail,
+        }
+    }
+}
+
 /// Creates a connection.
 pub async fn create(
     db: &DatabaseConnection,
     org: OrgId,
     name: &str,
     allowed_groups: Option<Vec<String>>,
-) -> CoreResult<provisioning_connection::Model> {
+) -> CoreResult<Connection> {
     crate::store::org_row::ensure_org(db, org).await?;
     let allowed = encode_groups(allowed_groups)?;
     Ok(provisioning_connection::ActiveModel {
@@ -143,7 +203,8 @@ pub async fn create(
         deletes: Set(0),
     }
     .insert(db)
-    .await?)
+    .await?
+    .into())
 }
 
 fn encode_groups(groups: Option<Vec<String>>) -> CoreResult<Option<String>> {
@@ -160,7 +221,7 @@ pub async fn update(
     id: Uuid,
     name: Option<String>,
     groups: Option<Option<Vec<String>>>,
-) -> CoreResult<provisioning_connection::Model> {
+) -> CoreResult<Connection> {
     let txn = db.begin().await?;
     lock_live(&txn, org, id).await?;
     let mut update = provisioning_connection::Entity::update_many()
@@ -181,31 +242,26 @@ pub async fn update(
 }
 
 /// The organization's connections that are not deleted, oldest first.
-pub async fn list(
-    db: &DatabaseConnection,
-    org: OrgId,
-) -> CoreResult<Vec<provisioning_connection::Model>> {
+pub async fn list(db: &DatabaseConnection, org: OrgId) -> CoreResult<Vec<Connection>> {
     crate::store::org_row::ensure_org(db, org).await?;
-    Ok(provisioning_connection::Entity::find()
+    let rows = provisioning_connection::Entity::find()
         .filter(provisioning_connection::Column::OrgId.eq(org.0))
         .filter(provisioning_connection::Column::DeletedAt.is_null())
         .order_by_asc(provisioning_connection::Column::CreatedAt)
         .order_by_asc(provisioning_connection::Column::Id)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(Connection::from).collect())
 }
 
 /// One live connection of `org`, or CONNECTION_NOT_FOUND (also for another tenant's).
-pub async fn get<C: ConnectionTrait>(
-    db: &C,
-    org: OrgId,
-    id: Uuid,
-) -> CoreResult<provisioning_connection::Model> {
+pub async fn get<C: ConnectionTrait>(db: &C, org: OrgId, id: Uuid) -> CoreResult<Connection> {
     provisioning_connection::Entity::find_by_id(id)
         .filter(provisioning_connection::Column::OrgId.eq(org.0))
         .filter(provisioning_connection::Column::DeletedAt.is_null())
         .by_key(db)
         .await?
+        .map(Connection::from)
         .ok_or_else(|| connection_not_found(id))
 }
 
@@ -232,17 +288,15 @@ async fn lock_live<C: ConnectionTrait>(txn: &C, org: OrgId, id: Uuid) -> CoreRes
 }
 
 /// The connection's most recent failed requests, newest first.
-pub async fn recent_errors(
-    db: &DatabaseConnection,
-    id: Uuid,
-) -> CoreResult<Vec<connection_error::Model>> {
-    Ok(connection_error::Entity::find()
+pub async fn recent_errors(db: &DatabaseConnection, id: Uuid) -> CoreResult<Vec<ConnectionError>> {
+    let rows = connection_error::Entity::find()
         .filter(connection_error::Column::ConnectionId.eq(id))
         .order_by_desc(connection_error::Column::OccurredAt)
         .order_by_desc(connection_error::Column::Id)
         .limit(RECENT_ERRORS_KEPT)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(ConnectionError::from).collect())
 }
 
 /// Deletes a connection: its SCIM tokens (pasted and OAuth) are revoked, its clients deleted

@@ -2,9 +2,7 @@
 //! page, completed by the owner's decision (a code, or a denial).
 
 use super::*;
-use crate::entity::{
-    oauth_authorization_request, oauth_client, oauth_code, provisioning_connection,
-};
+use crate::entity::{oauth_authorization_request, oauth_client, oauth_code};
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::ByKey;
@@ -23,7 +21,7 @@ use uuid::Uuid;
 pub struct PendingAuthorization {
     pub request: oauth_authorization_request::Model,
     pub client: oauth_client::Model,
-    pub connection: provisioning_connection::Model,
+    pub connection: crate::store::connections::Connection,
     pub organization_name: String,
 }
 

@@ -13,7 +13,7 @@
 //!
 //! Cut along its seams: [`clients`], the [`authorization`] request, [`tokens`] and [`grants`].
 
-use crate::entity::{oauth_client, provisioning_connection};
+use crate::entity::oauth_client;
 use crate::error::{CoreError, CoreResult};
 use crate::ids::OrgId;
 use crate::store::connections;
@@ -104,7 +104,7 @@ fn granted_scope(requested: &str) -> CoreResult<&'static str> {
 async fn live_client<C: ConnectionTrait>(
     conn: &C,
     filter: sea_orm::Condition,
-) -> CoreResult<Option<(oauth_client::Model, provisioning_connection::Model)>> {
+) -> CoreResult<Option<(oauth_client::Model, connections::Connection)>> {
     let Some(client) = oauth_client::Entity::find()
         .filter(filter)
         .filter(oauth_client::Column::DeletedAt.is_null())
