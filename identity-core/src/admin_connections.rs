@@ -2,7 +2,6 @@
 //! grants for `admin.v1.ConnectionService`.
 
 use crate::admin_backend::CoreAdminBackend;
-use crate::entity::{oauth_client, oauth_grant};
 use crate::ids::{OrgId, RoleId};
 use crate::store::connections::{Connection, ConnectionError};
 use crate::store::{connections, oauth, roles};
@@ -40,21 +39,21 @@ fn connection_pb(row: &Connection, errors: &[ConnectionError]) -> pb::Connection
     }
 }
 
-fn client_pb(row: &oauth_client::Model) -> pb::OAuthClient {
+fn client_pb(row: &oauth::OAuthClient) -> pb::OAuthClient {
     pb::OAuthClient {
         client_id: row.client_id.clone(),
         connection_id: row.connection_id.to_string(),
         name: row.name.clone(),
-        redirect_uris: oauth::redirect_uris(row),
+        redirect_uris: row.redirect_uris.clone(),
         create_time: Some(to_timestamp(row.created_at)),
-        client_credentials: row.allows_client_credentials,
+        client_credentials: row.client_credentials,
     }
 }
 
-fn grant_pb((row, client_id): &(oauth_grant::Model, String)) -> pb::Grant {
+fn grant_pb(row: &oauth::Grant) -> pb::Grant {
     pb::Grant {
         id: row.id.to_string(),
-        client_id: client_id.clone(),
+        client_id: row.client_id.clone(),
         kind: i32::from(row.kind),
         scope: row.scope.clone(),
         create_time: Some(to_timestamp(row.created_at)),

@@ -1223,17 +1223,32 @@ async fn expired_oauth_access_tokens_are_pruned_and_client_credentials_need_regi
         .await
         .unwrap();
     let settings = oauth::OAuthSettings::default();
-    let (code_only, _) = oauth::register_client(&db.db, org, connection.id, "Okta", &[], false)
-        .await
-        .unwrap();
+    // the token endpoint's clients are authenticated first, as the edge's calls are
+    let authenticated = |(client, secret): (oauth::OAuthClient, String)| {
+        let db = db.db.clone();
+        async move {
+            oauth::authenticate_client(&db, &client.client_id, &secret)
+                .await
+                .unwrap()
+        }
+    };
+    let code_only = authenticated(
+        oauth::register_client(&db.db, org, connection.id, "Okta", &[], false)
+            .await
+            .unwrap(),
+    )
+    .await;
     let refused = oauth::client_credentials(&db.db, &settings, &code_only, "scim")
         .await
         .unwrap_err();
     assert_eq!(reason_of(&refused), ErrorReason::OauthUnauthorizedClient);
 
-    let (entra, _) = oauth::register_client(&db.db, org, connection.id, "Entra", &[], true)
-        .await
-        .unwrap();
+    let entra = authenticated(
+        oauth::register_client(&db.db, org, connection.id, "Entra", &[], true)
+            .await
+            .unwrap(),
+    )
+    .await;
     for _ in 0..3 {
         oauth::client_credentials(&db.db, &settings, &entra, "scim")
             .await

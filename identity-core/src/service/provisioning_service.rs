@@ -38,14 +38,14 @@ impl ProvisioningServiceImpl {
     fn details(&self, pending: oauth::PendingAuthorization) -> pb::AuthorizationDetails {
         let now = crate::time::now_micros();
         pb::AuthorizationDetails {
-            request_id: pending.request.id.to_string(),
-            organization_id: pending.client.org_id.to_string(),
+            request_id: pending.request_id.to_string(),
+            organization_id: pending.organization_id.to_string(),
             organization_name: pending.organization_name,
             connection_id: pending.connection.id.to_string(),
             connection_name: pending.connection.name,
-            client_name: pending.client.name,
-            expires_in_seconds: (pending.request.expires_at - now).max(0) / 1_000_000,
-            scope: pending.request.scope,
+            client_name: pending.client_name,
+            expires_in_seconds: (pending.expires_at - now).max(0) / 1_000_000,
+            scope: pending.scope,
         }
     }
 
@@ -54,7 +54,7 @@ impl ProvisioningServiceImpl {
         &self,
         client_id: &str,
         secret: &str,
-    ) -> CoreResult<crate::entity::oauth_client::Model> {
+    ) -> CoreResult<oauth::AuthenticatedClient> {
         oauth::authenticate_client(&self.db, client_id, secret).await
     }
 }

@@ -19,10 +19,33 @@ use uuid::Uuid;
 /// An authorization request as the consent page shows it.
 #[derive(Debug, Clone)]
 pub struct PendingAuthorization {
-    pub request: oauth_authorization_request::Model,
-    pub client: oauth_client::Model,
-    pub connection: crate::store::connections::Connection,
+    pub request_id: Uuid,
+    pub organization_id: OrgId,
     pub organization_name: String,
+    pub connection: crate::store::connections::Connection,
+    pub client_name: String,
+    pub scope: String,
+    /// Microseconds since the Unix epoch.
+    pub expires_at: i64,
+}
+
+impl PendingAuthorization {
+    fn new(
+        request: oauth_authorization_request::Model,
+        client: oauth_client::Model,
+        connection: crate::store::connections::Connection,
+        organization_name: String,
+    ) -> Self {
+        Self {
+            request_id: request.id,
+            organization_id: OrgId(client.org_id),
+            organization_name,
+            connection,
+            client_name: client.name,
+            scope: request.scope,
+            expires_at: request.expires_at,
+        }
+    }
 }
 
 /// What an authorization request asks for (RFC 6749 §4.1.1, RFC 7636 §4.3).
@@ -92,12 +115,12 @@ pub async fn start_authorization(
     }
     .insert(db)
     .await?;
-    Ok(PendingAuthorization {
+    Ok(PendingAuthorization::new(
         request,
         client,
         connection,
-        organization_name: organization.display_name,
-    })
+        organization.display_name,
+    ))
 }
 
 /// A pending request that has not expired, with what the consent page shows.
@@ -115,12 +138,12 @@ pub async fn describe_authorization(
             .await?
             .ok_or_else(request_expired)?;
     let organization = organizations::get(db, OrgId(client.org_id)).await?;
-    Ok(PendingAuthorization {
+    Ok(PendingAuthorization::new(
         request,
         client,
         connection,
-        organization_name: organization.display_name,
-    })
+        organization.display_name,
+    ))
 }
 
 pub(super) fn request_expired() -> CoreError {

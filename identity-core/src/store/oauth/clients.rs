@@ -17,6 +17,36 @@ use sea_orm::{
 use uuid::Uuid;
 
 /// Registers a client for a live connection; returns it and its secret (shown once).
+/// A client as its owner sees it (its secret's hash stays in the store).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub connection_id: Uuid,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Whether it may use the `client_credentials` grant.
+    pub client_credentials: bool,
+}
+
+impl From<oauth_client::Model> for OAuthClient {
+    fn from(row: oauth_client::Model) -> Self {
+        Self {
+            redirect_uris: redirect_uris(&row),
+            client_id: row.client_id,
+            connection_id: row.connection_id,
+            name: row.name,
+            created_at: row.created_at,
+            client_credentials: row.allows_client_credentials,
+        }
+    }
+}
+
+/// A client whose secret was checked ([`authenticate_client`]): what the token endpoints take.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient(pub(super) oauth_client::Model);
+
 pub async fn register_client(
     db: &DatabaseConnection,
     org: OrgId,
@@ -24,7 +54,7 @@ pub async fn register_client(
     name: &str,
     redirect_uris: &[String],
     allows_client_credentials: bool,
-) -> CoreResult<(oauth_client::Model, String)> {
+) -> CoreResult<(OAuthClient, String)> {
     connections::get(db, org, connection).await?;
     let mut id_bytes = [0_u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut id_bytes);
@@ -48,11 +78,11 @@ pub async fn register_client(
     }
     .insert(db)
     .await?;
-    Ok((client, secret))
+    Ok((client.into(), secret))
 }
 
 /// The registered redirect URIs of a client.
-pub fn redirect_uris(client: &oauth_client::Model) -> Vec<String> {
+pub(super) fn redirect_uris(client: &oauth_client::Model) -> Vec<String> {
     serde_json::from_str(&client.redirect_uris).unwrap_or_default()
 }
 
@@ -61,14 +91,15 @@ pub async fn list_clients(
     db: &DatabaseConnection,
     org: OrgId,
     connection: Uuid,
-) -> CoreResult<Vec<oauth_client::Model>> {
+) -> CoreResult<Vec<OAuthClient>> {
     connections::get(db, org, connection).await?;
-    Ok(oauth_client::Entity::find()
+    let rows = oauth_client::Entity::find()
         .filter(oauth_client::Column::ConnectionId.eq(connection))
         .filter(oauth_client::Column::DeletedAt.is_null())
         .order_by_asc(oauth_client::Column::CreatedAt)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(OAuthClient::from).collect())
 }
 
 pub(super) fn client_not_found(client_id: &str) -> CoreError {
@@ -151,7 +182,7 @@ pub async fn authenticate_client(
     db: &DatabaseConnection,
     client_id: &str,
     secret: &str,
-) -> CoreResult<oauth_client::Model> {
+) -> CoreResult<AuthenticatedClient> {
     if client_id.is_empty() || client_id.len() > 64 || secret.len() > 512 {
         return Err(invalid_client());
     }
@@ -163,7 +194,7 @@ pub async fn authenticate_client(
                 &credentials::secret_hash(secret),
             ) =>
         {
-            Ok(client)
+            Ok(AuthenticatedClient(client))
         }
         _ => Err(invalid_client()),
     }

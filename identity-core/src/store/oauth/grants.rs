@@ -45,12 +45,29 @@ pub async fn prune_expired(db: &DatabaseConnection, cutoff: i64) -> CoreResult<u
     Ok(requests + codes + refresh + access)
 }
 
+/// A grant as the store hands it out, with its client's public id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: Uuid,
+    pub client_id: String,
+    /// identity.v1 grant kind value.
+    pub kind: i16,
+    pub scope: String,
+    /// Microseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub last_refreshed_at: Option<i64>,
+    /// Microseconds since the Unix epoch.
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+}
+
 /// A connection's grants, newest first, with each one's public client id.
 pub async fn list_grants(
     db: &DatabaseConnection,
     org: OrgId,
     connection: Uuid,
-) -> CoreResult<Vec<(oauth_grant::Model, String)>> {
+) -> CoreResult<Vec<Grant>> {
     connections::get(db, org, connection).await?;
     let grants = oauth_grant::Entity::find()
         .filter(oauth_grant::Column::ConnectionId.eq(connection))
@@ -62,10 +79,10 @@ pub async fn list_grants(
     with_client_ids(db, grants).await
 }
 
-pub(super) async fn with_client_ids(
+async fn with_client_ids(
     db: &DatabaseConnection,
     grants: Vec<oauth_grant::Model>,
-) -> CoreResult<Vec<(oauth_grant::Model, String)>> {
+) -> CoreResult<Vec<Grant>> {
     let pks: Vec<Uuid> = grants.iter().map(|grant| grant.client_pk).collect();
     let clients: std::collections::HashMap<Uuid, String> = oauth_client::Entity::find()
         .select_only()
@@ -80,8 +97,17 @@ pub(super) async fn with_client_ids(
     Ok(grants
         .into_iter()
         .map(|grant| {
-            let client = clients.get(&grant.client_pk).cloned().unwrap_or_default();
-            (grant, client)
+            let client_id = clients.get(&grant.client_pk).cloned().unwrap_or_default();
+            Grant {
+                id: grant.id,
+                client_id,
+                kind: grant.kind,
+                scope: grant.scope,
+                created_at: grant.created_at,
+                last_refreshed_at: grant.last_refreshed_at,
+                revoked_at: grant.revoked_at,
+                revoke_reason: grant.revoke_reason,
+            }
         })
         .collect())
 }
@@ -91,7 +117,7 @@ pub async fn revoke_grant(
     db: &DatabaseConnection,
     org: OrgId,
     grant_id: Uuid,
-) -> CoreResult<(oauth_grant::Model, String)> {
+) -> CoreResult<Grant> {
     let txn = db.begin().await?;
     let found = oauth_grant::Entity::find_by_id(grant_id)
         .filter(oauth_grant::Column::OrgId.eq(org.0))

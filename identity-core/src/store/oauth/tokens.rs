@@ -1,6 +1,7 @@
 //! Tokens: issuing access and refresh tokens for a code, a refresh token or client
 //! credentials, and revoking them (RFC 7009).
 
+use super::clients::AuthenticatedClient;
 use super::*;
 use crate::entity::{oauth_client, oauth_code, oauth_grant, oauth_refresh_token, scim_token};
 use crate::error::{CoreError, CoreResult};
@@ -106,11 +107,12 @@ pub(super) fn pkce_matches(verifier: &str, challenge: &str) -> bool {
 pub async fn exchange_code(
     db: &DatabaseConnection,
     settings: &OAuthSettings,
-    client: &oauth_client::Model,
+    client: &AuthenticatedClient,
     code: &str,
     redirect_uri: &str,
     verifier: &str,
 ) -> CoreResult<IssuedTokens> {
+    let client = &client.0;
     if code.is_empty() || code.len() > 512 {
         return Err(oauth(ErrorReason::OauthInvalidRequest, "code is required"));
     }
@@ -205,10 +207,11 @@ pub(super) fn refuse_exchange(
 pub async fn refresh(
     db: &DatabaseConnection,
     settings: &OAuthSettings,
-    client: &oauth_client::Model,
+    client: &AuthenticatedClient,
     refresh_token: &str,
     scope: &str,
 ) -> CoreResult<IssuedTokens> {
+    let client = &client.0;
     if refresh_token.is_empty() || refresh_token.len() > 512 {
         return Err(oauth(
             ErrorReason::OauthInvalidRequest,
@@ -275,9 +278,10 @@ pub async fn refresh(
 pub async fn client_credentials(
     db: &DatabaseConnection,
     settings: &OAuthSettings,
-    client: &oauth_client::Model,
+    client: &AuthenticatedClient,
     scope: &str,
 ) -> CoreResult<IssuedTokens> {
+    let client = &client.0;
     if !client.allows_client_credentials {
         return Err(oauth(
             ErrorReason::OauthUnauthorizedClient,
@@ -307,10 +311,11 @@ pub async fn client_credentials(
 /// Token revocation (RFC 7009 §2.1); an unknown token is not an error.
 pub async fn revoke_token(
     db: &DatabaseConnection,
-    client: &oauth_client::Model,
+    client: &AuthenticatedClient,
     token: &str,
     hint: &str,
 ) -> CoreResult<()> {
+    let client = &client.0;
     if token.is_empty() || token.len() > 512 {
         return Err(oauth(ErrorReason::OauthInvalidRequest, "token is required"));
     }
