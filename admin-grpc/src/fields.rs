@@ -7,9 +7,9 @@ use tonic::Status;
 use uuid::Uuid;
 
 /// The default page size of list calls.
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 100;
 /// The largest page size of list calls.
-pub const MAX_PAGE_SIZE: u32 = 1000;
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
 
 /// One page of a list call: `page_size` is already defaulted and bounded (1..=1000);
 /// `page_token` is opaque to this crate and validated by the backend that issued it.

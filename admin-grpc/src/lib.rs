@@ -13,7 +13,7 @@
 pub mod auth;
 pub mod backend;
 pub mod connections;
-pub mod fields;
+mod fields;
 pub mod portal;
 pub mod roles;
 pub mod routes;

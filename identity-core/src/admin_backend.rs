@@ -172,7 +172,7 @@ impl CoreAdminBackend {
     ) -> CoreResult<pb::CreateServiceCredentialResponse> {
         if let Some(orgs) = &new.organizations {
             for org in orgs {
-                organizations::get(&self.db, OrgId(*org)).await?;
+                crate::store::org_row::ensure_org(&self.db, OrgId(*org)).await?;
             }
         }
         let (row, secret) = service_credentials::insert(
@@ -357,7 +357,7 @@ impl AdminBackend for CoreAdminBackend {
     ) -> Result<pb::CreateOwnerCredentialResponse, Status> {
         let org = OrgId(organization_id);
         validate_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
-        organizations::get(&self.db, org).await?;
+        crate::store::org_row::ensure_org(&self.db, org).await?;
         let (row, secret) =
             credentials::insert_owner_credential(&self.db, org, description, now_micros()).await?;
         tracing::info!(target: "audit", org_id = %org, owner_credential_id = %row.id, action = "owner_credential.create", "owner credential issued");

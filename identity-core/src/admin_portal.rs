@@ -5,7 +5,7 @@
 
 use crate::admin_backend::CoreAdminBackend;
 use crate::ids::OrgId;
-use crate::store::{organizations, portal};
+use crate::store::{org_row, portal};
 use crate::time::{now_micros, to_timestamp};
 use admin_grpc::PortalBackend;
 use identity_proto::admin::v1 as pb;
@@ -32,7 +32,7 @@ impl PortalBackend for CoreAdminBackend {
         organization_id: Uuid,
     ) -> Result<pb::ListPortalLinksResponse, Status> {
         let org = OrgId(organization_id);
-        organizations::get(&self.db, org).await?;
+        org_row::ensure_org(&self.db, org).await?;
         let rows = portal::list(&self.db, org, 100).await?;
         Ok(pb::ListPortalLinksResponse {
             links: rows.iter().map(portal_link_pb).collect(),

@@ -13,7 +13,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::ids::{OrgId, TokenId};
 use crate::store::credentials::ScimToken;
 use crate::store::credentials::{self, NewScimToken, TokenCursor, TokenState};
-use crate::store::organizations;
+use crate::store::org_row;
 use crate::time::{now_micros, to_timestamp};
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -114,7 +114,7 @@ impl CoreAdminBackend {
     ) -> CoreResult<pb::IssueScimTokenResponse> {
         validate_text("description", description, MAX_DESCRIPTION_CHARS, false)?;
         let validity = token_validity(validity)?;
-        organizations::get(&self.db, org).await?;
+        org_row::ensure_org(&self.db, org).await?;
         if let Some(connection) = connection {
             crate::store::connections::get(&self.db, org, connection).await?;
         }
@@ -144,7 +144,7 @@ impl CoreAdminBackend {
         org: OrgId,
         page: &PageRequest,
     ) -> CoreResult<pb::ListScimTokensResponse> {
-        organizations::get(&self.db, org).await?;
+        org_row::ensure_org(&self.db, org).await?;
         let after = if page.page_token.is_empty() {
             None
         } else {

@@ -109,7 +109,7 @@ pub async fn create_link<C: ConnectionTrait>(
             "must be between 1 minute and 7 days",
         ));
     }
-    crate::store::organizations::get(db, org_id).await?;
+    crate::store::org_row::ensure_org(db, org_id).await?;
     let token = generate_secret(LINK_PREFIX);
     let row = portal_link::ActiveModel {
         id: Set(uuid::Uuid::new_v4()),
